@@ -1,0 +1,1 @@
+"""Dataclass schemas for every config group, registered in Hydra's ConfigStore."""

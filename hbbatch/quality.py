@@ -1,0 +1,123 @@
+"""great-expectations suites from `expectations/`, loaded strictly and run over pandas tables.
+
+GX 1.x drops an expectation it cannot parse with only a log line, so a suite is loaded, its
+expectations counted against the JSON, and a mismatch is an error. great_expectations is imported
+inside the functions that need it: importing it costs seconds, and most commands never validate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
+
+
+class SuiteError(ValueError):
+    """A suite file is unreadable, or GX dropped an expectation from it."""
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    expectation_type: str
+    kwargs: dict[str, Any]
+    success: bool
+    observed: Any
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        column = self.kwargs.get("column")
+        where = f" on '{column}'" if column else ""
+        return f"{self.expectation_type}{where}: observed {self.observed!r}"
+
+
+@dataclass(frozen=True)
+class SuiteOutcome:
+    suite_name: str
+    success: bool
+    outcomes: tuple[ExpectationOutcome, ...]
+
+    @property
+    def failures(self) -> tuple[ExpectationOutcome, ...]:
+        return tuple(o for o in self.outcomes if not o.success)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "suite_name": self.suite_name,
+            "success": self.success,
+            "results": [
+                {"expectation_type": o.expectation_type, "kwargs": o.kwargs, "success": o.success,
+                 "observed": o.observed, "meta": o.meta}
+                for o in self.outcomes
+            ],
+        }
+
+
+def read_suite_json(path: Path | str) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        suite = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SuiteError(f"{path}: suite file not found; check the expectations/ folder") from None
+    except json.JSONDecodeError as exc:
+        raise SuiteError(f"{path}: not valid JSON (line {exc.lineno}); fix the syntax") from None
+    if not isinstance(suite, dict) or not isinstance(suite.get("expectations"), list):
+        raise SuiteError(f"{path}: field 'expectations' must be a list of expectation configurations")
+    if "name" not in suite:
+        raise SuiteError(f"{path}: field 'name' is missing; name the suite")
+    return suite
+
+
+def _observed(result: dict[str, Any]) -> Any:
+    for key in ("observed_value", "unexpected_percent", "unexpected_count"):
+        if key in result and result[key] is not None:
+            value = result[key]
+            return value.item() if hasattr(value, "item") else value
+    return None
+
+
+def _build_suite(gx: Any, suite_json: dict[str, Any], path: Path) -> Any:
+    """A GX suite from JSON, refusing one that lost expectations in parsing."""
+    logging.getLogger("great_expectations").setLevel(logging.CRITICAL)
+    try:
+        suite = gx.ExpectationSuite(**{k: v for k, v in suite_json.items() if k in ("name", "expectations", "meta")})
+    except Exception as exc:  # GX raises several types for a malformed configuration
+        raise SuiteError(f"{path}: GX cannot build the suite ({exc}); fix the expectation configuration") from None
+    if len(suite.expectations) != len(suite_json["expectations"]):
+        known = {e.expectation_type for e in suite.expectations}
+        dropped = [e.get("type") for e in suite_json["expectations"] if e.get("type") not in known]
+        raise SuiteError(f"{path}: GX dropped {len(suite_json['expectations']) - len(suite.expectations)} "
+                         f"expectation(s) {dropped}; fix their 'type' or 'kwargs'")
+    return suite
+
+
+def validate(frame: pd.DataFrame, suite_path: Path | str, suite_json: dict[str, Any] | None = None) -> SuiteOutcome:
+    """Run one suite (file, or JSON already read from it) over `frame`."""
+    import great_expectations as gx
+
+    path = Path(suite_path)
+    suite_json = suite_json if suite_json is not None else read_suite_json(path)
+    suite = _build_suite(gx, suite_json, path)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    batch = (context.data_sources.add_pandas(name=f"src_{suite.name}")
+             .add_dataframe_asset(name=f"asset_{suite.name}")
+             .add_batch_definition_whole_dataframe(name="whole")
+             .get_batch(batch_parameters={"dataframe": frame}))
+    result = batch.validate(suite)
+    outcomes = []
+    for r in result.results:
+        cfg = r.expectation_config
+        outcomes.append(ExpectationOutcome(
+            expectation_type=cfg.type,
+            kwargs={k: v for k, v in cfg.kwargs.items() if k != "batch_id"},
+            success=bool(r.success),
+            observed=_observed(r.result or {}),
+            meta=dict(cfg.meta or {}),
+        ))
+    return SuiteOutcome(suite_name=suite.name, success=bool(result.success), outcomes=tuple(outcomes))
