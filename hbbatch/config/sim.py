@@ -107,8 +107,9 @@ class AgentConf:
     ev_horizon_minutes: float = 240.0        # horizon of the EV gate's fee estimate
     classifier: str = "online"               # online | oracle (sees the true regime; ablations)
     classifier_halflife_minutes: float = 240.0
-    jump_sigmas: float = 4.0                 # a return beyond this many sigmas counts as a jump
-    jumpy_jumps_per_day: float = 2.0         # classified jumpy above this jump rate
-    trend_tstat: float = 2.0                 # classified trend_up above this drift t-statistic
+    # The online classifier approximates hbbatch.calibration's window rule (see hbbatch/sim/agent.py):
+    jump_sigmas: float = 4.0                 # a return beyond this many robust sigmas counts as a jump
+    jumpy_variance_share: float = 0.3        # classified jumpy when jumps carry at least this share of variance
+    trend_tstat: float = 2.0                 # classified trend_up when the drift t-statistic reaches this
     rules: RulesConf = field(default_factory=RulesConf)
     rails: RailsConf = field(default_factory=RailsConf)
