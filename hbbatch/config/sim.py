@@ -33,12 +33,13 @@ class MarketConf:
     tick_spacing: int = 10                   # 0.05 % pool
     fee_rate: float = 0.0005                 # LP share of each swap (0.000375 where the fee switch is on)
     vol_annual: PerRegime = _per_regime(0.55, 0.75, 0.65)
-    drift_annual: PerRegime = _per_regime(0.0, 0.0, 0.60)
+    drift_annual: PerRegime = _per_regime(0.0, 0.0, 3.0)             # trend weeks: about +6 % a week
     mean_reversion_per_day: PerRegime = _per_regime(4.0, 0.0, 0.0)   # OU pull on log price
     jumps_per_day: PerRegime = _per_regime(0.0, 6.0, 0.0)
     jump_size_std: PerRegime = _per_regime(0.0, 0.012, 0.0)          # log-jump std dev
     volume_usd_per_day: float = 2.47e8       # 2024-01-05: ~247 M USDC-equivalent
     volume_vol_share: float = 0.6            # share of volume that scales with |return| (rest is flow)
+    volume_ref_vol_annual: float = 0.55      # volatility at which the |return|-driven part is at its mean
     pool_liquidity: float = 1.245e7          # active L in sqrt(ETH*USD); 2024-01-05 median 1.245e19 raw / 1e12
     pool_liquidity_dispersion: float = 0.25  # per-episode lognormal sigma of active liquidity
     gas_usd_median: float = 4.7              # world cost of a recenter (~0.79 M gas at 2 gwei, ETH $3,000)
@@ -78,6 +79,8 @@ class RulesConf:
     calm_ratio: float = 0.6                  # narrow back to the floor when the vol ratio falls below this
     trend_shift_fraction: float = 0.25       # shift up when price is this share of the half-width above centre in a trend
     cooldown_minutes: float = 60.0           # no new action this soon after the last one
+    vol_short_minutes: float = 30.0          # half-lives of the short and long volatility estimates
+    vol_long_minutes: float = 1440.0
     enabled: list[str] = field(default_factory=lambda: ["out_of_range", "edge", "vol_spike_widen",
                                                         "calm_narrow", "trend_shift"])
 
@@ -106,7 +109,7 @@ class AgentConf:
     fee_gate_usd: float = 4.0                # FEE_GATE: expected fee gain an action must reach
     ev_horizon_minutes: float = 240.0        # horizon of the EV gate's fee estimate
     classifier: str = "online"               # online | oracle (sees the true regime; ablations)
-    classifier_halflife_minutes: float = 240.0
+    classifier_halflife_minutes: float = 1440.0   # drift and jump-share memory of the online classifier
     # The online classifier approximates hbbatch.calibration's window rule (see hbbatch/sim/agent.py):
     jump_sigmas: float = 4.0                 # a return beyond this many robust sigmas counts as a jump
     jumpy_variance_share: float = 0.3        # classified jumpy when jumps carry at least this share of variance
