@@ -1,0 +1,115 @@
+"""The LP agent: online regime classifier, width floors, named rules, the EV gate, the safety rails.
+
+Pure functions of one episode's state; no Python `if` on traced values.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from hbbatch.sim import pool
+from hbbatch.sim.types import RULES, AgentParams, Memory, Position
+
+_SQRT_HALF_PI = 1.2533141373155001  # E|z| = sqrt(2/pi) for a normal, so sigma ~ E|r| * sqrt(pi/2)
+_TREND = 2  # index of trend_up in REGIMES
+_WIDEN, _NARROW, _TREND_RULE = RULES.index("vol_spike_widen"), RULES.index("calm_narrow"), RULES.index("trend_shift")
+
+
+class Proposal(NamedTuple):
+    fired: jax.Array        # () bool: some enabled rule fired
+    rule: jax.Array         # () int: the first firing rule, index into RULES
+    tick_lower: jax.Array   # () proposed band
+    tick_upper: jax.Array   # ()
+
+
+def classify(memory: Memory, params: AgentParams) -> jax.Array:
+    """Online version of hbbatch.calibration's window rule: trend_up on a drift t-statistic, else
+    jumpy when jumps carry enough of the variance, else mean_revert (REGIMES indices 2, 1, 0)."""
+    alpha = params.classifier_alpha
+    n_effective = (2.0 - alpha) / alpha
+    variance = jnp.maximum(memory.mean_sq_return - memory.mean_return**2, 1e-30)
+    t_stat = memory.mean_return / jnp.sqrt(variance) * jnp.sqrt(n_effective)
+    jump_share = memory.mean_sq_jump / jnp.maximum(memory.mean_sq_return, 1e-30)
+    return jnp.where(t_stat >= params.trend_tstat, 2,
+                     jnp.where(jump_share >= params.jumpy_variance_share, 1, 0)).astype(jnp.int32)
+
+
+def update_memory(memory: Memory, log_return: jax.Array, params: AgentParams) -> Memory:
+    """Fold one observed return into the EWMA estimates."""
+    alpha = params.classifier_alpha
+    robust_sigma = memory.mean_abs_return * _SQRT_HALF_PI
+    threshold = params.jump_sigmas * robust_sigma
+    is_jump = jnp.abs(log_return) > threshold
+    r_sq = log_return**2
+    ewma = lambda old, new, a: old + a * (new - old)  # noqa: E731
+    return memory._replace(
+        # winsorised so jumps do not inflate the scale they are measured against
+        mean_abs_return=ewma(memory.mean_abs_return, jnp.minimum(jnp.abs(log_return), threshold), alpha),
+        mean_return=ewma(memory.mean_return, log_return, alpha),
+        mean_sq_return=ewma(memory.mean_sq_return, r_sq, alpha),
+        mean_sq_jump=ewma(memory.mean_sq_jump, jnp.where(is_jump, r_sq, 0.0), alpha),
+        var_short=ewma(memory.var_short, r_sq, params.vol_short_alpha),
+        var_long=ewma(memory.var_long, r_sq, params.vol_long_alpha),
+    )
+
+
+def snap_band(center_tick: jax.Array, width_ticks: jax.Array, tick_spacing: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """A band on the pool's tick grid, at least one spacing wide."""
+    lower = jnp.round((center_tick - 0.5 * width_ticks) / tick_spacing) * tick_spacing
+    width = jnp.maximum(jnp.round(width_ticks / tick_spacing), 1.0) * tick_spacing
+    return lower, lower + width
+
+
+def propose(tick: jax.Array, position: Position, memory: Memory, regime_estimate: jax.Array,
+            params: AgentParams, tick_spacing: jax.Array) -> Proposal:
+    """The first enabled rule, in priority order, whose trigger holds, and the band it asks for."""
+    lower, upper = position.tick_lower, position.tick_upper
+    width = upper - lower
+    centre = 0.5 * (lower + upper)
+    floor = params.floor_ticks[regime_estimate]
+    in_range = (tick >= lower) & (tick < upper)
+    vol_ratio = jnp.sqrt(memory.var_short / jnp.maximum(memory.var_long, 1e-30))
+    triggers = jnp.stack([
+        memory.steps_out_of_range >= params.out_of_range_steps,                        # out_of_range
+        in_range & (jnp.minimum(tick - lower, upper - tick) < params.edge_fraction * width),  # edge
+        (vol_ratio > params.vol_spike_ratio) & (width < params.max_width_ticks),        # vol_spike_widen
+        (vol_ratio < params.calm_ratio) & (jnp.abs(width - floor) > 0.01 * floor),     # calm_narrow (back to floor)
+        (regime_estimate == _TREND) & in_range & (tick - centre > params.trend_shift_fraction * 0.5 * width),
+    ]) & params.rule_enabled
+    rule = jnp.argmax(triggers).astype(jnp.int32)
+    keep_width = jnp.maximum(floor, width)
+    new_width = jnp.select(
+        [rule == _WIDEN, rule == _NARROW],
+        [jnp.maximum(jnp.minimum(width * params.widen_factor, params.max_width_ticks), floor), floor],
+        keep_width,
+    )
+    skew = jnp.where(rule == _TREND_RULE, params.trend_shift_fraction * 0.5 * new_width, 0.0)
+    new_lower, new_upper = snap_band(tick + skew, new_width, tick_spacing)
+    return Proposal(fired=jnp.any(triggers) & (position.liquidity > 0), rule=rule,
+                    tick_lower=new_lower, tick_upper=new_upper)
+
+
+def probability_in_range(log_price: jax.Array, log_lower: jax.Array, log_upper: jax.Array,
+                         horizon_sd: jax.Array) -> jax.Array:
+    """Chance the price sits in the band half-way through the horizon (driftless estimate; logistic
+    approximation of the normal CDF, error < 0.01, to keep erf out of the hot loop)."""
+    cdf = lambda z: jax.nn.sigmoid(1.702 * z)  # noqa: E731
+    return cdf((log_upper - log_price) / horizon_sd) - cdf((log_lower - log_price) / horizon_sd)
+
+
+def expected_fee_gain_usd(log_price: jax.Array, sqrt_price: jax.Array, current: Position, proposed_liquidity: jax.Array,
+                          proposed: Proposal, memory: Memory, params: AgentParams, fee_rate: jax.Array,
+                          volume_usd_per_step: jax.Array, pool_liquidity: jax.Array) -> jax.Array:
+    """Expected fees over the gate's horizon with the proposed band, minus those of keeping the current one."""
+    horizon_sd = jnp.sqrt(memory.var_long * 0.5 * params.ev_horizon_steps) + 1e-12
+
+    def fee_rate_of(liquidity, lower_tick, upper_tick):
+        p_in = probability_in_range(log_price, lower_tick * pool.LOG_TICK, upper_tick * pool.LOG_TICK, horizon_sd)
+        return fee_rate * volume_usd_per_step * liquidity / (liquidity + pool_liquidity) * p_in
+
+    gain = fee_rate_of(proposed_liquidity, proposed.tick_lower, proposed.tick_upper) - fee_rate_of(
+        current.liquidity, current.tick_lower, current.tick_upper)
+    return params.ev_horizon_steps * gain

@@ -1,0 +1,130 @@
+"""Plain mappings (Hydra config sections, calibration constants) to the traced SimParams pytree."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields, is_dataclass
+from typing import Any, Mapping
+
+import jax.numpy as jnp
+import numpy as np
+
+from hbbatch.config.sim import AgentConf, FloorsConf, MarketConf, RailsConf, RegimeMixConf, RulesConf
+from hbbatch.sim.price import DAYS_PER_YEAR, MINUTES_PER_YEAR
+from hbbatch.sim.types import OVERRIDES, REGIMES, RULES, AgentParams, MarketParams, SimParams
+
+MIX_TOLERANCE = 0.011  # the roadmap's calibrated mix (0.49 + 0.36 + 0.14) sums to 0.99
+
+
+class ParamsError(ValueError):
+    """A simulator number is missing, unknown or out of range; names the field and the fix."""
+
+
+def _plain(section: Any) -> dict[str, Any]:
+    if section is None:
+        return {}
+    if is_dataclass(section):
+        return asdict(section)
+    return dict(section)
+
+
+def _merged(defaults: Any, section: Any, where: str) -> dict[str, Any]:
+    """Defaults overlaid with `section`, refusing unknown keys (nested one level for per-regime values)."""
+    base = asdict(defaults)
+    for key, value in _plain(section).items():
+        if key not in base:
+            raise ParamsError(f"{where}.{key}: unknown key; known keys are {', '.join(sorted(base))}")
+        if isinstance(base[key], dict) and not isinstance(base[key], list):
+            value = _plain(value)
+            unknown = set(value) - set(base[key])
+            if unknown:
+                raise ParamsError(f"{where}.{key}: unknown key(s) {sorted(unknown)}; use {', '.join(base[key])}")
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return base
+
+
+def _per_regime(values: Mapping[str, float]) -> np.ndarray:
+    return np.array([float(values[r]) for r in REGIMES])
+
+
+def regime_weights(regime_mix: Any) -> np.ndarray:
+    """Validated regime weights in REGIMES order, renormalised when within MIX_TOLERANCE of 1."""
+    mix = _merged(RegimeMixConf(), regime_mix, "regime_mix")
+    weights = _per_regime(mix)
+    if np.any(weights < 0):
+        raise ParamsError(f"regime_mix: negative weight in {mix}; weights must be >= 0")
+    total = weights.sum()
+    if abs(total - 1.0) > MIX_TOLERANCE:
+        raise ParamsError(f"regime_mix: weights {mix} sum to {total:.4f}; they must sum to 1")
+    return weights / total
+
+
+def make_params(market: Any = None, agent: Any = None, floors: Any = None, regime_mix: Any = None,
+                dtype: str = "float32") -> SimParams:
+    """SimParams from mappings with the keys of hbbatch.config.sim's dataclasses (missing keys: defaults)."""
+    mk = _merged(MarketConf(), market, "market")
+    ag = _merged(AgentConf(), agent, "agent")
+    rules = _merged(RulesConf(), ag.pop("rules"), "agent.rules")
+    rails = _merged(RailsConf(), ag.pop("rails"), "agent.rails")
+    fl = _merged(FloorsConf(), floors, "floors")
+    weights = regime_weights(regime_mix)
+    dt_years = mk["step_minutes"] / MINUTES_PER_YEAR
+    steps_per_minute = 1.0 / mk["step_minutes"]
+    minutes = lambda m: float(m) * steps_per_minute  # noqa: E731  minutes -> steps
+    half_life_alpha = lambda m: 1.0 - 0.5 ** (1.0 / max(minutes(m), 1e-9))  # noqa: E731
+    unknown_rules = set(rules["enabled"]) - set(RULES)
+    if unknown_rules:
+        raise ParamsError(f"agent.rules.enabled: unknown rule(s) {sorted(unknown_rules)}; use {', '.join(RULES)}")
+    if rails["override"] not in OVERRIDES:
+        raise ParamsError(f"agent.rails.override: {rails['override']!r}; use one of {', '.join(OVERRIDES)}")
+    if ag["classifier"] not in ("online", "oracle"):
+        raise ParamsError(f"agent.classifier: {ag['classifier']!r}; use online or oracle")
+    for name in ("mean_revert", "jumpy", "trend_up"):
+        if fl[name] < mk["tick_spacing"]:
+            raise ParamsError(f"floors.{name}: {fl[name]} ticks is below the tick spacing {mk['tick_spacing']}")
+    if rails["max_actions_episodes"] < 1 or rails["max_actions"] < 0:
+        raise ParamsError("agent.rails.max_actions / max_actions_episodes: need K >= 0 actions per N >= 1 episodes")
+    if not 0.0 < rails["max_pool_share"] < 1.0:
+        raise ParamsError(f"agent.rails.max_pool_share: {rails['max_pool_share']}; use a share in (0, 1)")
+    for key in ("fee_rate", "volume_usd_per_day", "pool_liquidity", "price_start_usd", "step_minutes"):
+        if not mk[key] > 0:
+            raise ParamsError(f"market.{key}: {mk[key]} must be > 0")
+
+    f = lambda x: jnp.asarray(x, dtype=dtype)  # noqa: E731
+    market_params = MarketParams(
+        price_start_usd=f(mk["price_start_usd"]), dt_years=f(dt_years), tick_spacing=f(mk["tick_spacing"]),
+        fee_rate=f(mk["fee_rate"]), vol_annual=f(_per_regime(mk["vol_annual"])),
+        drift_annual=f(_per_regime(mk["drift_annual"])),
+        mean_reversion_per_day=f(_per_regime(mk["mean_reversion_per_day"])),
+        jumps_per_day=f(_per_regime(mk["jumps_per_day"])), jump_size_std=f(_per_regime(mk["jump_size_std"])),
+        volume_usd_per_step=f(mk["volume_usd_per_day"] * mk["step_minutes"] / 1440.0),
+        volume_vol_share=f(mk["volume_vol_share"]), volume_ref_vol_annual=f(mk["volume_ref_vol_annual"]),
+        pool_liquidity=f(mk["pool_liquidity"]), pool_liquidity_dispersion=f(mk["pool_liquidity_dispersion"]),
+        gas_usd_median=f(mk["gas_usd_median"]), gas_dispersion=f(mk["gas_dispersion"]),
+        gas_spell_enter_prob=f(mk["gas_spells_per_day"] * dt_years * DAYS_PER_YEAR),
+        gas_spell_exit_prob=f(min(1.0, mk["step_minutes"] / (60.0 * mk["gas_spell_hours"]))),
+        gas_spell_multiplier=f(mk["gas_spell_multiplier"]),
+        regime_cdf=f(np.minimum(np.cumsum(weights), 1.0)),
+    )
+    agent_params = AgentParams(
+        capital_usd=f(ag["capital_usd"]), gas_usd=f(ag["gas_usd"]), fee_gate_usd=f(ag["fee_gate_usd"]),
+        ev_horizon_steps=f(minutes(ag["ev_horizon_minutes"])), floor_ticks=f(_per_regime(fl)),
+        classifier_alpha=f(half_life_alpha(ag["classifier_halflife_minutes"])),
+        jump_sigmas=f(ag["jump_sigmas"]), jumpy_variance_share=f(ag["jumpy_variance_share"]),
+        trend_tstat=f(ag["trend_tstat"]),
+        rule_enabled=jnp.asarray([r in rules["enabled"] for r in RULES]),
+        out_of_range_steps=f(minutes(rules["out_of_range_minutes"])), edge_fraction=f(rules["edge_fraction"]),
+        vol_spike_ratio=f(rules["vol_spike_ratio"]), widen_factor=f(rules["widen_factor"]),
+        max_width_ticks=f(rules["max_width_ticks"]), calm_ratio=f(rules["calm_ratio"]),
+        trend_shift_fraction=f(rules["trend_shift_fraction"]), cooldown_steps=f(minutes(rules["cooldown_minutes"])),
+        vol_short_alpha=f(half_life_alpha(rules["vol_short_minutes"])),
+        vol_long_alpha=f(half_life_alpha(rules["vol_long_minutes"])),
+        gas_window_steps=f(max(minutes(rails["gas_window_minutes"]), 1.0)),
+        gas_cap_usd_per_window=f(rails["gas_cap_usd_per_window"]),
+        max_actions_per_episode=f(rails["max_actions"] // rails["max_actions_episodes"]),
+        max_capital_usd=f(rails["max_capital_usd"]), max_pool_share=f(rails["max_pool_share"]),
+        max_drawdown=f(rails["max_drawdown"]), override_mode=jnp.asarray(OVERRIDES.index(rails["override"]), jnp.int32),
+        override_from_step=f(minutes(rails["override_from_minute"])),
+    )
+    return SimParams(market=market_params, agent=agent_params)

@@ -1,0 +1,69 @@
+"""The market: regime per episode, log-price step per regime, pool volume, competing liquidity, world gas.
+
+Everything here is a function of the episode's constants and the step's uniforms, never of the agent.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from hbbatch.sim import noise
+from hbbatch.sim.types import MarketParams
+
+MINUTES_PER_YEAR = 525_600.0
+DAYS_PER_YEAR = 365.0
+N_UNIFORMS = 6  # price normal, gas normal, jump-size normal, volume normal, jump flag, spell switch
+
+
+class MarketMove(NamedTuple):
+    log_return: jax.Array          # () total move of ln P this step
+    diffusive_return: jax.Array    # () the Brownian part (what LVR integrates)
+    volume_usd: jax.Array          # ()
+    gas_noise: jax.Array           # () standard normal for the gas actually paid this step
+    gas_spell: jax.Array           # () bool after this step's switch
+
+
+def draw_regime(regime_uniform: jax.Array, regime_cdf: jax.Array) -> jax.Array:
+    """Inverse CDF of the mix at one uniform: two mixes share regimes wherever their CDFs overlap."""
+    return jnp.minimum(jnp.sum(regime_uniform >= regime_cdf), regime_cdf.shape[0] - 1).astype(jnp.int32)
+
+
+def draw_pool_liquidity(pool_normal: jax.Array, market: MarketParams) -> jax.Array:
+    """Competing active liquidity for the episode: lognormal with median `pool_liquidity`."""
+    return market.pool_liquidity * jnp.exp(market.pool_liquidity_dispersion * pool_normal)
+
+
+def move(counter_key: jax.Array, t: jax.Array, log_price: jax.Array, gas_spell: jax.Array,
+         regime: jax.Array, market: MarketParams) -> MarketMove:
+    """One step of the world: mean-reverting, drifting or jumping log price; volume; gas spell."""
+    dtype = log_price.dtype
+    u = noise.uniforms(counter_key, t, N_UNIFORMS, dtype)
+    z_price, z_gas = noise.normal_pair(u[0], u[1])
+    z_jump, z_volume = noise.normal_pair(u[2], u[3])
+    dt = market.dt_years
+    sigma = market.vol_annual[regime]
+    drift = market.drift_annual[regime]
+    kappa = market.mean_reversion_per_day[regime] * DAYS_PER_YEAR
+    jump_prob = market.jumps_per_day[regime] * DAYS_PER_YEAR * dt
+    jump_std = market.jump_size_std[regime]
+    # Compensate drift so E[P_{t+1} | P_t] = P_t e^{drift dt}: drift 0 is a martingale price.
+    jump_compensation = jump_prob * (jnp.exp(0.5 * jump_std**2) - 1.0)
+    diffusive = sigma * jnp.sqrt(dt) * z_price
+    jump = jnp.where(u[4] < jump_prob, jump_std * z_jump, 0.0)
+    log_return = (drift - 0.5 * sigma**2) * dt - jump_compensation - kappa * dt * log_price + diffusive + jump
+    # Volume: steady flow plus a part proportional to |move|, normalised to a mean of 1 at the reference vol.
+    ref_abs_move = market.volume_ref_vol_annual * jnp.sqrt(dt) * jnp.sqrt(2.0 / jnp.pi)
+    activity = (1.0 - market.volume_vol_share) + market.volume_vol_share * jnp.abs(diffusive + jump) / ref_abs_move
+    volume = market.volume_usd_per_step * activity * jnp.exp(0.3 * z_volume - 0.045)
+    switch = jnp.where(gas_spell, u[5] < market.gas_spell_exit_prob, u[5] < market.gas_spell_enter_prob)
+    return MarketMove(log_return=log_return, diffusive_return=diffusive, volume_usd=volume,
+                      gas_noise=z_gas, gas_spell=jnp.logical_xor(gas_spell, switch))
+
+
+def gas_paid_usd(gas_noise: jax.Array, gas_spell: jax.Array, market: MarketParams) -> jax.Array:
+    """The world's cost of one action: lognormal around the median, times the spell multiplier."""
+    spell = jnp.where(gas_spell, market.gas_spell_multiplier, 1.0)
+    return market.gas_usd_median * jnp.exp(market.gas_dispersion * gas_noise) * spell

@@ -1,0 +1,180 @@
+"""The simulator's three kinds of data: spec (static), params (traced numbers), state (per step).
+
+Shapes in comments are for ONE episode: the rollout adds the episode axis with `vmap`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax
+
+REGIMES = ("mean_revert", "jumpy", "trend_up")
+# Attribution owners: the initial position, the rules in priority order, then the rails that act.
+RULES = ("out_of_range", "edge", "vol_spike_widen", "calm_narrow", "trend_shift")
+OWNERS = ("initial",) + RULES + ("rail_drawdown", "manual_override")
+N_REGIMES, N_RULES, N_OWNERS = len(REGIMES), len(RULES), len(OWNERS)
+ACTION_KINDS = ("hold", "recenter", "widen", "narrow", "exit")
+OVERRIDES = ("none", "hold", "exit")
+GATINGS = ("ev", "off")
+CLASSIFIERS = ("online", "oracle")
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class RolloutSpec:
+    """Static structure: changing any field compiles a new batch function."""
+
+    n_episodes: int
+    n_steps: int
+    gating: str = "ev"            # key into GATINGS: "off" is campaign A (floors only)
+    classifier: str = "online"    # "oracle" lets the agent see the true regime (ablations)
+    dtype: str = "float32"
+    record_path: bool = False     # also return per-step price and band (tests, replay): memory O(N*T)
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("gating", GATINGS), ("classifier", CLASSIFIERS), ("dtype", DTYPES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"RolloutSpec.{name}={getattr(self, name)!r}: use one of {', '.join(allowed)}")
+        if self.n_episodes < 1 or self.n_steps < 2:
+            raise ValueError(f"RolloutSpec: n_episodes={self.n_episodes}, n_steps={self.n_steps}: "
+                             "need n_episodes >= 1 and n_steps >= 2")
+
+
+class MarketParams(NamedTuple):
+    """The world. Per-regime arrays are indexed in REGIMES order."""
+
+    price_start_usd: jax.Array        # ()
+    dt_years: jax.Array               # () one step
+    tick_spacing: jax.Array           # ()
+    fee_rate: jax.Array               # ()
+    vol_annual: jax.Array             # (n_regimes,)
+    drift_annual: jax.Array           # (n_regimes,)
+    mean_reversion_per_day: jax.Array  # (n_regimes,)
+    jumps_per_day: jax.Array          # (n_regimes,)
+    jump_size_std: jax.Array          # (n_regimes,)
+    volume_usd_per_step: jax.Array    # ()
+    volume_vol_share: jax.Array       # ()
+    volume_ref_vol_annual: jax.Array  # ()
+    pool_liquidity: jax.Array         # () sqrt(ETH*USD)
+    pool_liquidity_dispersion: jax.Array  # ()
+    gas_usd_median: jax.Array         # ()
+    gas_dispersion: jax.Array         # ()
+    gas_spell_enter_prob: jax.Array   # () per step
+    gas_spell_exit_prob: jax.Array    # () per step
+    gas_spell_multiplier: jax.Array   # ()
+    regime_cdf: jax.Array             # (n_regimes,) cumulative regime mix
+
+
+class AgentParams(NamedTuple):
+    """The agent's settings, all traced: sweeping them never recompiles."""
+
+    capital_usd: jax.Array            # ()
+    gas_usd: jax.Array                # () belief
+    fee_gate_usd: jax.Array           # ()
+    ev_horizon_steps: jax.Array       # ()
+    floor_ticks: jax.Array            # (n_regimes,)
+    classifier_alpha: jax.Array       # () EWMA weight per step
+    jump_sigmas: jax.Array            # ()
+    jumpy_variance_share: jax.Array   # ()
+    trend_tstat: jax.Array            # ()
+    rule_enabled: jax.Array           # (n_rules,) bool
+    out_of_range_steps: jax.Array     # ()
+    edge_fraction: jax.Array          # ()
+    vol_spike_ratio: jax.Array        # ()
+    widen_factor: jax.Array           # ()
+    max_width_ticks: jax.Array        # ()
+    calm_ratio: jax.Array             # ()
+    trend_shift_fraction: jax.Array   # ()
+    cooldown_steps: jax.Array         # ()
+    vol_short_alpha: jax.Array        # ()
+    vol_long_alpha: jax.Array         # ()
+    gas_window_steps: jax.Array       # ()
+    gas_cap_usd_per_window: jax.Array  # ()
+    max_actions_per_episode: jax.Array  # () K // N of the hard cap
+    max_capital_usd: jax.Array        # ()
+    max_pool_share: jax.Array         # ()
+    max_drawdown: jax.Array           # ()
+    override_mode: jax.Array          # () index into OVERRIDES
+    override_from_step: jax.Array     # ()
+
+
+class SimParams(NamedTuple):
+    market: MarketParams
+    agent: AgentParams
+
+
+class Position(NamedTuple):
+    liquidity: jax.Array              # () sqrt(ETH*USD); 0 after an exit
+    tick_lower: jax.Array             # ()
+    tick_upper: jax.Array             # ()
+
+
+class Memory(NamedTuple):
+    """What the agent remembers: its online estimates and its rails' counters."""
+
+    mean_abs_return: jax.Array        # () EWMA |r| (robust scale)
+    mean_return: jax.Array            # () EWMA r (drift)
+    mean_sq_return: jax.Array         # () EWMA r^2
+    mean_sq_jump: jax.Array           # () EWMA r^2 over jump returns
+    var_short: jax.Array              # () short-window EWMA r^2
+    var_long: jax.Array               # () long-window EWMA r^2
+    steps_out_of_range: jax.Array     # ()
+    steps_since_action: jax.Array     # ()
+    window_gas_usd: jax.Array         # () gas spent in the current rail window
+    stopped_until_step: jax.Array     # () emergency stop holds actions until this step
+    stood_down: jax.Array             # () bool: exited for good (drawdown or manual exit)
+    owner: jax.Array                  # () int: whose action set the current position (index into OWNERS)
+
+
+class Totals(NamedTuple):
+    """Per-episode accumulators, reduced to metrics at the end."""
+
+    fees_usd: jax.Array
+    gas_usd: jax.Array
+    swap_cost_usd: jax.Array
+    lvr_usd: jax.Array
+    actions: jax.Array
+    widens: jax.Array
+    steps_in_range: jax.Array
+    sum_sq_return: jax.Array
+    peak_equity_usd: jax.Array
+    max_drawdown: jax.Array
+    emergency_stops: jax.Array
+    drawdown_exit: jax.Array
+    rule_fires: jax.Array             # (n_owners,)
+    rule_actions: jax.Array           # (n_owners,)
+    rule_gas_usd: jax.Array           # (n_owners,)
+    rule_pnl_usd: jax.Array           # (n_owners,) attributed pnl vs hodl
+
+
+class EpisodeConstants(NamedTuple):
+    """Drawn once per episode from (seed, episode index): the same for every agent setting."""
+
+    counter_key: jax.Array            # () uint32: seeds the per-step counter hash
+    regime: jax.Array                 # () int, index into REGIMES
+    pool_liquidity: jax.Array         # ()
+    hodl_eth: jax.Array               # () tokens held at t = 0 (position plus idle)
+    hodl_usd: jax.Array               # ()
+
+
+class SimState(NamedTuple):
+    t: jax.Array                      # () step index
+    log_price: jax.Array              # () ln(P / price_start)
+    gas_spell: jax.Array              # () bool: the world is in a high-gas spell
+    cash_usd: jax.Array               # () fees in, gas and swap costs out, idle capital
+    position: Position
+    memory: Memory
+    totals: Totals
+    episode: EpisodeConstants
+
+
+class StepRecord(NamedTuple):
+    """Per-step outputs, only when RolloutSpec.record_path is set."""
+
+    price_usd: jax.Array              # ()
+    tick_lower: jax.Array             # ()
+    tick_upper: jax.Array             # ()
+    action: jax.Array                 # () index into ACTION_KINDS
+    equity_usd: jax.Array             # ()
