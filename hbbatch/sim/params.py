@@ -87,9 +87,12 @@ def make_params(market: Any = None, agent: Any = None, floors: Any = None, regim
         raise ParamsError("agent.rails.max_actions / max_actions_episodes: need K >= 0 actions per N >= 1 episodes")
     if not 0.0 < rails["max_pool_share"] < 1.0:
         raise ParamsError(f"agent.rails.max_pool_share: {rails['max_pool_share']}; use a share in (0, 1)")
-    for key in ("fee_rate", "volume_usd_per_day", "pool_liquidity", "price_start_usd", "step_minutes"):
+    for key in ("pool_liquidity", "price_start_usd", "step_minutes"):
         if not mk[key] > 0:
             raise ParamsError(f"market.{key}: {mk[key]} must be > 0")
+    for key in ("fee_rate", "volume_usd_per_day", "gas_usd_median"):
+        if not mk[key] >= 0:
+            raise ParamsError(f"market.{key}: {mk[key]} must be >= 0")
 
     f = lambda x: jnp.asarray(x, dtype=dtype)  # noqa: E731
     market_params = MarketParams(

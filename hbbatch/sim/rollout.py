@@ -66,9 +66,15 @@ def compiled_batch(spec: RolloutSpec):
     return jax.jit(batched, out_shardings=sharding), sharding
 
 
+def cast_params(params: SimParams, dtype: str) -> SimParams:
+    """Floating leaves in the spec's dtype (ints and flags untouched)."""
+    return jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, params)
+
+
 def run(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: int = 0):
     """Device arrays of one batch (no host transfer): for benchmarks and composition."""
     fn, sharding = compiled_batch(spec)
+    params = cast_params(params, spec.dtype)
     episodes = jnp.arange(episode_offset, episode_offset + spec.n_episodes, dtype=jnp.uint32)
     if sharding is not None:
         episodes = jax.device_put(episodes, sharding)
