@@ -20,7 +20,7 @@ def _owner_actions(result, owner):
 
 
 def test_rails__unrestricted_agent_acts_often():
-    assert _run({}).episodes["actions"].min() > 10
+    assert _run({}).episodes["actions"].min() >= 5 and _run({}).episodes["actions"].mean() > 20
 
 
 def test_rails__hard_cap_limits_actions_per_n_episodes():
