@@ -41,7 +41,9 @@ def deployable_liquidity(value_usd: jax.Array, value_per_liquidity: jax.Array, p
     return jnp.minimum(value_usd / value_per_liquidity, jnp.minimum(share_cap, capital_cap))
 
 
-def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: str) -> SimState:
+def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: str,
+          pool_liquidity: jax.Array | None = None) -> SimState:
+    """The episode's constants and opening position (`pool_liquidity` given when replaying real bars)."""
     m, a = params.market, params.agent
     dtype = m.fee_rate.dtype
     counter_key = noise.episode_key(seed, episode)
@@ -49,7 +51,8 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
     u = noise.uniforms(counter_key, jnp.uint32(0xFFFFFFFF), 3, dtype)
     regime = price.draw_regime(u[0], m.regime_cdf)
     pool_normal, _ = noise.normal_pair(u[1], u[2])
-    pool_liquidity = price.draw_pool_liquidity(pool_normal, m)
+    if pool_liquidity is None:
+        pool_liquidity = price.draw_pool_liquidity(pool_normal, m)
     prior_vol = jnp.sum(m.vol_annual * jnp.diff(m.regime_cdf, prepend=0.0))
     step_var = prior_vol**2 * m.dt_years
     memory = Memory(
@@ -95,11 +98,18 @@ def position_value_usd(position: Position, sqrt_price: jax.Array, params: SimPar
 def step(key: jax.Array, state: SimState, params: SimParams, gating: str = "ev",
          classifier: str = "online") -> tuple[SimState, StepRecord]:
     """One step of one episode. `key` is the episode's uint32 counter key; `gating`, `classifier` are static."""
+    ep = state.episode
+    world = price.move(key, state.t, state.log_price, state.gas_spell, ep.regime, ep.pool_liquidity, params.market)
+    return advance(state, world, params, gating, classifier)
+
+
+def advance(state: SimState, world: price.MarketMove, params: SimParams, gating: str = "ev",
+            classifier: str = "online") -> tuple[SimState, StepRecord]:
+    """The agent's half of a step against a given move of the world: simulated, or replayed from real bars."""
     m, a = params.market, params.agent
     ep, mem, pos, tot = state.episode, state.memory, state.position, state.totals
     t = state.t
     t_float = t.astype(m.fee_rate.dtype)
-    world = price.move(key, t, state.log_price, state.gas_spell, ep.regime, m)
 
     # --- what the agent sees at the start of the step
     sqrt_price = sqrt_price_of(state.log_price, params)
@@ -115,14 +125,14 @@ def step(key: jax.Array, state: SimState, params: SimParams, gating: str = "ev",
     new_pos = Position(liquidity=pos.liquidity, tick_lower=proposal.tick_lower, tick_upper=proposal.tick_upper)
     new_sqrt_lower, new_sqrt_upper = band_sqrt_prices(new_pos, params)
     new_unit_value = pool.value_per_liquidity(sqrt_price, new_sqrt_lower, new_sqrt_upper)
-    new_liquidity = deployable_liquidity(value, new_unit_value, ep.pool_liquidity, params)
+    new_liquidity = deployable_liquidity(value, new_unit_value, world.pool_liquidity, params)
     eth_held, _ = pool.amounts_for_liquidity(sqrt_price, *band_sqrt_prices(pos, params), pos.liquidity)
     eth_target, _ = pool.amounts_for_liquidity(sqrt_price, new_sqrt_lower, new_sqrt_upper, new_liquidity)
     rebalance_swap_cost = pool.swap_cost_usd((eth_held - eth_target) * price_usd, m.fee_rate, sqrt_price,
-                                             ep.pool_liquidity)
+                                             world.pool_liquidity)
     if gating == "ev":
         gain = agent.expected_fee_gain_usd(state.log_price, sqrt_price, pos, new_liquidity, proposal, mem, a,
-                                           m.fee_rate, m.volume_usd_per_step, ep.pool_liquidity)
+                                           m.fee_rate, m.volume_usd_per_step, world.pool_liquidity)
         net_gain = gain - rebalance_swap_cost
         passes_gate = (net_gain >= a.fee_gate_usd) & (net_gain - a.gas_usd > 0.0)
     else:
@@ -143,7 +153,7 @@ def step(key: jax.Array, state: SimState, params: SimParams, gating: str = "ev",
 
     # --- execute at the current price
     gas = jnp.where(acted, price.gas_paid_usd(world.gas_noise, state.gas_spell, m), 0.0)
-    exit_swap_cost = pool.swap_cost_usd(eth_held * price_usd, m.fee_rate, sqrt_price, ep.pool_liquidity)
+    exit_swap_cost = pool.swap_cost_usd(eth_held * price_usd, m.fee_rate, sqrt_price, world.pool_liquidity)
     swap_cost = jnp.where(exit_now, exit_swap_cost, jnp.where(rebalance, rebalance_swap_cost, 0.0))
     liquidity = jnp.where(exit_now, 0.0, jnp.where(rebalance, new_liquidity, pos.liquidity))
     lower = jnp.where(rebalance & ~exit_now, proposal.tick_lower, pos.tick_lower)
@@ -157,7 +167,7 @@ def step(key: jax.Array, state: SimState, params: SimParams, gating: str = "ev",
     log_price = state.log_price + world.log_return
     log_lower, log_upper = lower * pool.LOG_TICK, upper * pool.LOG_TICK
     fraction_in = pool.in_range_fraction(state.log_price, log_price, log_lower, log_upper)
-    fees = pool.fees_usd(m.fee_rate, world.volume_usd, liquidity, ep.pool_liquidity, fraction_in)
+    fees = pool.fees_usd(m.fee_rate, world.volume_usd, liquidity, world.pool_liquidity, fraction_in)
     in_range_now = (state.log_price >= log_lower) & (state.log_price < log_upper) & (liquidity > 0)
     lvr = jnp.where(in_range_now, pool.lvr_rate_usd(m.vol_annual[ep.regime], liquidity, sqrt_price) * m.dt_years, 0.0)
     cash = cash + fees

@@ -24,6 +24,7 @@ class MarketMove(NamedTuple):
     volume_usd: jax.Array          # ()
     gas_noise: jax.Array           # () standard normal for the gas actually paid this step
     gas_spell: jax.Array           # () bool after this step's switch
+    pool_liquidity: jax.Array      # () competing active liquidity during the step
 
 
 def draw_regime(regime_uniform: jax.Array, regime_cdf: jax.Array) -> jax.Array:
@@ -37,7 +38,7 @@ def draw_pool_liquidity(pool_normal: jax.Array, market: MarketParams) -> jax.Arr
 
 
 def move(counter_key: jax.Array, t: jax.Array, log_price: jax.Array, gas_spell: jax.Array,
-         regime: jax.Array, market: MarketParams) -> MarketMove:
+         regime: jax.Array, pool_liquidity: jax.Array, market: MarketParams) -> MarketMove:
     """One step of the world: mean-reverting, drifting or jumping log price; volume; gas spell."""
     dtype = log_price.dtype
     u = noise.uniforms(counter_key, t, N_UNIFORMS, dtype)
@@ -60,7 +61,7 @@ def move(counter_key: jax.Array, t: jax.Array, log_price: jax.Array, gas_spell: 
     volume = market.volume_usd_per_step * activity * jnp.exp(0.3 * z_volume - 0.045)
     switch = jnp.where(gas_spell, u[5] < market.gas_spell_exit_prob, u[5] < market.gas_spell_enter_prob)
     return MarketMove(log_return=log_return, diffusive_return=diffusive, volume_usd=volume,
-                      gas_noise=z_gas, gas_spell=jnp.logical_xor(gas_spell, switch))
+                      gas_noise=z_gas, gas_spell=jnp.logical_xor(gas_spell, switch), pool_liquidity=pool_liquidity)
 
 
 def gas_paid_usd(gas_noise: jax.Array, gas_spell: jax.Array, market: MarketParams) -> jax.Array:
