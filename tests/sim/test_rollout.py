@@ -40,7 +40,7 @@ def test_rollout__compiles_once_across_param_values(tiny):
     compiled_batch.cache_clear()
     for gas in (1.0, 2.5, 7.0):
         simulate(spec, make_params(agent={"gas_usd": gas, "fee_gate_usd": 2 * gas}, floors={"jumpy": 1600}), 1)
-    fn, _ = compiled_batch(spec)
+    fn = compiled_batch(spec)[0]
     assert fn._cache_size() == 1
     simulate(spec, make_params(market={"fee_rate": 0.003}), 2)
     assert fn._cache_size() == 1
