@@ -29,6 +29,7 @@ class ExpectationOutcome:
     success: bool
     observed: Any
     meta: dict[str, Any] = field(default_factory=dict)
+    unexpected_sample: tuple[Any, ...] = ()   # a few offending values, for column-value expectations
 
     def describe(self) -> str:
         column = self.kwargs.get("column")
@@ -81,6 +82,12 @@ def _observed(result: dict[str, Any]) -> Any:
     return None
 
 
+def _sample(result: dict[str, Any], size: int = 3) -> tuple[Any, ...]:
+    values = result.get("partial_unexpected_list") or []
+    return tuple(v.item() if hasattr(v, "item") else (str(v) if not isinstance(v, (int, float, str)) else v)
+                 for v in values[:size])
+
+
 def _build_suite(gx: Any, suite_json: dict[str, Any], path: Path) -> Any:
     """A GX suite from JSON, refusing one that lost expectations in parsing."""
     logging.getLogger("great_expectations").setLevel(logging.CRITICAL)
@@ -119,5 +126,6 @@ def validate(frame: pd.DataFrame, suite_path: Path | str, suite_json: dict[str, 
             success=bool(r.success),
             observed=_observed(r.result or {}),
             meta=dict(cfg.meta or {}),
+            unexpected_sample=_sample(r.result or {}),
         ))
     return SuiteOutcome(suite_name=suite.name, success=bool(result.success), outcomes=tuple(outcomes))

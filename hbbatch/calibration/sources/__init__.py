@@ -1,0 +1,50 @@
+"""Sources of query results, one interface: `fetch(spec, overrides) -> QueryResult`.
+
+- `snapshot`: the committed results in hbbatch/data/snapshots/ (no network, no key; the default);
+- `dune`: the Dune API through dune-client, reusing stored results younger than the query's TTL;
+- `files`: a folder of CSV exports in Dune's export format, one `<query>.csv` per query.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Protocol
+
+from hbbatch.calibration.results import QueryResult
+from hbbatch.planner.catalog import QuerySpec
+
+
+class Source(Protocol):
+    kind: str
+
+    def fetch(self, spec: QuerySpec, overrides: Mapping[str, Any]) -> QueryResult:
+        """The query's result for its catalog parameters with `overrides` applied."""
+        ...
+
+
+def query_parameters(spec: QuerySpec, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The catalog's parameters, with each override the query declares replaced (others do not apply)."""
+    return {**spec.parameters, **{k: v for k, v in overrides.items() if k in spec.parameters}}
+
+
+def make_source(calibration: Mapping[str, Any]) -> Source:
+    """The source `calibration.source` names; none/default/file (the campaign choices) fit from the snapshot."""
+    from hbbatch.calibration.errors import CalibrationError
+    from hbbatch.config.calibration import CAMPAIGN_SOURCES, FIT_SOURCES
+
+    kind = calibration.get("source") or "snapshot"
+    if kind in CAMPAIGN_SOURCES or kind == "snapshot":
+        from hbbatch.calibration.sources.snapshot import SnapshotSource
+
+        return SnapshotSource(calibration.get("snapshot_dir"))
+    if kind == "files":
+        from hbbatch.calibration.sources.files import FilesSource
+
+        if not calibration.get("files_dir"):
+            raise CalibrationError("calibration.files_dir: not set; point it at a folder of <query>.csv Dune exports")
+        return FilesSource(calibration["files_dir"], calibration.get("files_as_of"))
+    if kind == "dune":
+        from hbbatch.calibration.sources.dune import DuneSource
+
+        return DuneSource(calibration.get("dune") or {})
+    raise CalibrationError(f"calibration.source: {kind!r} is not a source; use one of "
+                           f"{', '.join(FIT_SOURCES + CAMPAIGN_SOURCES)}")

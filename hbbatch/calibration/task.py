@@ -1,0 +1,170 @@
+"""`python -m hbbatch task=calibrate`: fetch → gate → fit → gate → write calibration_report.json.
+
+Nothing is written unless every gate passes. The report goes to the Hydra run's output directory
+(or `calibration.output_dir`, or the `output_dir` argument), written atomically; the command prints
+its hash and the constants before → after.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Mapping, TextIO
+
+from hbbatch import __version__
+from hbbatch.calibration.errors import CalibrationError
+from hbbatch.calibration.fit import FitSettings, fit_content
+from hbbatch.calibration.gates import SUITES_DIR, check_report, check_results
+from hbbatch.calibration.regimes import REGIMES, Thresholds
+from hbbatch.calibration.report import REPORT_NAME, finish_report, validate_report, write_report
+from hbbatch.calibration.results import format_api_time, utc_now
+from hbbatch.calibration.sources import make_source
+from hbbatch.config.calibration import CalibrationConf
+from hbbatch.config.sim import AgentConf, MarketConf, RegimeMixConf
+from hbbatch.planner.catalog import QUERIES_DIR, CatalogError, load_catalog
+from hbbatch.quality import SuiteError
+
+
+def run(cfg: Any, output_dir: Path | str | None = None, out: TextIO | None = None) -> int:
+    """Calibrate from the composed config; 0 on success, 1 on a handled failure (message on stderr)."""
+    out = out or sys.stdout
+    try:
+        report, path = calibrate(cfg, output_dir)
+    except (CalibrationError, CatalogError, SuiteError) as exc:
+        print(f"calibration failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"calibration report: {path}", file=out)
+    print(f"calibration hash: {report['hash']}", file=out)
+    credits = report["provenance"]["credits_total"]
+    print(f"source: {report['provenance']['source']}; credits spent: {credits:g}", file=out)
+    print(format_changes(before_constants(cfg), report["constants"]), file=out)
+    return 0
+
+
+def calibrate(cfg: Any, output_dir: Path | str | None = None) -> tuple[dict[str, Any], Path]:
+    """The report (with hash) and where it was written."""
+    calibration = _section(cfg, "calibration") or {}
+    settings_conf = {f.name: calibration.get(f.name, f.default) for f in fields(CalibrationConf)
+                     if f.name not in ("queries", "parameters", "dune")}
+    target_dir = _output_dir(output_dir, settings_conf.get("output_dir"))
+    catalog = load_catalog(calibration.get("queries_dir") or QUERIES_DIR)
+    names = list(calibration.get("queries") or catalog)
+    unknown = [n for n in names if n not in catalog]
+    if unknown:
+        raise CalibrationError(f"calibration.queries: unknown query {unknown[0]!r}; use {', '.join(catalog)}")
+    overrides = dict(calibration.get("parameters") or {})
+    source = make_source(calibration)
+    results = {name: source.fetch(catalog[name], overrides) for name in names}
+    suites_dir = Path(calibration.get("expectations_dir") or SUITES_DIR)
+    check_results(results, catalog, suites_dir)
+
+    settings = FitSettings(
+        fee_gate_multiple=float(settings_conf["fee_gate_multiple"]),
+        recenter_gas_units=float(settings_conf["recenter_gas_units"]),
+        window_days=int(settings_conf["window_days"]),
+        thresholds=_thresholds(_section(cfg, "agent")),
+    )
+    content = fit_content(results, {n: catalog[n] for n in catalog}, settings)
+    provenance = {
+        "source": source.kind,
+        "created_at": format_api_time(utc_now()),
+        "hbbatch_version": __version__,
+        "credits_total": float(sum(r.credits for r in results.values())),
+        "executions": {name: results[name].summary() for name in sorted(results)},
+    }
+    report = finish_report(content, provenance)
+    validate_report(report, target_dir / REPORT_NAME)
+    check_report(report, suites_dir)
+    return report, write_report(report, target_dir / REPORT_NAME)
+
+
+def before_constants(cfg: Any) -> dict[str, Any]:
+    """The values a calibration replaces: the composed config's, else the schema defaults."""
+    from dataclasses import asdict
+
+    agent = {**asdict(AgentConf()), **(_section(cfg, "agent") or {})}
+    mix = {**asdict(RegimeMixConf()), **(_section(cfg, "regime_mix") or {})}
+    market = {**asdict(MarketConf()), **(_section(cfg, "market") or {})}
+    return {"agent": {k: agent[k] for k in ("gas_usd", "fee_gate_usd")},
+            "regime_mix": {r: mix[r] for r in REGIMES}, "market": market}
+
+
+def format_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """A plain table: constant | before | after, one line per number (per regime where it has one)."""
+    lines = []
+    for section, values in after.items():
+        for key, value in values.items():
+            old = before.get(section, {}).get(key)
+            if isinstance(value, Mapping):
+                for regime in REGIMES:
+                    lines.append((f"{section}.{key}.{regime}", _get(old, regime), value[regime]))
+            else:
+                lines.append((f"{section}.{key}", old, value))
+    width = max(len(name) for name, _, _ in lines)
+    header = f"{'constant':<{width}}  {'before':>14}  {'after':>14}"
+    body = [f"{name:<{width}}  {_fmt(old):>14}  {_fmt(new):>14}" for name, old, new in lines]
+    return "\n".join([header, "-" * len(header), *body])
+
+
+def _get(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, Mapping) else None
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _section(cfg: Any, name: str) -> dict[str, Any] | None:
+    """A config section as a plain dict, from an OmegaConf node or a mapping."""
+    if cfg is None:
+        return None
+    try:
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(cfg, DictConfig):
+            node = cfg.get(name)
+            return OmegaConf.to_container(node, resolve=True) if node is not None else None
+    except ImportError:  # pragma: no cover - omegaconf is a dependency
+        pass
+    value = cfg.get(name) if isinstance(cfg, Mapping) else getattr(cfg, name, None)
+    return dict(value) if value is not None else None
+
+
+def _thresholds(agent: Mapping[str, Any] | None) -> Thresholds:
+    agent = agent or {}
+    defaults = Thresholds()
+    return Thresholds(jump_sigmas=float(agent.get("jump_sigmas", defaults.jump_sigmas)),
+                      jumpy_variance_share=float(agent.get("jumpy_variance_share", defaults.jumpy_variance_share)),
+                      trend_tstat=float(agent.get("trend_tstat", defaults.trend_tstat)))
+
+
+def _output_dir(explicit: Path | str | None, configured: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    if configured:
+        return Path(configured)
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return Path(HydraConfig.get().runtime.output_dir)
+    except (ImportError, ValueError):
+        raise CalibrationError("calibration.output_dir: not set and no Hydra run is active; set "
+                               "calibration.output_dir or run through `python -m hbbatch task=calibrate`") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Refit the committed default report from the embedded snapshot: python -m hbbatch.calibration.task [dir]."""
+    from hbbatch.calibration.report import DEFAULT_REPORT_PATH
+
+    args = sys.argv[1:] if argv is None else argv
+    target = Path(args[0]) if args else DEFAULT_REPORT_PATH.parent
+    return run({"calibration": {"source": "snapshot"}}, output_dir=target)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
