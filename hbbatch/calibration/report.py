@@ -116,7 +116,8 @@ def load_report(path: Path | str = DEFAULT_REPORT_PATH) -> CalibrationReport:
     except json.JSONDecodeError as exc:
         near = _last_field(text[: exc.pos])
         where = f" after field '{near}'" if near else ""
-        state = "truncated" if exc.pos >= len(text.rstrip()) else "malformed"
+        unclosed = text.count("{") + text.count("[") > text.count("}") + text.count("]")
+        state = "truncated" if unclosed or exc.pos >= len(text.rstrip()) else "malformed"
         raise ReportError(f"{path}: not valid JSON ({state} at line {exc.lineno}, column {exc.colno}{where}); "
                           f"regenerate it with `python -m hbbatch task=calibrate`") from None
     validate_report(data, path)

@@ -19,7 +19,7 @@ from hbbatch.calibration.gates import SUITES_DIR, check_report, check_results
 from hbbatch.calibration.regimes import REGIMES, Thresholds
 from hbbatch.calibration.report import REPORT_NAME, finish_report, validate_report, write_report
 from hbbatch.calibration.results import format_api_time, utc_now
-from hbbatch.calibration.sources import make_source
+from hbbatch.calibration.sources import make_source, overrides_for
 from hbbatch.config.calibration import CalibrationConf
 from hbbatch.config.sim import AgentConf, MarketConf, RegimeMixConf
 from hbbatch.planner.catalog import QUERIES_DIR, CatalogError, load_catalog
@@ -53,9 +53,9 @@ def calibrate(cfg: Any, output_dir: Path | str | None = None) -> tuple[dict[str,
     unknown = [n for n in names if n not in catalog]
     if unknown:
         raise CalibrationError(f"calibration.queries: unknown query {unknown[0]!r}; use {', '.join(catalog)}")
-    overrides = dict(calibration.get("parameters") or {})
+    parameters = dict(calibration.get("parameters") or {})
     source = make_source(calibration)
-    results = {name: source.fetch(catalog[name], overrides) for name in names}
+    results = {name: source.fetch(catalog[name], overrides_for(catalog[name], parameters)) for name in names}
     suites_dir = Path(calibration.get("expectations_dir") or SUITES_DIR)
     check_results(results, catalog, suites_dir)
 

@@ -21,9 +21,25 @@ class Source(Protocol):
         ...
 
 
+def overrides_for(spec: QuerySpec, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """`calibration.parameters` as they apply to one query: a key naming the query holds its own
+    overrides ({pool_hourly_fees: {lookback_days: 1}}), any other key applies to every query declaring it."""
+    from hbbatch.calibration.errors import CalibrationError
+
+    own = parameters.get(spec.name) or {}
+    if not isinstance(own, Mapping):
+        raise CalibrationError(f"calibration.parameters.{spec.name}: {own!r} is not a mapping of parameter values")
+    shared = {k: v for k, v in parameters.items() if not isinstance(v, Mapping) and k in spec.parameters}
+    unknown = sorted(set(own) - set(spec.parameters))
+    if unknown:
+        raise CalibrationError(f"calibration.parameters.{spec.name}.{unknown[0]}: not a parameter of "
+                               f"queries/{spec.name}.yaml; use one of {', '.join(spec.parameters)}")
+    return {**shared, **own}
+
+
 def query_parameters(spec: QuerySpec, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """The catalog's parameters, with each override the query declares replaced (others do not apply)."""
-    return {**spec.parameters, **{k: v for k, v in overrides.items() if k in spec.parameters}}
+    """The catalog's parameters with the query's overrides applied."""
+    return {**spec.parameters, **overrides}
 
 
 def make_source(calibration: Mapping[str, Any]) -> Source:

@@ -37,7 +37,7 @@ class SnapshotSource:
                               f"it answers (rebuild it)")
         answered = block["parameters"]
         for key, value in overrides.items():
-            if key in spec.parameters and str(answered.get(key)) != str(value):
+            if str(answered.get(key)) != str(value):
                 raise SourceError(f"calibration.parameters.{key}={value!r}: the snapshot of {spec.name} answers "
                                   f"{key}={answered.get(key)!r} ({path}); use calibration.source=dune or files "
                                   f"for other parameters")

@@ -1,0 +1,178 @@
+"""The live source: Dune's API v1 through the `dune-client` package.
+
+Per query: a stored result (cache_dir) younger than the query's `ttl_s` is reused with no call; a
+saved query (`dune_query_id`) first asks for its latest result (`GET /v1/query/{id}/results`) and
+reuses it when young enough, else executes (`POST /v1/query/{id}/execute`); an unsaved one runs
+its rendered SQL (`POST /v1/sql/execute`). Then the status is polled until the execution ends or
+`timeout_s` passes (the execution is then cancelled), and the results are read page by page. The
+execution id and the credits spent are recorded. The API key comes from the environment, goes only
+into the request header, and is scrubbed from any error text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+from hbbatch.calibration.errors import SourceError
+from hbbatch.calibration.results import QueryResult, parse_time, results_payload, sha256_of, utc_now
+from hbbatch.calibration.sources import query_parameters
+from hbbatch.planner.catalog import QuerySpec
+
+DEFAULT_BASE_URL = "https://api.dune.com"
+
+
+class DuneSource:
+    kind = "dune"
+
+    def __init__(self, conf: Mapping[str, Any], environ: Mapping[str, str] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], pd.Timestamp] = utc_now):
+        from dune_client.client import DuneClient
+        from requests.adapters import HTTPAdapter, Retry
+
+        environ = os.environ if environ is None else environ
+        key_env = str(conf.get("api_key_env") or "DUNE_API_KEY")
+        key = environ.get(key_env, "").strip()
+        if not key:
+            raise SourceError(f"calibration.source=dune: the environment variable {key_env} is not set; export your "
+                              f"Dune API key in it, or use calibration.source=snapshot to run offline")
+        self._key = key
+        self.base_url = str(conf.get("base_url") or environ.get("DUNE_API_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.ping_frequency_s = float(conf.get("ping_frequency_s", 2.0))
+        self.timeout_s = float(conf.get("timeout_s", 900.0))
+        self.page_size = int(conf.get("page_size", 32000))
+        self.performance = str(conf.get("performance", "medium"))
+        self.cache_dir = Path(str(conf.get("cache_dir") or "outputs/dune_cache"))
+        self.sleep, self.clock = sleep, clock
+        self.client = DuneClient(api_key=key, base_url=self.base_url,
+                                 request_timeout=float(conf.get("request_timeout_s", 30.0)),
+                                 performance=self.performance)
+        retry = Retry(total=int(conf.get("retries", 5)), backoff_factor=float(conf.get("backoff_s", 0.5)),
+                      status_forcelist={429, 502, 503, 504}, allowed_methods={"GET", "POST", "PATCH"},
+                      raise_on_status=True)
+        for prefix in ("https://", "http://"):
+            self.client.http.mount(prefix, HTTPAdapter(max_retries=retry))
+
+    # -- the interface ---------------------------------------------------------------------------
+
+    def fetch(self, spec: QuerySpec, overrides: Mapping[str, Any]) -> QueryResult:
+        parameters = query_parameters(spec, overrides)
+        cache_key = sha256_of({"query": spec.name, "sql": spec.sql, "parameters": parameters,
+                               "dune_query_id": spec.dune_query_id}).split(":")[1][:24]
+        cache_path = self.cache_dir / f"{spec.name}-{cache_key}.json"
+        stored = self._stored(spec, cache_path, parameters)
+        if stored is not None:
+            return stored
+        try:
+            payload, credits, reused, origin = self._obtain(spec, parameters)
+        except SourceError:
+            raise
+        except Exception as exc:  # requests / dune-client errors: one line, key scrubbed
+            raise SourceError(f"dune: query {spec.name}: {exc.__class__.__name__}: {self._scrub(exc)}; check "
+                              f"the network, DUNE_API_BASE_URL and the key's plan, or use calibration.source=snapshot") from None
+        payload["hbbatch"] = {"query": spec.name, "parameters": parameters, "credits": credits,
+                              "fetched_at": self.clock().isoformat()}
+        self._store(cache_path, payload)
+        return QueryResult.from_payload(spec.name, payload, source=self.kind, origin=origin, parameters=parameters,
+                                        credits=credits, reused=reused)
+
+    # -- stored results --------------------------------------------------------------------------
+
+    def _stored(self, spec: QuerySpec, path: Path, parameters: Mapping[str, Any]) -> QueryResult | None:
+        try:
+            payload = json.loads(path.read_text())
+            ended = parse_time(payload["execution_ended_at"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+        if (self.clock() - ended).total_seconds() >= spec.ttl_s:
+            return None
+        return QueryResult.from_payload(spec.name, payload, source=self.kind, origin=str(path),
+                                        parameters=dict(parameters), credits=0.0, reused=True)
+
+    def _store(self, path: Path, payload: Mapping[str, Any]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle)
+        os.replace(tmp, path)
+
+    # -- the API ---------------------------------------------------------------------------------
+
+    def _obtain(self, spec: QuerySpec, parameters: Mapping[str, Any]) -> tuple[dict[str, Any], float, bool, str]:
+        if spec.dune_query_id is not None:
+            query = self._saved_query(spec, parameters)
+            latest = self.client._get(route=f"/query/{spec.dune_query_id}/results",  # noqa: SLF001 (the client's router)
+                                      params={**_query_params(query), "limit": 1})
+            ended = latest.get("execution_ended_at") if isinstance(latest, dict) else None
+            if ended and (self.clock() - parse_time(ended)).total_seconds() < spec.ttl_s:
+                payload = self._results(spec, str(latest["execution_id"]))
+                return payload, 0.0, True, f"GET /v1/query/{spec.dune_query_id}/results"
+            job_id = self.client.execute_query(query, performance=self.performance).execution_id
+            origin = f"POST /v1/query/{spec.dune_query_id}/execute"
+        else:
+            job_id = self.client.execute_sql(spec.render_sql(**parameters), performance=self.performance).execution_id
+            origin = "POST /v1/sql/execute"
+        credits = self._wait(spec, job_id)
+        return self._results(spec, job_id), credits, False, f"{origin} -> execution {job_id}"
+
+    def _saved_query(self, spec: QuerySpec, parameters: Mapping[str, Any]) -> Any:
+        from dune_client.query import QueryBase
+        from dune_client.types import QueryParameter
+
+        params = [QueryParameter.number_type(k, v) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                  else QueryParameter.text_type(k, str(v)) for k, v in parameters.items()]
+        return QueryBase(query_id=int(spec.dune_query_id), name=spec.name, params=params)
+
+    def _wait(self, spec: QuerySpec, job_id: str) -> float:
+        """Poll until the execution ends; the credits it cost. Failed, cancelled or too slow: SourceError."""
+        from dune_client.models import ExecutionState
+
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            status = self.client.get_execution_status(job_id)
+            if status.state in ExecutionState.terminal_states():
+                break
+            if time.monotonic() >= deadline:
+                try:
+                    self.client.cancel_execution(job_id)
+                except Exception:  # the cancel is a courtesy; the timeout is the error to report
+                    pass
+                raise SourceError(f"dune: query {spec.name}: execution {job_id} still {status.state.value} after "
+                                  f"{self.timeout_s:g} s; cancelled. Raise calibration.dune.timeout_s or use "
+                                  f"calibration.dune.performance=large")
+            self.sleep(self.ping_frequency_s)
+        credits = float(status.execution_cost_credits or 0.0)
+        if status.state != ExecutionState.COMPLETED:
+            message = status.error.message if status.error is not None else "no error message"
+            raise SourceError(f"dune: query {spec.name}: execution {job_id} ended {status.state.value} "
+                              f"({message}; {credits:g} credits charged); fix queries/{spec.name}.sql or its parameters")
+        return credits
+
+    def _results(self, spec: QuerySpec, job_id: str) -> dict[str, Any]:
+        """Every page of an execution's results, as one results JSON."""
+        page = self.client.get_execution_results(job_id, limit=self.page_size)
+        results = self.client._fetch_entire_result(page)  # noqa: SLF001 (follows next_uri)
+        if results.result is None:
+            raise SourceError(f"dune: query {spec.name}: execution {job_id} returned no result; re-run it")
+        metadata = results.result.metadata
+        ended = results.times.execution_ended_at or results.times.submitted_at
+        return results_payload(list(results.result.rows), list(metadata.column_names), list(metadata.column_types),
+                               execution_id=results.execution_id, ended_at=pd.Timestamp(ended),
+                               query_id=results.query_id, execution_time_millis=metadata.execution_time_millis)
+
+    def _scrub(self, exc: BaseException) -> str:
+        text = " ".join(str(exc).split())
+        return text.replace(self._key, "<redacted>") if self._key else text
+
+
+def _query_params(query: Any) -> dict[str, Any]:
+    from dune_client.query import parse_query_object_or_id
+
+    params, _ = parse_query_object_or_id(query)
+    return dict(params or {})

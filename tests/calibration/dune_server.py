@@ -1,0 +1,204 @@
+"""A local stand-in for the Dune API v1 (stdlib http.server on 127.0.0.1, an ephemeral port).
+
+It speaks the endpoints the Dune source uses, in Dune's JSON shapes: execute (saved query and raw
+SQL), status, results with paging (limit / offset, next_uri / next_offset), latest results of a
+saved query, cancel. Each execution follows a scenario: the rows it returns, the states it walks
+through, the credits it costs, a failure, or never finishing. `throttle` answers 429 first.
+Every request is logged (method, path, header key) so tests can count calls and check the key.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlparse
+
+import pandas as pd
+
+from hbbatch.calibration.results import format_api_time
+
+
+@dataclass
+class Scenario:
+    columns: list[str]
+    types: list[str]
+    rows: list[dict[str, Any]]
+    states: list[str] = field(default_factory=lambda: ["QUERY_STATE_EXECUTING", "QUERY_STATE_COMPLETED"])
+    credits: float = 7.5
+    error: str | None = None          # ends QUERY_STATE_FAILED with this message
+    never_finish: bool = False
+    ended_at: pd.Timestamp | None = None
+
+
+@dataclass
+class Execution:
+    id: str
+    scenario: Scenario
+    query_id: int | None
+    polls: int = 0
+    cancelled: bool = False
+
+
+class DuneStandIn:
+    """Start with `with DuneStandIn(key, pick) as server:`; `pick(sql, query_id) -> Scenario`."""
+
+    def __init__(self, api_key: str, pick: Callable[[str | None, int | None], Scenario]):
+        self.api_key = api_key
+        self.pick = pick
+        self.executions: dict[str, Execution] = {}
+        self.latest: dict[int, str] = {}          # saved query id -> execution id of its latest result
+        self.requests: list[tuple[str, str, str | None]] = []
+        self.throttle: dict[str, int] = {}        # path prefix -> how many 429s still to send
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "DuneStandIn":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def add_latest(self, query_id: int, scenario: Scenario) -> str:
+        """A stored result of a saved query, as if executed earlier (ended_at on the scenario)."""
+        execution = self._new(scenario, query_id)
+        execution.polls = len(scenario.states)
+        self.latest[query_id] = execution.id
+        return execution.id
+
+    def calls(self, method: str, prefix: str) -> int:
+        return sum(1 for m, p, _ in self.requests if m == method and p.startswith(prefix))
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _new(self, scenario: Scenario, query_id: int | None) -> Execution:
+        with self._lock:
+            execution = Execution(id=f"01HSTANDIN{next(self._ids):06d}", scenario=scenario, query_id=query_id)
+            self.executions[execution.id] = execution
+        return execution
+
+    def _state(self, execution: Execution) -> str:
+        if execution.cancelled:
+            return "QUERY_STATE_CANCELLED"
+        if execution.scenario.never_finish:
+            return "QUERY_STATE_EXECUTING"
+        if execution.scenario.error and execution.polls >= len(execution.scenario.states) - 1:
+            return "QUERY_STATE_FAILED"
+        return execution.scenario.states[min(execution.polls, len(execution.scenario.states) - 1)]
+
+    def _times(self, execution: Execution) -> dict[str, Any]:
+        ended = execution.scenario.ended_at or pd.Timestamp.now(tz="UTC")
+        times = {"submitted_at": format_api_time(ended), "execution_started_at": format_api_time(ended)}
+        if self._state(execution) in ("QUERY_STATE_COMPLETED", "QUERY_STATE_FAILED"):
+            times["execution_ended_at"] = format_api_time(ended)
+            times["expires_at"] = format_api_time(ended + pd.Timedelta(days=90))
+        return times
+
+    def _status(self, execution: Execution) -> dict[str, Any]:
+        state = self._state(execution)
+        body = {"execution_id": execution.id, "query_id": execution.query_id, "state": state,
+                "is_execution_finished": state not in ("QUERY_STATE_PENDING", "QUERY_STATE_EXECUTING"),
+                **self._times(execution)}
+        if body["is_execution_finished"]:
+            body["execution_cost_credits"] = execution.scenario.credits
+        if state == "QUERY_STATE_FAILED":
+            body["error"] = {"type": "FAILED_TYPE_EXECUTION_FAILED", "message": execution.scenario.error,
+                             "metadata": {"line": 3, "column": 5}}
+        return body
+
+    def _results(self, execution: Execution, limit: int, offset: int) -> dict[str, Any]:
+        rows = execution.scenario.rows
+        page = rows[offset: offset + limit]
+        body = {**self._status(execution)}
+        body.pop("execution_cost_credits", None)
+        size = len(json.dumps(page))
+        body["result"] = {"rows": page, "metadata": {
+            "column_names": execution.scenario.columns, "column_types": execution.scenario.types,
+            "row_count": len(page), "result_set_bytes": size, "total_row_count": len(rows),
+            "total_result_set_bytes": size, "datapoint_count": len(page) * len(execution.scenario.columns),
+            "pending_time_millis": 5, "execution_time_millis": 120}}
+        if offset + limit < len(rows):
+            body["next_offset"] = offset + limit
+            body["next_uri"] = (f"{self.base_url}/api/v1/execution/{execution.id}/results"
+                                f"?limit={limit}&offset={offset + limit}")
+        return body
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def _send(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _route(self, method: str) -> None:
+                url = urlparse(self.path)
+                path, query = url.path, parse_qs(url.query)
+                stand_in.requests.append((method, path, self.headers.get("x-dune-api-key")))
+                if self.headers.get("x-dune-api-key") != stand_in.api_key:
+                    return self._send(401, {"error": "invalid API Key"})
+                for prefix, count in list(stand_in.throttle.items()):
+                    if path.startswith(prefix) and count > 0:
+                        stand_in.throttle[prefix] = count - 1
+                        return self._send(429, {"error": "rate limit exceeded"}, {"Retry-After": "0"})
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}") if method == "POST" else {}
+                parts = path.strip("/").split("/")     # api, v1, ...
+                if parts[:2] != ["api", "v1"]:
+                    return self._send(404, {"error": "not found"})
+                route = parts[2:]
+                if method == "POST" and route == ["sql", "execute"]:
+                    execution = stand_in._new(stand_in.pick(body.get("sql"), None), None)
+                    return self._send(200, {"execution_id": execution.id, "state": "QUERY_STATE_PENDING"})
+                if method == "POST" and len(route) == 3 and route[0] == "query" and route[2] == "execute":
+                    query_id = int(route[1])
+                    execution = stand_in._new(stand_in.pick(None, query_id), query_id)
+                    stand_in.latest[query_id] = execution.id
+                    return self._send(200, {"execution_id": execution.id, "state": "QUERY_STATE_PENDING"})
+                if route[:1] == ["execution"] and len(route) == 3:
+                    execution = stand_in.executions.get(route[1])
+                    if execution is None:
+                        return self._send(404, {"error": "execution not found"})
+                    if method == "GET" and route[2] == "status":
+                        body = stand_in._status(execution)
+                        execution.polls += 1
+                        return self._send(200, body)
+                    if method == "GET" and route[2] == "results":
+                        limit = int(query.get("limit", ["32000"])[0])
+                        offset = int(query.get("offset", ["0"])[0])
+                        return self._send(200, stand_in._results(execution, limit, offset))
+                    if method == "POST" and route[2] == "cancel":
+                        execution.cancelled = True
+                        return self._send(200, {"success": True})
+                if method == "GET" and len(route) == 3 and route[0] == "query" and route[2] == "results":
+                    execution_id = stand_in.latest.get(int(route[1]))
+                    if execution_id is None:
+                        return self._send(404, {"error": "no results for this query"})
+                    limit = int(query.get("limit", ["32000"])[0])
+                    return self._send(200, stand_in._results(stand_in.executions[execution_id], limit, 0))
+                return self._send(404, {"error": f"no route {method} {path}"})
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                self._route("GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._route("POST")
+
+        return Handler
