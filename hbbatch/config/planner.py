@@ -1,10 +1,106 @@
-"""Schema of the `planner` config group (owned by the planner package)."""
+"""Schema of the `planner` config group (owned by the planner package).
+
+The YAML files in `conf/planner/` set these fields; `hbbatch.planner.settings.settings_from` checks
+them against the query catalog (unknown priority or mode, negative TTL, a budget below what the P0
+queries need) and turns them into the planner's frozen settings.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+
+@dataclass
+class ModeLimitsConf:
+    """How far one planning mode may reach."""
+
+    max_priority: str = "P1"            # highest priority class planned routinely (P0 < P1 < P2)
+    max_expensive: int = 1              # expensive queries allowed per cycle
+
+
+@dataclass
+class ModeSwitchConf:
+    """Live signals that move `mode: auto` from normal to high_churn."""
+
+    churn_actions_per_hour: float = 0.5     # the agent acting more often than this is high churn
+    high_gas_ratio: float = 2.0             # gas per action at least this multiple of the median is gas regime "high"
+    low_gas_ratio: float = 0.5              # ... at most this multiple is "low"
+    gas_usd_median: Optional[float] = None  # the median those ratios refer to; null: market.gas_usd_median
+
+
+@dataclass
+class RiskConf:
+    """Risk signals that let P2 queries run; any one above its threshold is a high risk signal."""
+
+    vol_spike_ratio: float = 2.0        # realized vol over its trailing median
+    drawdown: float = 0.10              # drawdown from peak equity (fraction)
+    toxicity: float = 0.05              # toxic (sandwiched) share of pool volume
+    max_priority: str = "P2"            # the priority cap while a risk signal is high
+    vol_baseline_hours: int = 168       # trailing window of the vol baseline (timeline)
+
+
+def _default_feeds() -> Dict[str, List[str]]:
+    # Which agent decision each query signal feeds (hbbatch/planner/decisions.py defines both, with units).
+    return {
+        "gas_price": ["ev_gate", "rail_gas_cap"],
+        "eth_price": ["ev_gate", "rail_gas_cap"],
+        "fee_rate": ["ev_gate"],
+        "volume": ["ev_gate"],
+        "active_liquidity": ["ev_gate", "rail_pool_share"],
+        "mev_share": ["ev_gate"],
+        "drift": ["regime_trend"],
+        "realized_vol": ["regime_trend"],
+    }
+
+
+@dataclass
+class VoiConf:
+    """Value of information: when a query's plausible result cannot change a decision."""
+
+    k_sigma: float = 2.0                # plausible range: last value +- k_sigma * std of its history
+    min_history: int = 3                # fewer past values than this: the range is unknown, the query runs
+    feeds: Dict[str, List[str]] = field(default_factory=_default_feeds)
+
+
+@dataclass
+class LiveSignalsConf:
+    """Current signals given on the command line; null ones come from the latest artifacts."""
+
+    gas_regime: Optional[str] = None        # low | normal | high
+    gas_usd: Optional[float] = None         # gas paid per action (sets gas_regime when that is null)
+    actions_per_hour: Optional[float] = None
+    vol_ratio: Optional[float] = None       # realized vol over its trailing median
+    drawdown: Optional[float] = None
+    toxicity: Optional[float] = None
+
+
+@dataclass
+class TimelineConf:
+    """The planner simulation (`task=plan_sim`)."""
+
+    days: int = 30
+    seed: int = 42
+    configs: List[str] = field(default_factory=lambda: ["normal", "high_churn", "auto"])
+    episodes_path: Optional[str] = None     # an episodes.parquet to drive it; null: synthetic signals
+    hours_per_episode: float = 168.0        # one episode of the simulator's default 10,080 minutes
 
 
 @dataclass
 class PlannerConf:
-    mode: str = "auto"            # auto (from live signals) | normal | high_churn
+    mode: str = "auto"                      # auto (from live signals) | normal | high_churn
+    normal: ModeLimitsConf = field(default_factory=lambda: ModeLimitsConf("P1", 1))
+    high_churn: ModeLimitsConf = field(default_factory=lambda: ModeLimitsConf("P1", 0))
+    switch: ModeSwitchConf = field(default_factory=ModeSwitchConf)
+    risk: RiskConf = field(default_factory=RiskConf)
+    budget_credits_per_day: float = 1000.0  # never exceeded; UTC calendar day
+    cycle_s: int = 3600                     # one planning cycle
+    # a result is fresh while younger than max(ttl_s, refresh_s[priority]): "P1 daily"
+    refresh_s: Dict[str, int] = field(default_factory=lambda: {"P0": 0, "P1": 86400, "P2": 0})
+    ttl_overrides_s: Dict[str, int] = field(default_factory=dict)   # per query, replaces its ttl_s
+    voi: VoiConf = field(default_factory=VoiConf)
+    signals: LiveSignalsConf = field(default_factory=LiveSignalsConf)
+    now_s: Optional[float] = None           # plan as of this time (unix s); null: now
+    queries_dir: Optional[str] = None       # null: the repository's queries/
+    cache_dir: Optional[str] = None         # stored results; null: the Dune source's (calibration.dune.cache_dir)
+    timeline: TimelineConf = field(default_factory=TimelineConf)
