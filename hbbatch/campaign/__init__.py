@@ -1,0 +1,1 @@
+"""One campaign job: config -> simulator -> per-episode and per-rule tables -> artifacts."""

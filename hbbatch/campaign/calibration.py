@@ -1,0 +1,104 @@
+"""Applying a calibration report to a campaign's config (campaign C: `calibration=default`).
+
+The report's agent constants and regime mix replace the config's; its market numbers only where the
+calibration config asks (`calibration.apply_market`), so that calibrated and uncalibrated campaigns
+keep one world and their episodes stay paired. A value set explicitly on the command line wins over
+the report. `DUNE_CALIBRATION_JSON` names the report of `calibration=default`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from hbbatch.env_vars import CALIBRATION_VAR, calibration_path_from
+
+log = logging.getLogger(__name__)
+MERGED_ALWAYS = ("agent", "regime_mix")
+
+
+class CalibrationConfigError(ValueError):
+    """The calibration section cannot give a report for this campaign."""
+
+
+def explicit_keys(task_overrides: list[str]) -> set[str]:
+    """Dotted keys set on the command line (`agent.gas_usd=3` -> 'agent.gas_usd'); group choices are not values."""
+    keys = set()
+    for override in task_overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if "." in key and not key.startswith("hydra."):
+            keys.add(key)
+    return keys
+
+
+def report_path(calibration: dict[str, Any], environ: dict[str, str] | None = None) -> Path | None:
+    """The report a campaign reads: none, the default (or DUNE_CALIBRATION_JSON), or calibration.path."""
+    source = calibration.get("source", "none")
+    if source in (None, "none"):
+        return None
+    if source == "default":
+        from_env = calibration_path_from(environ)
+        if from_env is not None:
+            log.info("calibration: %s=%s replaces the committed default report", CALIBRATION_VAR, from_env)
+            return from_env
+        from hbbatch.calibration.report import DEFAULT_REPORT_PATH
+
+        return Path(DEFAULT_REPORT_PATH)
+    if source == "file":
+        if not calibration.get("path"):
+            raise CalibrationConfigError("calibration.path: required with calibration=file; "
+                                         "add calibration.path=/path/to/calibration_report.json")
+        return Path(str(calibration["path"])).expanduser()
+    raise CalibrationConfigError(f"calibration.source={source!r}: a campaign reads a finished report "
+                                 "(none, default or file); produce one with task=calibrate first")
+
+
+def _merge(target: dict[str, Any], constants: dict[str, Any], prefix: str, explicit: set[str],
+           applied: dict[str, Any], kept: list[str]) -> None:
+    for key, value in constants.items():
+        path = f"{prefix}.{key}"
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value, path, explicit, applied, kept)
+        elif path in explicit:
+            kept.append(path)
+        else:
+            target[key] = value
+            applied[path] = value
+
+
+def apply_calibration(config: dict[str, Any], explicit: set[str],
+                      environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Merge the report's constants into `config` (a resolved job config, changed in place).
+
+    Returns what the manifest records: source, path, hash ("none" without a report), applied values and
+    the explicit command-line values that were kept instead.
+    """
+    calibration = config.get("calibration") or {}
+    try:
+        path = report_path(calibration, environ)
+    except ModuleNotFoundError as exc:
+        if exc.name != "hbbatch.calibration.report":
+            raise
+        log.warning("calibration: hbbatch.calibration.report is not available; the roadmap's constants in conf/ apply")
+        return {"source": calibration.get("source"), "path": None, "hash": "none", "applied": {}, "kept": [],
+                "note": "no calibration package: conf's roadmap constants"}
+    if path is None:
+        return {"source": "none", "path": None, "hash": "none", "applied": {}, "kept": []}
+    from hbbatch.calibration.report import load_report
+
+    report = load_report(path)
+    constants = report.constants
+    applied: dict[str, Any] = {}
+    kept: list[str] = []
+    sections = MERGED_ALWAYS + (("market",) if calibration.get("apply_market", False) else ())
+    for section in sections:
+        values = dict(constants.get(section) or {})
+        if section == "regime_mix" and any(k.startswith("regime_mix.") for k in explicit):
+            kept.append("regime_mix")    # a mix is one unit: half a calibrated mix would not sum to 1
+            continue
+        _merge(config[section], values, section, explicit, applied, kept)
+    for key in kept:
+        log.info("calibration: %s set on the command line wins over the report", key)
+    return {"source": calibration.get("source"), "path": str(path), "hash": report.hash,
+            "applied": applied, "kept": kept}

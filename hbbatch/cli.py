@@ -1,0 +1,108 @@
+"""The command line: `python -m hbbatch [overrides] [-m]`, the one @hydra.main.
+
+Before Hydra starts, the roadmap's environment variables are checked and mapped onto overrides
+(hbbatch.env_vars). Hydra's own errors (a misspelt key, a bad value, a missing option) are turned into
+one line and exit status 2; the task records its status in hbbatch.exit_codes, and the command exits
+with the worst recorded (0 ok, 1 a failed criterion, 2 an error). Heavy imports (jax, pandas,
+great_expectations) happen inside the tasks, so start-up stays lean.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import hydra
+from omegaconf import DictConfig
+
+from hbbatch import exit_codes
+from hbbatch.config import CONF_DIR, register_configs
+
+log = logging.getLogger("hbbatch")
+PROG = "hbbatch"
+
+# Resolvers must exist wherever a job's config is resolved: also in launcher worker processes,
+# which import this module to find the task function.
+register_configs()
+
+
+def _run_task(cfg: DictConfig) -> int:
+    task = cfg.task
+    if task == "campaign":
+        from hydra.core.hydra_config import HydraConfig
+        from omegaconf import OmegaConf
+
+        from hbbatch.campaign.job import JobInfo, run_job
+
+        hc = HydraConfig.get()
+        job = JobInfo(output_dir=hc.runtime.output_dir, num=int(hc.job.get("num", 0) or 0),
+                      overrides=list(hc.overrides.task), mode=str(hc.mode.name))
+        return run_job(OmegaConf.to_container(cfg, resolve=True), job)
+    if task == "calibrate":
+        from hbbatch.calibration.task import run
+    elif task == "plan":
+        from hbbatch.planner.task import run
+    elif task == "plan_sim":
+        from hbbatch.planner.task import run_timeline as run
+    else:
+        raise ValueError(f"task={task!r}: unknown task; use campaign, calibrate, plan or plan_sim")
+    return int(run(cfg))
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+def task_function(cfg: DictConfig) -> int:
+    """Run the configured task; every error is recorded as exit status 2, never raised (see module doc)."""
+    try:
+        code = _run_task(cfg)
+    except Exception as exc:  # a job that raises would make Hydra skip the multirun callback
+        log.error("%s: error: %s", PROG, one_line(exc))
+        log.debug("traceback", exc_info=True)
+        code = exit_codes.ERROR
+    exit_codes.record(code)
+    return code
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception (and its cause, for Hydra's composition errors) as one line."""
+    # Hydra appends its config search path to a missing-option error: noise on one line
+    lines = [line.strip() for line in str(exc).split("Config search path:")[0].splitlines() if line.strip()]
+    text = lines[0].rstrip(".") if lines else type(exc).__name__
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip():
+        text += ": " + str(cause).strip().splitlines()[0].rstrip(".")
+    if len(lines) > 1:
+        text += "; " + " ".join(" ".join(lines[1:]).split())
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from hbbatch.env_vars import EnvVarError, overrides_from
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    show_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    try:
+        extra = overrides_from(argv)
+    except EnvVarError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        sys.exit(exit_codes.ERROR)
+    exit_codes.reset()
+    sys.argv = [sys.argv[0] if sys.argv else PROG, *extra, *argv]
+    # Hydra prints multi-line errors and exits 1 unless HYDRA_FULL_ERROR is set: then it raises, and
+    # the error becomes one line here.
+    previous = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        task_function()
+    except Exception as exc:
+        if show_traceback:
+            raise
+        print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
+        sys.exit(exit_codes.ERROR)
+    finally:
+        if previous is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = previous
+    sys.exit(exit_codes.final())

@@ -1,0 +1,34 @@
+"""OmegaConf resolvers used by conf/: `${hb.env_mix:...}`, `${hb.job_dir:...}`, `${hb.repo:...}`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+
+
+def env_mix(regime: str, default: float) -> float:
+    """The weight of `regime` in HB_REGIME_MIX when set, else `default` (conf/regime_mix/roadmap.yaml)."""
+    from hbbatch.env_vars import regime_mix_from
+
+    mix = regime_mix_from()
+    return float(default) if mix is None else mix[regime]
+
+
+def job_dir(num: int, override_dirname: str) -> str:
+    """A job's folder in a sweep: its number and its overrides, made safe for a path."""
+    label = re.sub(r"[^A-Za-z0-9_.,=+-]", "_", str(override_dirname))[:80]
+    return f"{num}_{label}" if label else str(num)
+
+
+def repo_path(relative: str) -> str:
+    return str(REPO_DIR / relative)
+
+
+def register_resolvers() -> None:
+    for name, fn in (("hb.env_mix", env_mix), ("hb.job_dir", job_dir), ("hb.repo", repo_path)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)

@@ -1,0 +1,158 @@
+"""The roadmap's success criteria: great-expectations suites (expectations/success/*.json) run over the
+comparison, summary and rules tables of each judged variant against the baseline.
+
+A check names a suite and a table (conf/criteria/*.yaml); thresholds are the suites' `$PARAMETER`s,
+bound from the config (plus each variant's own hard cap K) before GX sees the suite. A failure names
+the criterion, the variant and by how much it missed. great_expectations is imported only inside
+`hbbatch.quality.validate`, when a check actually runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hbbatch.quality import ExpectationOutcome, SuiteError, read_suite_json, validate
+
+PASS, FAIL, ERROR, SKIPPED = "pass", "fail", "error", "skipped"
+TABLES = ("comparison", "summary", "rules")
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    check: str
+    variant: str
+    baseline: str
+    suite: str
+    status: str                 # pass | fail | error | skipped
+    message: str
+    description: str = ""
+    suite_result: dict[str, Any] | None = None
+    execution_time: float = 0.0
+
+    @property
+    def unique_id(self) -> str:
+        return f"criterion.{self.check}.{self.variant}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"unique_id": self.unique_id, **asdict(self)}
+
+
+def bind_parameters(suite_json: dict[str, Any], parameters: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The suite with every {"$PARAMETER": name} replaced by parameters[name]; a missing name is an error."""
+    def bind(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"$PARAMETER"}:
+                name = node["$PARAMETER"]
+                if name not in parameters:
+                    raise SuiteError(f"{path}: parameter {name!r} has no value; add criteria.thresholds.{name} "
+                                     f"(known: {', '.join(sorted(parameters))})")
+                return parameters[name]
+            return {k: bind(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [bind(v) for v in node]
+        return node
+
+    return bind(copy.deepcopy(suite_json))
+
+
+def _ratio(value: float, base: float) -> float:
+    if base > 0:
+        return value / base
+    return 1.0 if value == 0 else math.inf
+
+
+def criteria_tables(variant: str, baseline: str, comparison: pd.DataFrame, variants: pd.DataFrame,
+                    rules: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The three tables a check can run over, for one judged variant.
+
+    comparison: its paired rows against the baseline (every metric and regime);
+    summary: its one row of the variants table, with its gas and widens per episode relative to the baseline's;
+    rules: its per-rule totals, marking rules that lose money (negative attributed PnL) in the variant but
+    not in the baseline, and the share of the variant's actions they take.
+    """
+    pairs = comparison[(comparison["variant"] == variant) & (comparison["baseline"] == baseline)].reset_index(drop=True)
+    rows = variants.set_index("variant")
+    v, b = rows.loc[variant], rows.loc[baseline]
+    summary = rows.loc[[variant]].reset_index()
+    summary["gas_ratio_vs_baseline"] = _ratio(v["gas_per_episode_usd"], b["gas_per_episode_usd"])
+    summary["widens_ratio_vs_baseline"] = _ratio(v["widens_per_episode"], b["widens_per_episode"])
+    bad_in_baseline = set(rules[baseline].loc[rules[baseline]["bad"], "rule"])
+    rule_table = rules[variant].copy()
+    rule_table["bad_in_baseline"] = rule_table["rule"].isin(bad_in_baseline)
+    rule_table["new_bad"] = rule_table["bad"] & ~rule_table["bad_in_baseline"]
+    rule_table["new_bad_action_share"] = rule_table["action_share"].where(rule_table["new_bad"], 0.0)
+    return {"comparison": pairs, "summary": summary, "rules": rule_table}
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:.4g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else repr(x)
+
+
+def miss(outcome: ExpectationOutcome) -> str:
+    """How an expectation missed: the observed value against its bound, and by how much."""
+    kw, observed = outcome.kwargs, outcome.observed
+    title = outcome.meta.get("title") or f"{outcome.expectation_type} on '{kw.get('column')}'"
+    if not isinstance(observed, (int, float)) or isinstance(observed, bool) or math.isnan(observed):
+        return f"{title}: observed {observed!r}"
+    low, high = kw.get("min_value"), kw.get("max_value")
+    if low is not None and (observed < low or (kw.get("strict_min") and observed <= low)):
+        bound = ">" if kw.get("strict_min") else ">="
+        return f"{title} = {_fmt(observed)}, needs {bound} {_fmt(low)} (short by {_fmt(low - observed)})"
+    if high is not None and (observed > high or (kw.get("strict_max") and observed >= high)):
+        bound = "<" if kw.get("strict_max") else "<="
+        return f"{title} = {_fmt(observed)}, needs {bound} {_fmt(high)} (over by {_fmt(observed - high)})"
+    return f"{title} = {_fmt(observed)}"
+
+
+def run_check(name: str, check: dict[str, Any], variant: str, baseline: str, tables: dict[str, pd.DataFrame],
+              parameters: dict[str, Any], expectations_dir: Path) -> CriterionResult:
+    """One check for one variant: pass, fail (with what missed by how much) or error (unusable suite)."""
+    t0 = time.perf_counter()
+    path = Path(expectations_dir) / "success" / f"{check['suite']}.json"
+    common = {"check": name, "variant": variant, "baseline": baseline, "suite": check["suite"],
+              "description": check.get("description", "")}
+    try:
+        if check["table"] not in TABLES:
+            raise SuiteError(f"criteria.checks.{name}.table={check['table']!r}: use one of {', '.join(TABLES)}")
+        suite_json = bind_parameters(read_suite_json(path), parameters, path)
+        outcome = validate(tables[check["table"]], path, suite_json=suite_json)
+    except SuiteError as exc:
+        return CriterionResult(**common, status=ERROR, message=str(exc), execution_time=time.perf_counter() - t0)
+    if outcome.success:
+        observed = "; ".join(miss(o) for o in outcome.outcomes)
+        status, message = PASS, f"{name} [{variant} vs {baseline}] passed: {observed}"
+    else:
+        missed = "; ".join(miss(o) for o in outcome.failures)
+        status, message = FAIL, f"{name} [{variant} vs {baseline}] failed: {missed}"
+    return CriterionResult(**common, status=status, message=message, suite_result=outcome.to_dict(),
+                           execution_time=time.perf_counter() - t0)
+
+
+def evaluate(checks: dict[str, dict[str, Any]], thresholds: dict[str, Any], *, baseline: str, judged: list[str],
+             comparison: pd.DataFrame, variants: pd.DataFrame, rules: dict[str, pd.DataFrame],
+             hard_caps: dict[str, int], failed_jobs: set[str], expectations_dir: Path) -> list[CriterionResult]:
+    """Every check for every judged variant; checks touching a failed job are skipped, as dbt skips
+    the tests of a model that errored."""
+    # great_expectations logs hundreds of INFO lines while it imports: quiet it before the first check
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    results = []
+    for variant in judged:
+        broken = sorted({variant, baseline} & failed_jobs)
+        tables = None if broken else criteria_tables(variant, baseline, comparison, variants, rules)
+        for name, check in checks.items():
+            if broken:
+                results.append(CriterionResult(name, variant, baseline, check["suite"], SKIPPED,
+                                               f"{name} [{variant} vs {baseline}] skipped: job(s) {', '.join(broken)} "
+                                               "errored", check.get("description", "")))
+                continue
+            parameters = {**thresholds, "max_actions": hard_caps[variant]}
+            results.append(run_check(name, check, variant, baseline, tables, parameters, expectations_dir))
+    return results

@@ -1,0 +1,118 @@
+"""The roadmap's environment variables, checked up front and mapped onto the config.
+
+    HB_SEED=42                                   -> seed=42 (every job: identical seeds)
+    EPISODE_COUNT=500                            -> n_episodes=500
+    HB_REGIME_MIX="mean_revert:0.4,jumpy:0.3,trend_up:0.3"
+                                                 -> the mix of the uncalibrated campaigns (regime_mix=roadmap)
+    DUNE_CALIBRATION_JSON=/path/calibration.json -> the report of the calibrated campaigns (calibration=default)
+    HB_CAMPAIGN=A|B|C|all                        -> read by ./run_aggressive_campaign.sh
+
+The mix and the report go to the campaigns they describe rather than to every job, so that a
+three-way run keeps A and B uncalibrated while C takes the calibration (as the roadmap runs them).
+A value given on the command line wins over its variable. Every malformed value is a one-line error
+naming the variable.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+REGIMES = ("mean_revert", "jumpy", "trend_up")   # hbbatch.sim.REGIMES, without importing jax here
+MIX_VAR = "HB_REGIME_MIX"
+SEED_VAR = "HB_SEED"
+EPISODES_VAR = "EPISODE_COUNT"
+CALIBRATION_VAR = "DUNE_CALIBRATION_JSON"
+
+
+class EnvVarError(ValueError):
+    """An environment variable of the roadmap's workflow is malformed; the message names it and the fix."""
+
+
+def _int_var(name: str, raw: str, minimum: int, maximum: int) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise EnvVarError(f"{name}={raw!r}: not an integer; set it to a whole number, e.g. {name}={minimum + 1}") from None
+    if not minimum <= value <= maximum:
+        raise EnvVarError(f"{name}={raw!r}: must be between {minimum} and {maximum}")
+    return value
+
+
+def parse_regime_mix(raw: str, name: str = MIX_VAR) -> dict[str, float]:
+    """'mean_revert:0.4,jumpy:0.3,trend_up:0.3' -> weights per regime (missing regimes weigh 0).
+
+    Sums within the simulator's tolerance of 1 are accepted (the roadmap's calibrated mix sums to 0.99)
+    and renormalised where the simulator reads them.
+    """
+    from hbbatch.sim.params import MIX_TOLERANCE  # light: params pulls jax, which every campaign needs anyway
+
+    weights: dict[str, float] = {}
+    for item in raw.split(","):
+        regime, sep, value = item.partition(":")
+        regime, value = regime.strip(), value.strip()
+        if not sep or not regime or not value:
+            raise EnvVarError(f"{name}={raw!r}: bad entry {item.strip()!r}; write regime:weight pairs separated "
+                              f"by commas, e.g. mean_revert:0.4,jumpy:0.3,trend_up:0.3")
+        if regime not in REGIMES:
+            raise EnvVarError(f"{name}={raw!r}: unknown regime {regime!r}; use {', '.join(REGIMES)}")
+        if regime in weights:
+            raise EnvVarError(f"{name}={raw!r}: regime {regime!r} given twice")
+        try:
+            weight = float(value)
+        except ValueError:
+            raise EnvVarError(f"{name}={raw!r}: weight {value!r} of {regime} is not a number") from None
+        if not math.isfinite(weight) or weight < 0:
+            raise EnvVarError(f"{name}={raw!r}: weight {value} of {regime} must be a finite number >= 0")
+        weights[regime] = weight
+    total = sum(weights.values())
+    if abs(total - 1.0) > MIX_TOLERANCE:
+        raise EnvVarError(f"{name}={raw!r}: weights sum to {total:.4f}; they must sum to 1 "
+                          f"(within {MIX_TOLERANCE})")
+    return {regime: weights.get(regime, 0.0) for regime in REGIMES}
+
+
+def regime_mix_from(environ: Mapping[str, str] | None = None) -> dict[str, float] | None:
+    raw = (os.environ if environ is None else environ).get(MIX_VAR)
+    return None if raw is None or not raw.strip() else parse_regime_mix(raw)
+
+
+def calibration_path_from(environ: Mapping[str, str] | None = None) -> Path | None:
+    raw = (os.environ if environ is None else environ).get(CALIBRATION_VAR)
+    if raw is None or not raw.strip():
+        return None
+    path = Path(raw.strip()).expanduser()
+    if not path.is_file():
+        raise EnvVarError(f"{CALIBRATION_VAR}={raw!r}: no such file; point it at a calibration_report.json")
+    return path.resolve()
+
+
+def _cli_keys(argv: Sequence[str]) -> set[str]:
+    keys = set()
+    for arg in argv:
+        if "=" in arg and not arg.startswith("-"):
+            keys.add(arg.split("=", 1)[0].lstrip("+~"))
+    return keys
+
+
+def overrides_from(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> list[str]:
+    """Command-line overrides for HB_SEED and EPISODE_COUNT, skipping keys the command line sets itself.
+
+    Also checks HB_REGIME_MIX and DUNE_CALIBRATION_JSON, so that a bad value fails before anything runs.
+    """
+    env = os.environ if environ is None else environ
+    given = _cli_keys(argv)
+    overrides = []
+    if env.get(SEED_VAR, "").strip():
+        seed = _int_var(SEED_VAR, env[SEED_VAR], 0, 2**32 - 1)
+        if "seed" not in given:
+            overrides.append(f"seed={seed}")
+    if env.get(EPISODES_VAR, "").strip():
+        count = _int_var(EPISODES_VAR, env[EPISODES_VAR], 1, 10_000_000)
+        if "n_episodes" not in given:
+            overrides.append(f"n_episodes={count}")
+    regime_mix_from(env)
+    calibration_path_from(env)
+    return overrides

@@ -1,0 +1,22 @@
+"""The process's exit status, dbt-style: 0 success, 1 a success criterion failed, 2 an error.
+
+Hydra ignores the task function's return value, so the task and the multirun callback record their
+outcome here and the command exits with the worst one.
+"""
+
+from __future__ import annotations
+
+OK, FAILED, ERROR = 0, 1, 2
+_recorded: list[int] = []
+
+
+def record(code: int) -> None:
+    _recorded.append(int(code))
+
+
+def final() -> int:
+    return max(_recorded, default=OK)
+
+
+def reset() -> None:
+    _recorded.clear()

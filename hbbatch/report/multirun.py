@@ -1,0 +1,203 @@
+"""After the jobs: label the variants, compare them pairwise, gate on the success criteria, write the
+run's artifacts (comparison.parquet, criteria.json, summary.json, run_results.json, report.html) and
+print the table. Reads only what the jobs wrote, so it works the same whichever launcher ran them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hbbatch import exit_codes, stats
+from hbbatch.campaign.job import EPISODES, SUMMARY
+from hbbatch.report import artifacts
+from hbbatch.report.run_results import build_run_results
+from hbbatch.report.summary import variant_row
+
+log = logging.getLogger(__name__)
+COMPARISON, CRITERIA, RUN_RESULTS, REPORT = "comparison.parquet", "criteria.json", "run_results.json", "report.html"
+RUN_SUMMARY = SUMMARY
+
+
+class RunConfigError(ValueError):
+    """The criteria name a baseline or judged variant that no job has."""
+
+
+@dataclass
+class Job:
+    num: int
+    dir: Path
+    record: dict[str, Any]     # the job's summary.json
+    label: str = ""
+
+    @property
+    def status(self) -> str:
+        return self.record.get("status", "error")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "num": self.num, "dir": str(self.dir), "status": self.status,
+                "message": self.record.get("message", ""), "timing": self.record.get("timing", []),
+                "execution_time": self.record.get("execution_time", 0.0),
+                "config_hash": self.record.get("config_hash"),
+                "calibration_hash": self.record.get("calibration_hash", "none"),
+                "campaign": self.record.get("campaign")}
+
+
+def load_job(job_dir: Path) -> Job:
+    """A job from its folder; one without summary.json was killed or crashed before recording a status."""
+    prefix = re.match(r"(\d+)", job_dir.name)
+    num = int(prefix.group(1)) if prefix else 0
+    path = job_dir / SUMMARY
+    if path.is_file():
+        record = artifacts.read_json(path)
+        return Job(int(record.get("job_num", num)), job_dir, record)
+    overrides: list[str] = []
+    hydra_overrides = job_dir / ".hydra" / "overrides.yaml"
+    if hydra_overrides.is_file():
+        import yaml
+
+        overrides = list(yaml.safe_load(hydra_overrides.read_text()) or [])
+    return Job(num, job_dir, {"status": "error", "overrides": overrides, "campaign": None,
+                              "message": f"{job_dir.name}: no {SUMMARY}; the job did not finish"})
+
+
+def collect_jobs(run_dir: Path) -> list[Job]:
+    """The jobs of a sweep folder (each subfolder Hydra made), in launch order."""
+    dirs = [d for d in run_dir.iterdir() if d.is_dir() and ((d / SUMMARY).is_file() or (d / ".hydra").is_dir())]
+    return sorted((load_job(d) for d in dirs), key=lambda j: j.num)
+
+
+def label_jobs(jobs: list[Job]) -> None:
+    """Label each job by the overrides that differ between jobs (`campaign=A` reads as `A`); a lone job by
+    its campaign."""
+    parsed = []
+    for job in jobs:
+        pairs = (o.split("=", 1) for o in job.record.get("overrides", []) if "=" in o)
+        parsed.append({k.lstrip("+~"): v for k, v in pairs})
+    keys = list(dict.fromkeys(k for p in parsed for k in p))
+    varying = [k for k in keys if len({p.get(k) for p in parsed}) > 1]
+    seen: dict[str, int] = {}
+    for job, p in zip(jobs, parsed):
+        parts = [p.get(k, "-") if k == "campaign" else f"{k}={p.get(k, '-')}" for k in varying]
+        label = ",".join(parts) or str(job.record.get("campaign") or "default")
+        seen[label] = seen.get(label, 0) + 1
+        job.label = label if seen[label] == 1 else f"{label}#{job.num}"
+
+
+def _pairs(labels: list[str], baseline: str | None, judged: list[str]) -> list[tuple[str, str]]:
+    """Every later job against every earlier one, and each judged variant against the baseline."""
+    pairs = [(later, earlier) for i, earlier in enumerate(labels) for later in labels[i + 1:]]
+    for variant in judged:
+        if (variant, baseline) not in pairs:
+            pairs = [p for p in pairs if p != (baseline, variant)] + [(variant, baseline)]
+    return pairs
+
+
+def _baseline_and_judged(criteria: dict[str, Any], labels: list[str]) -> tuple[str | None, list[str]]:
+    if len(labels) < 2:
+        return None, []
+    baseline = criteria.get("baseline") or labels[0]
+    if baseline not in labels:
+        raise RunConfigError(f"criteria.baseline={baseline!r}: no job has this label; the jobs are "
+                             f"{', '.join(labels)}")
+    judged = list(criteria.get("judged") or [lb for lb in labels if lb != baseline])
+    unknown = [lb for lb in judged if lb not in labels]
+    if unknown:
+        raise RunConfigError(f"criteria.judged: {unknown} not among the jobs {', '.join(labels)}")
+    return baseline, judged
+
+
+def finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: float | None = None) -> int:
+    """Everything after the jobs; returns the exit status (0 ok, 1 a failed criterion, 2 an error)."""
+    t0 = time.perf_counter()
+    run_dir = Path(run_dir)
+    label_jobs(jobs)
+    crit_conf, stats_conf = config["criteria"], config["stats"]
+    experiment = str(config.get("experiment_name", "default"))
+    ok = [j for j in jobs if j.status == "success"]
+    errors: list[str] = [f"job {j.label}: {j.record.get('message', '')}" for j in jobs if j.status != "success"]
+    labels = [j.label for j in jobs]
+    try:
+        baseline, judged = _baseline_and_judged(crit_conf, labels)
+    except RunConfigError as exc:
+        errors.append(str(exc))
+        baseline, judged = None, []
+
+    variants = pd.DataFrame([variant_row(j.label, j.record["summary"]) for j in ok])
+    episodes = {j.label: pd.read_parquet(j.dir / EPISODES) for j in ok}
+    metrics = list(stats_conf["metrics"])
+    comparison = pd.DataFrame(columns=stats.COMPARISON_COLUMNS)
+    frames = [stats.compare_pair(episodes[v], episodes[b], metrics, variant_label=v, baseline_label=b,
+                                 confidence=stats_conf["confidence"], n_bootstrap=stats_conf["n_bootstrap"],
+                                 seed=stats_conf["bootstrap_seed"])
+              for v, b in _pairs([j.label for j in ok], baseline if baseline in episodes else None,
+                                 [v for v in judged if v in episodes])
+              if v in episodes and b in episodes]
+    if frames:
+        comparison = pd.concat(frames, ignore_index=True)
+    convergence = pd.concat([stats.convergence(episodes[lb], "return", stats_conf["convergence_episodes"],
+                                               stats_conf["confidence"], stats_conf["n_bootstrap"],
+                                               stats_conf["bootstrap_seed"], lb) for lb in episodes]
+                            or [pd.DataFrame()], ignore_index=True)
+
+    rules = {j.label: pd.DataFrame(j.record["summary"]["rules"]) for j in ok}
+    criteria_results = []
+    if crit_conf.get("enabled", True) and crit_conf.get("checks") and judged:
+        from hbbatch.criteria import evaluate
+
+        caps = {j.label: j.record["summary"]["hard_cap"]["max_actions"] for j in ok}
+        criteria_results = evaluate(dict(crit_conf["checks"]), dict(crit_conf["thresholds"]), baseline=baseline,
+                                    judged=judged, comparison=comparison, variants=variants, rules=rules,
+                                    hard_caps=caps, failed_jobs={j.label for j in jobs if j.status != "success"},
+                                    expectations_dir=Path(config["paths"]["expectations_dir"]))
+    statuses = [c.status for c in criteria_results]
+    if errors or "error" in statuses:
+        code = exit_codes.ERROR
+    elif "fail" in statuses and crit_conf.get("fail_on_violation", True):
+        code = exit_codes.FAILED
+    else:
+        code = exit_codes.OK
+
+    job_dicts = [j.as_dict() for j in jobs]
+    elapsed = (time.time() - started) if started else sum(j["execution_time"] for j in job_dicts)
+    artifacts.write_parquet(run_dir / COMPARISON, comparison)
+    if criteria_results or judged:
+        artifacts.write_json(run_dir / CRITERIA, {
+            "baseline": baseline, "judged": judged, "thresholds": dict(crit_conf["thresholds"]),
+            "fail_on_violation": crit_conf.get("fail_on_violation", True),
+            "results": [c.to_dict() for c in criteria_results]})
+    if len(jobs) > 1:   # a lone job's summary.json is the job's own
+        artifacts.write_json(run_dir / RUN_SUMMARY, {
+            "experiment": experiment, "baseline": baseline, "judged": judged, "exit_code": code,
+            "jobs": job_dicts, "variants": variants.to_dict(orient="records"),
+            "convergence": convergence.to_dict(orient="records"), "errors": errors})
+    run_results = build_run_results(jobs=job_dicts, criteria=criteria_results, experiment=experiment,
+                                    elapsed_s=elapsed, exit_code=code, args={"run_dir": str(run_dir)})
+    artifacts.write_json(run_dir / RUN_RESULTS, run_results)
+    if config["report"].get("html", True):
+        from hbbatch.report.html import render_report
+
+        artifacts.write_text(run_dir / REPORT, render_report(
+            experiment=experiment, jobs=job_dicts, variants=variants, comparison=comparison,
+            convergence=convergence, criteria=criteria_results, episodes=episodes, baseline=baseline,
+            errors=errors, exit_code=code, confidence=stats_conf["confidence"], rules=rules))
+    counts = {s: statuses.count(s) for s in ("pass", "fail", "error", "skipped") if s in statuses}
+    footer = [f"{e}" for e in errors] + [
+        f"{len(jobs)} job(s), criteria {counts or 'none'}, exit {code}; artifacts in {run_dir} "
+        f"(post-processing {time.perf_counter() - t0:.1f} s)"]
+    if config["report"].get("table", True):
+        from hbbatch.report.table import print_report
+
+        print_report(variants, job_dicts, criteria_results, baseline, f"{experiment}: {run_dir.name}",
+                     stats_conf["confidence"], footer)
+    else:
+        for line in footer:
+            log.info(line)
+    return code
+

@@ -1,0 +1,62 @@
+"""run_results.json in dbt's shape: metadata, then one result per job and per criterion.
+
+Statuses follow dbt: jobs are success | error, criteria pass | fail | error | skipped; `failures` counts
+failed checks (0 or 1 per result), as dbt counts failing rows of a test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import hbbatch
+
+SCHEMA = "hbbatch/run-results/v1 (after dbt's run-results/v6)"
+
+
+def job_result(job: dict[str, Any], experiment: str) -> dict[str, Any]:
+    return {
+        "unique_id": f"job.{experiment}.{job['label']}",
+        "status": job["status"],
+        "timing": job.get("timing", []),
+        "execution_time": job.get("execution_time", 0.0),
+        "message": job.get("message", ""),
+        "failures": None,
+        "adapter_response": {},
+        "relation_name": job.get("dir"),
+        "config_hash": job.get("config_hash"),
+        "calibration_hash": job.get("calibration_hash", "none"),
+    }
+
+
+def criterion_result(result: Any) -> dict[str, Any]:
+    return {
+        "unique_id": result.unique_id,
+        "status": result.status,
+        "timing": [],
+        "execution_time": result.execution_time,
+        "message": result.message,
+        "failures": int(result.status == "fail"),
+        "adapter_response": {},
+        "depends_on": [result.variant, result.baseline],
+        "suite": result.suite,
+    }
+
+
+def build_run_results(*, jobs: Sequence[dict[str, Any]], criteria: Sequence[Any], experiment: str,
+                      elapsed_s: float, args: dict[str, Any], exit_code: int) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "dbt_schema_version": SCHEMA,
+            "hbbatch_version": hbbatch.__version__,
+            "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "invocation_id": str(uuid.uuid4()),
+            "experiment": experiment,
+        },
+        "results": [job_result(j, experiment) for j in jobs] + [criterion_result(c) for c in criteria],
+        "elapsed_time": elapsed_s,
+        "exit_code": exit_code,
+        "args": args,
+    }

@@ -1,0 +1,264 @@
+"""Paired comparisons between variants, and intervals for one variant: t and percentile bootstrap.
+
+Episodes of two variants that share (seed, episode index, regime) saw the same market path, so a
+variant is compared with its baseline on the per-episode differences Δ_i = x_i(variant) − x_i(baseline)
+of the episodes they share. Widen share is a ratio of sums (Σ widens / Σ actions), not a mean: its
+bootstrap resamples episodes and recomputes the ratio, its t interval uses the ratio's linearisation.
+Student's t quantiles come from the regularised incomplete beta function (no SciPy at run time).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Sequence
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+REGIMES = ("mean_revert", "jumpy", "trend_up")
+PAIR_KEYS = ("episode", "regime")
+RATIO_METRICS = {"widen_share": ("widens", "actions")}   # metric: (numerator, denominator) columns
+ALL = "all"
+
+
+class PairingError(ValueError):
+    """Two variants cannot be compared episode by episode (different seeds, or missing columns)."""
+
+
+# ---------------------------------------------------------------- Student's t distribution
+
+def _beta_continued_fraction(a: float, b: float, x: float) -> float:
+    """Lentz's evaluation of the continued fraction of I_x(a, b) (Numerical Recipes, betacf)."""
+    tiny, eps = 1e-300, 1e-15
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 400):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
+                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < eps:
+            break
+    return h
+
+
+def betainc(a: float, b: float, x: float) -> float:
+    """The regularised incomplete beta function I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _beta_continued_fraction(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _beta_continued_fraction(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The p-quantile of Student's t with df degrees of freedom (bisection on the CDF to 1e-12)."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"t_quantile: p={p} must be in (0, 1)")
+    if df > 1e7:
+        return NormalDist().inv_cdf(p)
+    lo, hi = -1.0, 1.0
+    while t_cdf(lo, df) > p:
+        lo *= 2.0
+    while t_cdf(hi, df) < p:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12 * max(1.0, abs(mid)):
+            break
+    return 0.5 * (lo + hi)
+
+
+# ---------------------------------------------------------------- intervals
+
+def t_half_width(sd: float, n: int, confidence: float) -> float:
+    """Half-width of the t interval of a mean of n observations with standard deviation sd."""
+    if n < 2 or not math.isfinite(sd):
+        return math.nan
+    return t_quantile(0.5 + confidence / 2.0, n - 1) * sd / math.sqrt(n)
+
+
+def t_interval(values: np.ndarray, confidence: float) -> tuple[float, float, float, float]:
+    """(mean, sd, low, high): the t interval of the mean of `values`."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        return (math.nan,) * 4
+    mean = float(x.mean())
+    sd = float(x.std(ddof=1)) if x.size > 1 else math.nan
+    half = t_half_width(sd, x.size, confidence)
+    return mean, sd, mean - half, mean + half
+
+
+def bootstrap_counts(n: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_resamples, n) multiplicities of each observation in each resample (rows sum to n)."""
+    draws = rng.integers(0, n, size=(n_resamples, n)) + n * np.arange(n_resamples)[:, None]
+    # counts via one bincount: 10x faster than rng.multinomial with n equal cells
+    return np.bincount(draws.ravel(), minlength=n_resamples * n).reshape(n_resamples, n).astype(np.float64)
+
+
+def percentile_interval(resampled: np.ndarray, confidence: float) -> tuple[float, float]:
+    finite = resampled[np.isfinite(resampled)]
+    if finite.size == 0:
+        return math.nan, math.nan
+    alpha = 1.0 - confidence
+    low, high = np.quantile(finite, [alpha / 2.0, 1.0 - alpha / 2.0])
+    return float(low), float(high)
+
+
+def _rng(seed: int, *names: str) -> np.random.Generator:
+    # Seeded by the names it serves, so results do not depend on the order comparisons are made in.
+    return np.random.default_rng([seed, zlib.crc32("|".join(names).encode())])
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> float:
+    total = float(den.sum())
+    return float(num.sum()) / total if total > 0 else math.nan
+
+
+def _ratio_influence(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """Per-observation linearisation of Σnum/Σden: its sample mean is 0, its sd gives the ratio's s.e."""
+    mean_den = den.mean()
+    if mean_den <= 0:
+        return np.full(num.shape, math.nan)
+    return (num - _ratio(num, den) * den) / mean_den
+
+
+def _boot_ratio(counts: np.ndarray, num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (counts @ num) / (counts @ den)
+
+
+# ---------------------------------------------------------------- one variant
+
+def estimate(frame: pd.DataFrame, metric: str) -> float:
+    """A metric's point estimate: the mean, or the ratio of sums for ratio metrics (widen share)."""
+    if len(frame) == 0:
+        return math.nan
+    if metric in RATIO_METRICS:
+        num, den = RATIO_METRICS[metric]
+        return _ratio(frame[num].to_numpy(np.float64), frame[den].to_numpy(np.float64))
+    return float(frame[metric].to_numpy(np.float64).mean())
+
+
+def describe_metric(frame: pd.DataFrame, metric: str, confidence: float, n_bootstrap: int,
+                    seed: int, label: str = "") -> dict[str, float]:
+    """Estimate and intervals of one metric of one variant: a mean, or a ratio of sums (widen share)."""
+    n = len(frame)
+    out = {"n": n}
+    if n == 0:
+        return {**out, "estimate": math.nan, "sd": math.nan, "t_low": math.nan, "t_high": math.nan,
+                "boot_low": math.nan, "boot_high": math.nan}
+    counts = bootstrap_counts(n, n_bootstrap, _rng(seed, "describe", label, metric))
+    if metric in RATIO_METRICS:
+        num, den = (frame[c].to_numpy(np.float64) for c in RATIO_METRICS[metric])
+        estimate = _ratio(num, den)
+        sd = float(np.std(_ratio_influence(num, den), ddof=1)) if n > 1 else math.nan
+        half = t_half_width(sd, n, confidence)
+        low, high = estimate - half, estimate + half
+        boot = _boot_ratio(counts, num, den)
+    else:
+        x = frame[metric].to_numpy(np.float64)
+        estimate, sd, low, high = t_interval(x, confidence)
+        boot = counts @ x / n
+    boot_low, boot_high = percentile_interval(boot, confidence)
+    return {**out, "estimate": estimate, "sd": sd, "t_low": low, "t_high": high,
+            "boot_low": boot_low, "boot_high": boot_high}
+
+
+def convergence(frame: pd.DataFrame, metric: str, sizes: Sequence[int], confidence: float,
+                n_bootstrap: int, seed: int, label: str = "") -> pd.DataFrame:
+    """CI half-widths of a metric's mean over the first k episodes, for each k in `sizes` up to len(frame)."""
+    ordered = frame.sort_values("episode")
+    rows = []
+    for k in sorted(set(int(s) for s in sizes)):
+        if k > len(ordered) or k < 2:
+            continue
+        d = describe_metric(ordered.iloc[:k], metric, confidence, n_bootstrap, seed, f"{label}|{k}")
+        rows.append({"variant": label, "metric": metric, "n_episodes": k, "estimate": d["estimate"],
+                     "t_half_width": (d["t_high"] - d["t_low"]) / 2.0,
+                     "boot_half_width": (d["boot_high"] - d["boot_low"]) / 2.0})
+    return pd.DataFrame(rows, columns=["variant", "metric", "n_episodes", "estimate", "t_half_width",
+                                       "boot_half_width"])
+
+
+# ---------------------------------------------------------------- paired comparisons
+
+def pair_episodes(variant: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
+    """Episodes both variants ran on the same market path, columns suffixed _v (variant) and _b (baseline)."""
+    for name, frame in (("variant", variant), ("baseline", baseline)):
+        missing = [k for k in PAIR_KEYS if k not in frame.columns]
+        if missing:
+            raise PairingError(f"{name} episodes lack column(s) {missing}; cannot pair episodes")
+    if "seed" in variant.columns and "seed" in baseline.columns:
+        seeds_v, seeds_b = set(variant["seed"].unique()), set(baseline["seed"].unique())
+        if seeds_v != seeds_b:
+            raise PairingError(f"seeds differ ({sorted(seeds_v)} vs {sorted(seeds_b)}); paired comparisons "
+                               "need identical seeds (set HB_SEED or seed= once for every job)")
+    return variant.merge(baseline, on=list(PAIR_KEYS), suffixes=("_v", "_b"), validate="one_to_one")
+
+
+def _paired_metric(part: pd.DataFrame, metric: str, counts: np.ndarray, confidence: float) -> dict[str, float]:
+    n = len(part)
+    if metric in RATIO_METRICS:
+        num, den = RATIO_METRICS[metric]
+        nv, dv = part[f"{num}_v"].to_numpy(np.float64), part[f"{den}_v"].to_numpy(np.float64)
+        nb, db = part[f"{num}_b"].to_numpy(np.float64), part[f"{den}_b"].to_numpy(np.float64)
+        mean_v, mean_b = _ratio(nv, dv), _ratio(nb, db)
+        diff = mean_v - mean_b
+        influence = _ratio_influence(nv, dv) - _ratio_influence(nb, db)
+        sd = float(np.std(influence, ddof=1)) if n > 1 else math.nan
+        half = t_half_width(sd, n, confidence)
+        low, high = diff - half, diff + half
+        boot = _boot_ratio(counts, nv, dv) - _boot_ratio(counts, nb, db)
+    else:
+        xv, xb = part[f"{metric}_v"].to_numpy(np.float64), part[f"{metric}_b"].to_numpy(np.float64)
+        mean_v, mean_b = float(xv.mean()), float(xb.mean())
+        diff, sd, low, high = t_interval(xv - xb, confidence)
+        boot = counts @ (xv - xb) / n
+    boot_low, boot_high = percentile_interval(boot, confidence)
+    return {"mean_variant": mean_v, "mean_baseline": mean_b, "mean_diff": diff, "sd_diff": sd,
+            "t_low": low, "t_high": high, "boot_low": boot_low, "boot_high": boot_high}
+
+
+COMPARISON_COLUMNS = ["variant", "baseline", "pair", "metric", "regime", "n_pairs", "mean_variant",
+                      "mean_baseline", "mean_diff", "sd_diff", "t_low", "t_high", "boot_low", "boot_high",
+                      "confidence", "n_bootstrap"]
+
+
+def compare_pair(variant: pd.DataFrame, baseline: pd.DataFrame, metrics: Sequence[str], *, variant_label: str,
+                 baseline_label: str, confidence: float = 0.95, n_bootstrap: int = 2000,
+                 seed: int = 0) -> pd.DataFrame:
+    """Paired statistics of variant − baseline, per metric, overall ("all") and per regime."""
+    joined = pair_episodes(variant, baseline)
+    rows = []
+    for regime in (ALL,) + REGIMES:
+        part = joined if regime == ALL else joined[joined["regime"] == regime]
+        n = len(part)
+        counts = bootstrap_counts(n, n_bootstrap, _rng(seed, variant_label, baseline_label, regime)) if n else None
+        for metric in metrics:
+            stats = (_paired_metric(part, metric, counts, confidence) if n
+                     else dict.fromkeys(COMPARISON_COLUMNS[6:14], math.nan))
+            rows.append({"variant": variant_label, "baseline": baseline_label,
+                         "pair": f"{variant_label} - {baseline_label}", "metric": metric, "regime": regime,
+                         "n_pairs": n, **stats, "confidence": confidence, "n_bootstrap": n_bootstrap})
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)

@@ -1,0 +1,111 @@
+"""After the jobs: labels, pairs, the criteria gate and the run's artifacts, on hand-made job folders."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from hbbatch.report.multirun import Job, _pairs, collect_jobs, finish_run, label_jobs
+from tests.report.conftest import episodes_frame, rules_frame
+
+
+def _jobs(overrides_lists, campaigns):
+    return [Job(i, None, {"overrides": o, "campaign": c}) for i, (o, c) in enumerate(zip(overrides_lists, campaigns))]
+
+
+def test_label_jobs__by_the_overrides_that_differ():
+    jobs = _jobs([["+experiment=three_way", "seed=1", "campaign=A"], ["+experiment=three_way", "seed=1", "campaign=B"]],
+                 ["A", "B"])
+    label_jobs(jobs)
+    assert [j.label for j in jobs] == ["A", "B"]
+    jobs = _jobs([["floors.mean_revert=1200"], ["floors.mean_revert=800"]], ["C", "C"])
+    label_jobs(jobs)
+    assert [j.label for j in jobs] == ["floors.mean_revert=1200", "floors.mean_revert=800"]
+    jobs = _jobs([[]], ["default"])
+    label_jobs(jobs)
+    assert jobs[0].label == "default"
+
+
+def test_pairs__later_minus_earlier_and_judged_minus_baseline():
+    assert _pairs(["A", "B", "C"], "A", ["B", "C"]) == [("B", "A"), ("C", "A"), ("C", "B")]
+    assert _pairs(["A", "B", "C"], "C", ["A", "B"]) == [("B", "A"), ("A", "C"), ("B", "C")]
+
+
+def _three_way(tmp_path, make_job, b_widen=0.15, c_shift=60.0, b_status="success"):
+    run_dir = tmp_path / "run"
+    base = episodes_frame(widens_per_action=0.5, actions_mean=8.0)
+    make_job(run_dir, 0, "A", ["campaign=A"], base)
+    make_job(run_dir, 1, "B", ["campaign=B"], episodes_frame(shift_usd=40.0, widens_per_action=b_widen),
+             status=b_status)
+    make_job(run_dir, 2, "C", ["campaign=C"], episodes_frame(shift_usd=c_shift, widens_per_action=0.15))
+    return run_dir
+
+
+def test_finish_run__passing_criteria_exit_0_and_write_every_artifact(tmp_path, make_job, run_config, capsys):
+    run_dir = _three_way(tmp_path, make_job)
+    code = finish_run(run_dir, collect_jobs(run_dir), run_config())
+    assert code == 0
+    for name in ("comparison.parquet", "criteria.json", "run_results.json", "summary.json", "report.html"):
+        assert (run_dir / name).is_file(), name
+    comparison = pd.read_parquet(run_dir / "comparison.parquet")
+    assert set(comparison["pair"]) == {"B - A", "C - A", "C - B"}
+    row = comparison.query("pair == 'C - A' and metric == 'net_pnl_usd' and regime == 'all'").iloc[0]
+    assert row.mean_diff == pytest.approx(60.0, abs=3.0) and row.boot_low > 0
+    results = json.loads((run_dir / "run_results.json").read_text())["results"]
+    assert [r["status"] for r in results if r["unique_id"].startswith("job.")] == ["success"] * 3
+    assert {r["unique_id"] for r in results if r["status"] == "pass"} >= {
+        "criterion.net_pnl_improvement.B", "criterion.widen_share.C", "criterion.gas_controlled.C",
+        "criterion.no_new_bad_rule.C"}
+    html = (run_dir / "report.html").read_text()
+    assert "data:image/png;base64," in html and "http" not in html.split("<body>")[1]   # offline
+    out = capsys.readouterr().out
+    print(out)
+    assert "baseline" in out and "exit 0" in out
+
+
+def test_finish_run__a_failed_criterion_exits_1_and_says_by_how_much(tmp_path, make_job, run_config):
+    run_dir = _three_way(tmp_path, make_job, b_widen=0.6)
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config()) == 1
+    criteria = json.loads((run_dir / "criteria.json").read_text())["results"]
+    failed = [c for c in criteria if c["status"] == "fail"]
+    assert [(c["check"], c["variant"]) for c in failed] == [("widen_share", "B")]
+    assert "needs <= 0.2 (over by" in failed[0]["message"]
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config(fail_on_violation=False)) == 0
+
+
+def test_finish_run__no_improvement_fails_the_pnl_criterion(tmp_path, make_job, run_config):
+    run_dir = _three_way(tmp_path, make_job, c_shift=0.0)
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config()) == 1
+    criteria = json.loads((run_dir / "criteria.json").read_text())["results"]
+    assert {(c["check"], c["variant"]) for c in criteria if c["status"] == "fail"} == {("net_pnl_improvement", "C")}
+
+
+def test_finish_run__an_errored_or_killed_job_exits_2_and_skips_its_criteria(tmp_path, make_job, run_config):
+    run_dir = _three_way(tmp_path, make_job, b_status="error")
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config()) == 2
+    results = json.loads((run_dir / "run_results.json").read_text())["results"]
+    status = {r["unique_id"]: r["status"] for r in results}
+    assert status["job.test.B"] == "error" and status["job.test.C"] == "success"
+    assert status["criterion.widen_share.B"] == "skipped" and status["criterion.widen_share.C"] == "pass"
+    killed = _three_way(tmp_path / "k", make_job, b_status="killed")
+    jobs = collect_jobs(killed)
+    assert jobs[1].status == "error" and "did not finish" in jobs[1].record["message"]
+    assert finish_run(killed, jobs, run_config()) == 2
+
+
+def test_finish_run__unknown_baseline_is_an_error(tmp_path, make_job, run_config):
+    run_dir = _three_way(tmp_path, make_job)
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config(baseline="Z")) == 2
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert any("criteria.baseline='Z'" in e for e in summary["errors"])
+
+
+def test_finish_run__new_bad_rule_taking_most_actions_fails(tmp_path, make_job, run_config):
+    run_dir = tmp_path / "run"
+    a, b = episodes_frame(), episodes_frame(shift_usd=40.0)
+    make_job(run_dir, 0, "A", ["campaign=A"], a)
+    make_job(run_dir, 1, "B", ["campaign=B"], b, rules=rules_frame(b, edge_pnl_usd=-3.0))   # edge: ~85 % of actions
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config()) == 1
+    criteria = json.loads((run_dir / "criteria.json").read_text())["results"]
+    failed = [c for c in criteria if c["status"] == "fail"]
+    assert [c["check"] for c in failed] == ["no_new_bad_rule"] and "needs < 0.25" in failed[0]["message"]

@@ -1,0 +1,139 @@
+"""The command line end to end at tiny size: every experiment writes every artifact; errors are one line."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra.core.global_hydra import GlobalHydra
+
+from hbbatch.cli import main
+from hbbatch.config import CONF_DIR
+
+REPO = CONF_DIR.parent
+TINY = ["n_episodes=16", "n_steps=60", "stats.n_bootstrap=200"]   # one shape: compiled once per gating for all tests
+JOB_FILES = ("manifest.json", "episodes.parquet", "rules.parquet", "summary.json")
+RUN_FILES = ("run_results.json", "comparison.parquet", "criteria.json", "summary.json", "report.html")
+ENV_VARS = ("HB_SEED", "HB_REGIME_MIX", "DUNE_CALIBRATION_JSON", "EPISODE_COUNT", "HB_CAMPAIGN")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def run_cli(*args) -> int:
+    GlobalHydra.instance().clear()
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    GlobalHydra.instance().clear()
+    return info.value.code
+
+
+def single_run(out: Path, *args) -> int:
+    return run_cli(*TINY, f"hydra.run.dir={out}", *args)
+
+
+def test_cli__default_campaign_writes_its_artifacts(tmp_path):
+    assert single_run(tmp_path) == 0
+    for name in JOB_FILES + ("run_results.json", "report.html"):
+        assert (tmp_path / name).is_file(), name
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["seed"] == 42 and manifest["calibration_hash"] == "none"
+    assert manifest["config_hash"].startswith("sha256:") and manifest["package_versions"]["jax"]
+    episodes = pd.read_parquet(tmp_path / "episodes.parquet")
+    assert len(episodes) == 16 and {"episode", "regime", "net_pnl_usd", "widens", "seed"} <= set(episodes.columns)
+    results = json.loads((tmp_path / "run_results.json").read_text())["results"]
+    assert [r["status"] for r in results] == ["success"]
+
+
+@pytest.mark.parametrize("experiment", ["three_way", "long_run", "narrowing"])
+def test_cli__every_experiment_runs_at_tiny_size_and_writes_every_artifact(tmp_path, experiment):
+    code = run_cli(f"+experiment={experiment}", *TINY, f"hydra.sweep.dir={tmp_path}", "criteria.fail_on_violation=false")
+    assert code == 0
+    for name in RUN_FILES:
+        assert (tmp_path / name).is_file(), name
+    job_dirs = sorted(d for d in tmp_path.iterdir() if d.is_dir())
+    assert len(job_dirs) == 3
+    for job_dir in job_dirs:
+        for name in JOB_FILES:
+            assert (job_dir / name).is_file(), (job_dir.name, name)
+    run_results = json.loads((tmp_path / "run_results.json").read_text())
+    jobs = [r for r in run_results["results"] if r["unique_id"].startswith("job.")]
+    assert [r["status"] for r in jobs] == ["success"] * 3
+    assert any(r["unique_id"].startswith("criterion.") for r in run_results["results"])
+    comparison = pd.read_parquet(tmp_path / "comparison.parquet")
+    assert len(comparison["pair"].unique()) == 3
+
+
+def test_cli__same_seed_reproduces_identical_tables_and_hb_seed_changes_them(tmp_path, monkeypatch):
+    assert single_run(tmp_path / "a") == 0
+    assert single_run(tmp_path / "b") == 0
+    monkeypatch.setenv("HB_SEED", "7")
+    assert single_run(tmp_path / "c") == 0
+    a, b, c = (pd.read_parquet(tmp_path / x / "episodes.parquet") for x in "abc")
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / "rules.parquet"),
+                                  pd.read_parquet(tmp_path / "b" / "rules.parquet"))
+    assert (c["seed"] == 7).all() and not a["price_end"].equals(c["price_end"])
+
+
+def test_cli__a_job_that_raises_is_recorded_and_the_multirun_exits_2(tmp_path):
+    code = run_cli("-m", *TINY, f"hydra.sweep.dir={tmp_path}", "floors.mean_revert=1200,5")
+    assert code == 2
+    results = {r["unique_id"]: r for r in json.loads((tmp_path / "run_results.json").read_text())["results"]}
+    ok, bad = results["job.default.floors.mean_revert=1200"], results["job.default.floors.mean_revert=5"]
+    assert ok["status"] == "success" and bad["status"] == "error"
+    assert "floors.mean_revert" in bad["message"] and "tick spacing" in bad["message"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["agent.gass_usd=3"], "gass_usd"),
+    (["campaign=Z"], "campaign/Z"),
+    (["n_episodes=abc"], "n_episodes=abc"),
+    (["+experiment=nope"], "experiment/nope"),
+])
+def test_cli__bad_overrides_fail_with_one_line_and_exit_2(args, needle, capsys, tmp_path):
+    assert run_cli(*args, f"hydra.run.dir={tmp_path}") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hbbatch: error:") and needle in err and "\n" not in err
+    assert not (tmp_path / "manifest.json").exists()
+
+
+def test_cli__unknown_task_is_an_error(tmp_path):
+    assert single_run(tmp_path, "task=dance") == 2
+
+
+def _subprocess(args, **env):
+    return subprocess.run([sys.executable, "-m", "hbbatch", *args], cwd=REPO, capture_output=True, text=True,
+                          env={**{k: v for k, v in os.environ.items() if k not in ENV_VARS}, **env}, timeout=120)
+
+
+@pytest.mark.parametrize("args, env, needle", [
+    (["agent.gass_usd=3"], {}, "Key 'gass_usd' not in 'AgentConf'"),
+    ([], {"HB_REGIME_MIX": "mean_revert:0.4,jumpy:0.3,sideways:0.3"}, "HB_REGIME_MIX="),
+    ([], {"HB_SEED": "abc"}, "HB_SEED='abc': not an integer"),
+    ([], {"DUNE_CALIBRATION_JSON": "/no/such/file.json"}, "DUNE_CALIBRATION_JSON="),
+])
+def test_cli__subprocess_bad_input_is_one_line_on_stderr_and_exit_2(args, env, needle):
+    done = _subprocess(args, **env)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and needle in done.stderr, done.stderr
+
+
+@pytest.mark.slow
+def test_cli__joblib_launcher_gives_the_same_numbers_as_the_basic_launcher(tmp_path):
+    common = ["+experiment=three_way", *TINY, "criteria.fail_on_violation=false", "report.html=false"]
+    assert run_cli(*common, f"hydra.sweep.dir={tmp_path / 'basic'}") == 0
+    assert run_cli(*common, f"hydra.sweep.dir={tmp_path / 'joblib'}", "hydra/launcher=joblib",
+                   "hydra.launcher.n_jobs=2") == 0
+    basic, joblib = (sorted((tmp_path / x).glob("*/episodes.parquet")) for x in ("basic", "joblib"))
+    assert [p.parent.name for p in basic] == [p.parent.name for p in joblib] and len(basic) == 3
+    for a, b in zip(basic, joblib):
+        pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "basic" / "comparison.parquet"),
+                                  pd.read_parquet(tmp_path / "joblib" / "comparison.parquet"))
