@@ -45,6 +45,17 @@ class CriterionResult:
         return {"unique_id": self.unique_id, **asdict(self)}
 
 
+def _import_quietly() -> None:
+    """Import great_expectations with its INFO chatter off (it logs hundreds of lines while importing, and
+    sets some of its loggers to INFO itself, so their levels are set again after the import)."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations  # noqa: F401
+
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith("great_expectations") and isinstance(logger, logging.Logger):
+            logger.setLevel(logging.WARNING)
+
+
 def bind_parameters(suite_json: dict[str, Any], parameters: dict[str, Any], path: Path) -> dict[str, Any]:
     """The suite with every {"$PARAMETER": name} replaced by parameters[name]; a missing name is an error."""
     def bind(node: Any) -> Any:
@@ -141,8 +152,7 @@ def evaluate(checks: dict[str, dict[str, Any]], thresholds: dict[str, Any], *, b
              hard_caps: dict[str, int], failed_jobs: set[str], expectations_dir: Path) -> list[CriterionResult]:
     """Every check for every judged variant; checks touching a failed job are skipped, as dbt skips
     the tests of a model that errored."""
-    # great_expectations logs hundreds of INFO lines while it imports: quiet it before the first check
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    _import_quietly()
     results = []
     for variant in judged:
         broken = sorted({variant, baseline} & failed_jobs)

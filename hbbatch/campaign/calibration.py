@@ -33,11 +33,14 @@ def explicit_keys(task_overrides: list[str]) -> set[str]:
 
 
 def report_path(calibration: dict[str, Any], environ: dict[str, str] | None = None) -> Path | None:
-    """The report a campaign reads: none, the default (or DUNE_CALIBRATION_JSON), or calibration.path."""
+    """The report a campaign reads: none; for `default`, calibration.path if set, else DUNE_CALIBRATION_JSON,
+    else the committed report; for `file`, calibration.path."""
     source = calibration.get("source", "none")
     if source in (None, "none"):
         return None
     if source == "default":
+        if calibration.get("path"):
+            return Path(str(calibration["path"])).expanduser()
         from_env = calibration_path_from(environ)
         if from_env is not None:
             log.info("calibration: %s=%s replaces the committed default report", CALIBRATION_VAR, from_env)
@@ -75,14 +78,7 @@ def apply_calibration(config: dict[str, Any], explicit: set[str],
     the explicit command-line values that were kept instead.
     """
     calibration = config.get("calibration") or {}
-    try:
-        path = report_path(calibration, environ)
-    except ModuleNotFoundError as exc:
-        if exc.name != "hbbatch.calibration.report":
-            raise
-        log.warning("calibration: hbbatch.calibration.report is not available; the roadmap's constants in conf/ apply")
-        return {"source": calibration.get("source"), "path": None, "hash": "none", "applied": {}, "kept": [],
-                "note": "no calibration package: conf's roadmap constants"}
+    path = report_path(calibration, environ)
     if path is None:
         return {"source": "none", "path": None, "hash": "none", "applied": {}, "kept": []}
     from hbbatch.calibration.report import load_report
