@@ -13,6 +13,7 @@ committed JSON and never this folder.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -60,6 +61,11 @@ def _read(data: Path, relative: str, **kwargs: Any) -> pd.DataFrame:
 
 def _pool_swaps(data: Path) -> pd.DataFrame:
     """Every swap of the 0.05 % pool on 2024-01-05 in log order, with its USD volume (input leg)."""
+    return _read_pool_swaps(data).copy()
+
+
+@functools.lru_cache(maxsize=2)
+def _read_pool_swaps(data: Path) -> pd.DataFrame:
     events = _read(data, POOL_005_DAY, dtype=str)
     swaps = events[events["tx_type"] == "SWAP"].copy()
     swaps["time"] = pd.to_datetime(swaps["block_timestamp"], utc=True)
@@ -174,23 +180,25 @@ def mev_toxicity(data: Path, spec: QuerySpec) -> tuple[pd.DataFrame, dict[str, A
 
 
 def _sandwich_victims(swaps: pd.DataFrame) -> pd.Series:
-    victim = pd.Series(False, index=swaps.index)
-    for _, block in swaps.groupby("block", sort=False):
-        rows = block.to_dict("index")
-        keys = list(rows)
-        for i, front_key in enumerate(keys):
-            front = rows[front_key]
-            for back_key in keys[i + 2:]:
-                back = rows[back_key]
+    columns = ["block", "sender", "receipt", "transaction_hash", "token1_in", "amount1_abs"]
+    records = swaps[columns].to_dict("records")
+    blocks: dict[int, list[int]] = {}
+    for position, record in enumerate(records):
+        blocks.setdefault(record["block"], []).append(position)
+    victim = [False] * len(records)
+    for positions in blocks.values():
+        for i, front_at in enumerate(positions):
+            front = records[front_at]
+            for k in range(i + 2, len(positions)):
+                back = records[positions[k]]
                 if (front["sender"] == back["sender"] and front["receipt"] == back["receipt"]
                         and front["transaction_hash"] != back["transaction_hash"]
                         and front["token1_in"] != back["token1_in"] and front["amount1_abs"] > 0
                         and abs(back["amount1_abs"] / front["amount1_abs"] - 1.0) < 0.1):
-                    between = keys[keys.index(front_key) + 1: keys.index(back_key)]
-                    for key in between:
-                        if rows[key]["receipt"] != front["receipt"]:
-                            victim[key] = True
-    return victim
+                    for between in positions[i + 1: k]:
+                        if records[between]["receipt"] != front["receipt"]:
+                            victim[between] = True
+    return pd.Series(victim, index=swaps.index)
 
 
 def regime_frequencies(data: Path, spec: QuerySpec) -> tuple[pd.DataFrame, dict[str, Any]]:

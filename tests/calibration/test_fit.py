@@ -2,6 +2,7 @@
 pandas computation of every constant."""
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,7 @@ import pytest
 
 from hbbatch.calibration.gas import RECENTER_GAS_UNITS
 from hbbatch.calibration.regimes import REGIMES
+from tests.calibration.conftest import SHARED_DATA
 
 
 def _rows(payloads, name):
@@ -22,6 +24,16 @@ def _rows(payloads, name):
 def test_recenter_gas__is_the_sum_of_uniswap_gas_snapshots():
     # v3-periphery: multicall exit 228,718 + exactInputSingle 107,180 + mint (new ticks) 451,862
     assert RECENTER_GAS_UNITS == 228_718 + 107_180 + 451_862 == 787_760
+    snapshots = SHARED_DATA.parent / "reference" / "uniswap_gas_snapshots"
+    if not snapshots.is_dir():
+        pytest.skip("Uniswap gas snapshots not present")
+    entries = {}
+    for path in snapshots.glob("*.snap"):
+        entries.update(re.findall(r"exports\[`(.*?)`\] = `(\d+)`", path.read_text()))
+    assert sum(int(entries[name]) for name in (
+        "NonfungiblePositionManager multicall exit gas 1",
+        "SwapRouter gas tests #exactInputSingle 0 -> 1 1",
+        "NonfungiblePositionManager #mint gas mint for same pool, different ticks 1")) == RECENTER_GAS_UNITS
 
 
 def test_gas__median_cost_of_a_recenter_equals_pandas_and_is_in_range(snapshot_report, snapshot_payloads):
