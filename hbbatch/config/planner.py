@@ -23,7 +23,9 @@ class ModeLimitsConf:
 class ModeSwitchConf:
     """Live signals that move `mode: auto` from normal to high_churn."""
 
-    churn_actions_per_hour: float = 0.5     # the agent acting more often than this is high churn
+    # high churn: acting faster than this (0.1/h: 2.4 a day, beyond the hard cap's pace of 120 actions
+    # per 10 one-week episodes, about 0.07/h; the default agent acts about 0.01/h)
+    churn_actions_per_hour: float = 0.1
     high_gas_ratio: float = 2.0             # gas per action at least this multiple of the median is gas regime "high"
     low_gas_ratio: float = 0.5              # ... at most this multiple is "low"
     gas_usd_median: Optional[float] = None  # the median those ratios refer to; null: market.gas_usd_median
@@ -35,7 +37,7 @@ class RiskConf:
 
     vol_spike_ratio: float = 2.0        # realized vol over its trailing median
     drawdown: float = 0.10              # drawdown from peak equity (fraction)
-    toxicity: float = 0.05              # toxic (sandwiched) share of pool volume
+    toxicity: float = 0.10              # sandwiched share of pool volume (calibrated 2024-01-05: 0.05)
     max_priority: str = "P2"            # the priority cap while a risk signal is high
     vol_baseline_hours: int = 168       # trailing window of the vol baseline (timeline)
 
@@ -81,7 +83,7 @@ class TimelineConf:
 
     days: int = 30
     seed: int = 42
-    configs: List[str] = field(default_factory=lambda: ["normal", "high_churn", "auto"])
+    modes: List[str] = field(default_factory=lambda: ["normal", "high_churn", "auto"])   # one column each
     episodes_path: Optional[str] = None     # an episodes.parquet to drive it; null: synthetic signals
     hours_per_episode: float = 168.0        # one episode of the simulator's default 10,080 minutes
 

@@ -2,15 +2,26 @@
 
 `catalog` (query metadata), `schedule.plan` (the pure planning core), `decisions` (value of
 information), `cache` (stored results and plan execution), `timeline` (the planner simulation),
-`task` (the `task=plan` and `task=plan_sim` entries).
+`task` (the `task=plan` and `task=plan_sim` entries). The names below load on first use, so that
+reading the catalog does not import the planner.
 """
 
-from hbbatch.planner.cache import Fetched, ResultCache, Served, execute, runnable
-from hbbatch.planner.plans import Plan, QueryChoice
-from hbbatch.planner.schedule import plan
-from hbbatch.planner.settings import PlannerConfigError, PlannerSettings, settings_from
-from hbbatch.planner.signals import LiveSignals
-from hbbatch.planner.state import CacheState, record
+from __future__ import annotations
 
-__all__ = ["CacheState", "Fetched", "LiveSignals", "Plan", "PlannerConfigError", "PlannerSettings", "QueryChoice",
-           "ResultCache", "Served", "execute", "plan", "record", "runnable", "settings_from"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "plan": "schedule", "Plan": "plans", "QueryChoice": "plans", "runnable": "cache", "execute": "cache",
+    "Fetched": "cache", "ResultCache": "cache", "Served": "cache", "PlannerConfigError": "settings",
+    "PlannerSettings": "settings", "settings_from": "settings", "LiveSignals": "signals", "CacheState": "state",
+    "record": "state", "SignalSeries": "timeline", "series_from_episodes": "timeline",
+    "simulate_timeline": "timeline", "synthetic_series": "timeline",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'hbbatch.planner' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"hbbatch.planner.{_EXPORTS[name]}"), name)

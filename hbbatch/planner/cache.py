@@ -33,8 +33,9 @@ import numpy as np
 
 from hbbatch.planner.catalog import QuerySpec
 from hbbatch.planner.decisions import SIGNAL_COLUMNS
-from hbbatch.planner.plans import Plan, write_json_atomic
+from hbbatch.planner.plans import Plan
 from hbbatch.planner.state import CachedResult, CacheState, LedgerRow, record
+from hbbatch.report.artifacts import write_json
 
 LEDGER_FILE = "ledger.json"
 RESULT_SUFFIX = ".result.json"      # distinct, so the folder can be shared with other stored files
@@ -158,11 +159,11 @@ class ResultCache:
         after = record(CacheState(results={query: previous} if previous else {}, ledger=before.ledger),
                        query, fetched_at_s, credits, values)
         entry = after.results[query]
-        write_json_atomic(self._path(query), {
+        write_json(self._path(query), {
             "query": query, "fetched_at_s": entry.fetched_at_s, "credits": float(credits),
             "execution_id": execution_id, "rows": rows, "values": dict(entry.values),
             "history": {s: [list(tv) for tv in h] for s, h in entry.history.items()}})
-        write_json_atomic(self.dir / LEDGER_FILE, [{"t_s": r.t_s, "query": r.query, "credits": r.credits}
+        write_json(self.dir / LEDGER_FILE, [{"t_s": r.t_s, "query": r.query, "credits": r.credits}
                                                    for r in after.ledger])
         return self.get(query)
 

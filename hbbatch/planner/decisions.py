@@ -43,7 +43,7 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from hbbatch.calibration.gas import RECENTER_GAS_UNITS
+from hbbatch.config.calibration import CalibrationConf
 from hbbatch.config.sim import AgentConf, FloorsConf, MarketConf
 from hbbatch.planner.state import CacheState, CachedResult
 
@@ -63,7 +63,7 @@ class DecisionModel:
     agent: AgentConf = field(default_factory=AgentConf)
     market: MarketConf = field(default_factory=MarketConf)
     floors: FloorsConf = field(default_factory=FloorsConf)
-    recenter_gas_units: float = RECENTER_GAS_UNITS
+    recenter_gas_units: float = CalibrationConf.recenter_gas_units   # exit + swap + mint (calibration.gas)
     window_days: float = 7.0                # the regime classification window (one episode)
 
     def defaults(self) -> dict[str, float]:

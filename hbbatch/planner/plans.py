@@ -2,17 +2,16 @@
 
 Skip reasons are the fixed vocabulary below (`dominated by <query>` names the query that covers it);
 run reasons say which rule planned the query (`P0 always`, `P1 daily`, `risk signal: <name>`, ...).
-`Plan.to_dict` is the content of `plan.json`; `write_json` writes it atomically.
+`Plan.to_dict` is the content of `plan.json`; `Plan.write_json` writes it atomically.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+
+from hbbatch.report.artifacts import write_json
 
 RUN, SKIP = "run", "skip"
 FRESH = "fresh"
@@ -68,7 +67,8 @@ class Plan:
     reserved_p0_credits: float          # kept back for the P0 runs still due later today
     choices: tuple[QueryChoice, ...]
     signal_age_s: Mapping[str, float | None]     # every signal's age once the plan has run
-    signals: Mapping[str, Any] = field(default_factory=dict)
+    signals: Mapping[str, Any] = field(default_factory=dict)     # the live signals it was made with
+    signal_sources: Mapping[str, str] = field(default_factory=dict)  # where each came from (task=plan)
 
     @property
     def expected_credits(self) -> float:
@@ -86,6 +86,7 @@ class Plan:
         out["choices"] = [asdict(c) for c in self.choices]
         out["signal_age_s"] = dict(self.signal_age_s)
         out["signals"] = dict(self.signals)
+        out["signal_sources"] = dict(self.signal_sources)
         out["expected_credits"] = self.expected_credits
         return out
 
@@ -97,19 +98,5 @@ class Plan:
         return cls(**fields_)
 
     def write_json(self, path: Path | str) -> Path:
-        return write_json_atomic(Path(path), self.to_dict())
-
-
-def write_json_atomic(path: Path, payload: Any) -> Path:
-    """Write JSON to a temporary file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=False, allow_nan=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        """Write plan.json to a temporary file beside `path`, then rename it."""
+        return write_json(path, self.to_dict())

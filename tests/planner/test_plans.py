@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from hbbatch.planner.plans import Plan, reason_kind, write_json_atomic
+from hbbatch.planner.plans import Plan, reason_kind
 from hbbatch.planner.schedule import plan
 from hbbatch.planner.state import CacheState
 
@@ -23,12 +23,15 @@ def test_plan_json__round_trip_and_fields(tmp_path, roadmap_catalog):
     assert Plan.from_dict(data) == the_plan
 
 
-def test_write_json_atomic__a_failed_write_leaves_the_old_file(tmp_path):
-    path = write_json_atomic(tmp_path / "plan.json", {"a": 1})
-    with pytest.raises(ValueError):
-        write_json_atomic(path, {"a": float("nan")})        # not JSON: fails while writing the temp file
-    assert json.loads(path.read_text()) == {"a": 1}
-    assert os.listdir(tmp_path) == ["plan.json"]
+def test_write_json__a_failed_write_leaves_the_old_file(tmp_path, roadmap_catalog, monkeypatch):
+    the_plan = plan(roadmap_catalog, CacheState(), {}, None, 1_700_006_400)
+    path = the_plan.write_json(tmp_path / "plan.json")
+    before = path.read_text()
+    monkeypatch.setattr(Plan, "to_dict", lambda self: {"bad": object()})     # not serialisable
+    with pytest.raises(TypeError):
+        the_plan.write_json(path)
+    assert path.read_text() == before
+    assert not list(tmp_path.glob(".plan.json.*"))          # no temporary file left behind
 
 
 def test_reason_kind():

@@ -133,7 +133,7 @@ def test_expensive_cap__normal_allows_one_high_churn_none(roadmap_catalog):
 
 
 def test_no_risk_signal__below_every_threshold(roadmap_catalog):
-    calm = {"vol_ratio": 1.9, "drawdown": 0.09, "toxicity": 0.04}
+    calm = {"vol_ratio": 1.9, "drawdown": 0.09, "toxicity": 0.09}
     got = reasons(plan(roadmap_catalog, CacheState(), calm, None, NOW))
     assert got["liquidity_depth"] == got["mev_toxicity"] == ("skip", "no risk signal")
 

@@ -127,7 +127,7 @@ def test_roadmap_catalog_properties(roadmap_catalog_static, second, spend_share,
     s = settings_from({"budget_credits_per_day": 600}, catalog)
     need = p0_credits_per_day(catalog, s)
     state = record(CacheState(), "elsewhere", DAY0, spend_share * (600 - need), {})
-    signals = {"actions_per_hour": 2.0 if churn else 0.1, "drawdown": 0.3 if risk else 0.0}
+    signals = {"actions_per_hour": 2.0 if churn else 0.05, "drawdown": 0.3 if risk else 0.0}
     got = check(catalog, state, signals, s, now)
     assert math.isclose(got.choice("gas_regime").expected_credits, 10.0)
 
