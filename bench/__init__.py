@@ -1,0 +1,1 @@
+"""Benchmarks of the simulator and its plain NumPy reference implementation."""

@@ -1,0 +1,401 @@
+"""The simulator's step in plain NumPy: a Python loop over time, arrays of shape (n_episodes,).
+
+An independent port of `hbbatch.sim` (noise, price, pool, agent, env, metrics), written from the
+same formulas and in the same arithmetic order, so that in float64 it agrees with the JAX rollout to
+rounding. It serves as the benchmark's baseline and as a cross-check of the JAX code
+(tests/sim/test_numpy_reference.py). Only the names, the table layout and the parameter pytree are
+shared with the package; every computation is redone here.
+
+Per-episode constants (the regime's volatility, drift, ...) are gathered once instead of every
+step: the values are the same, and a fair NumPy baseline would do the same.
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+
+from hbbatch.sim import OWNERS, REGIMES, RULES, RolloutSpec, SimParams
+from hbbatch.sim.rollout import SimResult
+
+LOG_TICK = 9.999500033330834e-05  # ln(1.0001)
+SQRT_HALF_PI = 1.2533141373155001
+MINUTES_PER_YEAR, DAYS_PER_YEAR = 525_600.0, 365.0
+N_OWNERS = len(OWNERS)
+OVERRIDE_HOLD, OVERRIDE_EXIT = 1, 2
+DRAWDOWN_OWNER, MANUAL_OWNER = OWNERS.index("rail_drawdown"), OWNERS.index("manual_override")
+WIDEN, NARROW, TREND_RULE = RULES.index("vol_spike_widen"), RULES.index("calm_narrow"), RULES.index("trend_shift")
+TREND_REGIME = REGIMES.index("trend_up")
+U32 = np.uint32
+
+
+# --- counter-hash noise (threefry seeds each episode, lowbias32 hashes the step counter)
+
+def _rotl(x: np.ndarray, d: int) -> np.ndarray:
+    return (x << U32(d)) | (x >> U32(32 - d))
+
+
+def threefry2x32(key: tuple[np.ndarray, np.ndarray], x0: np.ndarray, x1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Threefry-2x32 block cipher (20 rounds), as JAX's threefry2x32 primitive computes it."""
+    k0, k1 = U32(key[0]), U32(key[1])
+    ks = (k0, k1, k0 ^ k1 ^ U32(0x1BD11BDA))
+    rotations = ((13, 15, 26, 6), (17, 29, 16, 24))
+    x0, x1 = np.asarray(x0, U32) + ks[0], np.asarray(x1, U32) + ks[1]
+    for block in range(5):
+        for r in rotations[block % 2]:
+            x0 = x0 + x1
+            x1 = _rotl(x1, r) ^ x0
+        x0 = x0 + ks[(block + 1) % 3]
+        x1 = x1 + ks[(block + 2) % 3] + U32(block + 1)
+    return x0, x1
+
+
+def episode_keys(seed: int, episodes: np.ndarray) -> np.ndarray:
+    """uint32 counter keys: `random.bits(fold_in(key(seed), episode))` with the threefry PRNG."""
+    root = (U32(0), U32(seed))                                    # key(seed) for a 32-bit seed
+    zeros = np.zeros_like(episodes, dtype=U32)
+    k0, k1 = threefry2x32(root, zeros, episodes.astype(U32))      # fold_in hashes (0, data)
+    b0, b1 = threefry2x32((k0, k1), zeros, zeros)                 # partitionable bits: counter (0, 0)
+    return b0 ^ b1
+
+
+def lowbias32(x: np.ndarray) -> np.ndarray:
+    x = x ^ (x >> U32(16))
+    x = x * U32(0x7FEB352D)
+    x = x ^ (x >> U32(15))
+    x = x * U32(0x846CA68B)
+    return x ^ (x >> U32(16))
+
+
+def uniforms(keys: np.ndarray, step: int, n: int, dtype) -> np.ndarray:
+    """(n, n_episodes) uniforms in (0, 1) with 24-bit resolution."""
+    step_hash = lowbias32(np.asarray([step], U32) * U32(0x9E3779B9) + U32(1))
+    base = lowbias32(keys ^ step_hash)
+    streams = np.arange(1, n + 1, dtype=U32)[:, None] * U32(0x632BE5AB)
+    bits = lowbias32(base[None, :] + streams)
+    return ((bits >> U32(8)).astype(dtype) + 0.5) * (1.0 / (1 << 24))
+
+
+def normal_pair(u1: np.ndarray, u2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    radius = np.sqrt(-2.0 * np.log(u1))
+    angle = (2.0 * math.pi) * u2
+    return radius * np.cos(angle), radius * np.sin(angle)
+
+
+# --- position math in human units
+
+def value_per_liquidity(sqrt_price, sqrt_lower, sqrt_upper):
+    s = np.minimum(np.maximum(sqrt_price, sqrt_lower), sqrt_upper)
+    return (1.0 / s - 1.0 / sqrt_upper) * sqrt_price**2 + (s - sqrt_lower)
+
+
+def eth_for_liquidity(sqrt_price, sqrt_lower, sqrt_upper, liquidity):
+    s = np.minimum(np.maximum(sqrt_price, sqrt_lower), sqrt_upper)
+    return liquidity * (1.0 / s - 1.0 / sqrt_upper)
+
+
+def swap_cost_usd(swap_usd, fee_rate, sqrt_price, pool_liquidity):
+    swap_usd = np.abs(swap_usd)
+    return swap_usd * (fee_rate + swap_usd / (pool_liquidity * sqrt_price))
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# --- the simulator
+
+class Reference:
+    """Episodes `0 .. n_episodes-1` of (spec, params, seed), stepped with NumPy."""
+
+    def __init__(self, spec: RolloutSpec, params: SimParams, seed: int):
+        if spec.record_path:
+            raise ValueError("numpy_reference: record_path is not ported; use RolloutSpec(record_path=False)")
+        self.spec = spec
+        self.m = SimpleNamespace(**{k: np.asarray(v) for k, v in params.market._asdict().items()})
+        self.a = SimpleNamespace(**{k: np.asarray(v) for k, v in params.agent._asdict().items()})
+        self.dtype = self.m.fee_rate.dtype
+        m = self.m
+        start_tick = np.round(np.log(m.price_start_usd) / LOG_TICK / m.tick_spacing) * m.tick_spacing
+        self.base_sqrt = np.exp(0.5 * LOG_TICK * start_tick)
+        self.t = 0
+        self._reset(seed)
+
+    def sqrt_price_of(self, log_price):
+        return self.base_sqrt * np.exp(0.5 * log_price)
+
+    def band_sqrt(self, tick):
+        return self.base_sqrt * np.exp(0.5 * LOG_TICK * tick)
+
+    def deployable(self, value, unit_value, pool_liquidity):
+        a = self.a
+        share_cap = a.max_pool_share / (1.0 - a.max_pool_share) * pool_liquidity
+        capital_cap = a.max_capital_usd / unit_value
+        return np.minimum(value / unit_value, np.minimum(share_cap, capital_cap))
+
+    def classify(self, s):
+        a = self.a
+        alpha = a.classifier_alpha
+        n_effective = (2.0 - alpha) / alpha
+        variance = np.maximum(s.mean_sq_return - s.mean_return**2, 1e-30)
+        t_stat = s.mean_return / np.sqrt(variance) * np.sqrt(n_effective)
+        jump_share = s.mean_sq_jump / np.maximum(s.mean_sq_return, 1e-30)
+        return np.where(t_stat >= a.trend_tstat, 2, np.where(jump_share >= a.jumpy_variance_share, 1, 0))
+
+    def snap_band(self, center_tick, width_ticks):
+        spacing = self.m.tick_spacing
+        lower = np.round((center_tick - 0.5 * width_ticks) / spacing) * spacing
+        width = np.maximum(np.round(width_ticks / spacing), 1.0) * spacing
+        return lower, lower + width
+
+    def _reset(self, seed: int) -> None:
+        m, a, dt, n = self.m, self.a, self.dtype, self.spec.n_episodes
+        keys = episode_keys(seed, np.arange(n, dtype=U32))
+        u = uniforms(keys, 0xFFFFFFFF, 3, dt)
+        regime = np.minimum(np.sum(u[0][None, :] >= m.regime_cdf[:, None], axis=0), len(REGIMES) - 1)
+        pool_normal, _ = normal_pair(u[1], u[2])
+        pool_liquidity = m.pool_liquidity * np.exp(m.pool_liquidity_dispersion * pool_normal)
+        prior_vol = np.sum(m.vol_annual * np.diff(m.regime_cdf, prepend=np.zeros(1, dt)))
+        step_var = prior_vol**2 * m.dt_years
+        full = lambda value: np.full(n, value, dt)  # noqa: E731
+        s = SimpleNamespace(
+            keys=keys, regime=regime, pool_liquidity=pool_liquidity,
+            log_price=full(0.0), gas_spell=np.zeros(n, bool),
+            mean_abs_return=full(np.sqrt(step_var) / SQRT_HALF_PI), mean_return=full(0.0),
+            mean_sq_return=full(step_var), mean_sq_jump=full(0.0), var_short=full(step_var), var_long=full(step_var),
+            steps_out_of_range=full(0.0), steps_since_action=full(1e9), window_gas_usd=full(0.0),
+            stopped_until_step=full(0.0), stood_down=np.zeros(n, bool), owner=np.zeros(n, np.int64),
+        )
+        estimate = regime if self.spec.classifier == "oracle" else self.classify(s)
+        s.tick_lower, s.tick_upper = self.snap_band(full(0.0), a.floor_ticks[estimate])
+        sqrt_price = self.sqrt_price_of(full(0.0))
+        sqrt_lower = sqrt_price * np.exp(0.5 * LOG_TICK * s.tick_lower)
+        sqrt_upper = sqrt_price * np.exp(0.5 * LOG_TICK * s.tick_upper)
+        unit_value = value_per_liquidity(sqrt_price, sqrt_lower, sqrt_upper)
+        s.liquidity = self.deployable(a.capital_usd, unit_value, pool_liquidity)
+        eth = eth_for_liquidity(sqrt_price, sqrt_lower, sqrt_upper, s.liquidity)
+        usd = s.liquidity * (np.minimum(np.maximum(sqrt_price, sqrt_lower), sqrt_upper) - sqrt_lower)
+        idle_usd = a.capital_usd - s.liquidity * unit_value
+        s.cash_usd = idle_usd
+        s.hodl_eth, s.hodl_usd = eth, usd + idle_usd
+        for name in ("fees_usd", "gas_usd", "swap_cost_usd", "lvr_usd", "actions", "widens", "steps_in_range",
+                     "sum_sq_return", "max_drawdown", "emergency_stops"):
+            setattr(s, "total_" + name, full(0.0))
+        s.peak_equity_usd = full(a.capital_usd)
+        s.drawdown_exit = np.zeros(n, bool)
+        for name in ("fires", "actions", "gas_usd", "pnl_usd"):
+            setattr(s, "rule_" + name, np.zeros((n, N_OWNERS), dt))
+        # The regime's market numbers, gathered once per episode.
+        sigma = m.vol_annual[regime]
+        jump_prob = m.jumps_per_day[regime] * DAYS_PER_YEAR * m.dt_years
+        jump_std = m.jump_size_std[regime]
+        s.sigma = sigma
+        s.drift_step = (m.drift_annual[regime] - 0.5 * sigma**2) * m.dt_years - jump_prob * (np.exp(0.5 * jump_std**2) - 1.0)
+        s.kappa_dt = m.mean_reversion_per_day[regime] * DAYS_PER_YEAR * m.dt_years
+        s.jump_prob, s.jump_std, s.sigma_sqrt_dt = jump_prob, jump_std, sigma * np.sqrt(m.dt_years)
+        s.ref_abs_move = m.volume_ref_vol_annual * np.sqrt(m.dt_years) * math.sqrt(2.0 / math.pi)
+        self.s = s
+
+    def step(self) -> None:
+        m, a, s, spec = self.m, self.a, self.s, self.spec
+        t = self.t
+        t_float = self.dtype.type(t)
+        rows = np.arange(spec.n_episodes)
+
+        # --- the world's move (independent of the agent)
+        u = uniforms(s.keys, t, 6, self.dtype)
+        z_price, z_gas = normal_pair(u[0], u[1])
+        z_jump, z_volume = normal_pair(u[2], u[3])
+        diffusive = s.sigma_sqrt_dt * z_price
+        jump = np.where(u[4] < s.jump_prob, s.jump_std * z_jump, 0.0)
+        log_return = s.drift_step - s.kappa_dt * s.log_price + diffusive + jump
+        activity = (1.0 - m.volume_vol_share) + m.volume_vol_share * np.abs(diffusive + jump) / s.ref_abs_move
+        volume = m.volume_usd_per_step * activity * np.exp(0.3 * z_volume - 0.045)
+        switch = np.where(s.gas_spell, u[5] < m.gas_spell_exit_prob, u[5] < m.gas_spell_enter_prob)
+
+        # --- what the agent sees
+        sqrt_price = self.sqrt_price_of(s.log_price)
+        price_usd = sqrt_price**2
+        tick = s.log_price / LOG_TICK
+        sqrt_lower, sqrt_upper = self.band_sqrt(s.tick_lower), self.band_sqrt(s.tick_upper)
+        value = s.liquidity * value_per_liquidity(sqrt_price, sqrt_lower, sqrt_upper)
+        equity = value + s.cash_usd
+        relative_start = equity - (s.hodl_eth * price_usd + s.hodl_usd)
+        estimate = s.regime if spec.classifier == "oracle" else self.classify(s)
+
+        # --- the first enabled rule that fires, and its band
+        lower, upper = s.tick_lower, s.tick_upper
+        width = upper - lower
+        centre = 0.5 * (lower + upper)
+        floor = a.floor_ticks[estimate]
+        in_range = (tick >= lower) & (tick < upper)
+        vol_ratio = np.sqrt(s.var_short / np.maximum(s.var_long, 1e-30))
+        triggers = np.stack([
+            s.steps_out_of_range >= a.out_of_range_steps,
+            in_range & (np.minimum(tick - lower, upper - tick) < a.edge_fraction * width),
+            (vol_ratio > a.vol_spike_ratio) & (width < a.max_width_ticks),
+            (vol_ratio < a.calm_ratio) & (np.abs(width - floor) > 0.01 * floor),
+            (estimate == TREND_REGIME) & in_range & (tick - centre > a.trend_shift_fraction * 0.5 * width),
+        ]) & a.rule_enabled[:, None]
+        rule = np.argmax(triggers, axis=0)
+        fired = np.any(triggers, axis=0) & (s.liquidity > 0)
+        new_width = np.where(rule == WIDEN, np.maximum(np.minimum(width * a.widen_factor, a.max_width_ticks), floor),
+                             np.where(rule == NARROW, floor, np.maximum(floor, width)))
+        skew = np.where(rule == TREND_RULE, a.trend_shift_fraction * 0.5 * new_width, 0.0)
+        proposed_lower, proposed_upper = self.snap_band(tick + skew, new_width)
+
+        # --- its cost, the gate, the rails
+        new_sqrt_lower, new_sqrt_upper = self.band_sqrt(proposed_lower), self.band_sqrt(proposed_upper)
+        new_unit_value = value_per_liquidity(sqrt_price, new_sqrt_lower, new_sqrt_upper)
+        new_liquidity = self.deployable(value, new_unit_value, s.pool_liquidity)
+        eth_held = eth_for_liquidity(sqrt_price, sqrt_lower, sqrt_upper, s.liquidity)
+        eth_target = eth_for_liquidity(sqrt_price, new_sqrt_lower, new_sqrt_upper, new_liquidity)
+        rebalance_swap_cost = swap_cost_usd((eth_held - eth_target) * price_usd, m.fee_rate, sqrt_price,
+                                            s.pool_liquidity)
+        if spec.gating == "ev":
+            horizon_sd = np.sqrt(s.var_long * 0.5 * a.ev_horizon_steps) + 1e-12
+
+            def fee_rate_of(liquidity, lower_tick, upper_tick):
+                p_in = (sigmoid(1.702 * ((upper_tick * LOG_TICK - s.log_price) / horizon_sd))
+                        - sigmoid(1.702 * ((lower_tick * LOG_TICK - s.log_price) / horizon_sd)))
+                return m.fee_rate * m.volume_usd_per_step * liquidity / (liquidity + s.pool_liquidity) * p_in
+
+            gain = a.ev_horizon_steps * (fee_rate_of(new_liquidity, proposed_lower, proposed_upper)
+                                         - fee_rate_of(s.liquidity, lower, upper))
+            net_gain = gain - rebalance_swap_cost
+            passes_gate = (net_gain >= a.fee_gate_usd) & (net_gain - a.gas_usd > 0.0)
+        else:
+            passes_gate = True
+        override_active = t_float >= a.override_from_step
+        free = ((s.steps_since_action >= a.cooldown_steps) & (t_float >= s.stopped_until_step)
+                & (s.total_actions < a.max_actions_per_episode) & ~s.stood_down
+                & ~(override_active & (a.override_mode == OVERRIDE_HOLD)))
+        considered = fired & free
+        rebalance = considered & passes_gate
+        drawdown_trip = (equity < (1.0 - a.max_drawdown) * s.peak_equity_usd) & ~s.stood_down & (s.liquidity > 0)
+        manual_exit = override_active & (a.override_mode == OVERRIDE_EXIT) & ~s.stood_down
+        exit_now = drawdown_trip | manual_exit
+        acted = rebalance | exit_now
+        owner = np.where(manual_exit, MANUAL_OWNER, np.where(drawdown_trip, DRAWDOWN_OWNER,
+                                                             np.where(rebalance, rule + 1, s.owner)))
+
+        # --- execute at the current price; gas from the world (the spell as it stood before this step)
+        spell = np.where(s.gas_spell, m.gas_spell_multiplier, 1.0)
+        gas = np.where(acted, m.gas_usd_median * np.exp(m.gas_dispersion * z_gas) * spell, 0.0)
+        exit_swap_cost = swap_cost_usd(eth_held * price_usd, m.fee_rate, sqrt_price, s.pool_liquidity)
+        swap_cost = np.where(exit_now, exit_swap_cost, np.where(rebalance, rebalance_swap_cost, 0.0))
+        liquidity = np.where(exit_now, 0.0, np.where(rebalance, new_liquidity, s.liquidity))
+        moved = rebalance & ~exit_now
+        new_lower = np.where(moved, proposed_lower, lower)
+        new_upper = np.where(moved, proposed_upper, upper)
+        sqrt_lower, sqrt_upper = self.band_sqrt(new_lower), self.band_sqrt(new_upper)
+        value_after = liquidity * value_per_liquidity(sqrt_price, sqrt_lower, sqrt_upper)
+        cash = s.cash_usd + (value - value_after) - gas - swap_cost
+
+        # --- the price moves; fees and LVR on the band now held
+        log_price = s.log_price + log_return
+        log_lower, log_upper = new_lower * LOG_TICK, new_upper * LOG_TICK
+        lo, hi = np.minimum(s.log_price, log_price), np.maximum(s.log_price, log_price)
+        overlap = np.maximum(np.minimum(hi, log_upper) - np.maximum(lo, log_lower), 0.0)
+        span = hi - lo
+        inside_before = (s.log_price >= log_lower) & (s.log_price < log_upper)
+        fraction_in = np.where(span > 0.0, overlap / np.where(span > 0.0, span, 1.0), inside_before.astype(self.dtype))
+        share = liquidity / (liquidity + s.pool_liquidity)
+        fees = m.fee_rate * volume * share * fraction_in
+        in_range_now = inside_before & (liquidity > 0)
+        lvr = np.where(in_range_now, 0.25 * s.sigma**2 * liquidity * sqrt_price * m.dt_years, 0.0)
+        cash = cash + fees
+        next_sqrt_price = self.sqrt_price_of(log_price)
+        equity_next = liquidity * value_per_liquidity(next_sqrt_price, sqrt_lower, sqrt_upper) + cash
+        relative_next = equity_next - (s.hodl_eth * next_sqrt_price**2 + s.hodl_usd)
+
+        # --- memory and rails
+        next_tick = log_price / LOG_TICK
+        out_of_range = ((next_tick < new_lower) | (next_tick >= new_upper)) & (liquidity > 0)
+        window = a.gas_window_steps
+        window_start = (np.floor((t_float + 1.0) / window) * window) == t_float + 1.0
+        trip = (s.window_gas_usd + gas > a.gas_cap_usd_per_window) & (t_float >= s.stopped_until_step) & acted
+        s.window_gas_usd = np.where(window_start, 0.0, s.window_gas_usd + gas)
+        s.stopped_until_step = np.where(trip, (np.floor(t_float / window) + 1.0) * window, s.stopped_until_step)
+        alpha = a.classifier_alpha
+        threshold = a.jump_sigmas * (s.mean_abs_return * SQRT_HALF_PI)
+        r_sq = log_return**2
+        s.mean_abs_return = s.mean_abs_return + alpha * (np.minimum(np.abs(log_return), threshold) - s.mean_abs_return)
+        s.mean_return = s.mean_return + alpha * (log_return - s.mean_return)
+        s.mean_sq_return = s.mean_sq_return + alpha * (r_sq - s.mean_sq_return)
+        s.mean_sq_jump = s.mean_sq_jump + alpha * (np.where(np.abs(log_return) > threshold, r_sq, 0.0) - s.mean_sq_jump)
+        s.var_short = s.var_short + a.vol_short_alpha * (r_sq - s.var_short)
+        s.var_long = s.var_long + a.vol_long_alpha * (r_sq - s.var_long)
+        s.steps_out_of_range = np.where(out_of_range, s.steps_out_of_range + 1.0, 0.0)
+        s.steps_since_action = np.where(acted, 1.0, s.steps_since_action + 1.0)
+        widened = moved & ((new_upper - new_lower) > width)
+
+        # --- totals and attribution to whoever set the position held over the move
+        s.total_fees_usd += fees
+        s.total_gas_usd += gas
+        s.total_swap_cost_usd += swap_cost
+        s.total_lvr_usd += lvr
+        s.total_actions += acted
+        s.total_widens += widened
+        s.total_steps_in_range += in_range_now
+        s.total_sum_sq_return += r_sq
+        s.peak_equity_usd = np.maximum(s.peak_equity_usd, equity_next)
+        s.total_max_drawdown = np.maximum(s.total_max_drawdown, (s.peak_equity_usd - equity_next) / s.peak_equity_usd)
+        s.total_emergency_stops += trip
+        s.drawdown_exit = s.drawdown_exit | drawdown_trip
+        s.rule_fires[rows, rule + 1] += considered
+        s.rule_actions[rows, owner] += acted
+        s.rule_gas_usd[rows, owner] += gas
+        s.rule_pnl_usd[rows, owner] += relative_next - relative_start
+        s.stood_down = s.stood_down | exit_now
+        s.owner = owner
+        s.log_price, s.gas_spell, s.cash_usd = log_price, s.gas_spell ^ switch, cash
+        s.liquidity, s.tick_lower, s.tick_upper = liquidity, new_lower, new_upper
+        self.t = t + 1
+
+    def run(self, n_steps: int | None = None) -> None:
+        for _ in range(self.spec.n_steps if n_steps is None else n_steps):
+            self.step()
+
+    def result(self) -> SimResult:
+        """The same tables as `hbbatch.sim.simulate`, from the state after the steps run so far."""
+        s, m, a, n = self.s, self.m, self.a, self.spec.n_episodes
+        sqrt_price = self.sqrt_price_of(s.log_price)
+        price_end = sqrt_price**2
+        equity = (s.liquidity * value_per_liquidity(sqrt_price, self.band_sqrt(s.tick_lower),
+                                                    self.band_sqrt(s.tick_upper)) + s.cash_usd)
+        hodl = s.hodl_eth * price_end + s.hodl_usd
+        capital = np.full(n, a.capital_usd)
+        n_steps = self.dtype.type(self.t)
+        episodes = {
+            "episode": np.arange(n, dtype=np.int64),
+            "regime": np.asarray(REGIMES, dtype=object)[s.regime],
+            "price_start": np.full(n, self.sqrt_price_of(np.zeros((), self.dtype)) ** 2),
+            "price_end": price_end,
+            "realized_vol": np.sqrt(s.total_sum_sq_return / (n_steps * m.dt_years)),
+            "fees_usd": s.total_fees_usd, "gas_usd": s.total_gas_usd, "swap_cost_usd": s.total_swap_cost_usd,
+            "capital_usd": capital, "equity_usd": equity, "net_pnl_usd": equity - capital,
+            "return": (equity - capital) / capital, "hodl_usd": hodl, "pnl_vs_hodl_usd": equity - hodl,
+            "lvr_usd": s.total_lvr_usd, "actions": s.total_actions.astype(np.int64),
+            "widens": s.total_widens.astype(np.int64), "time_in_range": s.total_steps_in_range / n_steps,
+            "max_drawdown": s.total_max_drawdown, "emergency_stops": s.total_emergency_stops.astype(np.int64),
+            "drawdown_exit": s.drawdown_exit,
+        }
+        rules = {
+            "episode": np.repeat(np.arange(n, dtype=np.int64), N_OWNERS),
+            "rule": np.tile(np.asarray(OWNERS, dtype=object), n),
+            "fires": s.rule_fires.reshape(-1).astype(np.int64),
+            "actions": s.rule_actions.reshape(-1).astype(np.int64),
+            "gas_usd": s.rule_gas_usd.reshape(-1),
+            "attributed_pnl_usd": s.rule_pnl_usd.reshape(-1),
+        }
+        return SimResult(episodes=episodes, rules=rules, path=None)
+
+
+def simulate(spec: RolloutSpec, params: SimParams, seed: int) -> SimResult:
+    """NumPy counterpart of `hbbatch.sim.simulate` (episodes 0 .. n_episodes-1, no path)."""
+    reference = Reference(spec, params, seed)
+    reference.run()
+    return reference.result()
