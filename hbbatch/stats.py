@@ -190,7 +190,7 @@ def convergence(frame: pd.DataFrame, metric: str, sizes: Sequence[int], confiden
     """CI half-widths of a metric's mean over the first k episodes, for each k in `sizes` up to len(frame)."""
     ordered = frame.sort_values("episode")
     rows = []
-    for k in sorted(set(int(s) for s in sizes)):
+    for k in sorted(set(int(s) for s in sizes) | {len(ordered)}):   # the whole run is the last row
         if k > len(ordered) or k < 2:
             continue
         d = describe_metric(ordered.iloc[:k], metric, confidence, n_bootstrap, seed, f"{label}|{k}")

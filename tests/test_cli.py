@@ -137,3 +137,20 @@ def test_cli__joblib_launcher_gives_the_same_numbers_as_the_basic_launcher(tmp_p
         pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b))
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "basic" / "comparison.parquet"),
                                   pd.read_parquet(tmp_path / "joblib" / "comparison.parquet"))
+
+
+def test_cli__dune_calibration_json_calibrates_campaign_c_only(tmp_path, monkeypatch):
+    import copy
+
+    from hbbatch.calibration.report import DEFAULT_REPORT_PATH, finish_report, load_report
+
+    data = copy.deepcopy(dict(load_report(DEFAULT_REPORT_PATH).data))
+    content = {k: v for k, v in data.items() if k not in ("hash", "provenance")}
+    content["constants"]["agent"]["gas_usd"] = 6.5
+    report = finish_report(content, {"source": "test"})
+    (tmp_path / "calibration.json").write_text(json.dumps(report))
+    monkeypatch.setenv("DUNE_CALIBRATION_JSON", str(tmp_path / "calibration.json"))
+    assert run_cli("-m", *TINY, f"hydra.sweep.dir={tmp_path / 'run'}", "campaign=B,C", "criteria.enabled=false") == 0
+    manifests = [json.loads(p.read_text()) for p in sorted((tmp_path / "run").glob("*/manifest.json"))]
+    assert [m["calibration_hash"] for m in manifests] == ["none", report["hash"]]
+    assert [m["config"]["agent"]["gas_usd"] for m in manifests] == [2.0, 6.5]

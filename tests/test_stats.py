@@ -143,6 +143,7 @@ def test_convergence__half_width_shrinks_like_one_over_root_n():
     frame = pd.DataFrame({"episode": np.arange(1000), "return": rng.normal(0.01, 0.02, 1000)})
     table = stats.convergence(frame, "return", [100, 250, 500, 1000, 5000], 0.95, 500, seed=0, label="A")
     assert list(table.n_episodes) == [100, 250, 500, 1000]            # 5000 > the episodes run: left out
+    assert list(stats.convergence(frame.iloc[:300], "return", [100, 250, 500], 0.95, 100, 0).n_episodes) == [100, 250, 300]
     ratio = table.t_half_width.iloc[0] / table.t_half_width.iloc[-1]
     assert ratio == pytest.approx(math.sqrt(10), rel=0.15)
 

@@ -195,7 +195,7 @@ def finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: 
         from hbbatch.report.table import print_report
 
         print_report(variants, job_dicts, criteria_results, baseline, f"{experiment}: {run_dir.name}",
-                     stats_conf["confidence"], footer)
+                     stats_conf["confidence"], footer, convergence)
     else:
         for line in [c.message for c in criteria_results if c.status != "pass"] + footer:
             log.info(line)

@@ -58,8 +58,27 @@ def build_table(variants: pd.DataFrame, jobs: Sequence[dict[str, Any]], criteria
     return table
 
 
+def convergence_table(convergence: pd.DataFrame, confidence: float):
+    """Half-width of the CI on mean return by episodes run: one row per variant (roadmap step 4)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    sizes = sorted(convergence["n_episodes"].unique())
+    table = Table(title=f"Convergence: {confidence:.0%} CI half-width of mean return (t)", title_justify="left",
+                  header_style="bold")
+    table.add_column("Variant")
+    for n in sizes:
+        table.add_column(f"{n:,} ep.", justify="right")
+    for variant, part in convergence.groupby("variant", sort=False):
+        widths = dict(zip(part["n_episodes"], part["t_half_width"]))
+        table.add_row(escape(str(variant)), *(f"±{_num(widths.get(n), 3, pct=True)}" if n in widths else "–"
+                                              for n in sizes))
+    return table
+
+
 def print_report(variants: pd.DataFrame, jobs: Sequence[dict[str, Any]], criteria: Sequence[Any],
-                 baseline: str | None, heading: str, confidence: float, footer: Sequence[str]) -> None:
+                 baseline: str | None, heading: str, confidence: float, footer: Sequence[str],
+                 convergence: pd.DataFrame | None = None) -> None:
     from rich.console import Console
     from rich.markup import escape
 
@@ -67,6 +86,8 @@ def print_report(variants: pd.DataFrame, jobs: Sequence[dict[str, Any]], criteri
     if not console.is_terminal:   # logs and CI: wide enough for one line per variant
         console = Console(highlight=False, width=160)
     console.print(build_table(variants, jobs, criteria, baseline, heading, confidence))
+    if convergence is not None and not convergence.empty and convergence["n_episodes"].nunique() > 1:
+        console.print(convergence_table(convergence, confidence))
     for c in criteria:
         if c.status != "pass":
             console.print(f"  {MARKS[c.status]} {escape(c.message)}")
