@@ -100,9 +100,9 @@ def probability_in_range(log_price: jax.Array, log_lower: jax.Array, log_upper: 
     return cdf((log_upper - log_price) / horizon_sd) - cdf((log_lower - log_price) / horizon_sd)
 
 
-def expected_fee_gain_usd(log_price: jax.Array, sqrt_price: jax.Array, current: Position, proposed_liquidity: jax.Array,
-                          proposed: Proposal, memory: Memory, params: AgentParams, fee_rate: jax.Array,
-                          volume_usd_per_step: jax.Array, pool_liquidity: jax.Array) -> jax.Array:
+def expected_fee_gain_usd(log_price: jax.Array, current: Position, proposed: Position, memory: Memory,
+                          params: AgentParams, fee_rate: jax.Array, volume_usd_per_step: jax.Array,
+                          pool_liquidity: jax.Array) -> jax.Array:
     """Expected fees over the gate's horizon with the proposed band, minus those of keeping the current one."""
     horizon_sd = jnp.sqrt(memory.var_long * 0.5 * params.ev_horizon_steps) + 1e-12
 
@@ -110,6 +110,6 @@ def expected_fee_gain_usd(log_price: jax.Array, sqrt_price: jax.Array, current: 
         p_in = probability_in_range(log_price, lower_tick * pool.LOG_TICK, upper_tick * pool.LOG_TICK, horizon_sd)
         return fee_rate * volume_usd_per_step * liquidity / (liquidity + pool_liquidity) * p_in
 
-    gain = fee_rate_of(proposed_liquidity, proposed.tick_lower, proposed.tick_upper) - fee_rate_of(
+    gain = fee_rate_of(proposed.liquidity, proposed.tick_lower, proposed.tick_upper) - fee_rate_of(
         current.liquidity, current.tick_lower, current.tick_upper)
     return params.ev_horizon_steps * gain

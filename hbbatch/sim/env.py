@@ -28,8 +28,15 @@ def start_tick(params: SimParams) -> jax.Array:
     return jnp.round(tick / m.tick_spacing) * m.tick_spacing
 
 
-def sqrt_price_of(log_price: jax.Array, params: SimParams) -> jax.Array:
-    return pool.sqrt_price_at_tick(start_tick(params)) * jnp.exp(0.5 * log_price)
+def make_position(liquidity: jax.Array, tick_lower: jax.Array, tick_upper: jax.Array,
+                  sqrt_price_start: jax.Array) -> Position:
+    return Position(liquidity=liquidity, tick_lower=tick_lower, tick_upper=tick_upper,
+                    sqrt_lower=sqrt_price_start * pool.sqrt_price_at_tick(tick_lower),
+                    sqrt_upper=sqrt_price_start * pool.sqrt_price_at_tick(tick_upper))
+
+
+def position_value_usd(position: Position, sqrt_price: jax.Array) -> jax.Array:
+    return position.liquidity * pool.value_per_liquidity(sqrt_price, position.sqrt_lower, position.sqrt_upper)
 
 
 def deployable_liquidity(value_usd: jax.Array, value_per_liquidity: jax.Array, pool_liquidity: jax.Array,
@@ -55,51 +62,43 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
         pool_liquidity = price.draw_pool_liquidity(pool_normal, m)
     prior_vol = jnp.sum(m.vol_annual * jnp.diff(m.regime_cdf, prepend=0.0))
     step_var = prior_vol**2 * m.dt_years
+    zero = jnp.zeros((), dtype)
     memory = Memory(
-        mean_abs_return=jnp.sqrt(step_var) / 1.2533141373155001, mean_return=jnp.zeros((), dtype),
-        mean_sq_return=step_var, mean_sq_jump=jnp.zeros((), dtype), var_short=step_var, var_long=step_var,
-        steps_out_of_range=jnp.zeros((), dtype), steps_since_action=jnp.full((), 1e9, dtype),
-        window_gas_usd=jnp.zeros((), dtype), stopped_until_step=jnp.zeros((), dtype),
+        mean_abs_return=jnp.sqrt(step_var) / 1.2533141373155001, mean_return=zero,
+        mean_sq_return=step_var, mean_sq_jump=zero, var_short=step_var, var_long=step_var,
+        steps_out_of_range=zero, steps_since_action=jnp.full((), 1e9, dtype),
+        window_gas_usd=zero, stopped_until_step=zero,
         stood_down=jnp.zeros((), bool), owner=jnp.zeros((), jnp.int32),
     )
     regime_estimate = regime if classifier == "oracle" else agent.classify(memory, a)
-    lower, upper = agent.snap_band(jnp.zeros((), dtype), a.floor_ticks[regime_estimate], m.tick_spacing)
-    sqrt_price = sqrt_price_of(jnp.zeros((), dtype), params)
-    sqrt_lower, sqrt_upper = sqrt_price * pool.sqrt_price_at_tick(lower), sqrt_price * pool.sqrt_price_at_tick(upper)
-    unit_value = pool.value_per_liquidity(sqrt_price, sqrt_lower, sqrt_upper)
-    liquidity = deployable_liquidity(a.capital_usd, unit_value, pool_liquidity, params)
-    eth, usd = pool.amounts_for_liquidity(sqrt_price, sqrt_lower, sqrt_upper, liquidity)
-    idle_usd = a.capital_usd - liquidity * unit_value
+    sqrt_price = pool.sqrt_price_at_tick(start_tick(params))
+    lower, upper = agent.snap_band(zero, a.floor_ticks[regime_estimate], m.tick_spacing)
+    band = make_position(zero, lower, upper, sqrt_price)
+    unit_value = pool.value_per_liquidity(sqrt_price, band.sqrt_lower, band.sqrt_upper)
+    position = band._replace(liquidity=deployable_liquidity(a.capital_usd, unit_value, pool_liquidity, params))
+    eth, usd = pool.amounts_for_liquidity(sqrt_price, position.sqrt_lower, position.sqrt_upper, position.liquidity)
+    idle_usd = a.capital_usd - position.liquidity * unit_value
     zeros = jnp.zeros((N_OWNERS,), dtype)
-    zero = jnp.zeros((), dtype)
     totals = Totals(fees_usd=zero, gas_usd=zero, swap_cost_usd=zero, lvr_usd=zero, actions=zero, widens=zero,
                     steps_in_range=zero, sum_sq_return=zero, peak_equity_usd=a.capital_usd, max_drawdown=zero,
                     emergency_stops=zero, drawdown_exit=jnp.zeros((), bool), rule_fires=zeros, rule_actions=zeros,
                     rule_gas_usd=zeros, rule_pnl_usd=zeros)
     return SimState(
-        t=jnp.zeros((), jnp.int32), log_price=zero, gas_spell=jnp.zeros((), bool), cash_usd=idle_usd,
-        position=Position(liquidity=liquidity, tick_lower=lower, tick_upper=upper),
-        memory=memory, totals=totals,
-        episode=EpisodeConstants(counter_key=counter_key, regime=regime, pool_liquidity=pool_liquidity,
-                                 hodl_eth=eth, hodl_usd=usd + idle_usd),
+        t=jnp.zeros((), jnp.int32), log_price=zero, sqrt_price=sqrt_price, gas_spell=jnp.zeros((), bool),
+        cash_usd=idle_usd, equity_usd=a.capital_usd, relative_usd=zero, position=position, memory=memory,
+        totals=totals,
+        episode=EpisodeConstants(counter_key=counter_key, regime=regime,
+                                 dynamics=price.regime_dynamics(regime, m), sqrt_price_start=sqrt_price,
+                                 pool_liquidity=pool_liquidity, hodl_eth=eth, hodl_usd=usd + idle_usd),
     )
-
-
-def band_sqrt_prices(position: Position, params: SimParams) -> tuple[jax.Array, jax.Array]:
-    base = pool.sqrt_price_at_tick(start_tick(params))
-    return base * pool.sqrt_price_at_tick(position.tick_lower), base * pool.sqrt_price_at_tick(position.tick_upper)
-
-
-def position_value_usd(position: Position, sqrt_price: jax.Array, params: SimParams) -> jax.Array:
-    sqrt_lower, sqrt_upper = band_sqrt_prices(position, params)
-    return position.liquidity * pool.value_per_liquidity(sqrt_price, sqrt_lower, sqrt_upper)
 
 
 def step(key: jax.Array, state: SimState, params: SimParams, gating: str = "ev",
          classifier: str = "online") -> tuple[SimState, StepRecord]:
     """One step of one episode. `key` is the episode's uint32 counter key; `gating`, `classifier` are static."""
     ep = state.episode
-    world = price.move(key, state.t, state.log_price, state.gas_spell, ep.regime, ep.pool_liquidity, params.market)
+    world = price.move(key, state.t, state.log_price, state.gas_spell, ep.dynamics, ep.pool_liquidity,
+                       params.market)
     return advance(state, world, params, gating, classifier)
 
 
@@ -108,31 +107,28 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
     """The agent's half of a step against a given move of the world: simulated, or replayed from real bars."""
     m, a = params.market, params.agent
     ep, mem, pos, tot = state.episode, state.memory, state.position, state.totals
-    t = state.t
-    t_float = t.astype(m.fee_rate.dtype)
+    t_float = state.t.astype(m.fee_rate.dtype)
 
     # --- what the agent sees at the start of the step
-    sqrt_price = sqrt_price_of(state.log_price, params)
+    sqrt_price = state.sqrt_price
     price_usd = sqrt_price**2
     tick = pool.tick_at_log_price(state.log_price)
-    value = position_value_usd(pos, sqrt_price, params)
-    equity = value + state.cash_usd
-    relative_start = equity - (ep.hodl_eth * price_usd + ep.hodl_usd)
+    value = state.equity_usd - state.cash_usd
     regime_estimate = ep.regime if classifier == "oracle" else agent.classify(mem, a)
 
     # --- rules, gate, rails
     proposal = agent.propose(tick, pos, mem, regime_estimate, a, m.tick_spacing)
-    new_pos = Position(liquidity=pos.liquidity, tick_lower=proposal.tick_lower, tick_upper=proposal.tick_upper)
-    new_sqrt_lower, new_sqrt_upper = band_sqrt_prices(new_pos, params)
-    new_unit_value = pool.value_per_liquidity(sqrt_price, new_sqrt_lower, new_sqrt_upper)
-    new_liquidity = deployable_liquidity(value, new_unit_value, world.pool_liquidity, params)
-    eth_held, _ = pool.amounts_for_liquidity(sqrt_price, *band_sqrt_prices(pos, params), pos.liquidity)
-    eth_target, _ = pool.amounts_for_liquidity(sqrt_price, new_sqrt_lower, new_sqrt_upper, new_liquidity)
+    proposed = make_position(pos.liquidity, proposal.tick_lower, proposal.tick_upper, ep.sqrt_price_start)
+    new_unit_value = pool.value_per_liquidity(sqrt_price, proposed.sqrt_lower, proposed.sqrt_upper)
+    proposed = proposed._replace(liquidity=deployable_liquidity(value, new_unit_value, world.pool_liquidity, params))
+    eth_held, _ = pool.amounts_for_liquidity(sqrt_price, pos.sqrt_lower, pos.sqrt_upper, pos.liquidity)
+    eth_target, _ = pool.amounts_for_liquidity(sqrt_price, proposed.sqrt_lower, proposed.sqrt_upper,
+                                               proposed.liquidity)
     rebalance_swap_cost = pool.swap_cost_usd((eth_held - eth_target) * price_usd, m.fee_rate, sqrt_price,
                                              world.pool_liquidity)
     if gating == "ev":
-        gain = agent.expected_fee_gain_usd(state.log_price, sqrt_price, pos, new_liquidity, proposal, mem, a,
-                                           m.fee_rate, m.volume_usd_per_step, world.pool_liquidity)
+        gain = agent.expected_fee_gain_usd(state.log_price, pos, proposed, mem, a, m.fee_rate,
+                                           m.volume_usd_per_step, world.pool_liquidity)
         net_gain = gain - rebalance_swap_cost
         passes_gate = (net_gain >= a.fee_gate_usd) & (net_gain - a.gas_usd > 0.0)
     else:
@@ -142,10 +138,11 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
             & (tot.actions < a.max_actions_per_episode) & ~mem.stood_down
             & ~(override_active & (a.override_mode == _OVERRIDE_HOLD)))
     considered = proposal.fired & free
-    rebalance = considered & passes_gate
-    drawdown_trip = (equity < (1.0 - a.max_drawdown) * tot.peak_equity_usd) & ~mem.stood_down & (pos.liquidity > 0)
+    drawdown_trip = ((state.equity_usd < (1.0 - a.max_drawdown) * tot.peak_equity_usd) & ~mem.stood_down
+                     & (pos.liquidity > 0))
     manual_exit = override_active & (a.override_mode == _OVERRIDE_EXIT) & ~mem.stood_down
     exit_now = drawdown_trip | manual_exit
+    rebalance = considered & passes_gate & ~exit_now
     acted = rebalance | exit_now
     owner = jnp.where(manual_exit, _MANUAL_OWNER,
                       jnp.where(drawdown_trip, _DRAWDOWN_OWNER,
@@ -155,29 +152,26 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
     gas = jnp.where(acted, price.gas_paid_usd(world.gas_noise, state.gas_spell, m), 0.0)
     exit_swap_cost = pool.swap_cost_usd(eth_held * price_usd, m.fee_rate, sqrt_price, world.pool_liquidity)
     swap_cost = jnp.where(exit_now, exit_swap_cost, jnp.where(rebalance, rebalance_swap_cost, 0.0))
-    liquidity = jnp.where(exit_now, 0.0, jnp.where(rebalance, new_liquidity, pos.liquidity))
-    lower = jnp.where(rebalance & ~exit_now, proposal.tick_lower, pos.tick_lower)
-    upper = jnp.where(rebalance & ~exit_now, proposal.tick_upper, pos.tick_upper)
-    position = Position(liquidity=liquidity, tick_lower=lower, tick_upper=upper)
-    sqrt_lower, sqrt_upper = band_sqrt_prices(position, params)
-    value_after = position.liquidity * pool.value_per_liquidity(sqrt_price, sqrt_lower, sqrt_upper)
+    position = jax.tree.map(lambda new, old: jnp.where(rebalance, new, old), proposed, pos)
+    position = position._replace(liquidity=jnp.where(exit_now, 0.0, position.liquidity))
+    value_after = jnp.where(rebalance, proposed.liquidity * new_unit_value, jnp.where(exit_now, 0.0, value))
     cash = state.cash_usd + (value - value_after) - gas - swap_cost
 
     # --- the world moves; fees and LVR accrue on the band now held
     log_price = state.log_price + world.log_return
-    log_lower, log_upper = lower * pool.LOG_TICK, upper * pool.LOG_TICK
+    log_lower, log_upper = position.tick_lower * pool.LOG_TICK, position.tick_upper * pool.LOG_TICK
     fraction_in = pool.in_range_fraction(state.log_price, log_price, log_lower, log_upper)
-    fees = pool.fees_usd(m.fee_rate, world.volume_usd, liquidity, world.pool_liquidity, fraction_in)
-    in_range_now = (state.log_price >= log_lower) & (state.log_price < log_upper) & (liquidity > 0)
-    lvr = jnp.where(in_range_now, pool.lvr_rate_usd(m.vol_annual[ep.regime], liquidity, sqrt_price) * m.dt_years, 0.0)
+    fees = pool.fees_usd(m.fee_rate, world.volume_usd, position.liquidity, world.pool_liquidity, fraction_in)
+    in_range_now = (state.log_price >= log_lower) & (state.log_price < log_upper) & (position.liquidity > 0)
+    lvr = jnp.where(in_range_now,
+                    pool.lvr_rate_usd(ep.dynamics.vol_annual, position.liquidity, sqrt_price) * m.dt_years, 0.0)
     cash = cash + fees
-    next_sqrt_price = sqrt_price_of(log_price, params)
-    equity_next = liquidity * pool.value_per_liquidity(next_sqrt_price, sqrt_lower, sqrt_upper) + cash
+    next_sqrt_price = sqrt_price * jnp.exp(0.5 * world.log_return)
+    equity_next = position_value_usd(position, next_sqrt_price) + cash
     relative_next = equity_next - (ep.hodl_eth * next_sqrt_price**2 + ep.hodl_usd)
 
     # --- memory and rails
-    next_tick = pool.tick_at_log_price(log_price)
-    out_of_range = ((next_tick < lower) | (next_tick >= upper)) & (liquidity > 0)
+    out_of_range = ((log_price < log_lower) | (log_price >= log_upper)) & (position.liquidity > 0)
     window_start = (jnp.floor((t_float + 1.0) / a.gas_window_steps) * a.gas_window_steps) == t_float + 1.0
     window_gas = jnp.where(window_start, 0.0, mem.window_gas_usd + gas)
     trip = (mem.window_gas_usd + gas > a.gas_cap_usd_per_window) & (t_float >= mem.stopped_until_step) & acted
@@ -190,9 +184,10 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
         stood_down=mem.stood_down | exit_now,
         owner=owner,
     )
-    one_hot_owner = jax.nn.one_hot(owner, N_OWNERS, dtype=cash.dtype)
-    one_hot_rule = jax.nn.one_hot(proposal.rule + 1, N_OWNERS, dtype=cash.dtype)
-    widened = rebalance & ~exit_now & ((upper - lower) > (pos.tick_upper - pos.tick_lower))
+    owners = jnp.arange(N_OWNERS)
+    by_owner = (owners == owner).astype(cash.dtype)
+    width, old_width = position.tick_upper - position.tick_lower, pos.tick_upper - pos.tick_lower
+    widened = rebalance & (width > old_width)
     peak = jnp.maximum(tot.peak_equity_usd, equity_next)
     totals = Totals(
         fees_usd=tot.fees_usd + fees, gas_usd=tot.gas_usd + gas, swap_cost_usd=tot.swap_cost_usd + swap_cost,
@@ -200,18 +195,18 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
         steps_in_range=tot.steps_in_range + in_range_now, sum_sq_return=tot.sum_sq_return + world.log_return**2,
         peak_equity_usd=peak, max_drawdown=jnp.maximum(tot.max_drawdown, (peak - equity_next) / peak),
         emergency_stops=tot.emergency_stops + trip, drawdown_exit=tot.drawdown_exit | drawdown_trip,
-        rule_fires=tot.rule_fires + one_hot_rule * considered,
-        rule_actions=tot.rule_actions + one_hot_owner * acted,
-        rule_gas_usd=tot.rule_gas_usd + one_hot_owner * gas,
-        rule_pnl_usd=tot.rule_pnl_usd + one_hot_owner * (relative_next - relative_start),
+        rule_fires=tot.rule_fires + (owners == proposal.rule + 1) * considered,
+        rule_actions=tot.rule_actions + by_owner * acted,
+        rule_gas_usd=tot.rule_gas_usd + by_owner * gas,
+        rule_pnl_usd=tot.rule_pnl_usd + by_owner * (relative_next - state.relative_usd),
     )
     action = jnp.where(exit_now, ACTION_EXIT,
                        jnp.where(~rebalance, ACTION_HOLD,
                                  jnp.where(widened, ACTION_WIDEN,
-                                           jnp.where((upper - lower) < (pos.tick_upper - pos.tick_lower),
-                                                     ACTION_NARROW, ACTION_RECENTER))))
-    state = state._replace(t=t + 1, log_price=log_price, gas_spell=world.gas_spell, cash_usd=cash,
-                           position=position, memory=memory, totals=totals)
-    record = StepRecord(price_usd=next_sqrt_price**2, tick_lower=lower, tick_upper=upper,
+                                           jnp.where(width < old_width, ACTION_NARROW, ACTION_RECENTER))))
+    state = state._replace(t=state.t + 1, log_price=log_price, sqrt_price=next_sqrt_price, gas_spell=world.gas_spell,
+                           cash_usd=cash, equity_usd=equity_next, relative_usd=relative_next, position=position,
+                           memory=memory, totals=totals)
+    record = StepRecord(price_usd=next_sqrt_price**2, tick_lower=position.tick_lower, tick_upper=position.tick_upper,
                         action=action.astype(jnp.int32), equity_usd=equity_next)
     return state, record

@@ -7,7 +7,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from hbbatch.sim import env
 from hbbatch.sim.types import SimParams, SimState
 
 
@@ -49,10 +48,9 @@ def episode_metrics(state: SimState, params: SimParams) -> dict[str, jax.Array]:
     """Every per-episode metric of design.md from one episode's final state."""
     tot, ep = state.totals, state.episode
     n_steps = state.t.astype(tot.fees_usd.dtype)
-    sqrt_price = env.sqrt_price_of(state.log_price, params)
-    price_end = sqrt_price**2
-    price_start = env.sqrt_price_of(jnp.zeros_like(state.log_price), params) ** 2
-    equity = env.position_value_usd(state.position, sqrt_price, params) + state.cash_usd
+    price_end = state.sqrt_price**2
+    price_start = ep.sqrt_price_start**2
+    equity = state.equity_usd
     capital = params.agent.capital_usd
     hodl = ep.hodl_eth * price_end + ep.hodl_usd
     return {

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from hbbatch.sim import noise
-from hbbatch.sim.types import MarketParams
+from hbbatch.sim.types import MarketParams, RegimeDynamics
 
 MINUTES_PER_YEAR = 525_600.0
 DAYS_PER_YEAR = 365.0
@@ -37,26 +37,32 @@ def draw_pool_liquidity(pool_normal: jax.Array, market: MarketParams) -> jax.Arr
     return market.pool_liquidity * jnp.exp(market.pool_liquidity_dispersion * pool_normal)
 
 
-def move(counter_key: jax.Array, t: jax.Array, log_price: jax.Array, gas_spell: jax.Array,
-         regime: jax.Array, pool_liquidity: jax.Array, market: MarketParams) -> MarketMove:
-    """One step of the world: mean-reverting, drifting or jumping log price; volume; gas spell."""
-    dtype = log_price.dtype
-    u = noise.uniforms(counter_key, t, N_UNIFORMS, dtype)
-    z_price, z_gas = noise.normal_pair(u[0], u[1])
-    z_jump, z_volume = noise.normal_pair(u[2], u[3])
+def regime_dynamics(regime: jax.Array, market: MarketParams) -> RegimeDynamics:
+    """Per-step numbers of the episode's regime process."""
     dt = market.dt_years
     sigma = market.vol_annual[regime]
-    drift = market.drift_annual[regime]
-    kappa = market.mean_reversion_per_day[regime] * DAYS_PER_YEAR
     jump_prob = market.jumps_per_day[regime] * DAYS_PER_YEAR * dt
     jump_std = market.jump_size_std[regime]
     # Compensate drift so E[P_{t+1} | P_t] = P_t e^{drift dt}: drift 0 is a martingale price.
     jump_compensation = jump_prob * (jnp.exp(0.5 * jump_std**2) - 1.0)
-    diffusive = sigma * jnp.sqrt(dt) * z_price
-    jump = jnp.where(u[4] < jump_prob, jump_std * z_jump, 0.0)
-    log_return = (drift - 0.5 * sigma**2) * dt - jump_compensation - kappa * dt * log_price + diffusive + jump
+    return RegimeDynamics(
+        vol_annual=sigma, sigma_sqrt_dt=sigma * jnp.sqrt(dt),
+        log_drift_per_step=(market.drift_annual[regime] - 0.5 * sigma**2) * dt - jump_compensation,
+        reversion_per_step=market.mean_reversion_per_day[regime] * DAYS_PER_YEAR * dt,
+        jump_prob=jump_prob, jump_size_std=jump_std)
+
+
+def move(counter_key: jax.Array, t: jax.Array, log_price: jax.Array, gas_spell: jax.Array,
+         dynamics: RegimeDynamics, pool_liquidity: jax.Array, market: MarketParams) -> MarketMove:
+    """One step of the world: mean-reverting, drifting or jumping log price; volume; gas spell."""
+    u = noise.uniforms(counter_key, t, N_UNIFORMS, log_price.dtype)
+    z_price, z_gas = noise.normal_pair(u[0], u[1])
+    z_jump, z_volume = noise.normal_pair(u[2], u[3])
+    diffusive = dynamics.sigma_sqrt_dt * z_price
+    jump = jnp.where(u[4] < dynamics.jump_prob, dynamics.jump_size_std * z_jump, 0.0)
+    log_return = dynamics.log_drift_per_step - dynamics.reversion_per_step * log_price + diffusive + jump
     # Volume: steady flow plus a part proportional to |move|, normalised to a mean of 1 at the reference vol.
-    ref_abs_move = market.volume_ref_vol_annual * jnp.sqrt(dt) * jnp.sqrt(2.0 / jnp.pi)
+    ref_abs_move = market.volume_ref_vol_annual * jnp.sqrt(market.dt_years * (2.0 / jnp.pi))
     activity = (1.0 - market.volume_vol_share) + market.volume_vol_share * jnp.abs(diffusive + jump) / ref_abs_move
     volume = market.volume_usd_per_step * activity * jnp.exp(0.3 * z_volume - 0.045)
     switch = jnp.where(gas_spell, u[5] < market.gas_spell_exit_prob, u[5] < market.gas_spell_enter_prob)

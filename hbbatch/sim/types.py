@@ -107,8 +107,21 @@ class SimParams(NamedTuple):
 
 class Position(NamedTuple):
     liquidity: jax.Array              # () sqrt(ETH*USD); 0 after an exit
-    tick_lower: jax.Array             # ()
+    tick_lower: jax.Array             # () relative to the opening tick
     tick_upper: jax.Array             # ()
+    sqrt_lower: jax.Array             # () sqrt(USD/ETH) at tick_lower, cached: exp is costly in the hot loop
+    sqrt_upper: jax.Array             # ()
+
+
+class RegimeDynamics(NamedTuple):
+    """The episode's regime numbers, looked up once instead of every step."""
+
+    vol_annual: jax.Array             # ()
+    sigma_sqrt_dt: jax.Array          # () diffusive std dev per step
+    log_drift_per_step: jax.Array     # () drift less Ito and jump compensation
+    reversion_per_step: jax.Array     # () OU pull per step
+    jump_prob: jax.Array              # () per step
+    jump_size_std: jax.Array          # ()
 
 
 class Memory(NamedTuple):
@@ -154,6 +167,8 @@ class EpisodeConstants(NamedTuple):
 
     counter_key: jax.Array            # () uint32: seeds the per-step counter hash
     regime: jax.Array                 # () int, index into REGIMES
+    dynamics: RegimeDynamics
+    sqrt_price_start: jax.Array       # () sqrt(USD/ETH) at the opening tick
     pool_liquidity: jax.Array         # ()
     hodl_eth: jax.Array               # () tokens held at t = 0 (position plus idle)
     hodl_usd: jax.Array               # ()
@@ -162,8 +177,11 @@ class EpisodeConstants(NamedTuple):
 class SimState(NamedTuple):
     t: jax.Array                      # () step index
     log_price: jax.Array              # () ln(P / price_start)
+    sqrt_price: jax.Array             # () sqrt(P), kept beside log_price to save an exp per step
     gas_spell: jax.Array              # () bool: the world is in a high-gas spell
     cash_usd: jax.Array               # () fees in, gas and swap costs out, idle capital
+    equity_usd: jax.Array             # () position value + cash at the current price
+    relative_usd: jax.Array           # () equity - hodl value at the current price
     position: Position
     memory: Memory
     totals: Totals
