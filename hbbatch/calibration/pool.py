@@ -20,7 +20,12 @@ def _window(frame: pd.DataFrame, column: str) -> dict[str, str]:
 
 
 def fit_pool_fees(frame: pd.DataFrame, lookback_days: float) -> dict[str, Any]:
-    """Fee rate the LP earns (fee-weighted), volume per day, active liquidity, from pool_hourly_fees."""
+    """Fee rate the LP earns (fee-weighted), volume per day, active liquidity, from pool_hourly_fees.
+
+    Volume per day divides by the hours the rows span (first to last hour, inclusive), not by the
+    query's lookback parameter: a mislabelled export cannot scale the volume.
+    """
+    span_days = ((frame["hour"].max() - frame["hour"].min()).total_seconds() + 3600.0) / 86400.0
     volume = float(frame["volume_usd"].sum())
     fees = float(frame["fees_usd"].sum())
     liquidity = frame["active_liquidity"].to_numpy(float)
@@ -30,7 +35,8 @@ def fit_pool_fees(frame: pd.DataFrame, lookback_days: float) -> dict[str, Any]:
         "tick_spacing": int(frame["tick_spacing"].mode().iloc[0]),
         "volume_usd": volume,
         "fees_usd": fees,
-        "volume_usd_per_day": volume / lookback_days,
+        "volume_usd_per_day": volume / span_days,
+        "span_days": span_days,
         "lookback_days": float(lookback_days),
         "pool_liquidity_median": float(np.median(liquidity)),
         "pool_liquidity_log_sigma_hourly": float(np.std(np.log(liquidity), ddof=1)) if liquidity.size > 1 else 0.0,

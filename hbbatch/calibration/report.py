@@ -35,8 +35,8 @@ def content_hash(report: Mapping[str, Any]) -> str:
 
 
 def finish_report(content: Mapping[str, Any], provenance: Mapping[str, Any]) -> dict[str, Any]:
-    """The report with its provenance and content hash."""
-    report = {**content, "provenance": dict(provenance)}
+    """The report with its provenance and content hash (a non-finite figure becomes null: JSON has none)."""
+    report = _finite({**content, "provenance": dict(provenance)})
     report["hash"] = content_hash(report)
     return report
 
@@ -195,6 +195,16 @@ def _per_regime(values: Mapping[str, Any], path: Path | str, where: str, unit_in
     unknown = set(values) - set(REGIMES)
     if unknown:
         _fail(path, f"{where}.{sorted(unknown)[0]}", "is not a regime", f"use {', '.join(REGIMES)}")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _last_field(text: str) -> str | None:

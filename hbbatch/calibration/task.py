@@ -65,7 +65,7 @@ def calibrate(cfg: Any, output_dir: Path | str | None = None) -> tuple[dict[str,
         window_days=int(settings_conf["window_days"]),
         thresholds=_thresholds(_section(cfg, "agent")),
     )
-    content = fit_content(results, {n: catalog[n] for n in catalog}, settings)
+    content = fit_content(results, catalog, settings)
     provenance = {
         "source": source.kind,
         "created_at": format_api_time(utc_now()),
