@@ -42,7 +42,7 @@ class CampaignCallback(Callback):
             from hbbatch.report.multirun import collect_jobs, finish_run, load_job
 
             jobs = [load_job(run_dir)] if single else collect_jobs(run_dir)
-            code = finish_run(run_dir, jobs, _plain(config), started=self._started)
+            code = finish_run(run_dir, jobs, _plain(config), started=self._started, single=single)
         except Exception as exc:   # the report failing is an error of the run, never a traceback
             from hbbatch.cli import one_line
 

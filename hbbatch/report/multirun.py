@@ -113,73 +113,82 @@ def _baseline_and_judged(criteria: dict[str, Any], labels: list[str]) -> tuple[s
     return baseline, judged
 
 
-def finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: float | None = None) -> int:
-    """Everything after the jobs; returns the exit status (0 ok, 1 a failed criterion, 2 an error)."""
+def compare_variants(episodes: dict[str, pd.DataFrame], baseline: str | None, judged: list[str],
+                     stats_conf: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Paired comparisons of every pair of variants, and each variant's convergence table."""
+    common = {"confidence": stats_conf["confidence"], "n_bootstrap": stats_conf["n_bootstrap"],
+              "seed": stats_conf["bootstrap_seed"]}
+    pairs = _pairs(list(episodes), baseline if baseline in episodes else None, [v for v in judged if v in episodes])
+    frames = [stats.compare_pair(episodes[v], episodes[b], list(stats_conf["metrics"]), variant_label=v,
+                                 baseline_label=b, **common) for v, b in pairs]
+    comparison = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=stats.COMPARISON_COLUMNS)
+    tables = [stats.convergence(frame, "return", stats_conf["convergence_episodes"], common["confidence"],
+                                common["n_bootstrap"], common["seed"], label) for label, frame in episodes.items()]
+    return comparison, (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame())
+
+
+def exit_status(errors: list[str], statuses: list[str], fail_on_violation: bool) -> int:
+    """dbt's convention: 2 for an error anywhere, 1 for a failed criterion (unless only reported), else 0."""
+    if errors or "error" in statuses:
+        return exit_codes.ERROR
+    if "fail" in statuses and fail_on_violation:
+        return exit_codes.FAILED
+    return exit_codes.OK
+
+
+def finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: float | None = None,
+               single: bool = False) -> int:
+    """Everything after the jobs; returns the exit status (0 ok, 1 a failed criterion, 2 an error).
+
+    `single`: a run without sweep, whose folder is the job's own (its summary.json stays the job's).
+    """
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
     label_jobs(jobs)
     crit_conf, stats_conf = config["criteria"], config["stats"]
     experiment = str(config.get("experiment_name", "default"))
     ok = [j for j in jobs if j.status == "success"]
-    errors: list[str] = [f"job {j.label}: {j.record.get('message', '')}" for j in jobs if j.status != "success"]
-    labels = [j.label for j in jobs]
+    errors = [f"job {j.label}: {j.record.get('message', '')}" for j in jobs if j.status != "success"]
     try:
-        baseline, judged = _baseline_and_judged(crit_conf, labels)
+        baseline, judged = _baseline_and_judged(crit_conf, [j.label for j in jobs])
     except RunConfigError as exc:
         errors.append(str(exc))
         baseline, judged = None, []
 
     variants = pd.DataFrame([variant_row(j.label, j.record["summary"]) for j in ok])
     episodes = {j.label: pd.read_parquet(j.dir / EPISODES) for j in ok}
-    metrics = list(stats_conf["metrics"])
-    comparison = pd.DataFrame(columns=stats.COMPARISON_COLUMNS)
-    frames = [stats.compare_pair(episodes[v], episodes[b], metrics, variant_label=v, baseline_label=b,
-                                 confidence=stats_conf["confidence"], n_bootstrap=stats_conf["n_bootstrap"],
-                                 seed=stats_conf["bootstrap_seed"])
-              for v, b in _pairs([j.label for j in ok], baseline if baseline in episodes else None,
-                                 [v for v in judged if v in episodes])
-              if v in episodes and b in episodes]
-    if frames:
-        comparison = pd.concat(frames, ignore_index=True)
-    convergence = pd.concat([stats.convergence(episodes[lb], "return", stats_conf["convergence_episodes"],
-                                               stats_conf["confidence"], stats_conf["n_bootstrap"],
-                                               stats_conf["bootstrap_seed"], lb) for lb in episodes]
-                            or [pd.DataFrame()], ignore_index=True)
-
     rules = {j.label: pd.DataFrame(j.record["summary"]["rules"]) for j in ok}
+    comparison, convergence = compare_variants(episodes, baseline, judged, stats_conf)
+
     criteria_results = []
     if crit_conf.get("enabled", True) and crit_conf.get("checks") and judged:
         from hbbatch.criteria import evaluate
 
-        caps = {j.label: j.record["summary"]["hard_cap"]["max_actions"] for j in ok}
-        criteria_results = evaluate(dict(crit_conf["checks"]), dict(crit_conf["thresholds"]), baseline=baseline,
-                                    judged=judged, comparison=comparison, variants=variants, rules=rules,
-                                    hard_caps=caps, failed_jobs={j.label for j in jobs if j.status != "success"},
-                                    expectations_dir=Path(config["paths"]["expectations_dir"]))
+        criteria_results = evaluate(
+            dict(crit_conf["checks"]), dict(crit_conf["thresholds"]), baseline=baseline, judged=judged,
+            comparison=comparison, variants=variants, rules=rules,
+            hard_caps={j.label: j.record["summary"]["hard_cap"]["max_actions"] for j in ok},
+            failed_jobs={j.label for j in jobs if j.status != "success"},
+            expectations_dir=Path(config["paths"]["expectations_dir"]))
     statuses = [c.status for c in criteria_results]
-    if errors or "error" in statuses:
-        code = exit_codes.ERROR
-    elif "fail" in statuses and crit_conf.get("fail_on_violation", True):
-        code = exit_codes.FAILED
-    else:
-        code = exit_codes.OK
+    code = exit_status(errors, statuses, crit_conf.get("fail_on_violation", True))
 
     job_dicts = [j.as_dict() for j in jobs]
-    elapsed = (time.time() - started) if started else sum(j["execution_time"] for j in job_dicts)
     artifacts.write_parquet(run_dir / COMPARISON, comparison)
-    if criteria_results or judged:
+    if judged:
         artifacts.write_json(run_dir / CRITERIA, {
             "baseline": baseline, "judged": judged, "thresholds": dict(crit_conf["thresholds"]),
             "fail_on_violation": crit_conf.get("fail_on_violation", True),
             "results": [c.to_dict() for c in criteria_results]})
-    if len(jobs) > 1:   # a lone job's summary.json is the job's own
+    if not single:
         artifacts.write_json(run_dir / RUN_SUMMARY, {
             "experiment": experiment, "baseline": baseline, "judged": judged, "exit_code": code,
             "jobs": job_dicts, "variants": variants.to_dict(orient="records"),
             "convergence": convergence.to_dict(orient="records"), "errors": errors})
-    run_results = build_run_results(jobs=job_dicts, criteria=criteria_results, experiment=experiment,
-                                    elapsed_s=elapsed, exit_code=code, args={"run_dir": str(run_dir)})
-    artifacts.write_json(run_dir / RUN_RESULTS, run_results)
+    elapsed = (time.time() - started) if started else sum(j["execution_time"] for j in job_dicts)
+    artifacts.write_json(run_dir / RUN_RESULTS, build_run_results(
+        jobs=job_dicts, criteria=criteria_results, experiment=experiment, elapsed_s=elapsed, exit_code=code,
+        args={"run_dir": str(run_dir)}))
     if config["report"].get("html", True):
         from hbbatch.report.html import render_report
 
@@ -187,10 +196,10 @@ def finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: 
             experiment=experiment, jobs=job_dicts, variants=variants, comparison=comparison,
             convergence=convergence, criteria=criteria_results, episodes=episodes, baseline=baseline,
             errors=errors, exit_code=code, confidence=stats_conf["confidence"], rules=rules))
+
     counts = {s: statuses.count(s) for s in ("pass", "fail", "error", "skipped") if s in statuses}
-    footer = [f"{e}" for e in errors] + [
-        f"{len(jobs)} job(s), criteria {counts or 'none'}, exit {code}; artifacts in {run_dir} "
-        f"(post-processing {time.perf_counter() - t0:.1f} s)"]
+    footer = errors + [f"{len(jobs)} job(s), criteria {counts or 'none'}, exit {code}; artifacts in {run_dir} "
+                       f"(post-processing {time.perf_counter() - t0:.1f} s)"]
     if config["report"].get("table", True):
         from hbbatch.report.table import print_report
 
@@ -200,4 +209,3 @@ def finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: 
         for line in [c.message for c in criteria_results if c.status != "pass"] + footer:
             log.info(line)
     return code
-

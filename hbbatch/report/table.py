@@ -34,7 +34,7 @@ def build_table(variants: pd.DataFrame, jobs: Sequence[dict[str, Any]], criteria
     checks = list(dict.fromkeys(c.check for c in criteria))
     table = Table(title=heading, title_justify="left", header_style="bold")
     ci = f"{confidence:.0%} CI"
-    table.add_column("Variant", justify="left", min_width=7, overflow="fold")
+    table.add_column("Variant", justify="left", min_width=7, no_wrap=True)
     for header in ("Episodes", f"{title('net_pnl_usd')} ({ci})", f"Return [%] ({ci})", "Widen share",
                    "Gas/ep. [USD]", "Actions/ep."):
         table.add_column(escape(header), justify="right", no_wrap=True)
