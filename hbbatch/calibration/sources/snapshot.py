@@ -11,6 +11,7 @@ from hbbatch.calibration.results import QueryResult
 from hbbatch.planner.catalog import QuerySpec
 
 SNAPSHOT_DIR = Path(__file__).resolve().parents[2] / "data" / "snapshots"
+REPO_ROOT = SNAPSHOT_DIR.parents[2]
 
 
 class SnapshotSource:
@@ -42,5 +43,13 @@ class SnapshotSource:
                                   f"{key}={answered.get(key)!r} ({path}); use calibration.source=dune or files "
                                   f"for other parameters")
         provenance = {k: v for k, v in block.items() if k != "parameters"}
-        return QueryResult.from_payload(spec.name, payload, source=self.kind, origin=str(path),
+        return QueryResult.from_payload(spec.name, payload, source=self.kind, origin=_shown(path),
                                         parameters=dict(block["parameters"]), provenance=provenance)
+
+
+def _shown(path: Path) -> str:
+    """The committed snapshots by their repository path, so a report does not carry a machine's layout."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
