@@ -165,6 +165,7 @@ class Reference:
             log_price=full(0.0), gas_spell=np.zeros(n, bool),
             mean_abs_return=full(np.sqrt(step_var) / SQRT_HALF_PI), mean_return=full(0.0),
             mean_sq_return=full(step_var), mean_sq_jump=full(0.0), var_short=full(step_var), var_long=full(step_var),
+            mean_volume_usd=full(m.volume_usd_per_step),
             steps_out_of_range=full(0.0), steps_since_action=full(1e9), window_gas_usd=full(0.0),
             stopped_until_step=full(0.0), stood_down=np.zeros(n, bool), owner=np.zeros(n, np.int64),
         )
@@ -255,15 +256,20 @@ class Reference:
         rebalance_swap_cost = swap_cost_usd((eth_held - eth_target) * price_usd, m.fee_rate, sqrt_price,
                                             s.pool_liquidity)
         if spec.gating == "ev":
-            horizon_sd = np.sqrt(s.var_long * 0.5 * a.ev_horizon_steps) + 1e-12
+            variance = 0.5 * (s.var_short + s.var_long)
+            horizon_sd = np.sqrt(variance * 0.5 * a.ev_horizon_steps) + 1e-12
+            lvr_per_liquidity = 0.25 * variance * sqrt_price
 
-            def fee_rate_of(liquidity, lower_tick, upper_tick):
+            def net_rate_of(liquidity, lower_tick, upper_tick):
                 p_in = (sigmoid(1.702 * ((upper_tick * LOG_TICK - s.log_price) / horizon_sd))
                         - sigmoid(1.702 * ((lower_tick * LOG_TICK - s.log_price) / horizon_sd)))
-                return m.fee_rate * m.volume_usd_per_step * liquidity / (liquidity + s.pool_liquidity) * p_in
+                fees = m.fee_rate * s.mean_volume_usd / (liquidity + s.pool_liquidity)
+                return liquidity * p_in * (fees - lvr_per_liquidity)
 
-            gain = a.ev_horizon_steps * (fee_rate_of(new_liquidity, proposed_lower, proposed_upper)
-                                         - fee_rate_of(s.liquidity, lower, upper))
+            drift = np.where(estimate == TREND_REGIME, s.mean_return, 0.0)
+            gain = a.ev_horizon_steps * (net_rate_of(new_liquidity, proposed_lower, proposed_upper)
+                                         - net_rate_of(s.liquidity, lower, upper)
+                                         + drift * price_usd * (eth_target - eth_held))
             net_gain = gain - rebalance_swap_cost
             passes_gate = (net_gain >= a.fee_gate_usd) & (net_gain - a.gas_usd > 0.0)
         else:
@@ -328,6 +334,7 @@ class Reference:
         s.mean_sq_jump = s.mean_sq_jump + alpha * (np.where(np.abs(log_return) > threshold, r_sq, 0.0) - s.mean_sq_jump)
         s.var_short = s.var_short + a.vol_short_alpha * (r_sq - s.var_short)
         s.var_long = s.var_long + a.vol_long_alpha * (r_sq - s.var_long)
+        s.mean_volume_usd = s.mean_volume_usd + a.vol_long_alpha * (volume - s.mean_volume_usd)
         s.steps_out_of_range = np.where(out_of_range, s.steps_out_of_range + 1.0, 0.0)
         s.steps_since_action = np.where(acted, 1.0, s.steps_since_action + 1.0)
         widened = moved & ((new_upper - new_lower) > width)

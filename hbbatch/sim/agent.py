@@ -37,8 +37,8 @@ def classify(memory: Memory, params: AgentParams) -> jax.Array:
                      jnp.where(jump_share >= params.jumpy_variance_share, 1, 0)).astype(jnp.int32)
 
 
-def update_memory(memory: Memory, log_return: jax.Array, params: AgentParams) -> Memory:
-    """Fold one observed return into the EWMA estimates."""
+def update_memory(memory: Memory, log_return: jax.Array, volume_usd: jax.Array, params: AgentParams) -> Memory:
+    """Fold one observed return and the pool's volume into the EWMA estimates."""
     alpha = params.classifier_alpha
     robust_sigma = memory.mean_abs_return * _SQRT_HALF_PI
     threshold = params.jump_sigmas * robust_sigma
@@ -53,6 +53,7 @@ def update_memory(memory: Memory, log_return: jax.Array, params: AgentParams) ->
         mean_sq_jump=ewma(memory.mean_sq_jump, jnp.where(is_jump, r_sq, 0.0), alpha),
         var_short=ewma(memory.var_short, r_sq, params.vol_short_alpha),
         var_long=ewma(memory.var_long, r_sq, params.vol_long_alpha),
+        mean_volume_usd=ewma(memory.mean_volume_usd, volume_usd, params.vol_long_alpha),
     )
 
 
@@ -100,16 +101,23 @@ def probability_in_range(log_price: jax.Array, log_lower: jax.Array, log_upper: 
     return cdf((log_upper - log_price) / horizon_sd) - cdf((log_lower - log_price) / horizon_sd)
 
 
-def expected_fee_gain_usd(log_price: jax.Array, current: Position, proposed: Position, memory: Memory,
-                          params: AgentParams, fee_rate: jax.Array, volume_usd_per_step: jax.Array,
-                          pool_liquidity: jax.Array) -> jax.Array:
-    """Expected fees over the gate's horizon with the proposed band, minus those of keeping the current one."""
-    horizon_sd = jnp.sqrt(memory.var_long * 0.5 * params.ev_horizon_steps) + 1e-12
+def expected_gain_usd(log_price: jax.Array, sqrt_price: jax.Array, current: Position, proposed: Position,
+                      eth_change: jax.Array, regime_estimate: jax.Array, memory: Memory, params: AgentParams,
+                      fee_rate: jax.Array, pool_liquidity: jax.Array) -> jax.Array:
+    """Expected fees net of expected LVR over the gate's horizon with the proposed band, minus the same for
+    keeping the current one. Both scale with liquidity in range, so the sign of (fees - LVR) per unit of
+    liquidity, set by volume against variance, decides whether concentrating or widening pays. In a
+    classified trend the estimated drift also prices the change in ETH held (`eth_change`)."""
+    variance_per_step = 0.5 * (memory.var_short + memory.var_long)
+    horizon_sd = jnp.sqrt(variance_per_step * 0.5 * params.ev_horizon_steps) + 1e-12
+    lvr_per_liquidity = 0.25 * variance_per_step * sqrt_price  # sigma^2 dt sqrt(P) / 4 per step
 
-    def fee_rate_of(liquidity, lower_tick, upper_tick):
-        p_in = probability_in_range(log_price, lower_tick * pool.LOG_TICK, upper_tick * pool.LOG_TICK, horizon_sd)
-        return fee_rate * volume_usd_per_step * liquidity / (liquidity + pool_liquidity) * p_in
+    def net_rate(position: Position) -> jax.Array:
+        p_in = probability_in_range(log_price, position.tick_lower * pool.LOG_TICK,
+                                    position.tick_upper * pool.LOG_TICK, horizon_sd)
+        fees = fee_rate * memory.mean_volume_usd / (position.liquidity + pool_liquidity)
+        return position.liquidity * p_in * (fees - lvr_per_liquidity)
 
-    gain = fee_rate_of(proposed.liquidity, proposed.tick_lower, proposed.tick_upper) - fee_rate_of(
-        current.liquidity, current.tick_lower, current.tick_upper)
-    return params.ev_horizon_steps * gain
+    drift_per_step = jnp.where(regime_estimate == _TREND, memory.mean_return, 0.0)
+    directional = drift_per_step * sqrt_price**2 * eth_change
+    return params.ev_horizon_steps * (net_rate(proposed) - net_rate(current) + directional)

@@ -66,6 +66,7 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
     memory = Memory(
         mean_abs_return=jnp.sqrt(step_var) / 1.2533141373155001, mean_return=zero,
         mean_sq_return=step_var, mean_sq_jump=zero, var_short=step_var, var_long=step_var,
+        mean_volume_usd=m.volume_usd_per_step,
         steps_out_of_range=zero, steps_since_action=jnp.full((), 1e9, dtype),
         window_gas_usd=zero, stopped_until_step=zero,
         stood_down=jnp.zeros((), bool), owner=jnp.zeros((), jnp.int32),
@@ -127,8 +128,8 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
     rebalance_swap_cost = pool.swap_cost_usd((eth_held - eth_target) * price_usd, m.fee_rate, sqrt_price,
                                              world.pool_liquidity)
     if gating == "ev":
-        gain = agent.expected_fee_gain_usd(state.log_price, pos, proposed, mem, a, m.fee_rate,
-                                           m.volume_usd_per_step, world.pool_liquidity)
+        gain = agent.expected_gain_usd(state.log_price, sqrt_price, pos, proposed, eth_target - eth_held,
+                                       regime_estimate, mem, a, m.fee_rate, world.pool_liquidity)
         net_gain = gain - rebalance_swap_cost
         passes_gate = (net_gain >= a.fee_gate_usd) & (net_gain - a.gas_usd > 0.0)
     else:
@@ -176,7 +177,7 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
     window_gas = jnp.where(window_start, 0.0, mem.window_gas_usd + gas)
     trip = (mem.window_gas_usd + gas > a.gas_cap_usd_per_window) & (t_float >= mem.stopped_until_step) & acted
     window_end = (jnp.floor(t_float / a.gas_window_steps) + 1.0) * a.gas_window_steps
-    memory = agent.update_memory(mem, world.log_return, a)._replace(
+    memory = agent.update_memory(mem, world.log_return, world.volume_usd, a)._replace(
         steps_out_of_range=jnp.where(out_of_range, mem.steps_out_of_range + 1.0, 0.0),
         steps_since_action=jnp.where(acted, 1.0, mem.steps_since_action + 1.0),
         window_gas_usd=window_gas,

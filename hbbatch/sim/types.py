@@ -133,6 +133,7 @@ class Memory(NamedTuple):
     mean_sq_jump: jax.Array           # () EWMA r^2 over jump returns
     var_short: jax.Array              # () short-window EWMA r^2
     var_long: jax.Array               # () long-window EWMA r^2
+    mean_volume_usd: jax.Array        # () long-window EWMA of the pool's volume per step (on-chain)
     steps_out_of_range: jax.Array     # ()
     steps_since_action: jax.Array     # ()
     window_gas_usd: jax.Array         # () gas spent in the current rail window
