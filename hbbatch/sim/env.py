@@ -97,9 +97,15 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
 def step(key: jax.Array, state: SimState, params: SimParams, gating: str = "ev",
          classifier: str = "online") -> tuple[SimState, StepRecord]:
     """One step of one episode. `key` is the episode's uint32 counter key; `gating`, `classifier` are static."""
+    draws = price.draw(key, state.t, state.log_price.dtype)
+    return step_drawn(draws, state, params, gating, classifier)
+
+
+def step_drawn(draws: price.Draws, state: SimState, params: SimParams, gating: str = "ev",
+               classifier: str = "online") -> tuple[SimState, StepRecord]:
+    """`step` with the step's random numbers already drawn (the rollout draws them in blocks)."""
     ep = state.episode
-    world = price.move(key, state.t, state.log_price, state.gas_spell, ep.dynamics, ep.pool_liquidity,
-                       params.market)
+    world = price.move(draws, state.log_price, state.gas_spell, ep.dynamics, ep.pool_liquidity, params.market)
     return advance(state, world, params, gating, classifier)
 
 

@@ -52,22 +52,37 @@ def regime_dynamics(regime: jax.Array, market: MarketParams) -> RegimeDynamics:
         jump_prob=jump_prob, jump_size_std=jump_std)
 
 
-def move(counter_key: jax.Array, t: jax.Array, log_price: jax.Array, gas_spell: jax.Array,
-         dynamics: RegimeDynamics, pool_liquidity: jax.Array, market: MarketParams) -> MarketMove:
-    """One step of the world: mean-reverting, drifting or jumping log price; volume; gas spell."""
-    u = noise.uniforms(counter_key, t, N_UNIFORMS, log_price.dtype)
+class Draws(NamedTuple):
+    """One step's random numbers: a function of (episode key, step) only."""
+
+    z_price: jax.Array             # () standard normal
+    z_gas: jax.Array               # ()
+    z_jump: jax.Array              # ()
+    z_volume: jax.Array            # ()
+    u_jump: jax.Array              # () uniform
+    u_spell: jax.Array             # ()
+
+
+def draw(counter_key: jax.Array, t: jax.Array, dtype) -> Draws:
+    u = noise.uniforms(counter_key, t, N_UNIFORMS, dtype)
     z_price, z_gas = noise.normal_pair(u[0], u[1])
     z_jump, z_volume = noise.normal_pair(u[2], u[3])
-    diffusive = dynamics.sigma_sqrt_dt * z_price
-    jump = jnp.where(u[4] < dynamics.jump_prob, dynamics.jump_size_std * z_jump, 0.0)
+    return Draws(z_price=z_price, z_gas=z_gas, z_jump=z_jump, z_volume=z_volume, u_jump=u[4], u_spell=u[5])
+
+
+def move(draws: Draws, log_price: jax.Array, gas_spell: jax.Array, dynamics: RegimeDynamics,
+         pool_liquidity: jax.Array, market: MarketParams) -> MarketMove:
+    """One step of the world: mean-reverting, drifting or jumping log price; volume; gas spell."""
+    diffusive = dynamics.sigma_sqrt_dt * draws.z_price
+    jump = jnp.where(draws.u_jump < dynamics.jump_prob, dynamics.jump_size_std * draws.z_jump, 0.0)
     log_return = dynamics.log_drift_per_step - dynamics.reversion_per_step * log_price + diffusive + jump
     # Volume: steady flow plus a part proportional to |move|, normalised to a mean of 1 at the reference vol.
     ref_abs_move = market.volume_ref_vol_annual * jnp.sqrt(market.dt_years * (2.0 / jnp.pi))
     activity = (1.0 - market.volume_vol_share) + market.volume_vol_share * jnp.abs(diffusive + jump) / ref_abs_move
-    volume = market.volume_usd_per_step * activity * jnp.exp(0.3 * z_volume - 0.045)
-    switch = jnp.where(gas_spell, u[5] < market.gas_spell_exit_prob, u[5] < market.gas_spell_enter_prob)
-    return MarketMove(log_return=log_return, diffusive_return=diffusive, volume_usd=volume,
-                      gas_noise=z_gas, gas_spell=jnp.logical_xor(gas_spell, switch), pool_liquidity=pool_liquidity)
+    volume = market.volume_usd_per_step * activity * jnp.exp(0.3 * draws.z_volume - 0.045)
+    switch = jnp.where(gas_spell, draws.u_spell < market.gas_spell_exit_prob, draws.u_spell < market.gas_spell_enter_prob)
+    return MarketMove(log_return=log_return, diffusive_return=diffusive, volume_usd=volume, gas_noise=draws.z_gas,
+                      gas_spell=jnp.logical_xor(gas_spell, switch), pool_liquidity=pool_liquidity)
 
 
 def gas_paid_usd(gas_noise: jax.Array, gas_spell: jax.Array, market: MarketParams) -> jax.Array:
