@@ -83,7 +83,7 @@ def test_cli__same_seed_reproduces_identical_tables_and_hb_seed_changes_them(tmp
 
 
 def test_cli__a_job_that_raises_is_recorded_and_the_multirun_exits_2(tmp_path):
-    code = run_cli("-m", *TINY, f"hydra.sweep.dir={tmp_path}", "floors.mean_revert=1200,5")
+    code = run_cli(*TINY, "-m", f"hydra.sweep.dir={tmp_path}", "floors.mean_revert=1200,5")   # -m anywhere
     assert code == 2
     results = {r["unique_id"]: r for r in json.loads((tmp_path / "run_results.json").read_text())["results"]}
     ok, bad = results["job.default.floors.mean_revert=1200"], results["job.default.floors.mean_revert=5"]
