@@ -37,7 +37,7 @@ def build_table(variants: pd.DataFrame, jobs: Sequence[dict[str, Any]], criteria
     table.add_column("Variant", justify="left", min_width=7, no_wrap=True)
     for header in ("Episodes", f"{title('net_pnl_usd')} ({ci})", f"Return [%] ({ci})", "Widen share",
                    "Gas/ep. [USD]", "Actions/ep."):
-        table.add_column(escape(header), justify="right", no_wrap=True)
+        table.add_column(escape(header), justify="right", no_wrap="CI" not in header)   # CIs may wrap on a narrow terminal
     for check in checks:   # long criterion names fold onto two lines rather than being cut
         table.add_column(escape(check.replace("_", " ")), justify="center", overflow="fold", min_width=11)
     rows = variants.set_index("variant") if len(variants) else pd.DataFrame()
@@ -84,7 +84,7 @@ def print_report(variants: pd.DataFrame, jobs: Sequence[dict[str, Any]], criteri
 
     console = Console(highlight=False)
     if not console.is_terminal:   # logs and CI: wide enough for one line per variant
-        console = Console(highlight=False, width=160)
+        console = Console(highlight=False, width=200)
     console.print(build_table(variants, jobs, criteria, baseline, heading, confidence))
     if convergence is not None and not convergence.empty and convergence["n_episodes"].nunique() > 1:
         console.print(convergence_table(convergence, confidence))
