@@ -21,7 +21,8 @@ import pandas as pd
 
 from hbbatch.quality import ExpectationOutcome, SuiteError, read_suite_json, validate
 
-PASS, FAIL, ERROR, SKIPPED = "pass", "fail", "error", "skipped"
+PASS, FAIL, WARN, ERROR, SKIPPED = "pass", "fail", "warn", "error", "skipped"
+SEVERITIES = ("error", "warn")
 TABLES = ("comparison", "summary", "rules")
 
 
@@ -31,7 +32,7 @@ class CriterionResult:
     variant: str
     baseline: str
     suite: str
-    status: str                 # pass | fail | error | skipped
+    status: str                 # pass | fail | warn (a miss of a severity: warn check) | error | skipped
     message: str
     description: str = ""
     suite_result: dict[str, Any] | None = None
@@ -133,6 +134,8 @@ def run_check(name: str, check: dict[str, Any], variant: str, baseline: str, tab
     try:
         if check["table"] not in TABLES:
             raise SuiteError(f"criteria.checks.{name}.table={check['table']!r}: use one of {', '.join(TABLES)}")
+        if check.get("severity", "error") not in SEVERITIES:
+            raise SuiteError(f"criteria.checks.{name}.severity={check['severity']!r}: use one of {', '.join(SEVERITIES)}")
         suite_json = bind_parameters(read_suite_json(path), parameters, path)
         outcome = validate(tables[check["table"]], path, suite_json=suite_json)
     except SuiteError as exc:
@@ -142,7 +145,9 @@ def run_check(name: str, check: dict[str, Any], variant: str, baseline: str, tab
         status, message = PASS, f"{name} [{variant} vs {baseline}] passed: {observed}"
     else:
         missed = "; ".join(miss(o) for o in outcome.failures)
-        status, message = FAIL, f"{name} [{variant} vs {baseline}] failed: {missed}"
+        warn_only = check.get("severity", "error") == "warn"
+        status = WARN if warn_only else FAIL
+        message = f"{name} [{variant} vs {baseline}] {'missed (severity warn)' if warn_only else 'failed'}: {missed}"
     return CriterionResult(**common, status=status, message=message, suite_result=outcome.to_dict(),
                            execution_time=time.perf_counter() - t0)
 

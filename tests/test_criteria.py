@@ -8,7 +8,8 @@ import pytest
 
 from hbbatch.config import CONF_DIR
 from hbbatch.config.schema import ThresholdsConf
-from hbbatch.criteria import ERROR, FAIL, PASS, bind_parameters, criteria_tables, run_check
+from hbbatch.criteria import ERROR, FAIL, PASS, WARN, bind_parameters, criteria_tables, run_check
+from hbbatch.report.multirun import exit_status
 from hbbatch.quality import EXPECTATIONS_DIR, SuiteError, read_suite_json
 
 SUITES = sorted((EXPECTATIONS_DIR / "success").glob("*.json"))
@@ -58,6 +59,18 @@ def test_run_check__pnl_improvement_reads_only_the_net_pnl_overall_row():
     assert bad.status == FAIL
     assert "bootstrap CI lower bound [USD] = -7.5, needs > 0 (short by 7.5)" in bad.message
     assert "t CI lower bound" not in bad.message     # the t bound passed
+
+
+def test_run_check__severity_warn_reports_a_miss_without_failing_the_run():
+    check = {"suite": "net_pnl_improvement", "table": "comparison", "severity": "warn"}
+    warned = run_check("net_pnl_improvement", check, "C", "A", {"comparison": _comparison(-7.5, 3.0)}, PARAMETERS,
+                       EXPECTATIONS_DIR)
+    assert warned.status == WARN and "short by 7.5" in warned.message
+    assert exit_status([], [PASS, WARN], fail_on_violation=True) == 0
+    assert exit_status([], [WARN, FAIL], fail_on_violation=True) == 1
+    bad = run_check("net_pnl_improvement", {**check, "severity": "loud"}, "C", "A",
+                    {"comparison": _comparison(1.0, 1.0)}, PARAMETERS, EXPECTATIONS_DIR)
+    assert bad.status == ERROR and "severity" in bad.message
 
 
 def test_run_check__mean_revert_suite_ignores_other_regimes():

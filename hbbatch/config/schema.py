@@ -36,6 +36,7 @@ class CheckConf:
     suite: str = MISSING                      # expectations/success/<suite>.json
     table: str = MISSING                      # comparison | summary | rules
     description: str = ""
+    severity: str = "error"                   # error: a miss fails the run (exit 1); warn: reported only (dbt)
 
 
 @dataclass

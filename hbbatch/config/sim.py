@@ -34,7 +34,7 @@ class MarketConf:
     fee_rate: float = 0.0005                 # LP share of each swap (0.000375 where the fee switch is on)
     vol_annual: PerRegime = _per_regime(0.55, 0.75, 0.65)
     drift_annual: PerRegime = _per_regime(0.0, 0.0, 3.0)             # trend weeks: about +6 % a week
-    mean_reversion_per_day: PerRegime = _per_regime(4.0, 0.0, 0.0)   # OU pull on log price
+    mean_reversion_per_day: PerRegime = _per_regime(1.0, 0.0, 0.0)   # OU pull on log price: half-life 0.7 day
     jumps_per_day: PerRegime = _per_regime(0.0, 6.0, 0.0)
     jump_size_std: PerRegime = _per_regime(0.0, 0.012, 0.0)          # log-jump std dev
     volume_usd_per_day: float = 2.47e8       # 2024-01-05: ~247 M USDC-equivalent

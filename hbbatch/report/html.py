@@ -20,7 +20,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em a
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
-.pass{color:#16794b;font-weight:600}.fail,.error{color:#b3261e;font-weight:700}.skipped{color:#a06000}
+.pass{color:#16794b;font-weight:600}.fail,.error{color:#b3261e;font-weight:700}.skipped,.warn{color:#a06000}
 .msg{text-align:left;font-size:.9em}.note{color:#555;font-size:.9em}img{max-width:100%}
 """
 

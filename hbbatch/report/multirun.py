@@ -197,7 +197,7 @@ def finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: 
             convergence=convergence, criteria=criteria_results, episodes=episodes, baseline=baseline,
             errors=errors, exit_code=code, confidence=stats_conf["confidence"], rules=rules))
 
-    counts = {s: statuses.count(s) for s in ("pass", "fail", "error", "skipped") if s in statuses}
+    counts = {s: statuses.count(s) for s in ("pass", "warn", "fail", "error", "skipped") if s in statuses}
     footer = errors + [f"{len(jobs)} job(s), criteria {counts or 'none'}, exit {code}; artifacts in {run_dir} "
                        f"(post-processing {time.perf_counter() - t0:.1f} s)"]
     if config["report"].get("table", True):

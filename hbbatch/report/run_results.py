@@ -1,6 +1,6 @@
 """run_results.json in dbt's shape: metadata, then one result per job and per criterion.
 
-Statuses follow dbt: jobs are success | error, criteria pass | fail | error | skipped; `failures` counts
+Statuses follow dbt: jobs are success | error, criteria pass | fail | warn | error | skipped; `failures` counts
 failed checks (0 or 1 per result), as dbt counts failing rows of a test.
 """
 
@@ -38,7 +38,7 @@ def criterion_result(result: Any) -> dict[str, Any]:
         "timing": [],
         "execution_time": result.execution_time,
         "message": result.message,
-        "failures": int(result.status == "fail"),
+        "failures": int(result.status in ("fail", "warn")),
         "adapter_response": {},
         "depends_on": [result.variant, result.baseline],
         "suite": result.suite,

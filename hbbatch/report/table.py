@@ -10,7 +10,7 @@ import pandas as pd
 
 from hbbatch.report.metrics import title
 
-MARKS = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "error": "[bold red]error[/]",
+MARKS = {"pass": "[green]pass[/]", "warn": "[yellow]WARN[/]", "fail": "[bold red]FAIL[/]", "error": "[bold red]error[/]",
          "skipped": "[yellow]skipped[/]"}
 
 
