@@ -14,7 +14,8 @@ import pytest
 from bench import numpy_reference as reference
 from hbbatch.sim import OWNERS, RULES, RolloutSpec, make_params, noise, simulate
 
-N_EPISODES, N_STEPS, SEED = 64, 1440, 7
+# Sizes off the rollout's grids (devices x chunks, blocks of draws) so padding and the tail block run too.
+N_EPISODES, N_STEPS, SEED = 67, 1450, 7
 NARROW_FLOORS = {"mean_revert": 200, "jumpy": 300, "trend_up": 400}
 # Looser triggers so that within one simulated day every rule both fires and acts.
 BUSY_AGENT = {"trend_tstat": 0.5, "rules": {"cooldown_minutes": 20, "edge_fraction": 0.15, "calm_ratio": 0.9}}
