@@ -65,12 +65,22 @@ def test_finish_run__passing_criteria_exit_0_and_write_every_artifact(tmp_path, 
 
 def test_finish_run__a_failed_criterion_exits_1_and_says_by_how_much(tmp_path, make_job, run_config):
     run_dir = _three_way(tmp_path, make_job, b_widen=0.6)
-    assert finish_run(run_dir, collect_jobs(run_dir), run_config()) == 1
+    gating = {"checks": {"widen_share": {"severity": "error"}}}
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config(**gating)) == 1
     criteria = json.loads((run_dir / "criteria.json").read_text())["results"]
     failed = [c for c in criteria if c["status"] == "fail"]
     assert [(c["check"], c["variant"]) for c in failed] == [("widen_share", "B")]
     assert "needs <= 0.2 (over by" in failed[0]["message"]
-    assert finish_run(run_dir, collect_jobs(run_dir), run_config(fail_on_violation=False)) == 0
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config(fail_on_violation=False, **gating)) == 0
+
+
+def test_finish_run__a_missed_warn_criterion_is_reported_and_exits_0(tmp_path, make_job, run_config):
+    run_dir = _three_way(tmp_path, make_job, b_widen=0.6)
+    assert run_config()["criteria"]["checks"]["widen_share"]["severity"] == "warn"   # the roadmap default
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config()) == 0
+    results = json.loads((run_dir / "run_results.json").read_text())["results"]
+    status = {r["unique_id"]: r["status"] for r in results}
+    assert status["criterion.widen_share.B"] == "warn" and status["criterion.widen_share.C"] == "pass"
 
 
 def test_finish_run__no_improvement_fails_the_pnl_criterion(tmp_path, make_job, run_config):
