@@ -215,5 +215,6 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
                            cash_usd=cash, equity_usd=equity_next, relative_usd=relative_next, position=position,
                            memory=memory, totals=totals)
     record = StepRecord(price_usd=next_sqrt_price**2, tick_lower=position.tick_lower, tick_upper=position.tick_upper,
-                        action=action.astype(jnp.int32), equity_usd=equity_next)
+                        action=action.astype(jnp.int32), equity_usd=equity_next,
+                        regime_estimate=jnp.asarray(regime_estimate, jnp.int32))
     return state, record

@@ -196,4 +196,5 @@ class StepRecord(NamedTuple):
     tick_lower: jax.Array             # ()
     tick_upper: jax.Array             # ()
     action: jax.Array                 # () index into ACTION_KINDS
+    regime_estimate: jax.Array        # () the agent's classification, index into REGIMES
     equity_usd: jax.Array             # ()
