@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,6 +20,7 @@ from hbbatch.calibration.fit import SCHEMA, SCHEMA_VERSION
 from hbbatch.calibration.regimes import REGIMES
 from hbbatch.calibration.results import sha256_of
 from hbbatch.config.sim import MarketConf, PerRegime
+from hbbatch.report import artifacts
 
 DEFAULT_REPORT_PATH = Path(__file__).resolve().parents[1] / "data" / "calibration_report.json"
 REPORT_NAME = "calibration_report.json"
@@ -42,22 +41,8 @@ def finish_report(content: Mapping[str, Any], provenance: Mapping[str, Any]) -> 
 
 
 def write_report(report: Mapping[str, Any], path: Path | str) -> Path:
-    """Write to a temporary file beside `path`, then rename: a killed run leaves no half-written report."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(report, handle, indent=2, sort_keys=True, allow_nan=False)
-            handle.write("\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; a report is an ordinary readable file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write atomically (temporary file, then rename): a killed run leaves no half-written report."""
+    return artifacts.write_text(path, json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ from typing import Any
 import numpy as np
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp_path)`, then move tmp_path onto `path`; on any error the temporary file is removed."""
     path = Path(path)
@@ -27,6 +31,7 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
         write(tmp_path)
         with open(tmp_path, "rb") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; artifacts get the usual permissions
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

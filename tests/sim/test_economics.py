@@ -1,7 +1,5 @@
 """The simulator's cash flows against closed forms and hand computations (float64)."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -48,7 +46,6 @@ def test_economics__fees_match_hand_computation_on_a_flat_price():
               "volume_usd_per_day": volume_per_day, "pool_liquidity": pool_l}
     ep = _sim(4000, 100, market=market, agent=NO_RULES)
     # L of $100k on a centred 1200-tick band at P0 (hand formula), share L/(L+L_pool), E[volume noise] = 1
-    p0 = 1.0001 ** round(np.log(2270.0) / np.log(1.0001) / 10) / 1.0 ** 0
     p0 = 1.0001 ** (round(np.log(2270.0) / np.log(1.0001) / 10) * 10)
     sa, sb, s = np.sqrt(p0 * 1.0001**-600), np.sqrt(p0 * 1.0001**600), np.sqrt(p0)
     liquidity = 100_000 / ((1 / s - 1 / sb) * p0 + (s - sa))
