@@ -5,10 +5,11 @@
     python -m hbbatch task=calibrate calibration=files calibration.files_dir=/exports
 
 Modules: `sources/` (snapshot, dune, files: one `fetch` interface returning a `results.QueryResult`
-in Dune's results shape), `gates` (expectations/calibration/*.json, one suite per query and one for
-the report), `gas`, `regimes`, `pool` (the fits), `fit` (constants and their inputs), `report`
-(schema, hash, `load_report`), `task` (the command), `build_snapshots` (derives the snapshots from
-../shared/data). Choices, written down:
+in Dune's results shape; `dune_plan` runs the query planner's plan over its result cache), `gates`
+(expectations/calibration/*.json, one suite per query and one for the report), `gas`, `regimes`,
+`pool` (the fits), `fit` (constants and their inputs), `signals` (the planner's signal values of a
+result), `report` (schema, hash, `load_report`), `task` (the command), `build_snapshots` (derives the
+snapshots from ../shared/data). Choices, written down:
 
 - GAS is the median over the lookback of the daily cost of one recenter (787,760 gas, from
   Uniswap's gas snapshots: exit + swap + mint) at the day's average gas price and ETH price;

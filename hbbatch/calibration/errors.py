@@ -8,7 +8,12 @@ class CalibrationError(ValueError):
 
 
 class SourceError(CalibrationError):
-    """A query result could not be obtained or read (missing file, API failure, malformed payload)."""
+    """A query result could not be obtained or read (missing file, API failure, malformed payload).
+    `credits`: what a failed execution was still charged (the planner's budget counts it)."""
+
+    def __init__(self, message: str, credits: float = 0.0):
+        super().__init__(message)
+        self.credits = float(credits)
 
 
 class GateError(CalibrationError):

@@ -37,8 +37,10 @@ class FitSettings:
 
 
 def fit_content(results: Mapping[str, QueryResult], catalog: Mapping[str, QuerySpec],
-                settings: FitSettings) -> dict[str, Any]:
-    """The report without its hash and provenance: constants, fits, inputs, settings, what is missing."""
+                settings: FitSettings, absent: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The report without its hash and provenance: constants, fits, inputs, settings, what is missing.
+    `absent` says why a catalog query has no result, where the reason is not its absence from
+    calibration.queries (the Dune source's plan skipped a query that was never fetched)."""
     for name, feeds in REQUIRED_QUERIES.items():
         if name not in results:
             raise CalibrationError(f"calibration.queries: '{name}' is required (it fits {feeds}); add it back")
@@ -64,7 +66,8 @@ def fit_content(results: Mapping[str, QueryResult], catalog: Mapping[str, QueryS
 
     for name in catalog:
         if name not in results:
-            missing.append({"what": f"query {name}", "why": "not in calibration.queries; its fits are skipped"})
+            why = (absent or {}).get(name, "not in calibration.queries")
+            missing.append({"what": f"query {name}", "why": f"{why}; its fits are skipped"})
     for name, result in results.items():
         differs = result.provenance.get("differs_from_sql")
         if differs:
@@ -86,11 +89,16 @@ def fit_content(results: Mapping[str, QueryResult], catalog: Mapping[str, QueryS
     }
 
 
+def regime_window(frame: Any, window_days: float) -> tuple[float, int]:
+    """(days per row, returns per classification window) of a regime_frequencies result."""
+    step_days = float(np.median(np.diff(frame["day"].to_numpy("datetime64[s]").astype(np.int64)))) / 86400.0
+    step_days = round(step_days, 6) or 1.0
+    return step_days, max(int(round(window_days / step_days)), 2)
+
+
 def _fit_regimes(frame: Any, settings: FitSettings) -> dict[str, Any]:
     days = frame["day"]
-    step_days = float(np.median(np.diff(days.to_numpy("datetime64[s]").astype(np.int64)))) / 86400.0
-    step_days = round(step_days, 6) or 1.0
-    window = max(int(round(settings.window_days / step_days)), 2)
+    step_days, window = regime_window(frame, settings.window_days)
     fitted = fit_regimes(frame["log_return"].to_numpy(float), window, step_days, settings.thresholds)
     first_row = len(frame) - fitted["n_windows"] * window
     starts = days.iloc[first_row::window].dt.strftime("%Y-%m-%d").tolist()

@@ -19,13 +19,18 @@ def _window(frame: pd.DataFrame, column: str) -> dict[str, str]:
     return {"first": frame[column].min().isoformat(), "last": frame[column].max().isoformat()}
 
 
+def hourly_span_days(frame: pd.DataFrame, column: str = "hour") -> float:
+    """Days that hourly rows cover, first to last hour inclusive."""
+    return ((frame[column].max() - frame[column].min()).total_seconds() + 3600.0) / 86400.0
+
+
 def fit_pool_fees(frame: pd.DataFrame, lookback_days: float) -> dict[str, Any]:
     """Fee rate the LP earns (fee-weighted), volume per day, active liquidity, from pool_hourly_fees.
 
     Volume per day divides by the hours the rows span (first to last hour, inclusive), not by the
     query's lookback parameter: a mislabelled export cannot scale the volume.
     """
-    span_days = ((frame["hour"].max() - frame["hour"].min()).total_seconds() + 3600.0) / 86400.0
+    span_days = hourly_span_days(frame)
     volume = float(frame["volume_usd"].sum())
     fees = float(frame["fees_usd"].sum())
     liquidity = frame["active_liquidity"].to_numpy(float)

@@ -1,5 +1,8 @@
 """`python -m hbbatch task=calibrate`: fetch → gate → fit → gate → write calibration_report.json.
 
+The Dune source fetches what the query planner plans and serves the rest from the result cache
+(`sources/dune_plan.py`); the plan it used is written beside the report as plan.json, and the report's
+provenance says, per query, whether it ran or came from the cache, how old it is and why.
 Nothing is written unless every gate passes. The report goes to the Hydra run's output directory
 (or `calibration.output_dir`, or the `output_dir` argument), written atomically; the command prints
 its hash and the constants before → after.
@@ -22,7 +25,10 @@ from hbbatch.calibration.results import format_api_time, utc_now
 from hbbatch.calibration.sources import make_source, overrides_for
 from hbbatch.config.calibration import CalibrationConf
 from hbbatch.config.sim import AgentConf, MarketConf, RegimeMixConf
+from hbbatch.planner.cache import CacheError
 from hbbatch.planner.catalog import QUERIES_DIR, CatalogError, load_catalog
+from hbbatch.planner.settings import PlannerConfigError
+from hbbatch.planner.signals import SignalError
 from hbbatch.quality import SuiteError
 
 
@@ -31,13 +37,15 @@ def run(cfg: Any, output_dir: Path | str | None = None, out: TextIO | None = Non
     out = out or sys.stdout
     try:
         report, path = calibrate(cfg, output_dir)
-    except (CalibrationError, CatalogError, SuiteError) as exc:
+    except (CalibrationError, CatalogError, SuiteError, CacheError, PlannerConfigError, SignalError) as exc:
         print(f"calibration failed: {exc}", file=sys.stderr)
         return 1
     print(f"calibration report: {path}", file=out)
     print(f"calibration hash: {report['hash']}", file=out)
     credits = report["provenance"]["credits_total"]
     print(f"source: {report['provenance']['source']}; credits spent: {credits:g}", file=out)
+    if "plan" in report["provenance"]:
+        print(format_plan_use(report["provenance"], path.parent), file=out)
     print(format_changes(before_constants(cfg), report["constants"]), file=out)
     return 0
 
@@ -54,29 +62,42 @@ def calibrate(cfg: Any, output_dir: Path | str | None = None) -> tuple[dict[str,
     if unknown:
         raise CalibrationError(f"calibration.queries: unknown query {unknown[0]!r}; use {', '.join(catalog)}")
     parameters = dict(calibration.get("parameters") or {})
-    source = make_source(calibration)
-    results = {name: source.fetch(catalog[name], overrides_for(catalog[name], parameters)) for name in names}
-    suites_dir = Path(calibration.get("expectations_dir") or SUITES_DIR)
-    check_results(results, catalog, suites_dir)
-
     settings = FitSettings(
         fee_gate_multiple=float(settings_conf["fee_gate_multiple"]),
         recenter_gas_units=float(settings_conf["recenter_gas_units"]),
         window_days=int(settings_conf["window_days"]),
         thresholds=_thresholds(_section(cfg, "agent")),
     )
-    content = fit_content(results, catalog, settings)
+    suites_dir = Path(calibration.get("expectations_dir") or SUITES_DIR)
+    source = make_source(calibration)
+    planned = None
+    if source.kind == "dune":
+        from hbbatch.calibration.sources.dune_plan import fetch_planned
+
+        planned = fetch_planned(source, cfg, catalog, names, parameters, settings, suites_dir)
+        results = planned.results
+    else:
+        results = {name: source.fetch(catalog[name], overrides_for(catalog[name], parameters)) for name in names}
+    check_results(results, catalog, suites_dir)
+
+    content = fit_content(results, catalog, settings, planned.absent if planned else None)
     provenance = {
         "source": source.kind,
         "created_at": format_api_time(utc_now()),
         "hbbatch_version": __version__,
         "credits_total": float(sum(r.credits for r in results.values())),
-        "executions": {name: results[name].summary() for name in sorted(results)},
+        "executions": {name: {**results[name].summary(), **(planned.served[name] if planned else {})}
+                       for name in sorted(results)},
     }
+    if planned:
+        provenance["plan"] = planned.summary()
     report = finish_report(content, provenance)
     validate_report(report, target_dir / REPORT_NAME)
     check_report(report, suites_dir)
-    return report, write_report(report, target_dir / REPORT_NAME)
+    path = write_report(report, target_dir / REPORT_NAME)
+    if planned:
+        planned.plan.write_json(target_dir / planned.summary()["file"])
+    return report, path
 
 
 def before_constants(cfg: Any) -> dict[str, Any]:
@@ -105,6 +126,18 @@ def format_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     header = f"{'constant':<{width}}  {'before':>14}  {'after':>14}"
     body = [f"{name:<{width}}  {_fmt(old):>14}  {_fmt(new):>14}" for name, old, new in lines]
     return "\n".join([header, "-" * len(header), *body])
+
+
+def format_plan_use(provenance: Mapping[str, Any], folder: Path) -> str:
+    """One line per query: run (fetched now) or from the cache with its age, and the plan's reason."""
+    plan = provenance["plan"]
+    lines = [f"query plan ({folder / plan['file']}): mode {plan['mode']}, "
+             f"risk signals: {', '.join(plan['risk_signals']) or 'none'}"]
+    for name, served in provenance["executions"].items():
+        how = "ran" if served["served"] == "dune" else f"from cache, age {served['age_s']:.0f} s"
+        lines.append(f"  {name}: {how} ({served['plan_reason']})")
+    lines += [f"  {name}: not served: {why}" for name, why in plan["not_served"].items()]
+    return "\n".join(lines)
 
 
 def _get(value: Any, key: str) -> Any:

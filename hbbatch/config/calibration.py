@@ -31,7 +31,7 @@ class DuneConf:
     retries: int = 5                         # HTTP retries on 429 / 502 / 503 / 504
     backoff_s: float = 0.5                   # exponential backoff factor between retries
     page_size: int = 32000                   # rows per results page
-    cache_dir: str = "outputs/dune_cache"    # stored results, reused while younger than the query's ttl_s
+    cache_dir: str = "outputs/dune_cache"    # the planner's result cache, unless planner.cache_dir is set
 
 
 @dataclass

@@ -104,5 +104,5 @@ class PlannerConf:
     signals: LiveSignalsConf = field(default_factory=LiveSignalsConf)
     now_s: Optional[float] = None           # plan as of this time (unix s); null: now
     queries_dir: Optional[str] = None       # null: the repository's queries/
-    cache_dir: Optional[str] = None         # stored results; null: the Dune source's (calibration.dune.cache_dir)
+    cache_dir: Optional[str] = None         # stored results, the Dune source's too; null: calibration.dune.cache_dir
     timeline: TimelineConf = field(default_factory=TimelineConf)

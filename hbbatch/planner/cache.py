@@ -7,25 +7,28 @@ A source (the Dune source, a test double) uses it like this:
     served = execute(the_plan, catalog, cache, fetch)      # fetch(spec) -> Fetched(rows, credits, execution_id)
 
 `execute` calls `fetch` only for `runnable(the_plan)`, stores each answer with `cache.put`, and
-returns every query that has a result as `Served(rows, fetched_at_s, age_s, ran)`: the planned ones
-fresh (age 0), the skipped ones from the cache with their age. A query that never ran and was not
-planned is absent. Piecewise: `runnable(plan)`, `cache.put(...)`, `cache.get(name)`, `cache.state()`.
+returns every query that has a result as `Served(rows, fetched_at_s, age_s, ran, ...)`: the planned
+ones fresh (age 0, or the age `Fetched.as_of_s` gives a result computed earlier), the skipped ones
+from the cache with their age. A query that never ran and was not planned is absent. Piecewise:
+`runnable(plan)`, `cache.put(...)`, `cache.get(name)`, `cache.state()`; `cache.charge(...)` records
+credits spent on a result that was not stored (a failed execution), so the budget still sees them.
 
 Files under `cache_dir`, each written to a temporary name and renamed:
-    <query>.result.json   {query, fetched_at_s, credits, execution_id, rows, values, history}
+    <query>.result.json   {query, fetched_at_s, credits, execution_id, rows, values, history, meta}
     ledger.json           [{t_s, query, credits}, ...]   credits spent, for the daily budget
 
 `values` holds one number per signal the query provides, in the units of the table in
 `hbbatch.planner.decisions`, for the planner's value-of-information test: the median of the signal's
 column where `decisions.SIGNAL_COLUMNS` names one, unless the caller passes `values` (the fitted
-numbers) itself. Nothing secret is stored: rows, times and credits only.
+numbers) itself. `meta` is the source's own description of the result (column types, parameters),
+kept as given. Nothing secret is stored: rows, times, credits and that description only.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -34,7 +37,7 @@ import numpy as np
 from hbbatch.planner.catalog import QuerySpec
 from hbbatch.planner.decisions import SIGNAL_COLUMNS
 from hbbatch.planner.plans import Plan
-from hbbatch.planner.state import CachedResult, CacheState, LedgerRow, record
+from hbbatch.planner.state import LEDGER_S, CachedResult, CacheState, LedgerRow, record
 from hbbatch.report.artifacts import write_json
 
 LEDGER_FILE = "ledger.json"
@@ -50,6 +53,9 @@ class Fetched:
     rows: list[dict[str, Any]]
     credits: float
     execution_id: str | None = None
+    values: Mapping[str, float] | None = None   # per signal, in decisions.py's units; None: column medians
+    meta: Mapping[str, Any] | None = None       # stored as given (ResultCache.put)
+    as_of_s: float | None = None                # when the result was computed, if before the plan's time
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class StoredResult:
     execution_id: str | None
     rows: list[dict[str, Any]]
     values: Mapping[str, float]
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
     def age_s(self, now_s: float) -> float:
         return max(0.0, now_s - self.fetched_at_s)
@@ -71,6 +78,9 @@ class Served:
     fetched_at_s: float
     age_s: float
     ran: bool                   # True: executed for this plan; False: served from the cache
+    execution_id: str | None = None
+    credits: float = 0.0        # spent for this plan (0 when served from the cache)
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
 
 def runnable(plan: Plan) -> list[str]:
@@ -126,7 +136,8 @@ class ResultCache:
         if data is None:
             return None
         return StoredResult(query=query, fetched_at_s=float(data["fetched_at_s"]), credits=float(data.get("credits", 0)),
-                            execution_id=data.get("execution_id"), rows=data["rows"], values=data["values"])
+                            execution_id=data.get("execution_id"), rows=data["rows"], values=data["values"],
+                            meta=data.get("meta") or {})
 
     def _ledger(self) -> tuple[LedgerRow, ...]:
         path = self.dir / LEDGER_FILE
@@ -151,7 +162,7 @@ class ResultCache:
 
     def put(self, query: str, rows: list[dict[str, Any]], fetched_at_s: float, credits: float,
             provides: Sequence[str] = (), execution_id: str | None = None,
-            values: Mapping[str, float] | None = None) -> StoredResult:
+            values: Mapping[str, float] | None = None, meta: Mapping[str, Any] | None = None) -> StoredResult:
         """Store a fresh result of `query` and add its credits to the ledger."""
         values = dict(values) if values is not None else signal_values(rows, provides)
         before = self.state()
@@ -162,10 +173,18 @@ class ResultCache:
         write_json(self._path(query), {
             "query": query, "fetched_at_s": entry.fetched_at_s, "credits": float(credits),
             "execution_id": execution_id, "rows": rows, "values": dict(entry.values),
-            "history": {s: [list(tv) for tv in h] for s, h in entry.history.items()}})
-        write_json(self.dir / LEDGER_FILE, [{"t_s": r.t_s, "query": r.query, "credits": r.credits}
-                                                   for r in after.ledger])
+            "history": {s: [list(tv) for tv in h] for s, h in entry.history.items()}, "meta": dict(meta or {})})
+        self._write_ledger(after.ledger)
         return self.get(query)
+
+    def charge(self, query: str, t_s: float, credits: float) -> None:
+        """Add credits spent on `query` without a stored result (a failed execution) to the ledger."""
+        if credits > 0:
+            ledger = tuple(r for r in self._ledger() if r.t_s > t_s - LEDGER_S)
+            self._write_ledger(ledger + (LedgerRow(float(t_s), query, float(credits)),))
+
+    def _write_ledger(self, ledger: Sequence[LedgerRow]) -> None:
+        write_json(self.dir / LEDGER_FILE, [{"t_s": r.t_s, "query": r.query, "credits": r.credits} for r in ledger])
 
 
 def execute(plan: Plan, catalog: Mapping[str, QuerySpec], cache: ResultCache,
@@ -177,10 +196,17 @@ def execute(plan: Plan, catalog: Mapping[str, QuerySpec], cache: ResultCache,
         if choice.runs:
             spec = catalog[choice.query]
             fetched = fetch(spec)
-            cache.put(spec.name, fetched.rows, now_s, fetched.credits, spec.provides, fetched.execution_id)
-            served[spec.name] = Served(fetched.rows, now_s, 0.0, True)
+            at_s = now_s if fetched.as_of_s is None else min(now_s, fetched.as_of_s)
+            # the result dates from when it was computed; credits spent now count today
+            stored = cache.put(spec.name, fetched.rows, at_s, fetched.credits if at_s == now_s else 0.0,
+                               spec.provides, fetched.execution_id, fetched.values, fetched.meta)
+            if at_s < now_s:
+                cache.charge(spec.name, now_s, fetched.credits)
+            served[spec.name] = Served(stored.rows, at_s, now_s - at_s, True, stored.execution_id, fetched.credits,
+                                       stored.meta)
             continue
         stored = cache.get(choice.query)
         if stored is not None:
-            served[choice.query] = Served(stored.rows, stored.fetched_at_s, stored.age_s(now_s), False)
+            served[choice.query] = Served(stored.rows, stored.fetched_at_s, stored.age_s(now_s), False,
+                                          stored.execution_id, 0.0, stored.meta)
     return served

@@ -1,9 +1,10 @@
 """`python -m hbbatch task=plan` and `task=plan_sim`: the planner's two commands.
 
-`run(cfg)` plans one cycle for the current signals, prints it and writes `plan.json` into the run's
-output folder; `run_timeline(cfg)` simulates `planner.timeline.days` of cycles for each mode in
-`planner.timeline.modes`, prints them side by side and writes `plan_sim.json`. Both take the composed
-config (an OmegaConf node or a mapping); `output_dir` replaces Hydra's run folder (tests).
+`run(cfg)` plans one cycle for the current signals (`current_plan`, which the Dune source plans with
+too), prints it and writes `plan.json` into the run's output folder; `run_timeline(cfg)` simulates
+`planner.timeline.days` of cycles for each mode in `planner.timeline.modes`, prints them side by side
+and writes `plan_sim.json`. Both take the composed config (an OmegaConf node or a mapping);
+`output_dir` replaces Hydra's run folder (tests).
 Bad settings raise a ValueError subclass with one line naming the field and the fix.
 """
 
@@ -14,19 +15,21 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Mapping, TextIO
 
 from omegaconf import DictConfig, OmegaConf
 
 from hbbatch.config.planner import PlannerConf
 from hbbatch.config.sim import AgentConf, FloorsConf, MarketConf
 from hbbatch.planner.cache import ResultCache
-from hbbatch.planner.catalog import QUERIES_DIR, load_catalog
+from hbbatch.planner.catalog import QUERIES_DIR, QuerySpec, load_catalog
 from hbbatch.planner.decisions import DecisionModel
-from hbbatch.planner.live import gas_median_from_calibration, gather, signals_from_cache, signals_from_campaign
+from hbbatch.planner.live import Sourced, gas_median_from_calibration, gather, signals_from_cache, signals_from_campaign
+from hbbatch.planner.plans import Plan
 from hbbatch.planner.schedule import plan
 from hbbatch.planner.settings import PlannerConfigError, settings_from
 from hbbatch.planner.signals import MODES, LiveSignals
+from hbbatch.planner.state import CacheState
 from hbbatch.planner.table import plan_tables, timeline_table
 from hbbatch.planner.timeline import series_from_episodes, simulate_timeline, synthetic_series
 from hbbatch.report.artifacts import write_json
@@ -76,13 +79,21 @@ def _console(out: TextIO | None):
     return Console(file=out, width=None if out.isatty() else 140, soft_wrap=False)
 
 
-def run(cfg: Any, output_dir: Path | str | None = None, out: TextIO | None = None) -> int:
-    """Plan this cycle: print the plan and write plan.json; 0 on success."""
+def result_cache(cfg: Any) -> ResultCache:
+    """The one store of query results: `planner.cache_dir`, else the Dune source's `calibration.dune.cache_dir`."""
+    return ResultCache(_node(cfg, "planner.cache_dir") or _node(cfg, "calibration.dune.cache_dir") or DEFAULT_CACHE_DIR)
+
+
+def current_plan(cfg: Any, catalog: Mapping[str, QuerySpec] | None = None, cache: ResultCache | None = None,
+                 state: CacheState | None = None) -> tuple[Plan, Sourced]:
+    """This cycle's plan for the current signals (command line, then the query cache, then the latest
+    campaign), and where each signal came from. `catalog` defaults to `planner.queries_dir`, `cache` to
+    `result_cache(cfg)`, `state` (what the planner knows of past runs) to the cache's."""
     planner = _planner(cfg)
-    catalog = load_catalog(planner.queries_dir or QUERIES_DIR)
+    catalog = catalog if catalog is not None else load_catalog(planner.queries_dir or QUERIES_DIR)
     settings = settings_from(planner, catalog)
     model = decision_model(cfg)
-    cache = ResultCache(planner.cache_dir or _node(cfg, "calibration.dune.cache_dir") or DEFAULT_CACHE_DIR)
+    cache = cache if cache is not None else result_cache(cfg)
     outputs = _node(cfg, "paths.output_dir") or "outputs"
     cli = LiveSignals.from_mapping(OmegaConf.to_container(planner.signals), where="planner.signals")
     hours = float(_node(cfg, "n_steps") or 10080) * model.market.step_minutes / 60.0
@@ -93,8 +104,13 @@ def run(cfg: Any, output_dir: Path | str | None = None, out: TextIO | None = Non
         if found:
             settings = dataclasses.replace(settings, gas_usd_median=found[0])
     now_s = float(planner.now_s) if planner.now_s is not None else time.time()
-    the_plan = plan(catalog, cache.state(), live.signals, settings, now_s, model)
-    the_plan = dataclasses.replace(the_plan, signal_sources=dict(live.sources))
+    the_plan = plan(catalog, cache.state() if state is None else state, live.signals, settings, now_s, model)
+    return dataclasses.replace(the_plan, signal_sources=dict(live.sources)), live
+
+
+def run(cfg: Any, output_dir: Path | str | None = None, out: TextIO | None = None) -> int:
+    """Plan this cycle: print the plan and write plan.json; 0 on success."""
+    the_plan, live = current_plan(cfg)
     path = the_plan.write_json(_output_dir(output_dir) / PLAN_FILE)
     console = _console(out)
     for table in plan_tables(the_plan, live):

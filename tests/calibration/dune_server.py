@@ -5,10 +5,12 @@ SQL), status, results with paging (limit / offset, next_uri / next_offset), late
 saved query, cancel. Each execution follows a scenario: the rows it returns, the states it walks
 through, the credits it costs, a failure, or never finishing. `throttle` answers 429 first.
 Every request is logged (method, path, header key) so tests can count calls and check the key.
+`snapshot_scenario` serves a committed snapshot's rows as if computed now.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import threading
@@ -19,7 +21,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 
-from hbbatch.calibration.results import format_api_time
+from hbbatch.calibration.results import format_api_time, format_dune_timestamp, parse_time
+
+KEY = "dune-test-key-7f3a9c21e5"
 
 
 @dataclass
@@ -32,6 +36,19 @@ class Scenario:
     error: str | None = None          # ends QUERY_STATE_FAILED with this message
     never_finish: bool = False
     ended_at: pd.Timestamp | None = None
+
+
+def snapshot_scenario(payload: dict, now: pd.Timestamp, **extra: Any) -> Scenario:
+    """The snapshot's rows, moved in time so that the newest row is as fresh as a live result's
+    (`extra` sets other Scenario fields, `rows` included)."""
+    rows = copy.deepcopy(payload["result"]["rows"])
+    meta = payload["result"]["metadata"]
+    shift = now.floor("h") - parse_time(payload["execution_ended_at"])
+    for name, kind in zip(meta["column_names"], meta["column_types"]):
+        if kind.startswith("timestamp"):
+            for row in rows:
+                row[name] = format_dune_timestamp(parse_time(row[name]) + shift)
+    return Scenario(**{"columns": meta["column_names"], "types": meta["column_types"], "rows": rows, **extra})
 
 
 @dataclass

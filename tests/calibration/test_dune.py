@@ -1,9 +1,10 @@
 """The Dune source against a local stand-in of the API v1: execute, status, paged results, latest
-results, TTL reuse, a 429 then success, a failed execution, a timeout, a missing key, key secrecy."""
+results, a 429 then success, a failed execution, a timeout, a missing key, key secrecy. How it executes
+the query plan over the result cache: test_dune_plan.py."""
 
 from __future__ import annotations
 
-import copy
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -12,75 +13,32 @@ import pandas as pd
 import pytest
 
 from hbbatch.calibration.errors import SourceError
-from hbbatch.calibration.results import format_dune_timestamp, parse_time
 from hbbatch.calibration.sources.dune import DuneSource
-from hbbatch.calibration.task import calibrate, run
+from hbbatch.calibration.task import run
 from hbbatch.planner.catalog import QUERIES_DIR, load_catalog
-from tests.calibration.dune_server import DuneStandIn, Scenario
+from tests.calibration.dune_server import KEY, snapshot_scenario
 
-KEY = "dune-test-key-7f3a9c21e5"
-# The windows the snapshots answer, so that a Dune run of them fits the same constants.
-SNAPSHOT_WINDOWS = {name: {"lookback_days": 1} for name in
-                    ("pool_hourly_fees", "realized_vol_jumps", "dynamic_fee_analysis", "mev_toxicity")}
-
-
-def _scenario(payload: dict, now: pd.Timestamp, **extra) -> Scenario:
-    """The snapshot's rows, moved in time so that the newest row is as fresh as a live result's."""
-    rows = copy.deepcopy(payload["result"]["rows"])
-    meta = payload["result"]["metadata"]
-    shift = now.floor("h") - parse_time(payload["execution_ended_at"])
-    for name, kind in zip(meta["column_names"], meta["column_types"]):
-        if kind.startswith("timestamp"):
-            for row in rows:
-                row[name] = format_dune_timestamp(parse_time(row[name]) + shift)
-    return Scenario(columns=meta["column_names"], types=meta["column_types"], rows=rows, **extra)
-
-
-@pytest.fixture
-def stand_in(snapshot_payloads, catalog):
-    now = pd.Timestamp.now(tz="UTC")
-    # Each query's first line that has no parameter and no other query shares: it identifies the SQL.
-    markers = {name: next(line for line in spec.sql.splitlines() if "{{" not in line
-                          and not any(line in other.sql for o, other in catalog.items() if o != name))
-               for name, spec in catalog.items()}
-    special: dict[str, dict] = {}
-
-    def pick(sql, query_id):
-        name = next(n for n, line in markers.items() if line in sql) if sql else "gas_regime"
-        return _scenario(snapshot_payloads[name], now, **special.get(name, {}))
-
-    with DuneStandIn(KEY, pick) as server:
-        server.special = special
-        yield server
-
-
-def _config(server, tmp_path, **dune):
-    conf = {"base_url": server.base_url, "ping_frequency_s": 0.01, "retries": 2, "backoff_s": 0.0,
-            "page_size": 500, "timeout_s": 5.0, "cache_dir": str(tmp_path / "cache"), **dune}
-    return {"calibration": {"source": "dune", "parameters": SNAPSHOT_WINDOWS, "dune": conf}}
-
-
-@pytest.fixture
-def with_key(monkeypatch):
-    monkeypatch.setenv("DUNE_API_KEY", KEY)
-    monkeypatch.delenv("DUNE_API_BASE_URL", raising=False)
+# A risk signal and room for both expensive queries: the plan runs all seven.
+EVERYTHING = {"mode": "normal", "normal": {"max_expensive": 2}, "signals": {"drawdown": 0.3}}
 
 
 def _all_text(folder: Path) -> str:
     return "".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
 
 
-def test_dune__calibrates_like_the_snapshot_and_records_executions(stand_in, tmp_path, with_key, snapshot_report,
-                                                                  caplog, capsys):
+def test_dune__calibrates_like_the_snapshot_and_records_executions(stand_in, dune_config, tmp_path, with_key,
+                                                                  snapshot_report, caplog, capsys):
     caplog.set_level(logging.DEBUG)
-    code = run(_config(stand_in, tmp_path), tmp_path / "out")
+    code = run(dune_config(EVERYTHING), tmp_path / "out")
     assert code == 0, capsys.readouterr().err
-    report = __import__("json").loads((tmp_path / "out" / "calibration_report.json").read_text())
+    report = json.loads((tmp_path / "out" / "calibration_report.json").read_text())
     assert report["constants"] == snapshot_report["constants"]
     executions = report["provenance"]["executions"]
-    assert all(e["execution_id"].startswith("01HSTANDIN") and e["credits"] == 7.5 for e in executions.values())
+    assert all(e["execution_id"].startswith("01HSTANDIN") and e["credits"] == 7.5 and e["served"] == "dune"
+               and e["age_s"] == 0 for e in executions.values())
+    assert {e["plan_reason"] for e in executions.values()} == {"P0 always", "P1 daily", "risk signal: drawdown"}
     assert report["provenance"]["credits_total"] == 7.5 * 7
-    assert stand_in.calls("POST", "/api/v1/sql/execute") == 7
+    assert stand_in.calls("POST", "/api/v1/sql/execute") == 7 and set(stand_in.executed.values()) == {1}
     # pages of 500 rows: 1,439 minute rows (two queries) and 1,092 daily rows take 3 pages, the others 1
     pages = sum(1 for method, path, _ in stand_in.requests if method == "GET" and path.endswith("/results"))
     assert pages == 3 * 3 + 4
@@ -89,47 +47,40 @@ def test_dune__calibrates_like_the_snapshot_and_records_executions(stand_in, tmp
     assert KEY not in caplog.text + out.out + out.err + _all_text(tmp_path)
 
 
-def test_dune__reuses_stored_results_younger_than_the_ttl(stand_in, tmp_path, with_key):
-    config = _config(stand_in, tmp_path)
-    config["calibration"]["queries"] = ["gas_regime", "regime_frequencies"]
-    first, _ = calibrate(config, tmp_path / "a")
-    executed = stand_in.calls("POST", "/api/v1/sql/execute")
-    second, _ = calibrate(config, tmp_path / "b")
-    assert stand_in.calls("POST", "/api/v1/sql/execute") == executed == 2
-    assert all(e["reused"] and e["credits"] == 0 for e in second["provenance"]["executions"].values())
-    assert second["hash"] == first["hash"]
-
-
-def test_dune__retries_a_429_then_succeeds(stand_in, tmp_path, with_key, catalog):
+def test_dune__retries_a_429_then_succeeds(stand_in, dune_config, with_key, catalog):
     stand_in.throttle["/api/v1/sql/execute"] = 1
     stand_in.throttle["/api/v1/execution/"] = 1
-    source = DuneSource(_config(stand_in, tmp_path)["calibration"]["dune"])
+    source = DuneSource(dune_config()["calibration"]["dune"])
     result = source.fetch(catalog["gas_regime"], {})
     assert len(result.rows) == 30 and result.credits == 7.5
     assert stand_in.calls("POST", "/api/v1/sql/execute") == 2        # the 429, then the retry
 
 
-def test_dune__too_many_429s_is_a_clear_error(stand_in, tmp_path, with_key, catalog):
+def test_dune__too_many_429s_is_a_clear_error(stand_in, dune_config, with_key, catalog):
     stand_in.throttle["/api/v1/sql/execute"] = 10
-    source = DuneSource(_config(stand_in, tmp_path)["calibration"]["dune"])
+    source = DuneSource(dune_config()["calibration"]["dune"])
     with pytest.raises(SourceError, match=r"dune: query gas_regime: .*429") as info:
         source.fetch(catalog["gas_regime"], {})
     assert KEY not in str(info.value)
 
 
-def test_dune__failed_execution_names_the_query_and_error(stand_in, tmp_path, with_key, capsys):
+def test_dune__failed_execution_names_the_query_and_error(stand_in, dune_config, tmp_path, with_key, capsys):
     stand_in.special["regime_frequencies"] = {"error": "line 3:5: Column 'prise' cannot be resolved", "credits": 2.0}
-    code = run(_config(stand_in, tmp_path), tmp_path / "out")
+    code = run(dune_config(), tmp_path / "out")
     err = capsys.readouterr().err
     assert code == 1
     assert "query regime_frequencies: execution 01HSTANDIN" in err and "QUERY_STATE_FAILED" in err
     assert "Column 'prise' cannot be resolved; 2 credits charged" in err
     assert not (tmp_path / "out").exists()
+    # the charge still reaches the planner's ledger; no result of the failed query is stored
+    ledger = json.loads((tmp_path / "cache" / "ledger.json").read_text())
+    assert [(r["query"], r["credits"]) for r in ledger][-1] == ("regime_frequencies", 2.0)
+    assert not (tmp_path / "cache" / "regime_frequencies.result.json").exists()
 
 
-def test_dune__timeout_cancels_the_execution(stand_in, tmp_path, with_key, catalog):
+def test_dune__timeout_cancels_the_execution(stand_in, dune_config, with_key, catalog):
     stand_in.special["gas_regime"] = {"never_finish": True}
-    source = DuneSource(_config(stand_in, tmp_path, timeout_s=0.2)["calibration"]["dune"])
+    source = DuneSource(dune_config(timeout_s=0.2)["calibration"]["dune"])
     with pytest.raises(SourceError, match=r"still QUERY_STATE_EXECUTING after 0.2 s; cancelled"):
         source.fetch(catalog["gas_regime"], {})
     assert stand_in.calls("POST", "/api/v1/execution/") == 1
@@ -143,9 +94,9 @@ def test_dune__missing_key_is_a_clear_error(monkeypatch, tmp_path, capsys):
     assert "the environment variable DUNE_API_KEY is not set" in capsys.readouterr().err
 
 
-def test_dune__wrong_key_error_does_not_echo_it(stand_in, tmp_path, monkeypatch, catalog):
+def test_dune__wrong_key_error_does_not_echo_it(stand_in, dune_config, monkeypatch, catalog):
     monkeypatch.setenv("DUNE_API_KEY", "wrong-key-9d8c7b")
-    source = DuneSource(_config(stand_in, tmp_path)["calibration"]["dune"])
+    source = DuneSource(dune_config()["calibration"]["dune"])
     with pytest.raises(SourceError, match="401") as info:
         source.fetch(catalog["gas_regime"], {})
     assert "wrong-key-9d8c7b" not in str(info.value)
@@ -161,12 +112,12 @@ def saved_queries(tmp_path):
     return load_catalog(folder)
 
 
-def test_dune__saved_query_reads_its_latest_result_when_fresh(stand_in, tmp_path, with_key, saved_queries,
+def test_dune__saved_query_reads_its_latest_result_when_fresh(stand_in, dune_config, with_key, saved_queries,
                                                               snapshot_payloads):
     now = pd.Timestamp.now(tz="UTC")
-    stored = stand_in.add_latest(4242, _scenario(snapshot_payloads["gas_regime"], now,
+    stored = stand_in.add_latest(4242, snapshot_scenario(snapshot_payloads["gas_regime"], now,
                                                  ended_at=now - pd.Timedelta(minutes=10)))
-    source = DuneSource(_config(stand_in, tmp_path)["calibration"]["dune"])
+    source = DuneSource(dune_config()["calibration"]["dune"])
     result = source.fetch(saved_queries["gas_regime"], {})
     assert result.execution_id == stored and result.reused and result.credits == 0
     assert stand_in.calls("GET", "/api/v1/query/4242/results") == 1
@@ -174,10 +125,11 @@ def test_dune__saved_query_reads_its_latest_result_when_fresh(stand_in, tmp_path
 
 
 def test_dune__saved_query_re_executes_when_its_latest_result_is_older_than_the_ttl(
-        stand_in, tmp_path, with_key, saved_queries, snapshot_payloads):
+        stand_in, dune_config, with_key, saved_queries, snapshot_payloads):
     now = pd.Timestamp.now(tz="UTC")
-    stand_in.add_latest(4242, _scenario(snapshot_payloads["gas_regime"], now, ended_at=now - pd.Timedelta(hours=2)))
-    source = DuneSource(_config(stand_in, tmp_path)["calibration"]["dune"])
+    stand_in.add_latest(4242, snapshot_scenario(snapshot_payloads["gas_regime"], now,
+                                                ended_at=now - pd.Timedelta(hours=2)))
+    source = DuneSource(dune_config()["calibration"]["dune"])
     result = source.fetch(saved_queries["gas_regime"], {"lookback_days": 30})
     assert not result.reused and result.credits == 7.5
     assert stand_in.calls("POST", "/api/v1/query/4242/execute") == 1

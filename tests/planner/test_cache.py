@@ -77,3 +77,39 @@ def test_execute__fetches_only_runnable_and_serves_the_rest_with_age(tmp_path, r
     assert runnable(again) == []
     ledger = json.loads((tmp_path / "ledger.json").read_text())
     assert [r["query"] for r in ledger][-4:] == runnable(the_plan)
+
+
+def test_execute__values_meta_and_an_earlier_result_time_from_the_fetch(tmp_path, roadmap_catalog):
+    cache = ResultCache(tmp_path)
+    the_plan = plan(roadmap_catalog, cache.state(), {}, None, NOW)
+    meta = {"column_names": ["value"], "parameters": {"pool": "0x88e6"}}
+
+    def fetch(spec):
+        earlier = NOW - 300 if spec.name == "gas_regime" else None       # e.g. a saved query's latest result
+        return Fetched(rows=[{"value": 1}], credits=1.0 if earlier else 3.0, execution_id="e-" + spec.name,
+                       values={"gas_price": 4.5} if spec.name == "gas_regime" else None, meta=meta, as_of_s=earlier)
+
+    served = execute(the_plan, roadmap_catalog, cache, fetch)
+    assert (served["gas_regime"].age_s, served["gas_regime"].ran, served["gas_regime"].credits) == (300.0, True, 1.0)
+    # credits spent now count now, whenever the result was computed
+    assert [(r.query, r.t_s) for r in cache.state().ledger if r.credits == 1.0] == [("gas_regime", NOW)]
+    assert served["pool_hourly_fees"].credits == 3.0 and served["pool_hourly_fees"].meta == meta
+    stored = cache.get("gas_regime")
+    assert (stored.fetched_at_s, stored.values, stored.meta, stored.execution_id) == (NOW - 300, {"gas_price": 4.5},
+                                                                                     meta, "e-gas_regime")
+    assert cache.get("pool_hourly_fees").values == {}                 # no values given, no signal column in the rows
+    # served from the cache by the next plan: same execution id and meta, no credits spent now
+    again = execute(plan(roadmap_catalog, cache.state(), {}, None, NOW + 60), roadmap_catalog, cache, fetch)
+    assert (again["gas_regime"].ran, again["gas_regime"].age_s, again["gas_regime"].credits,
+            again["gas_regime"].execution_id, again["gas_regime"].meta) == (False, 360.0, 0.0, "e-gas_regime", meta)
+
+
+def test_charge__credits_without_a_stored_result_reach_the_ledger(tmp_path):
+    cache = ResultCache(tmp_path)
+    cache.put("gas_regime", [], NOW - 600, 10.0)
+    cache.charge("mev_toxicity", NOW, 2.0)          # a failed execution is still paid for
+    cache.charge("mev_toxicity", NOW, 0.0)          # nothing charged: no row
+    assert cache.state().spent_in_day(NOW) == 12.0
+    assert cache.get("mev_toxicity") is None
+    assert [(r["query"], r["credits"]) for r in json.loads((tmp_path / "ledger.json").read_text())] == [
+        ("gas_regime", 10.0), ("mev_toxicity", 2.0)]

@@ -1,7 +1,8 @@
 """Sources of query results, one interface: `fetch(spec, overrides) -> QueryResult`.
 
 - `snapshot`: the committed results in hbbatch/data/snapshots/ (no network, no key; the default);
-- `dune`: the Dune API through dune-client, reusing stored results younger than the query's TTL;
+- `dune`: the Dune API through dune-client; `task=calibrate` fetches only what the query planner plans
+  and serves the rest from the planner's result cache (`dune_plan.fetch_planned`);
 - `files`: a folder of CSV exports in Dune's export format, one `<query>.csv` per query.
 """
 

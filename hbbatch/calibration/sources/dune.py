@@ -1,27 +1,25 @@
 """The live source: Dune's API v1 through the `dune-client` package.
 
-Per query: a stored result (cache_dir) younger than the query's `ttl_s` is reused with no call; a
-saved query (`dune_query_id`) first asks for its latest result (`GET /v1/query/{id}/results`) and
-reuses it when young enough, else executes (`POST /v1/query/{id}/execute`); an unsaved one runs
-its rendered SQL (`POST /v1/sql/execute`). Then the status is polled until the execution ends or
-`timeout_s` passes (the execution is then cancelled), and the results are read page by page. The
-execution id and the credits spent are recorded. The API key comes from the environment, goes only
-into the request header, and is scrubbed from any error text.
+`task=calibrate calibration.source=dune` does not call every query: it executes the query planner's
+plan over the planner's result cache (`hbbatch.calibration.sources.dune_plan`). `fetch` is one planned
+query: a saved query (`dune_query_id`) first asks for its latest result (`GET /v1/query/{id}/results`)
+and reuses it when younger than the query's TTL, else executes (`POST /v1/query/{id}/execute`); an
+unsaved one runs its rendered SQL (`POST /v1/sql/execute`). Then the status is polled until the
+execution ends or `timeout_s` passes (the execution is then cancelled), and the results are read page
+by page. The execution id and the credits spent are recorded. The API key comes from the
+environment, goes only into the request header, and is scrubbed from any error text.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import pandas as pd
 
 from hbbatch.calibration.errors import SourceError
-from hbbatch.calibration.results import QueryResult, parse_time, results_payload, sha256_of, utc_now
+from hbbatch.calibration.results import QueryResult, parse_time, results_payload, utc_now
 from hbbatch.calibration.sources import query_parameters
 from hbbatch.planner.catalog import QuerySpec
 
@@ -48,7 +46,6 @@ class DuneSource:
         self.timeout_s = float(conf.get("timeout_s", 900.0))
         self.page_size = int(conf.get("page_size", 32000))
         self.performance = str(conf.get("performance", "medium"))
-        self.cache_dir = Path(str(conf.get("cache_dir") or "outputs/dune_cache"))
         self.sleep, self.clock = sleep, clock
         self.client = DuneClient(api_key=key, base_url=self.base_url,
                                  request_timeout=float(conf.get("request_timeout_s", 30.0)),
@@ -62,13 +59,8 @@ class DuneSource:
     # -- the interface ---------------------------------------------------------------------------
 
     def fetch(self, spec: QuerySpec, overrides: Mapping[str, Any]) -> QueryResult:
+        """The query's result from the API now (no result cache: the plan decides what runs)."""
         parameters = query_parameters(spec, overrides)
-        cache_key = sha256_of({"query": spec.name, "sql": spec.sql, "parameters": parameters,
-                               "dune_query_id": spec.dune_query_id}).split(":")[1][:24]
-        cache_path = self.cache_dir / f"{spec.name}-{cache_key}.json"
-        stored = self._stored(spec, cache_path, parameters)
-        if stored is not None:
-            return stored
         try:
             payload, credits, reused, origin = self._obtain(spec, parameters)
         except SourceError:
@@ -76,31 +68,8 @@ class DuneSource:
         except Exception as exc:  # requests / dune-client errors: one line, key scrubbed
             raise SourceError(f"dune: query {spec.name}: {exc.__class__.__name__}: {self._scrub(exc)}; check "
                               f"the network, DUNE_API_BASE_URL and the key's plan, or use calibration.source=snapshot") from None
-        payload["hbbatch"] = {"query": spec.name, "parameters": parameters, "credits": credits,
-                              "fetched_at": self.clock().isoformat()}
-        self._store(cache_path, payload)
         return QueryResult.from_payload(spec.name, payload, source=self.kind, origin=origin, parameters=parameters,
                                         credits=credits, reused=reused)
-
-    # -- stored results --------------------------------------------------------------------------
-
-    def _stored(self, spec: QuerySpec, path: Path, parameters: Mapping[str, Any]) -> QueryResult | None:
-        try:
-            payload = json.loads(path.read_text())
-            ended = parse_time(payload["execution_ended_at"])
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
-            return None
-        if (self.clock() - ended).total_seconds() >= spec.ttl_s:
-            return None
-        return QueryResult.from_payload(spec.name, payload, source=self.kind, origin=str(path),
-                                        parameters=dict(parameters), credits=0.0, reused=True)
-
-    def _store(self, path: Path, payload: Mapping[str, Any]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle)
-        os.replace(tmp, path)
 
     # -- the API ---------------------------------------------------------------------------------
 
@@ -151,7 +120,8 @@ class DuneSource:
         if status.state != ExecutionState.COMPLETED:
             message = status.error.message if status.error is not None else "no error message"
             raise SourceError(f"dune: query {spec.name}: execution {job_id} ended {status.state.value} "
-                              f"({message}; {credits:g} credits charged); fix queries/{spec.name}.sql or its parameters")
+                              f"({message}; {credits:g} credits charged); fix queries/{spec.name}.sql or its parameters",
+                              credits=credits)
         return credits
 
     def _results(self, spec: QuerySpec, job_id: str) -> dict[str, Any]:
