@@ -105,7 +105,9 @@ def run_job(config: dict[str, Any], job: JobInfo) -> int:
                       simulate_s=sim_s)
         code = 0
     except Exception as exc:   # recorded, not raised: see the module docstring
-        log.error("[%s] job failed: %s\n%s", label, _one_line(exc), traceback.format_exc())
+        # bad input (ValueError and its subclasses) is one line; anything else is a bug: keep its traceback
+        detail = "" if isinstance(exc, ValueError) else "\n" + traceback.format_exc()
+        log.error("[%s] job failed: %s%s", label, _one_line(exc), detail)
         record.update(status="error", message=_one_line(exc))
         code = 2
     record["timing"] = [{"name": "execute", "started_at": started, "completed_at": _now()}]
