@@ -276,12 +276,13 @@ class Reference:
             passes_gate = True
         override_active = t_float >= a.override_from_step
         free = ((s.steps_since_action >= a.cooldown_steps) & (t_float >= s.stopped_until_step)
-                & (s.total_actions < a.max_actions_per_episode) & ~s.stood_down
+                & (s.total_actions + 2.0 <= a.max_actions_per_episode) & ~s.stood_down
                 & ~(override_active & (a.override_mode == OVERRIDE_HOLD)))
         considered = fired & free
         rebalance = considered & passes_gate
-        drawdown_trip = (equity < (1.0 - a.max_drawdown) * s.peak_equity_usd) & ~s.stood_down & (s.liquidity > 0)
-        manual_exit = override_active & (a.override_mode == OVERRIDE_EXIT) & ~s.stood_down
+        exit_allowed = ~s.stood_down & (s.total_actions + 1.0 <= a.max_actions_per_episode)
+        drawdown_trip = (equity < (1.0 - a.max_drawdown) * s.peak_equity_usd) & exit_allowed & (s.liquidity > 0)
+        manual_exit = override_active & (a.override_mode == OVERRIDE_EXIT) & exit_allowed
         exit_now = drawdown_trip | manual_exit
         acted = rebalance | exit_now
         owner = np.where(manual_exit, MANUAL_OWNER, np.where(drawdown_trip, DRAWDOWN_OWNER,

@@ -141,13 +141,16 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
     else:
         passes_gate = jnp.ones((), bool)
     override_active = t_float >= a.override_from_step
+    # The hard cap counts every gas-paying action; rebalances leave one in reserve so that a safety exit
+    # (at most one: it stands the agent down) never breaks the cap.
     free = ((mem.steps_since_action >= a.cooldown_steps) & (t_float >= mem.stopped_until_step)
-            & (tot.actions < a.max_actions_per_episode) & ~mem.stood_down
+            & (tot.actions + 2.0 <= a.max_actions_per_episode) & ~mem.stood_down
             & ~(override_active & (a.override_mode == _OVERRIDE_HOLD)))
     considered = proposal.fired & free
-    drawdown_trip = ((state.equity_usd < (1.0 - a.max_drawdown) * tot.peak_equity_usd) & ~mem.stood_down
+    exit_allowed = ~mem.stood_down & (tot.actions + 1.0 <= a.max_actions_per_episode)
+    drawdown_trip = ((state.equity_usd < (1.0 - a.max_drawdown) * tot.peak_equity_usd) & exit_allowed
                      & (pos.liquidity > 0))
-    manual_exit = override_active & (a.override_mode == _OVERRIDE_EXIT) & ~mem.stood_down
+    manual_exit = override_active & (a.override_mode == _OVERRIDE_EXIT) & exit_allowed
     exit_now = drawdown_trip | manual_exit
     rebalance = considered & passes_gate & ~exit_now
     acted = rebalance | exit_now

@@ -26,8 +26,17 @@ def test_rails__unrestricted_agent_acts_often():
 def test_rails__hard_cap_limits_actions_per_n_episodes():
     result = _run({"max_actions": 12, "max_actions_episodes": 4})   # 3 per episode
     actions = result.episodes["actions"]
-    assert actions.max() == 3
+    assert actions.max() == 2                # rebalances keep one action in reserve for a safety exit
     assert all(actions[i:i + 4].sum() <= 12 for i in range(len(actions) - 3))
+
+
+def test_rails__hard_cap_holds_when_a_safety_exit_comes_on_top():
+    # a busy agent reaches the cap, then the drawdown rail exits: the exit is the reserved action
+    result = _run({"max_actions": 3, "max_actions_episodes": 1, "max_drawdown": 0.01})
+    ep = result.episodes
+    assert ep["actions"].max() <= 3
+    exits = _owner_actions(result, "rail_drawdown")
+    assert exits.sum() > 0 and np.all(ep["actions"][exits == 1] <= 3)
 
 
 def test_rails__emergency_stop_halts_actions_for_the_rest_of_the_gas_window():
