@@ -42,5 +42,7 @@ def uniforms(counter_key: jax.Array, step: jax.Array, n: int, dtype) -> jax.Arra
 def normal_pair(u1: jax.Array, u2: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Two independent standard normals from two uniforms (Box-Muller)."""
     radius = jnp.sqrt(-2.0 * jnp.log(u1))
-    angle = (2.0 * jnp.pi) * u2
-    return radius * jnp.cos(angle), radius * jnp.sin(angle)
+    cos = jnp.cos((2.0 * jnp.pi) * u2)
+    # sin from cos: a square root is cheaper than a second transcendental; sin >= 0 on the first half-turn
+    sin = jnp.where(u2 < 0.5, 1.0, -1.0) * jnp.sqrt(jnp.maximum(1.0 - cos * cos, 0.0))
+    return radius * cos, radius * sin

@@ -69,7 +69,7 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
     return metrics.episode_metrics(state, params), path
 
 
-CHUNK_EPISODES = 512  # episodes advanced together: small enough that a chunk's state stays in cache
+CHUNK_EPISODES = 2048  # episodes advanced together: a chunk's state stays in cache (512: 6 % slower, 128: 25 %)
 
 
 def _layout(n_episodes: int) -> tuple[int, int, int]:
