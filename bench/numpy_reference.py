@@ -70,12 +70,12 @@ def lowbias32(x: np.ndarray) -> np.ndarray:
 
 
 def uniforms(keys: np.ndarray, step: int, n: int, dtype) -> np.ndarray:
-    """(n, n_episodes) uniforms in (0, 1) with 24-bit resolution."""
+    """(n, n_episodes) uniforms in (0, 1) with 23-bit resolution."""
     step_hash = lowbias32(np.asarray([step], U32) * U32(0x9E3779B9) + U32(1))
     base = lowbias32(keys ^ step_hash)
     streams = np.arange(1, n + 1, dtype=U32)[:, None] * U32(0x632BE5AB)
     bits = lowbias32(base[None, :] + streams)
-    return ((bits >> U32(8)).astype(dtype) + 0.5) * (1.0 / (1 << 24))
+    return ((bits >> U32(9)).astype(dtype) + 0.5) * (1.0 / (1 << 23))
 
 
 def normal_pair(u1: np.ndarray, u2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +147,7 @@ class Reference:
     def snap_band(self, center_tick, width_ticks):
         spacing = self.m.tick_spacing
         lower = np.round((center_tick - 0.5 * width_ticks) / spacing) * spacing
-        width = np.maximum(np.round(width_ticks / spacing), 1.0) * spacing
+        width = np.maximum(np.ceil(width_ticks / spacing - 1e-6), 1.0) * spacing
         return lower, lower + width
 
     def _reset(self, seed: int) -> None:
@@ -237,7 +237,7 @@ class Reference:
             s.steps_out_of_range >= a.out_of_range_steps,
             in_range & (np.minimum(tick - lower, upper - tick) < a.edge_fraction * width),
             (vol_ratio > a.vol_spike_ratio) & (width < a.max_width_ticks),
-            (vol_ratio < a.calm_ratio) & (np.abs(width - floor) > 0.01 * floor),
+            (vol_ratio < a.calm_ratio) & (width > 1.01 * floor),
             (estimate == TREND_REGIME) & in_range & (tick - centre > a.trend_shift_fraction * 0.5 * width),
         ]) & a.rule_enabled[:, None]
         rule = np.argmax(triggers, axis=0)
@@ -279,18 +279,22 @@ class Reference:
                 & (s.total_actions + 2.0 <= a.max_actions_per_episode) & ~s.stood_down
                 & ~(override_active & (a.override_mode == OVERRIDE_HOLD)))
         considered = fired & free
-        rebalance = considered & passes_gate
         exit_allowed = ~s.stood_down & (s.total_actions + 1.0 <= a.max_actions_per_episode)
         drawdown_trip = (equity < (1.0 - a.max_drawdown) * s.peak_equity_usd) & exit_allowed & (s.liquidity > 0)
         manual_exit = override_active & (a.override_mode == OVERRIDE_EXIT) & exit_allowed
         exit_now = drawdown_trip | manual_exit
+        spell = np.where(s.gas_spell, m.gas_spell_multiplier, 1.0)
+        gas_quote = m.gas_usd_median * np.exp(m.gas_dispersion * z_gas) * spell
+        wanted = considered & passes_gate & ~exit_now
+        within_cap = s.window_gas_usd + gas_quote <= a.gas_cap_usd_per_window
+        rebalance = wanted & within_cap
+        trip = wanted & ~within_cap
         acted = rebalance | exit_now
         owner = np.where(manual_exit, MANUAL_OWNER, np.where(drawdown_trip, DRAWDOWN_OWNER,
                                                              np.where(rebalance, rule + 1, s.owner)))
 
         # --- execute at the current price; gas from the world (the spell as it stood before this step)
-        spell = np.where(s.gas_spell, m.gas_spell_multiplier, 1.0)
-        gas = np.where(acted, m.gas_usd_median * np.exp(m.gas_dispersion * z_gas) * spell, 0.0)
+        gas = np.where(acted, gas_quote, 0.0)
         exit_swap_cost = swap_cost_usd(eth_held * price_usd, m.fee_rate, sqrt_price, s.pool_liquidity)
         swap_cost = np.where(exit_now, exit_swap_cost, np.where(rebalance, rebalance_swap_cost, 0.0))
         liquidity = np.where(exit_now, 0.0, np.where(rebalance, new_liquidity, s.liquidity))
@@ -312,7 +316,7 @@ class Reference:
         share = liquidity / (liquidity + s.pool_liquidity)
         fees = m.fee_rate * volume * share * fraction_in
         in_range_now = inside_before & (liquidity > 0)
-        lvr = np.where(in_range_now, 0.25 * s.sigma**2 * liquidity * sqrt_price * m.dt_years, 0.0)
+        lvr = np.where(in_range_now, 0.25 * s.sigma**2 * m.dt_years * liquidity * sqrt_price, 0.0)
         cash = cash + fees
         next_sqrt_price = self.sqrt_price_of(log_price)
         equity_next = liquidity * value_per_liquidity(next_sqrt_price, sqrt_lower, sqrt_upper) + cash
@@ -323,7 +327,6 @@ class Reference:
         out_of_range = ((next_tick < new_lower) | (next_tick >= new_upper)) & (liquidity > 0)
         window = a.gas_window_steps
         window_start = (np.floor((t_float + 1.0) / window) * window) == t_float + 1.0
-        trip = (s.window_gas_usd + gas > a.gas_cap_usd_per_window) & (t_float >= s.stopped_until_step) & acted
         s.window_gas_usd = np.where(window_start, 0.0, s.window_gas_usd + gas)
         s.stopped_until_step = np.where(trip, (np.floor(t_float / window) + 1.0) * window, s.stopped_until_step)
         alpha = a.classifier_alpha

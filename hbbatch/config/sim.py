@@ -92,7 +92,7 @@ class RailsConf:
     gas_window_minutes: float = 1440.0       # emergency stop: gas spent in the current window ...
     gas_cap_usd_per_window: float = 60.0     # ... above this stops every action until the window ends
     max_actions: int = 120                   # hard cap: K gas-paying actions ...
-    max_actions_episodes: int = 10           # ... per N episodes (each episode gets K/N)
+    max_actions_episodes: int = 10           # ... per N episodes (each gets K // N, one kept for a safety exit)
     max_capital_usd: float = 1_000_000.0     # position size limit
     max_pool_share: float = 0.05             # ... and at most this share of active liquidity
     max_drawdown: float = 0.25               # drawdown from peak equity that exits and stands down

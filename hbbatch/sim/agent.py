@@ -11,10 +11,10 @@ import jax
 import jax.numpy as jnp
 
 from hbbatch.sim import pool
-from hbbatch.sim.types import RULES, AgentParams, Memory, Position
+from hbbatch.sim.types import REGIMES, RULES, AgentParams, Memory, Position
 
 _SQRT_HALF_PI = 1.2533141373155001  # E|z| = sqrt(2/pi) for a normal, so sigma ~ E|r| * sqrt(pi/2)
-_TREND = 2  # index of trend_up in REGIMES
+_MEAN_REVERT, _JUMPY, _TREND = (REGIMES.index(r) for r in ("mean_revert", "jumpy", "trend_up"))
 _WIDEN, _NARROW, _TREND_RULE = RULES.index("vol_spike_widen"), RULES.index("calm_narrow"), RULES.index("trend_shift")
 
 
@@ -33,8 +33,8 @@ def classify(memory: Memory, params: AgentParams) -> jax.Array:
     variance = jnp.maximum(memory.mean_sq_return - memory.mean_return**2, 1e-30)
     t_stat = memory.mean_return / jnp.sqrt(variance) * jnp.sqrt(n_effective)
     jump_share = memory.mean_sq_jump / jnp.maximum(memory.mean_sq_return, 1e-30)
-    return jnp.where(t_stat >= params.trend_tstat, 2,
-                     jnp.where(jump_share >= params.jumpy_variance_share, 1, 0)).astype(jnp.int32)
+    return jnp.where(t_stat >= params.trend_tstat, _TREND,
+                     jnp.where(jump_share >= params.jumpy_variance_share, _JUMPY, _MEAN_REVERT)).astype(jnp.int32)
 
 
 def update_memory(memory: Memory, log_return: jax.Array, volume_usd: jax.Array, params: AgentParams) -> Memory:
@@ -60,7 +60,8 @@ def update_memory(memory: Memory, log_return: jax.Array, volume_usd: jax.Array, 
 def snap_band(center_tick: jax.Array, width_ticks: jax.Array, tick_spacing: jax.Array) -> tuple[jax.Array, jax.Array]:
     """A band on the pool's tick grid, at least one spacing wide."""
     lower = jnp.round((center_tick - 0.5 * width_ticks) / tick_spacing) * tick_spacing
-    width = jnp.maximum(jnp.round(width_ticks / tick_spacing), 1.0) * tick_spacing
+    # round the width up: snapping must never take a band below its floor
+    width = jnp.maximum(jnp.ceil(width_ticks / tick_spacing - 1e-6), 1.0) * tick_spacing
     return lower, lower + width
 
 
@@ -77,7 +78,7 @@ def propose(tick: jax.Array, position: Position, memory: Memory, regime_estimate
         memory.steps_out_of_range >= params.out_of_range_steps,                        # out_of_range
         in_range & (jnp.minimum(tick - lower, upper - tick) < params.edge_fraction * width),  # edge
         (vol_ratio > params.vol_spike_ratio) & (width < params.max_width_ticks),        # vol_spike_widen
-        (vol_ratio < params.calm_ratio) & (jnp.abs(width - floor) > 0.01 * floor),     # calm_narrow (back to floor)
+        (vol_ratio < params.calm_ratio) & (width > 1.01 * floor),                     # calm_narrow (back to floor)
         (regime_estimate == _TREND) & in_range & (tick - centre > params.trend_shift_fraction * 0.5 * width),
     ]) & params.rule_enabled
     rule = jnp.argmax(triggers).astype(jnp.int32)

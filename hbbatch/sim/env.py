@@ -12,13 +12,13 @@ import jax
 import jax.numpy as jnp
 
 from hbbatch.sim import agent, noise, pool, price
-from hbbatch.sim.types import (N_OWNERS, OWNERS, RULES, EpisodeConstants, Memory, Position, SimParams, SimState,
-                               StepRecord, Totals)
+from hbbatch.sim.types import (ACTION_KINDS, N_OWNERS, OVERRIDES, OWNERS, EpisodeConstants, Memory, Position,
+                               SimParams, SimState, StepRecord, Totals)
 
 _DRAWDOWN_OWNER, _MANUAL_OWNER = OWNERS.index("rail_drawdown"), OWNERS.index("manual_override")
-_OVERRIDE_HOLD, _OVERRIDE_EXIT = 1, 2
-_WIDEN_RULE = RULES.index("vol_spike_widen")
-ACTION_HOLD, ACTION_RECENTER, ACTION_WIDEN, ACTION_NARROW, ACTION_EXIT = range(5)
+_OVERRIDE_HOLD, _OVERRIDE_EXIT = OVERRIDES.index("hold"), OVERRIDES.index("exit")
+ACTION_HOLD, ACTION_RECENTER, ACTION_WIDEN, ACTION_NARROW, ACTION_EXIT = (
+    ACTION_KINDS.index(k) for k in ("hold", "recenter", "widen", "narrow", "exit"))
 
 
 def start_tick(params: SimParams) -> jax.Array:
@@ -152,14 +152,20 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
                      & (pos.liquidity > 0))
     manual_exit = override_active & (a.override_mode == _OVERRIDE_EXIT) & exit_allowed
     exit_now = drawdown_trip | manual_exit
-    rebalance = considered & passes_gate & ~exit_now
+    # Emergency stop: an action whose gas (quoted before sending) would take the window over its cap is
+    # refused, and every action is held until the window ends; safety exits are exempt.
+    gas_quote = price.gas_paid_usd(world.gas_noise, state.gas_spell, m)
+    wanted = considered & passes_gate & ~exit_now
+    within_cap = mem.window_gas_usd + gas_quote <= a.gas_cap_usd_per_window
+    rebalance = wanted & within_cap
+    trip = wanted & ~within_cap
     acted = rebalance | exit_now
     owner = jnp.where(manual_exit, _MANUAL_OWNER,
                       jnp.where(drawdown_trip, _DRAWDOWN_OWNER,
                                 jnp.where(rebalance, proposal.rule + 1, mem.owner))).astype(jnp.int32)
 
     # --- execute at the current price
-    gas = jnp.where(acted, price.gas_paid_usd(world.gas_noise, state.gas_spell, m), 0.0)
+    gas = jnp.where(acted, gas_quote, 0.0)
     exit_swap_cost = pool.swap_cost_usd(eth_held * price_usd, m.fee_rate, sqrt_price, world.pool_liquidity)
     swap_cost = jnp.where(exit_now, exit_swap_cost, jnp.where(rebalance, rebalance_swap_cost, 0.0))
     position = jax.tree.map(lambda new, old: jnp.where(rebalance, new, old), proposed, pos)
@@ -174,9 +180,9 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
     fees = pool.fees_usd(m.fee_rate, world.volume_usd, position.liquidity, world.pool_liquidity, fraction_in)
     in_range_now = (state.log_price >= log_lower) & (state.log_price < log_upper) & (position.liquidity > 0)
     lvr = jnp.where(in_range_now,
-                    pool.lvr_rate_usd(ep.dynamics.vol_annual, position.liquidity, sqrt_price) * m.dt_years, 0.0)
+                    pool.lvr_usd(world.variance_per_step, position.liquidity, sqrt_price), 0.0)
     cash = cash + fees
-    next_sqrt_price = sqrt_price * jnp.exp(0.5 * world.log_return)
+    next_sqrt_price = ep.sqrt_price_start * jnp.exp(0.5 * log_price)  # from log_price: no float32 drift
     equity_next = position_value_usd(position, next_sqrt_price) + cash
     relative_next = equity_next - (ep.hodl_eth * next_sqrt_price**2 + ep.hodl_usd)
 
@@ -184,7 +190,6 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
     out_of_range = ((log_price < log_lower) | (log_price >= log_upper)) & (position.liquidity > 0)
     window_start = (jnp.floor((t_float + 1.0) / a.gas_window_steps) * a.gas_window_steps) == t_float + 1.0
     window_gas = jnp.where(window_start, 0.0, mem.window_gas_usd + gas)
-    trip = (mem.window_gas_usd + gas > a.gas_cap_usd_per_window) & (t_float >= mem.stopped_until_step) & acted
     window_end = (jnp.floor(t_float / a.gas_window_steps) + 1.0) * a.gas_window_steps
     memory = agent.update_memory(mem, world.log_return, world.volume_usd, a)._replace(
         steps_out_of_range=jnp.where(out_of_range, mem.steps_out_of_range + 1.0, 0.0),

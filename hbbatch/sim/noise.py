@@ -33,10 +33,11 @@ def episode_key(seed: int | jax.Array, episode: jax.Array) -> jax.Array:
 
 
 def uniforms(counter_key: jax.Array, step: jax.Array, n: int, dtype) -> jax.Array:
-    """`n` independent uniforms in (0, 1) for one step: 24-bit resolution, never exactly 0 or 1."""
+    """`n` independent uniforms in (0, 1) for one step: 23-bit resolution, so that even in float32
+    (24-bit significand) the largest value stays below 1 and the smallest above 0."""
     base = lowbias32(counter_key ^ lowbias32(step.astype(jnp.uint32) * jnp.uint32(_GOLDEN) + jnp.uint32(1)))
     bits = lowbias32(base + jnp.arange(1, n + 1, dtype=jnp.uint32) * jnp.uint32(_STREAM))
-    return ((bits >> 8).astype(dtype) + 0.5) * (1.0 / (1 << 24))
+    return ((bits >> 9).astype(dtype) + 0.5) * (1.0 / (1 << 23))
 
 
 def normal_pair(u1: jax.Array, u2: jax.Array) -> tuple[jax.Array, jax.Array]:

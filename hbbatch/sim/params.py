@@ -83,8 +83,10 @@ def make_params(market: Any = None, agent: Any = None, floors: Any = None, regim
     for name in ("mean_revert", "jumpy", "trend_up"):
         if fl[name] < mk["tick_spacing"]:
             raise ParamsError(f"floors.{name}: {fl[name]} ticks is below the tick spacing {mk['tick_spacing']}")
-    if rails["max_actions_episodes"] < 1 or rails["max_actions"] < 0:
-        raise ParamsError("agent.rails.max_actions / max_actions_episodes: need K >= 0 actions per N >= 1 episodes")
+    if rails["max_actions_episodes"] < 1 or rails["max_actions"] // rails["max_actions_episodes"] < 2:
+        raise ParamsError(f"agent.rails.max_actions={rails['max_actions']} per max_actions_episodes="
+                          f"{rails['max_actions_episodes']}: each episode gets K // N actions, one kept for a safety "
+                          "exit; raise max_actions to at least 2 x max_actions_episodes")
     if not 0.0 < rails["max_pool_share"] < 1.0:
         raise ParamsError(f"agent.rails.max_pool_share: {rails['max_pool_share']}; use a share in (0, 1)")
     for key in ("pool_liquidity", "price_start_usd", "step_minutes"):
@@ -123,7 +125,7 @@ def make_params(market: Any = None, agent: Any = None, floors: Any = None, regim
         trend_shift_fraction=f(rules["trend_shift_fraction"]), cooldown_steps=f(minutes(rules["cooldown_minutes"])),
         vol_short_alpha=f(half_life_alpha(rules["vol_short_minutes"])),
         vol_long_alpha=f(half_life_alpha(rules["vol_long_minutes"])),
-        gas_window_steps=f(max(minutes(rails["gas_window_minutes"]), 1.0)),
+        gas_window_steps=f(max(round(minutes(rails["gas_window_minutes"])), 1)),  # whole steps: windows reset exactly
         gas_cap_usd_per_window=f(rails["gas_cap_usd_per_window"]),
         max_actions_per_episode=f(rails["max_actions"] // rails["max_actions_episodes"]),
         max_capital_usd=f(rails["max_capital_usd"]), max_pool_share=f(rails["max_pool_share"]),

@@ -69,6 +69,6 @@ def swap_cost_usd(swap_usd: jax.Array, fee_rate: jax.Array, sqrt_price: jax.Arra
     return swap_usd * (fee_rate + swap_usd / (pool_liquidity * sqrt_price))
 
 
-def lvr_rate_usd(sigma_annual: jax.Array, liquidity: jax.Array, sqrt_price: jax.Array) -> jax.Array:
-    """Instantaneous loss-versus-rebalancing while in range: sigma^2 L sqrt(P) / 4 per year."""
-    return 0.25 * sigma_annual**2 * liquidity * sqrt_price
+def lvr_usd(variance: jax.Array, liquidity: jax.Array, sqrt_price: jax.Array) -> jax.Array:
+    """Loss-versus-rebalancing while in range over a span with this variance of ln P: sigma^2 dt L sqrt(P) / 4."""
+    return 0.25 * variance * liquidity * sqrt_price

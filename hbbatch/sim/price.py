@@ -20,7 +20,7 @@ N_UNIFORMS = 6  # price normal, gas normal, jump-size normal, volume normal, jum
 
 class MarketMove(NamedTuple):
     log_return: jax.Array          # () total move of ln P this step
-    diffusive_return: jax.Array    # () the Brownian part (what LVR integrates)
+    variance_per_step: jax.Array   # () instantaneous variance of ln P this step (what LVR integrates)
     volume_usd: jax.Array          # ()
     gas_noise: jax.Array           # () standard normal for the gas actually paid this step
     gas_spell: jax.Array           # () bool after this step's switch
@@ -81,7 +81,8 @@ def move(draws: Draws, log_price: jax.Array, gas_spell: jax.Array, dynamics: Reg
     activity = (1.0 - market.volume_vol_share) + market.volume_vol_share * jnp.abs(diffusive + jump) / ref_abs_move
     volume = market.volume_usd_per_step * activity * jnp.exp(0.3 * draws.z_volume - 0.045)
     switch = jnp.where(gas_spell, draws.u_spell < market.gas_spell_exit_prob, draws.u_spell < market.gas_spell_enter_prob)
-    return MarketMove(log_return=log_return, diffusive_return=diffusive, volume_usd=volume, gas_noise=draws.z_gas,
+    return MarketMove(log_return=log_return, variance_per_step=dynamics.sigma_sqrt_dt**2, volume_usd=volume,
+                      gas_noise=draws.z_gas,
                       gas_spell=jnp.logical_xor(gas_spell, switch), pool_liquidity=pool_liquidity)
 
 

@@ -23,18 +23,22 @@ class Bars(NamedTuple):
     pool_liquidity: jax.Array   # (n_steps,) active liquidity in sqrt(ETH*USD)
 
 
-@functools.partial(jax.jit, static_argnames=("gating", "classifier"))
-def replay(bars: Bars, params: SimParams, gating: str = "ev",
-           classifier: str = "online") -> tuple[dict[str, jax.Array], StepRecord]:
-    """Metrics of one episode over `bars`, and its per-step record."""
+@functools.partial(jax.jit, static_argnames=("gating",))
+def replay(bars: Bars, params: SimParams, gating: str = "ev") -> tuple[dict[str, jax.Array], StepRecord]:
+    """Metrics of one episode over `bars`, and its per-step record. Real bars have no true regime: the
+    agent uses its online classifier, and the metrics carry no `regime`."""
+    classifier = "online"
     state = env.reset(jnp.uint32(0), jnp.uint32(0), params, classifier, pool_liquidity=bars.pool_liquidity[0])
     zero = jnp.zeros_like(bars.volume_usd[0])
 
     def body(carry, bar):
         log_return, volume_usd, pool_liquidity = bar
-        world = MarketMove(log_return=log_return, diffusive_return=log_return, volume_usd=volume_usd,
+        # real bars carry no model variance: LVR integrates the realised squared return
+        world = MarketMove(log_return=log_return, variance_per_step=log_return**2, volume_usd=volume_usd,
                            gas_noise=zero, gas_spell=jnp.zeros((), bool), pool_liquidity=pool_liquidity)
         return env.advance(carry, world, params, gating, classifier)
 
     final, path = jax.lax.scan(body, state, (bars.log_return, bars.volume_usd, bars.pool_liquidity))
-    return metrics.episode_metrics(final, params), path
+    episode = metrics.episode_metrics(final, params)
+    del episode["regime"]  # drawn from the mix by reset: meaningless for real bars
+    return episode, path

@@ -76,8 +76,8 @@ def _layout(n_episodes: int) -> tuple[int, int, int]:
     """(devices, chunks per device, episodes per chunk) covering n_episodes, padded up."""
     n_devices = min(jax.local_device_count(), n_episodes)
     per_device = -(-n_episodes // n_devices)
-    chunk = min(CHUNK_EPISODES, per_device)
-    return n_devices, -(-per_device // chunk), chunk
+    n_chunks = -(-per_device // CHUNK_EPISODES)
+    return n_devices, n_chunks, -(-per_device // n_chunks)  # equal chunks: padding below one episode per chunk
 
 
 @functools.lru_cache(maxsize=32)

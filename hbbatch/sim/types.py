@@ -177,8 +177,8 @@ class EpisodeConstants(NamedTuple):
 
 class SimState(NamedTuple):
     t: jax.Array                      # () step index
-    log_price: jax.Array              # () ln(P / price_start)
-    sqrt_price: jax.Array             # () sqrt(P), kept beside log_price to save an exp per step
+    log_price: jax.Array              # () ln(P / P0), P0 the opening price snapped to the tick grid
+    sqrt_price: jax.Array             # () sqrt(P), carried so the next step does not recompute it
     gas_spell: jax.Array              # () bool: the world is in a high-gas spell
     cash_usd: jax.Array               # () fees in, gas and swap costs out, idle capital
     equity_usd: jax.Array             # () position value + cash at the current price

@@ -83,3 +83,10 @@ def test_economics__attributions_plus_initial_sum_to_pnl_vs_hodl():
     np.testing.assert_allclose(per_episode, result.episodes["pnl_vs_hodl_usd"], rtol=1e-9, atol=1e-6)
     gas_by_rule = np.bincount(result.rules["episode"], weights=result.rules["gas_usd"])
     np.testing.assert_allclose(gas_by_rule, result.episodes["gas_usd"], rtol=1e-12)
+
+
+def test_economics__a_floor_off_the_tick_grid_is_rounded_up_not_down():
+    ep = _sim(1, 2, market={"vol_annual": {"mean_revert": 0.0}}, agent=NO_RULES, floors={"mean_revert": 1205})
+    # a 1210-tick band (the floor rounded up to the 10-tick spacing) holds less liquidity per dollar than 1200
+    narrower = _sim(1, 2, market={"vol_annual": {"mean_revert": 0.0}}, agent=NO_RULES, floors={"mean_revert": 1200})
+    assert ep["fees_usd"][0] < narrower["fees_usd"][0]

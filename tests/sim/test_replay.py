@@ -54,3 +54,18 @@ def test_replay__fees_on_real_bars_match_an_independent_pandas_computation():
     assert FEE_RATE * volume_usd.sum() == pytest.approx(123_000, rel=0.02)
     assert float(metrics["capital_usd"]) == CAPITAL_USD
     assert np.all(np.asarray(path.action) == 0)
+
+
+@pytest.mark.skipif(not BARS.exists(), reason="shared data not present")
+def test_replay__real_bars_do_not_depend_on_the_simulated_regime_mix():
+    bars, price_start = to_bars(read_minute_bars(BARS))
+    results = []
+    for mix in ({"mean_revert": 1.0, "jumpy": 0.0, "trend_up": 0.0}, {"mean_revert": 0.0, "jumpy": 1.0, "trend_up": 0.0}):
+        params = make_params(market={"price_start_usd": price_start, "tick_spacing": 1}, regime_mix=mix,
+                             agent={"rules": {"enabled": []}}, dtype="float64")
+        results.append(replay(bars, params, gating="off")[0])
+    assert "regime" not in results[0]
+    for key in ("lvr_usd", "fees_usd", "pnl_vs_hodl_usd"):
+        assert float(results[0][key]) == float(results[1][key]), key
+    # LVR integrates the realised variance of the bars: sigma^2 dt summed = realized_vol^2 x T dt
+    assert float(results[0]["lvr_usd"]) > 0
