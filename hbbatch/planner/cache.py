@@ -36,7 +36,8 @@ import numpy as np
 
 from hbbatch.planner.catalog import QuerySpec
 from hbbatch.planner.decisions import SIGNAL_COLUMNS
-from hbbatch.planner.plans import Plan
+from hbbatch.planner.plans import OVER_BUDGET, Plan
+from hbbatch.planner.schedule import EPS_CREDITS
 from hbbatch.planner.state import LEDGER_S, CachedResult, CacheState, LedgerRow, record
 from hbbatch.report.artifacts import write_json
 
@@ -187,24 +188,42 @@ class ResultCache:
         write_json(self.dir / LEDGER_FILE, [{"t_s": r.t_s, "query": r.query, "credits": r.credits} for r in ledger])
 
 
+def estimated_credits(spec: QuerySpec, ledger: Sequence[LedgerRow]) -> float:
+    """What one run of `spec` is expected to cost: its declared cost, or its most recent actual charge
+    in the ledger when that was more (Dune bills what it measures, not what the catalog says)."""
+    last = next((r.credits for r in reversed(ledger) if r.query == spec.name and r.credits > 0), 0.0)
+    return max(float(spec.cost_credits), last)
+
+
 def execute(plan: Plan, catalog: Mapping[str, QuerySpec], cache: ResultCache,
-            fetch: Callable[[QuerySpec], Fetched]) -> dict[str, Served]:
-    """Run the plan's queries through `fetch`, store them, and serve the rest from the cache."""
+            fetch: Callable[[QuerySpec], Fetched], skipped: dict[str, str] | None = None) -> dict[str, Served]:
+    """Run the plan's queries through `fetch`, store them, and serve the rest from the cache.
+
+    Before each fetch the ledger is read again: a planned query whose estimate (`estimated_credits`)
+    no longer fits in the day's budget, because earlier runs were charged more than planned, is not
+    fetched; it is served from the cache if stored, and `skipped[name]` (when given) says why."""
     now_s = plan.now_s
     served: dict[str, Served] = {}
     for choice in plan.choices:
         if choice.runs:
             spec = catalog[choice.query]
-            fetched = fetch(spec)
-            at_s = now_s if fetched.as_of_s is None else min(now_s, fetched.as_of_s)
-            # the result dates from when it was computed; credits spent now count today
-            stored = cache.put(spec.name, fetched.rows, at_s, fetched.credits if at_s == now_s else 0.0,
-                               spec.provides, fetched.execution_id, fetched.values, fetched.meta)
-            if at_s < now_s:
-                cache.charge(spec.name, now_s, fetched.credits)
-            served[spec.name] = Served(stored.rows, at_s, now_s - at_s, True, stored.execution_id, fetched.credits,
-                                       stored.meta)
-            continue
+            state = cache.state()
+            spent, estimate = state.spent_in_day(now_s), estimated_credits(spec, state.ledger)
+            if spent + estimate > plan.budget_credits_per_day + EPS_CREDITS:
+                if skipped is not None:
+                    skipped[spec.name] = (f"{OVER_BUDGET} at execution: {spent:g} credits spent today + "
+                                          f"{estimate:g} estimated > {plan.budget_credits_per_day:g}")
+            else:
+                fetched = fetch(spec)
+                at_s = now_s if fetched.as_of_s is None else min(now_s, fetched.as_of_s)
+                # the result dates from when it was computed; credits spent now count today
+                stored = cache.put(spec.name, fetched.rows, at_s, fetched.credits if at_s == now_s else 0.0,
+                                   spec.provides, fetched.execution_id, fetched.values, fetched.meta)
+                if at_s < now_s:
+                    cache.charge(spec.name, now_s, fetched.credits)
+                served[spec.name] = Served(stored.rows, at_s, now_s - at_s, True, stored.execution_id,
+                                           fetched.credits, stored.meta)
+                continue
         stored = cache.get(choice.query)
         if stored is not None:
             served[choice.query] = Served(stored.rows, stored.fetched_at_s, stored.age_s(now_s), False,

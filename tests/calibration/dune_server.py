@@ -3,7 +3,8 @@
 It speaks the endpoints the Dune source uses, in Dune's JSON shapes: execute (saved query and raw
 SQL), status, results with paging (limit / offset, next_uri / next_offset), latest results of a
 saved query, cancel. Each execution follows a scenario: the rows it returns, the states it walks
-through, the credits it costs, a failure, or never finishing. `throttle` answers 429 first.
+through, the credits it costs, a failure, or never finishing. `throttle` answers 429 first;
+`unavailable` answers 503 to paths containing a part.
 Every request is logged (method, path, header key) so tests can count calls and check the key.
 `snapshot_scenario` serves a committed snapshot's rows as if computed now.
 """
@@ -70,6 +71,7 @@ class DuneStandIn:
         self.latest: dict[int, str] = {}          # saved query id -> execution id of its latest result
         self.requests: list[tuple[str, str, str | None]] = []
         self.throttle: dict[str, int] = {}        # path prefix -> how many 429s still to send
+        self.unavailable: dict[str, int] = {}     # path part -> how many 503s still to send
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -175,6 +177,10 @@ class DuneStandIn:
                     if path.startswith(prefix) and count > 0:
                         stand_in.throttle[prefix] = count - 1
                         return self._send(429, {"error": "rate limit exceeded"}, {"Retry-After": "0"})
+                for part, count in list(stand_in.unavailable.items()):
+                    if part in path and count > 0:
+                        stand_in.unavailable[part] = count - 1
+                        return self._send(503, {"error": "service unavailable"})
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}") if method == "POST" else {}
                 parts = path.strip("/").split("/")     # api, v1, ...

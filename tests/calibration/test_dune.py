@@ -87,6 +87,32 @@ def test_dune__timeout_cancels_the_execution(stand_in, dune_config, with_key, ca
     assert all(e.cancelled for e in stand_in.executions.values())
 
 
+def test_dune__a_timed_out_execution_is_charged_to_the_ledger(stand_in, dune_config, tmp_path, with_key, catalog):
+    # a cancelled execution is billed; the stand-in reports no cost before it ends: the declared cost counts
+    stand_in.special["gas_regime"] = {"never_finish": True}
+    assert run(dune_config(timeout_s=0.2), tmp_path / "out") == 1
+    ledger = json.loads((tmp_path / "cache" / "ledger.json").read_text())
+    assert ("gas_regime", float(catalog["gas_regime"].cost_credits)) in [(r["query"], r["credits"]) for r in ledger]
+    assert not (tmp_path / "cache" / "gas_regime.result.json").exists()
+
+
+def test_dune__a_failure_reading_the_pages_keeps_the_charge(stand_in, dune_config, with_key, catalog):
+    stand_in.unavailable["/results"] = 10       # the execution completed; every results page answers 503
+    source = DuneSource(dune_config()["calibration"]["dune"])
+    with pytest.raises(SourceError, match=r"dune: query gas_regime: .*503") as info:
+        source.fetch(catalog["gas_regime"], {})
+    assert info.value.credits == 7.5
+
+
+def test_dune__an_execute_answered_5xx_is_not_retried(stand_in, dune_config, with_key, catalog):
+    # the execution may have started (and be billed): a second POST would start another
+    stand_in.unavailable["/api/v1/sql/execute"] = 1
+    source = DuneSource(dune_config()["calibration"]["dune"])
+    with pytest.raises(SourceError, match=r"dune: query gas_regime: .*503"):
+        source.fetch(catalog["gas_regime"], {})
+    assert stand_in.calls("POST", "/api/v1/sql/execute") == 1
+
+
 def test_dune__missing_key_is_a_clear_error(monkeypatch, tmp_path, capsys):
     monkeypatch.delenv("DUNE_API_KEY", raising=False)
     code = run({"calibration": {"source": "dune", "dune": {"cache_dir": str(tmp_path)}}}, tmp_path / "out")

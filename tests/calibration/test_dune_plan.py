@@ -195,3 +195,26 @@ def test_from_the_composed_config_with_a_planner_choice(stand_in, tmp_path, with
     assert choices["mev_toxicity"] == choices["liquidity_depth"] == ("skip", "expensive cap")
     report = json.loads((tmp_path / "out" / "calibration_report.json").read_text())
     assert report["provenance"]["plan"]["mode_reason"] == "forced: high_churn"
+
+
+def test_charges_above_the_declared_cost_never_push_the_day_over_budget(stand_in, dune_config, tmp_path, with_key,
+                                                                        catalog, capsys):
+    # Dune charges 3x the declared cost; yesterday's ledger already shows it for the four planned queries
+    for name in catalog:
+        stand_in.special[name] = {"credits": 3 * catalog[name].cost_credits}
+    now_s = time.time()
+    planned = [*P0, "regime_frequencies"]
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "ledger.json").write_text(json.dumps(
+        [{"t_s": now_s - DAY_S, "query": n, "credits": 3 * catalog[n].cost_credits} for n in planned]))
+    planner = {"now_s": now_s, "budget_credits_per_day": 35, "ttl_overrides_s": {n: DAY_S for n in P0}}
+    # by declared costs the plan runs 20 + 10 = 30 credits; at the charged rates they cost 90
+    assert run(dune_config(planner), tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert ("query regime_frequencies: not fetched, over budget at execution: 30 credits spent today + 30 "
+            "estimated > 35, and no stored result answers it") in err
+    ledger = json.loads((tmp_path / "cache" / "ledger.json").read_text())
+    today = [r for r in ledger if r["t_s"] >= now_s - now_s % DAY_S]
+    assert [(r["query"], r["credits"]) for r in today] == [("gas_regime", 30.0)]    # 30 <= 35
+    assert stand_in.executed == {"gas_regime": 1}

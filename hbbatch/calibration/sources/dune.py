@@ -17,6 +17,7 @@ import time
 from typing import Any, Callable, Mapping
 
 import pandas as pd
+from urllib3.util.retry import Retry
 
 from hbbatch.calibration.errors import SourceError
 from hbbatch.calibration.results import QueryResult, parse_time, results_payload, utc_now
@@ -32,7 +33,7 @@ class DuneSource:
     def __init__(self, conf: Mapping[str, Any], environ: Mapping[str, str] | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], pd.Timestamp] = utc_now):
         from dune_client.client import DuneClient
-        from requests.adapters import HTTPAdapter, Retry
+        from requests.adapters import HTTPAdapter
 
         environ = os.environ if environ is None else environ
         key_env = str(conf.get("api_key_env") or "DUNE_API_KEY")
@@ -50,9 +51,9 @@ class DuneSource:
         self.client = DuneClient(api_key=key, base_url=self.base_url,
                                  request_timeout=float(conf.get("request_timeout_s", 30.0)),
                                  performance=self.performance)
-        retry = Retry(total=int(conf.get("retries", 5)), backoff_factor=float(conf.get("backoff_s", 0.5)),
-                      status_forcelist={429, 502, 503, 504}, allowed_methods={"GET", "POST", "PATCH"},
-                      raise_on_status=True)
+        retry = BillingSafeRetry(
+            total=int(conf.get("retries", 5)), backoff_factor=float(conf.get("backoff_s", 0.5)),
+            status_forcelist={429, 502, 503, 504}, allowed_methods={"GET"}, raise_on_status=True)
         for prefix in ("https://", "http://"):
             self.client.http.mount(prefix, HTTPAdapter(max_retries=retry))
 
@@ -66,8 +67,7 @@ class DuneSource:
         except SourceError:
             raise
         except Exception as exc:  # requests / dune-client errors: one line, key scrubbed
-            raise SourceError(f"dune: query {spec.name}: {exc.__class__.__name__}: {self._scrub(exc)}; check "
-                              f"the network, DUNE_API_BASE_URL and the key's plan, or use calibration.source=snapshot") from None
+            raise self._api_error(spec, exc) from None
         return QueryResult.from_payload(spec.name, payload, source=self.kind, origin=origin, parameters=parameters,
                                         credits=credits, reused=reused)
 
@@ -87,8 +87,21 @@ class DuneSource:
         else:
             job_id = self.client.execute_sql(spec.render_sql(**parameters), performance=self.performance).execution_id
             origin = "POST /v1/sql/execute"
-        credits = self._wait(spec, job_id)
-        return self._results(spec, job_id), credits, False, f"{origin} -> execution {job_id}"
+        # From here on the execution is billed: every error carries what it cost (the planner's ledger
+        # counts it); a failure before its cost is known carries the declared cost.
+        try:
+            credits = self._wait(spec, job_id)          # its SourceErrors carry what Dune reported
+        except SourceError:
+            raise
+        except Exception as exc:
+            raise self._api_error(spec, exc, float(spec.cost_credits)) from None
+        try:
+            payload = self._results(spec, job_id)
+        except SourceError as exc:
+            raise SourceError(str(exc), credits=credits) from None
+        except Exception as exc:
+            raise self._api_error(spec, exc, credits) from None
+        return payload, credits, False, f"{origin} -> execution {job_id}"
 
     def _saved_query(self, spec: QuerySpec, parameters: Mapping[str, Any]) -> Any:
         from dune_client.query import QueryBase
@@ -112,9 +125,12 @@ class DuneSource:
                     self.client.cancel_execution(job_id)
                 except Exception:  # the cancel is a courtesy; the timeout is the error to report
                     pass
+                # a cancelled execution is still billed: what Dune reported, else the declared cost
+                credits = float(status.execution_cost_credits or spec.cost_credits)
                 raise SourceError(f"dune: query {spec.name}: execution {job_id} still {status.state.value} after "
-                                  f"{self.timeout_s:g} s; cancelled. Raise calibration.dune.timeout_s or use "
-                                  f"calibration.dune.performance=large")
+                                  f"{self.timeout_s:g} s; cancelled ({credits:g} credits counted). Raise "
+                                  f"calibration.dune.timeout_s or use calibration.dune.performance=large",
+                                  credits=credits)
             self.sleep(self.ping_frequency_s)
         credits = float(status.execution_cost_credits or 0.0)
         if status.state != ExecutionState.COMPLETED:
@@ -136,9 +152,25 @@ class DuneSource:
                                execution_id=results.execution_id, ended_at=pd.Timestamp(ended),
                                query_id=results.query_id, execution_time_millis=metadata.execution_time_millis)
 
+    def _api_error(self, spec: QuerySpec, exc: BaseException, credits: float = 0.0) -> SourceError:
+        """A requests / dune-client error as one line, the key scrubbed, with the credits already charged."""
+        return SourceError(f"dune: query {spec.name}: {exc.__class__.__name__}: {self._scrub(exc)}; check the "
+                           f"network, DUNE_API_BASE_URL and the key's plan, or use calibration.source=snapshot",
+                           credits=credits)
+
     def _scrub(self, exc: BaseException) -> str:
         text = " ".join(str(exc).split())
         return text.replace(self._key, "<redacted>") if self._key else text
+
+
+class BillingSafeRetry(Retry):
+    """Repeats a POST only on 429 (the request was refused, nothing ran): a POST answered 5xx, or whose
+    answer was lost, may have started a billed execution, and a retry would start another."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() == "POST":
+            return status_code == 429
+        return super().is_retry(method, status_code, has_retry_after)
 
 
 def _query_params(query: Any) -> dict[str, Any]:

@@ -92,17 +92,24 @@ def fetch_planned(source: DuneSource, cfg: Any, catalog: Mapping[str, QuerySpec]
                        values=signal_values(result, spec, settings), meta=_meta(result, requests[spec.name]),
                        as_of_s=result.as_of.timestamp() if result.reused else None)
 
-    served = execute(the_plan, planned_catalog, cache, fetch)
+    over_budget: dict[str, str] = {}
+    served = execute(the_plan, planned_catalog, cache, fetch, over_budget)
     results, records, absent = {}, {}, {}
     for name in names:
         choice, got = the_plan.choice(name), served.get(name)
+        reason = over_budget.get(name, choice.reason)
         if got is None or not (got.ran or got.meta.get("request") == requests[name]):
             stored = "; its stored result answers other parameters" if got is not None else ""
-            absent[name] = f"skipped by the query plan ({choice.reason}) and never fetched{stored}"
+            absent[name] = f"skipped by the query plan ({reason}) and never fetched{stored}"
             continue
         results[name] = fetched[name] if got.ran else _from_cache(name, got, cache)
         records[name] = {"served": "dune" if got.ran else "cache", "age_s": got.age_s,
-                         "plan_action": choice.action, "plan_reason": choice.reason}
+                         "plan_action": "skip" if name in over_budget else choice.action, "plan_reason": reason}
+    for name in REQUIRED_QUERIES:
+        if name in over_budget and name not in results:
+            raise SourceError(f"dune: query {name}: not fetched, {over_budget[name]}, and no stored result answers "
+                              f"it; the fit needs it for {REQUIRED_QUERIES[name]}: raise "
+                              f"planner.budget_credits_per_day or wait for the next UTC day")
     return PlannedResults(plan=the_plan, results=results, served=records, absent=absent)
 
 
