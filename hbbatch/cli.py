@@ -92,6 +92,7 @@ def _persist_compiled_functions() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     from hbbatch.env_vars import EnvVarError, overrides_from
 
+    _persist_compiled_functions()  # first: JAX reads these when it is imported
     argv = list(sys.argv[1:] if argv is None else argv)
     show_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
     try:
@@ -100,7 +101,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         sys.exit(exit_codes.ERROR)
     exit_codes.reset()
-    _persist_compiled_functions()
     # argparse takes no flag between overrides: move -m/--multirun (no value) to the front
     flags = [a for a in argv if a in ("-m", "--multirun")]
     rest = [a for a in argv if a not in ("-m", "--multirun")]

@@ -20,7 +20,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-REGIMES = ("mean_revert", "jumpy", "trend_up")   # hbbatch.sim.REGIMES, without importing jax here
+from hbbatch.config.sim import MIX_TOLERANCE, REGIMES  # jax-free: this runs before the CLI starts
+
 MIX_VAR = "HB_REGIME_MIX"
 SEED_VAR = "HB_SEED"
 EPISODES_VAR = "EPISODE_COUNT"
@@ -47,7 +48,6 @@ def parse_regime_mix(raw: str, name: str = MIX_VAR) -> dict[str, float]:
     Sums within the simulator's tolerance of 1 are accepted (the roadmap's calibrated mix sums to 0.99)
     and renormalised where the simulator reads them.
     """
-    from hbbatch.sim.params import MIX_TOLERANCE  # light: params pulls jax, which every campaign needs anyway
 
     weights: dict[str, float] = {}
     for item in raw.split(","):

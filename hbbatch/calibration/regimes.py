@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from hbbatch.config.sim import AgentConf
+from hbbatch.config.sim import REGIMES, AgentConf
 
-REGIMES = ("mean_revert", "jumpy", "trend_up")
 MAD_TO_SIGMA = 1.4826
 DAYS_PER_YEAR = 365.0   # crypto trades every day; as hbbatch.sim.price
 NULL_WINDOWS = 4000     # random-walk windows simulated to measure the selection bias of the OU fit

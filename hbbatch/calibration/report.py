@@ -19,13 +19,12 @@ from hbbatch.calibration.errors import ReportError
 from hbbatch.calibration.fit import SCHEMA, SCHEMA_VERSION
 from hbbatch.calibration.regimes import REGIMES
 from hbbatch.calibration.results import sha256_of
-from hbbatch.config.sim import MarketConf, PerRegime
+from hbbatch.config.sim import MIX_TOLERANCE, MarketConf, PerRegime
 from hbbatch.report import artifacts
 
 DEFAULT_REPORT_PATH = Path(__file__).resolve().parents[1] / "data" / "calibration_report.json"
 REPORT_NAME = "calibration_report.json"
 UNHASHED = ("hash", "provenance")
-MIX_TOLERANCE = 0.011   # the simulator's (hbbatch.sim.params.MIX_TOLERANCE): the roadmap's mix sums to 0.99
 _MARKET_FIELDS = {f.name: f for f in fields(MarketConf)}
 
 

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The regimes, in the order every per-regime array uses; here, not in the simulator, so that code which
+# must not import jax (start-up, calibration, statistics) shares the one definition.
+REGIMES = ("mean_revert", "jumpy", "trend_up")
+MIX_TOLERANCE = 0.011  # a regime mix may sum to 1 within this: the roadmap's calibrated mix sums to 0.99
+
 
 @dataclass
 class PerRegime:

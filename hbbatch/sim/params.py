@@ -8,11 +8,10 @@ from typing import Any, Mapping
 import jax.numpy as jnp
 import numpy as np
 
-from hbbatch.config.sim import AgentConf, FloorsConf, MarketConf, RailsConf, RegimeMixConf, RulesConf
+from hbbatch.config.sim import MIX_TOLERANCE, AgentConf, FloorsConf, MarketConf, RailsConf, RegimeMixConf, RulesConf
 from hbbatch.sim.price import DAYS_PER_YEAR, MINUTES_PER_YEAR
 from hbbatch.sim.types import OVERRIDES, REGIMES, RULES, AgentParams, MarketParams, SimParams
 
-MIX_TOLERANCE = 0.011  # the roadmap's calibrated mix (0.49 + 0.36 + 0.14) sums to 0.99
 
 
 class ParamsError(ValueError):

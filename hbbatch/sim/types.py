@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import jax
 
-REGIMES = ("mean_revert", "jumpy", "trend_up")
+from hbbatch.config.sim import REGIMES  # one definition, jax-free
 # Attribution owners: the initial position, the rules in priority order, then the rails that act.
 RULES = ("out_of_range", "edge", "vol_spike_widen", "calm_narrow", "trend_shift")
 OWNERS = ("initial",) + RULES + ("rail_drawdown", "manual_override")
