@@ -22,7 +22,7 @@ from hbbatch.calibration.gates import SUITES_DIR, check_report, check_results
 from hbbatch.calibration.regimes import REGIMES, Thresholds
 from hbbatch.calibration.report import REPORT_NAME, finish_report, validate_report, write_report
 from hbbatch.calibration.results import format_api_time, utc_now
-from hbbatch.calibration.sources import make_source, overrides_for
+from hbbatch.calibration.sources import check_parameters, make_source, overrides_for
 from hbbatch.config.calibration import CalibrationConf
 from hbbatch.config.sim import AgentConf, MarketConf, RegimeMixConf
 from hbbatch.planner.cache import CacheError
@@ -62,6 +62,7 @@ def calibrate(cfg: Any, output_dir: Path | str | None = None) -> tuple[dict[str,
     if unknown:
         raise CalibrationError(f"calibration.queries: unknown query {unknown[0]!r}; use {', '.join(catalog)}")
     parameters = dict(calibration.get("parameters") or {})
+    check_parameters(catalog, parameters)
     settings = FitSettings(
         fee_gate_multiple=float(settings_conf["fee_gate_multiple"]),
         recenter_gas_units=float(settings_conf["recenter_gas_units"]),

@@ -49,5 +49,6 @@ class CalibrationConf:
     fee_gate_multiple: float = 2.0           # FEE_GATE = fee_gate_multiple x GAS
     recenter_gas_units: int = 787760         # gas of exit + swap + mint (hbbatch/calibration/gas.py)
     window_days: int = 7                     # one regime window = one episode
+    max_age_factor: float = 4.0              # dune: a stored result older than this x the planner's TTL is not used
     output_dir: Optional[str] = None         # null: the Hydra run's output directory
     dune: DuneConf = field(default_factory=DuneConf)

@@ -218,3 +218,36 @@ def test_charges_above_the_declared_cost_never_push_the_day_over_budget(stand_in
     today = [r for r in ledger if r["t_s"] >= now_s - now_s % DAY_S]
     assert [(r["query"], r["credits"]) for r in today] == [("gas_regime", 30.0)]    # 30 <= 35
     assert stand_in.executed == {"gas_regime": 1}
+
+
+def test_a_needed_result_too_old_for_the_planner_ttl_is_refused(stand_in, dune_config, tmp_path, with_key, capsys):
+    now_s = time.time()
+    calibrate(dune_config({"now_s": now_s}), tmp_path / "a")
+    capped = {"mode": "normal", "normal": {"max_priority": "P0"}}       # the plan skips every P1 query
+    # 3 days later: within 4 x the P1 TTL of a day, the stored regime_frequencies still serves
+    report, _ = calibrate(dune_config({**capped, "now_s": now_s + 3 * DAY_S}), tmp_path / "b")
+    assert report["provenance"]["executions"]["regime_frequencies"]["served"] == "cache"
+    # 5 days later it does not; with the limit raised it does
+    assert run(dune_config({**capped, "now_s": now_s + 5 * DAY_S}), tmp_path / "c") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert (f"query regime_frequencies: skipped by the query plan (priority cap) and its stored result is "
+            f"{5 * DAY_S:g} s old, over calibration.max_age_factor (4) x its TTL (86400 s) = 345600 s") in err
+    config = dune_config({**capped, "now_s": now_s + 5 * DAY_S})
+    config["calibration"]["max_age_factor"] = 6
+    report, _ = calibrate(config, tmp_path / "d")
+    assert report["provenance"]["executions"]["regime_frequencies"]["age_s"] == pytest.approx(5 * DAY_S)
+
+
+def test_an_optional_result_too_old_is_left_out(stand_in, dune_config, tmp_path, with_key):
+    now_s = time.time()
+    calibrate(dune_config({"now_s": now_s}), tmp_path / "a")
+    config = dune_config({"mode": "normal", "normal": {"max_priority": "P0"}, "now_s": now_s + 5 * DAY_S})
+    # regime_frequencies (TTL a day, 5 days old) is within 6 x its TTL; dynamic_fee_analysis (TTL an hour) is not
+    config["calibration"]["max_age_factor"] = 6
+    config["calibration"]["queries"] = ["gas_regime", "regime_frequencies", "dynamic_fee_analysis"]
+    config["planner"].update(refresh_s={"P1": 0}, ttl_overrides_s={"dynamic_fee_analysis": 3600})
+    report, _ = calibrate(config, tmp_path / "b")
+    why = report["provenance"]["plan"]["not_served"]["dynamic_fee_analysis"]
+    assert why.startswith("skipped by the query plan (priority cap) and its stored result is 432000 s old")
+    assert "dynamic_fee_analysis" not in report["provenance"]["executions"]

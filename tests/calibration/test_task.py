@@ -58,6 +58,17 @@ def test_run__snapshot_refuses_parameters_it_does_not_answer(tmp_path, capsys):
     assert "calibration.parameters.lookback_days=90: the snapshot of" in err and "calibration.source=dune" in err
 
 
+@pytest.mark.parametrize("parameters, key", [({"lookback_day": 3}, "lookback_day"),
+                                             ({"pool_hourly_fee": {"lookback_days": 1}}, "pool_hourly_fee")])
+def test_run__a_misspelt_parameter_is_a_clear_error(tmp_path, capsys, catalog, parameters, key):
+    assert run({"calibration": {"source": "snapshot", "parameters": parameters}}, tmp_path) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"calibration.parameters.{key}: neither a query nor a query parameter" in err
+    known = sorted({p for spec in catalog.values() for p in spec.parameters})
+    assert f"use a parameter ({', '.join(known)}) or a query name ({', '.join(catalog)})" in err
+
+
 def test_format_changes__one_line_per_number():
     table = format_changes(before_constants(None), {"agent": {"gas_usd": 4.2}, "market": {"vol_annual": {
         "mean_revert": 0.5, "jumpy": 0.9, "trend_up": 0.6}}})

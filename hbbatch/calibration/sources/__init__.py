@@ -38,6 +38,20 @@ def overrides_for(spec: QuerySpec, parameters: Mapping[str, Any]) -> dict[str, A
     return {**shared, **own}
 
 
+def check_parameters(catalog: Mapping[str, QuerySpec], parameters: Mapping[str, Any]) -> None:
+    """Every key of `calibration.parameters` is a query's name or a parameter some query declares:
+    a misspelt key would otherwise be ignored and the queries run with their catalog values."""
+    from hbbatch.calibration.errors import CalibrationError
+
+    known = sorted({name for spec in catalog.values() for name in spec.parameters})
+    for key, value in parameters.items():
+        if key in catalog:
+            continue
+        if isinstance(value, Mapping) or key not in known:
+            raise CalibrationError(f"calibration.parameters.{key}: neither a query nor a query parameter; use a "
+                                   f"parameter ({', '.join(known)}) or a query name ({', '.join(catalog)})")
+
+
 def query_parameters(spec: QuerySpec, overrides: Mapping[str, Any]) -> dict[str, Any]:
     """The catalog's parameters with the query's overrides applied."""
     return {**spec.parameters, **overrides}

@@ -17,6 +17,9 @@
    in Dune's results shape.
 5. Per query, `served` says whether it ran or came from the cache, its age in seconds and the plan's
    action and reason; the execution id and credits are the result's own (`QueryResult.summary`).
+6. A stored result older than `calibration.max_age_factor` x the planner's TTL for it is not used: for a
+   query the fit needs, the calibration stops with one line naming the query, its age and the limit; any
+   other is left out like a query never fetched.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from hbbatch.planner.catalog import QuerySpec
 from hbbatch.planner.plans import Plan, QueryChoice
 from hbbatch.planner.state import CacheState
 from hbbatch.planner.task import PLAN_FILE, current_plan, result_cache
+
+DEFAULT_MAX_AGE_FACTOR = 4.0   # a stored result serves the fit while younger than this x its planner TTL
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ def fetch_planned(source: DuneSource, cfg: Any, catalog: Mapping[str, QuerySpec]
     planned_catalog = {name: catalog[name] for name in names}
     overrides = {name: overrides_for(catalog[name], parameters) for name in names}
     requests = {name: request_key(catalog[name], query_parameters(catalog[name], overrides[name])) for name in names}
+    max_age_factor = _max_age_factor(cfg)
     cache = result_cache(cfg)
     known = cache.state()
     answering = {name for name in names if name in known.results and _answers(cache.get(name), requests[name])}
@@ -102,6 +108,16 @@ def fetch_planned(source: DuneSource, cfg: Any, catalog: Mapping[str, QuerySpec]
             stored = "; its stored result answers other parameters" if got is not None else ""
             absent[name] = f"skipped by the query plan ({reason}) and never fetched{stored}"
             continue
+        limit_s = max_age_factor * choice.ttl_s
+        if not got.ran and got.age_s > limit_s:
+            stale = (f"its stored result is {got.age_s:g} s old, over calibration.max_age_factor "
+                     f"({max_age_factor:g}) x its TTL ({choice.ttl_s} s) = {limit_s:g} s")
+            if name in REQUIRED_QUERIES:
+                raise SourceError(f"dune: query {name}: skipped by the query plan ({reason}) and {stale}; the fit "
+                                  f"needs it for {REQUIRED_QUERIES[name]}: {_override(choice, the_plan)}, or raise "
+                                  f"calibration.max_age_factor")
+            absent[name] = f"skipped by the query plan ({reason}) and {stale}"
+            continue
         results[name] = fetched[name] if got.ran else _from_cache(name, got, cache)
         records[name] = {"served": "dune" if got.ran else "cache", "age_s": got.age_s,
                          "plan_action": "skip" if name in over_budget else choice.action, "plan_reason": reason}
@@ -111,6 +127,15 @@ def fetch_planned(source: DuneSource, cfg: Any, catalog: Mapping[str, QuerySpec]
                               f"it; the fit needs it for {REQUIRED_QUERIES[name]}: raise "
                               f"planner.budget_credits_per_day or wait for the next UTC day")
     return PlannedResults(plan=the_plan, results=results, served=records, absent=absent)
+
+
+def _max_age_factor(cfg: Any) -> float:
+    calibration = cfg.get("calibration") or {}
+    value = calibration.get("max_age_factor", DEFAULT_MAX_AGE_FACTOR)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise SourceError(f"calibration.max_age_factor is {value!r}; use a number >= 0 (stored results older than "
+                          f"it x the planner's TTL are not used)")
+    return float(value)
 
 
 def _answers(stored: Any, request: str) -> bool:
