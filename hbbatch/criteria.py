@@ -75,7 +75,8 @@ def bind_parameters(suite_json: dict[str, Any], parameters: dict[str, Any], path
     return bind(copy.deepcopy(suite_json))
 
 
-def _ratio(value: float, base: float) -> float:
+def ratio_to_baseline(value: float, base: float) -> float:
+    """value / base; 1.0 when both are 0 (nothing against nothing), inf for something against nothing."""
     if base > 0:
         return value / base
     return 1.0 if value == 0 else math.inf
@@ -94,8 +95,8 @@ def criteria_tables(variant: str, baseline: str, comparison: pd.DataFrame, varia
     rows = variants.set_index("variant")
     v, b = rows.loc[variant], rows.loc[baseline]
     summary = rows.loc[[variant]].reset_index()
-    summary["gas_ratio_vs_baseline"] = _ratio(v["gas_per_episode_usd"], b["gas_per_episode_usd"])
-    summary["widens_ratio_vs_baseline"] = _ratio(v["widens_per_episode"], b["widens_per_episode"])
+    summary["gas_ratio_vs_baseline"] = ratio_to_baseline(v["gas_per_episode_usd"], b["gas_per_episode_usd"])
+    summary["widens_ratio_vs_baseline"] = ratio_to_baseline(v["widens_per_episode"], b["widens_per_episode"])
     bad_in_baseline = set(rules[baseline].loc[rules[baseline]["bad"], "rule"])
     rule_table = rules[variant].copy()
     rule_table["bad_in_baseline"] = rule_table["rule"].isin(bad_in_baseline)
@@ -154,9 +155,12 @@ def run_check(name: str, check: dict[str, Any], variant: str, baseline: str, tab
 
 def evaluate(checks: dict[str, dict[str, Any]], thresholds: dict[str, Any], *, baseline: str, judged: list[str],
              comparison: pd.DataFrame, variants: pd.DataFrame, rules: dict[str, pd.DataFrame],
-             hard_caps: dict[str, int], failed_jobs: set[str], expectations_dir: Path) -> list[CriterionResult]:
+             hard_caps: dict[str, int], failed_jobs: set[str], expectations_dir: Path,
+             unpaired: dict[str, str] | None = None) -> list[CriterionResult]:
     """Every check for every judged variant; checks touching a failed job are skipped, as dbt skips
-    the tests of a model that errored."""
+    the tests of a model that errored, and so are checks of the comparison table for a variant that was
+    not paired with the baseline (`unpaired`: variant -> why, e.g. different seeds)."""
+    unpaired = unpaired or {}
     _import_quietly()
     results = []
     for variant in judged:
@@ -167,6 +171,11 @@ def evaluate(checks: dict[str, dict[str, Any]], thresholds: dict[str, Any], *, b
                 results.append(CriterionResult(name, variant, baseline, check["suite"], SKIPPED,
                                                f"{name} [{variant} vs {baseline}] skipped: job(s) {', '.join(broken)} "
                                                "errored", check.get("description", "")))
+                continue
+            if check["table"] == "comparison" and variant in unpaired:
+                results.append(CriterionResult(name, variant, baseline, check["suite"], SKIPPED,
+                                               f"{name} [{variant} vs {baseline}] skipped: not paired with the "
+                                               f"baseline: {unpaired[variant]}", check.get("description", "")))
                 continue
             parameters = {**thresholds, "max_actions": hard_caps[variant]}
             results.append(run_check(name, check, variant, baseline, tables, parameters, expectations_dir))

@@ -19,6 +19,9 @@ import pandas as pd
 
 REGIMES = ("mean_revert", "jumpy", "trend_up")
 PAIR_KEYS = ("episode", "regime")
+MARKET_KEYS = ("price_start", "realized_vol")   # the path itself: equal on paired episodes (common random numbers)
+MARKET_RTOL = 1e-9
+BOOTSTRAP_CHUNK_ELEMENTS = 1 << 22   # resamples drawn a block of rows at a time: memory O(chunk x n), not O(B x n)
 RATIO_METRICS = {"widen_share": ("widens", "actions")}   # metric: (numerator, denominator) columns
 ALL = "all"
 
@@ -116,6 +119,24 @@ def bootstrap_counts(n: int, n_resamples: int, rng: np.random.Generator) -> np.n
     return np.bincount(draws.ravel(), minlength=n_resamples * n).reshape(n_resamples, n).astype(np.float64)
 
 
+def bootstrap_sums(columns: np.ndarray, n_resamples: int, rng: np.random.Generator,
+                   chunk_elements: int = BOOTSTRAP_CHUNK_ELEMENTS) -> np.ndarray:
+    """(n_resamples, k) column sums of `columns` (n, k) over each resample of its n rows.
+
+    One resampling serves every column (every metric, both sides of a pair). Rows of resamples are drawn
+    a block at a time, so memory stays O(chunk x n); the draws come in the same order as one
+    bootstrap_counts(n, n_resamples, rng) call, so the numbers are the same for the same seed.
+    """
+    columns = np.asarray(columns, dtype=np.float64)
+    n = columns.shape[0]
+    out = np.empty((n_resamples, columns.shape[1]))
+    rows = max(1, min(n_resamples, chunk_elements // max(n, 1)))
+    for start in range(0, n_resamples, rows):
+        stop = min(start + rows, n_resamples)
+        out[start:stop] = bootstrap_counts(n, stop - start, rng) @ columns
+    return out
+
+
 def percentile_interval(resampled: np.ndarray, confidence: float) -> tuple[float, float]:
     finite = resampled[np.isfinite(resampled)]
     if finite.size == 0:
@@ -130,7 +151,7 @@ def _rng(seed: int, *names: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32("|".join(names).encode())])
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> float:
+def ratio_of_sums(num: np.ndarray, den: np.ndarray) -> float:
     total = float(den.sum())
     return float(num.sum()) / total if total > 0 else math.nan
 
@@ -140,12 +161,17 @@ def _ratio_influence(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     mean_den = den.mean()
     if mean_den <= 0:
         return np.full(num.shape, math.nan)
-    return (num - _ratio(num, den) * den) / mean_den
+    return (num - ratio_of_sums(num, den) * den) / mean_den
 
 
-def _boot_ratio(counts: np.ndarray, num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def _sums_ratio(num_sums: np.ndarray, den_sums: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (counts @ num) / (counts @ den)
+        return num_sums / den_sums
+
+
+def _metric_columns(metric: str, suffix: str = "") -> tuple[str, ...]:
+    """The episode columns a metric's bootstrap resamples: the metric, or a ratio's numerator and denominator."""
+    return tuple(f"{c}{suffix}" for c in RATIO_METRICS.get(metric, (metric,)))
 
 
 # ---------------------------------------------------------------- one variant
@@ -156,33 +182,43 @@ def estimate(frame: pd.DataFrame, metric: str) -> float:
         return math.nan
     if metric in RATIO_METRICS:
         num, den = RATIO_METRICS[metric]
-        return _ratio(frame[num].to_numpy(np.float64), frame[den].to_numpy(np.float64))
+        return ratio_of_sums(frame[num].to_numpy(np.float64), frame[den].to_numpy(np.float64))
     return float(frame[metric].to_numpy(np.float64).mean())
+
+
+def describe_metrics(frame: pd.DataFrame, metrics: Sequence[str], confidence: float, n_bootstrap: int,
+                     seed: int, label: str = "") -> dict[str, dict[str, float]]:
+    """Estimate and intervals of each metric of one variant (a mean, or a ratio of sums: widen share);
+    one bootstrap resampling of the episodes serves every metric."""
+    n = len(frame)
+    if n == 0:
+        return {m: {"n": 0, "estimate": math.nan, "sd": math.nan, "t_low": math.nan, "t_high": math.nan,
+                    "boot_low": math.nan, "boot_high": math.nan} for m in metrics}
+    names = list(dict.fromkeys(c for m in metrics for c in _metric_columns(m)))
+    sums = bootstrap_sums(frame[names].to_numpy(np.float64), n_bootstrap, _rng(seed, "describe", label))
+    boot_of = {c: sums[:, i] for i, c in enumerate(names)}
+    out = {}
+    for metric in metrics:
+        if metric in RATIO_METRICS:
+            num, den = (frame[c].to_numpy(np.float64) for c in RATIO_METRICS[metric])
+            estimate = ratio_of_sums(num, den)
+            sd = float(np.std(_ratio_influence(num, den), ddof=1)) if n > 1 else math.nan
+            half = t_half_width(sd, n, confidence)
+            low, high = estimate - half, estimate + half
+            boot = _sums_ratio(*(boot_of[c] for c in RATIO_METRICS[metric]))
+        else:
+            estimate, sd, low, high = t_interval(frame[metric].to_numpy(np.float64), confidence)
+            boot = boot_of[metric] / n
+        boot_low, boot_high = percentile_interval(boot, confidence)
+        out[metric] = {"n": n, "estimate": estimate, "sd": sd, "t_low": low, "t_high": high,
+                       "boot_low": boot_low, "boot_high": boot_high}
+    return out
 
 
 def describe_metric(frame: pd.DataFrame, metric: str, confidence: float, n_bootstrap: int,
                     seed: int, label: str = "") -> dict[str, float]:
-    """Estimate and intervals of one metric of one variant: a mean, or a ratio of sums (widen share)."""
-    n = len(frame)
-    out = {"n": n}
-    if n == 0:
-        return {**out, "estimate": math.nan, "sd": math.nan, "t_low": math.nan, "t_high": math.nan,
-                "boot_low": math.nan, "boot_high": math.nan}
-    counts = bootstrap_counts(n, n_bootstrap, _rng(seed, "describe", label, metric))
-    if metric in RATIO_METRICS:
-        num, den = (frame[c].to_numpy(np.float64) for c in RATIO_METRICS[metric])
-        estimate = _ratio(num, den)
-        sd = float(np.std(_ratio_influence(num, den), ddof=1)) if n > 1 else math.nan
-        half = t_half_width(sd, n, confidence)
-        low, high = estimate - half, estimate + half
-        boot = _boot_ratio(counts, num, den)
-    else:
-        x = frame[metric].to_numpy(np.float64)
-        estimate, sd, low, high = t_interval(x, confidence)
-        boot = counts @ x / n
-    boot_low, boot_high = percentile_interval(boot, confidence)
-    return {**out, "estimate": estimate, "sd": sd, "t_low": low, "t_high": high,
-            "boot_low": boot_low, "boot_high": boot_high}
+    """Estimate and intervals of one metric of one variant."""
+    return describe_metrics(frame, [metric], confidence, n_bootstrap, seed, label)[metric]
 
 
 def convergence(frame: pd.DataFrame, metric: str, sizes: Sequence[int], confidence: float,
@@ -203,9 +239,21 @@ def convergence(frame: pd.DataFrame, metric: str, sizes: Sequence[int], confiden
 
 # ---------------------------------------------------------------- paired comparisons
 
-def pair_episodes(variant: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
-    """Episodes both variants ran on the same market path, columns suffixed _v (variant) and _b (baseline)."""
-    for name, frame in (("variant", variant), ("baseline", baseline)):
+def _same_market(joined: pd.DataFrame) -> np.ndarray:
+    """Per joined row: True where the path columns both sides carry agree to MARKET_RTOL (relative)."""
+    same = np.ones(len(joined), dtype=bool)
+    for key in MARKET_KEYS:
+        if f"{key}_v" in joined.columns and f"{key}_b" in joined.columns:
+            a, b = joined[f"{key}_v"].to_numpy(np.float64), joined[f"{key}_b"].to_numpy(np.float64)
+            same &= np.isclose(a, b, rtol=MARKET_RTOL, atol=0.0, equal_nan=True)
+    return same
+
+
+def pair_episodes(variant: pd.DataFrame, baseline: pd.DataFrame, variant_label: str = "variant",
+                  baseline_label: str = "baseline") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Episodes both variants ran on the same market path, columns suffixed _v (variant) and _b (baseline),
+    and the rows that shared (episode, regime) but not the path (price_start, realized_vol): not pairs."""
+    for name, frame in ((variant_label, variant), (baseline_label, baseline)):
         missing = [k for k in PAIR_KEYS if k not in frame.columns]
         if missing:
             raise PairingError(f"{name} episodes lack column(s) {missing}; cannot pair episodes")
@@ -214,51 +262,98 @@ def pair_episodes(variant: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame
         if seeds_v != seeds_b:
             raise PairingError(f"seeds differ ({sorted(seeds_v)} vs {sorted(seeds_b)}); paired comparisons "
                                "need identical seeds (set HB_SEED or seed= once for every job)")
-    return variant.merge(baseline, on=list(PAIR_KEYS), suffixes=("_v", "_b"), validate="one_to_one")
+    joined = variant.merge(baseline, on=list(PAIR_KEYS), suffixes=("_v", "_b"), validate="one_to_one")
+    same = _same_market(joined)
+    mismatched = int((~same).sum())
+    if len(joined) and mismatched == len(joined):   # nothing pairs: a configuration error, not noise
+        raise PairingError(f"{variant_label} vs {baseline_label}: different markets: same episode index, different "
+                           "price paths (market overrides or calibration.apply_market?); "
+                           f"all {mismatched} episodes sharing (episode, regime) differ in {', '.join(MARKET_KEYS)}")
+    if not mismatched:
+        return joined, joined.iloc[:0]
+    return joined[same].reset_index(drop=True), joined[~same].reset_index(drop=True)
 
 
-def _paired_metric(part: pd.DataFrame, metric: str, counts: np.ndarray, confidence: float) -> dict[str, float]:
+def _paired_columns(part: pd.DataFrame, metrics: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """The per-pair columns the bootstrap resamples: Δ of each mean metric, and both sides of each ratio's
+    numerator and denominator."""
+    names, columns = [], []
+    for metric in metrics:
+        if metric in RATIO_METRICS:
+            for col in _metric_columns(metric, "_v") + _metric_columns(metric, "_b"):
+                if col not in names:
+                    names.append(col)
+                    columns.append(part[col].to_numpy(np.float64))
+        else:
+            names.append(f"{metric}_diff")
+            columns.append(part[f"{metric}_v"].to_numpy(np.float64) - part[f"{metric}_b"].to_numpy(np.float64))
+    return np.column_stack(columns), names
+
+
+def _paired_metric(part: pd.DataFrame, metric: str, boot_of: dict[str, np.ndarray],
+                   confidence: float) -> dict[str, float]:
     n = len(part)
     if metric in RATIO_METRICS:
         num, den = RATIO_METRICS[metric]
         nv, dv = part[f"{num}_v"].to_numpy(np.float64), part[f"{den}_v"].to_numpy(np.float64)
         nb, db = part[f"{num}_b"].to_numpy(np.float64), part[f"{den}_b"].to_numpy(np.float64)
-        mean_v, mean_b = _ratio(nv, dv), _ratio(nb, db)
+        mean_v, mean_b = ratio_of_sums(nv, dv), ratio_of_sums(nb, db)
         diff = mean_v - mean_b
         influence = _ratio_influence(nv, dv) - _ratio_influence(nb, db)
         sd = float(np.std(influence, ddof=1)) if n > 1 else math.nan
         half = t_half_width(sd, n, confidence)
         low, high = diff - half, diff + half
-        boot = _boot_ratio(counts, nv, dv) - _boot_ratio(counts, nb, db)
+        boot = (_sums_ratio(boot_of[f"{num}_v"], boot_of[f"{den}_v"])
+                - _sums_ratio(boot_of[f"{num}_b"], boot_of[f"{den}_b"]))
     else:
         xv, xb = part[f"{metric}_v"].to_numpy(np.float64), part[f"{metric}_b"].to_numpy(np.float64)
         mean_v, mean_b = float(xv.mean()), float(xb.mean())
         diff, sd, low, high = t_interval(xv - xb, confidence)
-        boot = counts @ (xv - xb) / n
+        boot = boot_of[f"{metric}_diff"] / n
     boot_low, boot_high = percentile_interval(boot, confidence)
     return {"mean_variant": mean_v, "mean_baseline": mean_b, "mean_diff": diff, "sd_diff": sd,
             "t_low": low, "t_high": high, "boot_low": boot_low, "boot_high": boot_high}
 
 
-COMPARISON_COLUMNS = ["variant", "baseline", "pair", "metric", "regime", "n_pairs", "mean_variant",
-                      "mean_baseline", "mean_diff", "sd_diff", "t_low", "t_high", "boot_low", "boot_high",
-                      "confidence", "n_bootstrap"]
+STAT_COLUMNS = ["mean_variant", "mean_baseline", "mean_diff", "sd_diff", "t_low", "t_high", "boot_low", "boot_high"]
+COMPARISON_COLUMNS = ["variant", "baseline", "pair", "metric", "regime", "n_pairs", "n_variant", "n_baseline",
+                      "paired_share", "unpaired_mismatch", *STAT_COLUMNS, "confidence", "n_bootstrap"]
+
+
+def paired_share(n_pairs: int, n_variant: int, n_baseline: int) -> float:
+    """Paired episodes over the episodes the smaller side ran (1.0: every episode found its twin)."""
+    smaller = min(n_variant, n_baseline)
+    return n_pairs / smaller if smaller else math.nan
 
 
 def compare_pair(variant: pd.DataFrame, baseline: pd.DataFrame, metrics: Sequence[str], *, variant_label: str,
                  baseline_label: str, confidence: float = 0.95, n_bootstrap: int = 2000,
                  seed: int = 0) -> pd.DataFrame:
-    """Paired statistics of variant − baseline, per metric, overall ("all") and per regime."""
-    joined = pair_episodes(variant, baseline)
+    """Paired statistics of variant − baseline, per metric, overall ("all") and per regime.
+
+    Each row also says how many episodes each side ran (n_variant, n_baseline), the share that paired and
+    how many shared (episode, regime) but saw a different path (unpaired_mismatch).
+    """
+    joined, mismatched = pair_episodes(variant, baseline, variant_label, baseline_label)
+    mismatched_regimes = mismatched["regime"]
     rows = []
     for regime in (ALL,) + REGIMES:
         part = joined if regime == ALL else joined[joined["regime"] == regime]
         n = len(part)
-        counts = bootstrap_counts(n, n_bootstrap, _rng(seed, variant_label, baseline_label, regime)) if n else None
+        n_v = len(variant) if regime == ALL else int((variant["regime"] == regime).sum())
+        n_b = len(baseline) if regime == ALL else int((baseline["regime"] == regime).sum())
+        mismatch = len(mismatched_regimes) if regime == ALL else int((mismatched_regimes == regime).sum())
+        boot_of = {}
+        if n:
+            columns, names = _paired_columns(part, metrics)
+            sums = bootstrap_sums(columns, n_bootstrap, _rng(seed, variant_label, baseline_label, regime))
+            boot_of = {c: sums[:, i] for i, c in enumerate(names)}
         for metric in metrics:
-            stats = (_paired_metric(part, metric, counts, confidence) if n
-                     else dict.fromkeys(COMPARISON_COLUMNS[6:14], math.nan))
+            stats = (_paired_metric(part, metric, boot_of, confidence) if n
+                     else dict.fromkeys(STAT_COLUMNS, math.nan))
             rows.append({"variant": variant_label, "baseline": baseline_label,
                          "pair": f"{variant_label} - {baseline_label}", "metric": metric, "regime": regime,
-                         "n_pairs": n, **stats, "confidence": confidence, "n_bootstrap": n_bootstrap})
+                         "n_pairs": n, "n_variant": n_v, "n_baseline": n_b,
+                         "paired_share": paired_share(n, n_v, n_b), "unpaired_mismatch": mismatch,
+                         **stats, "confidence": confidence, "n_bootstrap": n_bootstrap})
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)

@@ -159,3 +159,54 @@ def test_bootstrap_and_t_intervals__cover_the_true_mean_about_95_percent():
         hits_t += d["t_low"] <= 1.0 <= d["t_high"]
         hits_b += d["boot_low"] <= 1.0 <= d["boot_high"]
     assert 0.91 <= hits_t / trials <= 0.98 and 0.90 <= hits_b / trials <= 0.98
+
+
+@pytest.mark.parametrize("n, chunk_elements", [(7, 7), (7, 20), (1000, 3000), (1000, 1 << 22)])
+def test_bootstrap_sums__same_numbers_as_one_dense_resampling_whatever_the_chunk(n, chunk_elements):
+    columns = np.random.default_rng(2).normal(size=(n, 3))
+    dense = stats.bootstrap_counts(n, 301, np.random.default_rng(9)) @ columns
+    chunked = stats.bootstrap_sums(columns, 301, np.random.default_rng(9), chunk_elements=chunk_elements)
+    np.testing.assert_allclose(chunked, dense, rtol=1e-12, atol=1e-9)
+
+
+def test_describe_metrics__one_resampling_serves_every_metric():
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"episode": np.arange(500), "x": rng.normal(size=500), "widens": rng.poisson(1, 500),
+                          "actions": rng.poisson(5, 500) + 1})
+    both = stats.describe_metrics(frame, ["x", "widen_share"], 0.95, 800, seed=3, label="A")
+    counts = stats.bootstrap_counts(500, 800, stats._rng(3, "describe", "A"))
+    x_low, x_high = stats.percentile_interval(counts @ frame["x"].to_numpy() / 500, 0.95)
+    share = (counts @ frame["widens"].to_numpy(float)) / (counts @ frame["actions"].to_numpy(float))
+    s_low, s_high = stats.percentile_interval(share, 0.95)
+    assert (both["x"]["boot_low"], both["x"]["boot_high"]) == (pytest.approx(x_low), pytest.approx(x_high))
+    assert (both["widen_share"]["boot_low"], both["widen_share"]["boot_high"]) == (pytest.approx(s_low),
+                                                                                   pytest.approx(s_high))
+
+
+def test_compare_pair__counts_each_side_and_the_paired_share():
+    regimes = ["mean_revert", "jumpy"] * 5
+    base = _episodes(np.arange(10.0), regimes)
+    variant = _episodes(np.arange(10.0) + 1, regimes).iloc[:4]     # ran 4 of the baseline's 10 episodes
+    variant = pd.concat([variant, _episodes([0.0] * 6, ["trend_up"] * 6).assign(episode=np.arange(4, 10))])
+    out = stats.compare_pair(variant, base, ["net_pnl_usd"], variant_label="C", baseline_label="A").set_index("regime")
+    assert tuple(out.loc["all", ["n_pairs", "n_variant", "n_baseline"]]) == (4, 10, 10)
+    assert out.loc["all", "paired_share"] == pytest.approx(0.4)
+    assert tuple(out.loc["trend_up", ["n_pairs", "n_variant", "n_baseline"]]) == (0, 6, 0)
+    assert math.isnan(out.loc["trend_up", "paired_share"])
+    assert out.loc["mean_revert", "paired_share"] == pytest.approx(1.0)   # 2 of min(2, 5)
+
+
+def test_pair_episodes__rows_with_a_different_market_path_are_not_pairs():
+    regimes = ["mean_revert"] * 4
+    market = {"price_start": [2000.0, 2100.0, 1900.0, 2050.0], "realized_vol": [0.5, 0.6, 0.7, 0.8]}
+    base = _episodes([1.0, 2.0, 3.0, 4.0], regimes, **market)
+    variant = _episodes([2.0, 3.0, 4.0, 5.0], regimes, **market)
+    variant.loc[1, "price_start"] = 2100.0 * (1 + 1e-6)          # another path
+    variant.loc[2, "realized_vol"] = 0.7 * (1 + 1e-6)
+    variant.loc[3, "price_start"] = 2050.0 * (1 + 1e-12)          # float noise: still the same path
+    joined, mismatched = stats.pair_episodes(variant, base, "C", "A")
+    assert list(joined["episode"]) == [0, 3] and list(mismatched["episode"]) == [1, 2]
+    row = stats.compare_pair(variant, base, ["net_pnl_usd"], variant_label="C", baseline_label="A").iloc[0]
+    assert (row.n_pairs, row.unpaired_mismatch, row.paired_share) == (2, 2, 0.5)
+    with pytest.raises(stats.PairingError, match=r"C vs A: different markets: same episode index, different price"):
+        stats.pair_episodes(variant.assign(price_start=variant.price_start * 1.01), base, "C", "A")

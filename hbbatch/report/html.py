@@ -88,10 +88,31 @@ def _figures(variants: list[str], comparison: pd.DataFrame, convergence: pd.Data
     return figures
 
 
+def _pairing(comparison: pd.DataFrame, skipped_pairs: Sequence[dict[str, str]]) -> str:
+    """Per pair: episodes each side ran, how many paired (and the share), how many saw another path; then
+    the pairs not compared and why."""
+    rows = ""
+    if not comparison.empty:
+        overall = comparison[comparison["regime"] == "all"].drop_duplicates("pair")
+        for r in overall.itertuples():
+            cls = "" if r.paired_share >= 0.9 else " class='warn'"
+            rows += (f"<tr><td>{html.escape(r.pair)}</td><td>{r.n_variant:,}</td><td>{r.n_baseline:,}</td>"
+                     f"<td>{r.n_pairs:,}</td><td{cls}>{100 * r.paired_share:.1f} %</td>"
+                     f"<td>{r.unpaired_mismatch:,}</td></tr>")
+    out = ("<table><thead><tr><th>pair</th><th>episodes (variant)</th><th>episodes (baseline)</th><th>paired</th>"
+           f"<th>paired share</th><th>same index, other path</th></tr></thead><tbody>{rows}</tbody></table>"
+           if rows else "")
+    for p in skipped_pairs:
+        out += f"<p class='warn'>not compared: {html.escape(p['variant'])} - {html.escape(p['baseline'])}: " \
+               f"{html.escape(p['reason'])}</p>"
+    return out
+
+
 def render_report(*, experiment: str, jobs: Sequence[dict[str, Any]], variants: pd.DataFrame,
                   comparison: pd.DataFrame, convergence: pd.DataFrame, criteria: Sequence[Any],
                   episodes: dict[str, pd.DataFrame], baseline: str | None, errors: Sequence[str], exit_code: int,
-                  confidence: float, rules: dict[str, pd.DataFrame] | None = None) -> str:
+                  confidence: float, rules: dict[str, pd.DataFrame] | None = None,
+                  skipped_pairs: Sequence[dict[str, str]] = ()) -> str:
     verdict = {0: ("pass", "all jobs ran, every criterion held"), 1: ("fail", "a success criterion failed"),
                2: ("error", "an error occurred")}[exit_code]
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>hbbatch: {html.escape(experiment)}</title>"
@@ -113,8 +134,10 @@ def render_report(*, experiment: str, jobs: Sequence[dict[str, Any]], variants: 
     labels = [j["label"] for j in jobs if j["label"] in episodes]
     for caption, img in _figures(labels, comparison, convergence, episodes):
         parts.append(f"<h2>{html.escape(caption)}</h2>{img}")
+    if not comparison.empty or skipped_pairs:
+        parts.append("<h2>Pairing</h2>" + _pairing(comparison, skipped_pairs))
     if not comparison.empty:
-        shown = comparison[["pair", "metric", "regime", "n_pairs", "mean_variant", "mean_baseline", "mean_diff",
+        shown = comparison[["pair", "metric", "regime", "n_pairs", "paired_share", "mean_variant", "mean_baseline", "mean_diff",
                             "boot_low", "boot_high", "t_low", "t_high"]]
         parts.append("<h2>Paired comparisons</h2>" + _table(shown, 4, titles=False))
     if not convergence.empty:

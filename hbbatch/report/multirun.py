@@ -22,7 +22,6 @@ from hbbatch.report.summary import variant_row
 
 log = logging.getLogger(__name__)
 COMPARISON, CRITERIA, RUN_RESULTS, REPORT = "comparison.parquet", "criteria.json", "run_results.json", "report.html"
-RUN_SUMMARY = SUMMARY
 
 
 class RunConfigError(ValueError):
@@ -113,18 +112,53 @@ def _baseline_and_judged(criteria: dict[str, Any], labels: list[str]) -> tuple[s
     return baseline, judged
 
 
+PAIRED_SHARE_WARN = 0.9   # below this, a comparison rests on a minority of one side's episodes: say so
+
+
+def _seeds(frame: pd.DataFrame) -> tuple[int, ...]:
+    return tuple(sorted(int(x) for x in frame["seed"].unique())) if "seed" in frame.columns else ()
+
+
 def compare_variants(episodes: dict[str, pd.DataFrame], baseline: str | None, judged: list[str],
-                     stats_conf: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Paired comparisons of every pair of variants, and each variant's convergence table."""
+                     stats_conf: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, str]]]:
+    """Paired comparisons of the pairs of variants that ran the same seeds, each variant's convergence table,
+    and the pairs left out with the reason (episodes of different seeds share no market path)."""
     common = {"confidence": stats_conf["confidence"], "n_bootstrap": stats_conf["n_bootstrap"],
               "seed": stats_conf["bootstrap_seed"]}
     pairs = _pairs(list(episodes), baseline if baseline in episodes else None, [v for v in judged if v in episodes])
-    frames = [stats.compare_pair(episodes[v], episodes[b], list(stats_conf["metrics"]), variant_label=v,
-                                 baseline_label=b, **common) for v, b in pairs]
+    frames, skipped = [], []
+    for v, b in pairs:
+        seeds_v, seeds_b = _seeds(episodes[v]), _seeds(episodes[b])
+        if seeds_v != seeds_b:
+            skipped.append({"variant": v, "baseline": b, "reason": f"different seeds ({list(seeds_v)} vs "
+                            f"{list(seeds_b)}): their episodes share no market path", "kind": "seed"})
+            continue
+        try:
+            frame = stats.compare_pair(episodes[v], episodes[b], list(stats_conf["metrics"]), variant_label=v,
+                                       baseline_label=b, **common)
+        except stats.PairingError as exc:
+            skipped.append({"variant": v, "baseline": b, "reason": str(exc), "kind": "pairing"})
+            continue
+        overall = frame[frame["regime"] == stats.ALL].iloc[0]
+        if overall["paired_share"] < PAIRED_SHARE_WARN:
+            log.warning("%s - %s: only %.0f %% of episodes paired (%d of min(%d, %d)); %d shared the index but "
+                        "not the market path", v, b, 100 * overall["paired_share"], overall["n_pairs"],
+                        overall["n_variant"], overall["n_baseline"], overall["unpaired_mismatch"])
+        frames.append(frame)
+    for item in skipped:
+        log.warning("%s - %s not compared: %s", item["variant"], item["baseline"], item["reason"])
     comparison = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=stats.COMPARISON_COLUMNS)
     tables = [stats.convergence(frame, "return", stats_conf["convergence_episodes"], common["confidence"],
                                 common["n_bootstrap"], common["seed"], label) for label, frame in episodes.items()]
-    return comparison, (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame())
+    return comparison, (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), skipped
+
+
+def paired_shares(comparison: pd.DataFrame) -> dict[str, float]:
+    """Each compared pair's paired share over all regimes ("B - A": 1.0)."""
+    if comparison.empty:
+        return {}
+    overall = comparison[comparison["regime"] == stats.ALL].drop_duplicates("pair")
+    return dict(zip(overall["pair"], overall["paired_share"].astype(float)))
 
 
 def exit_status(errors: list[str], statuses: list[str], fail_on_violation: bool) -> int:
@@ -141,9 +175,27 @@ def finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: 
     """Everything after the jobs; returns the exit status (0 ok, 1 a failed criterion, 2 an error).
 
     `single`: a run without sweep, whose folder is the job's own (its summary.json stays the job's).
+    run_results.json is written whatever happens: if post-processing raises, it records exit 2 and the
+    error, then the error propagates.
     """
-    t0 = time.perf_counter()
     run_dir = Path(run_dir)
+    try:
+        return _finish_run(run_dir, jobs, config, started, single)
+    except Exception as exc:
+        from hbbatch.cli import one_line
+
+        job_dicts = [j.as_dict() for j in jobs]
+        elapsed = (time.time() - started) if started else sum(j["execution_time"] for j in job_dicts)
+        artifacts.write_json(run_dir / RUN_RESULTS, build_run_results(
+            jobs=job_dicts, criteria=[], experiment=str(config.get("experiment_name", "default")), elapsed_s=elapsed,
+            exit_code=exit_codes.ERROR, args={"run_dir": str(run_dir)},
+            errors=[f"post-processing failed: {one_line(exc)}"]))
+        raise
+
+
+def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: float | None,
+                single: bool) -> int:
+    t0 = time.perf_counter()
     label_jobs(jobs)
     crit_conf, stats_conf = config["criteria"], config["stats"]
     experiment = str(config.get("experiment_name", "default"))
@@ -158,7 +210,9 @@ def finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: 
     variants = pd.DataFrame([variant_row(j.label, j.record["summary"]) for j in ok])
     episodes = {j.label: pd.read_parquet(j.dir / EPISODES) for j in ok}
     rules = {j.label: pd.DataFrame(j.record["summary"]["rules"]) for j in ok}
-    comparison, convergence = compare_variants(episodes, baseline, judged, stats_conf)
+    comparison, convergence, skipped_pairs = compare_variants(episodes, baseline, judged, stats_conf)
+    # a pair of one seed whose episodes never saw the same market is misconfigured: an error of the run
+    errors += [f"{p['variant']} - {p['baseline']}: {p['reason']}" for p in skipped_pairs if p["kind"] == "pairing"]
 
     criteria_results = []
     if crit_conf.get("enabled", True) and crit_conf.get("checks") and judged:
@@ -169,11 +223,13 @@ def finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: 
             comparison=comparison, variants=variants, rules=rules,
             hard_caps={j.label: j.record["summary"]["hard_cap"]["max_actions"] for j in ok},
             failed_jobs={j.label for j in jobs if j.status != "success"},
-            expectations_dir=Path(config["paths"]["expectations_dir"]))
+            expectations_dir=Path(config["paths"]["expectations_dir"]),
+            unpaired={p["variant"]: p["reason"] for p in skipped_pairs if p["baseline"] == baseline})
     statuses = [c.status for c in criteria_results]
     code = exit_status(errors, statuses, crit_conf.get("fail_on_violation", True))
 
     job_dicts = [j.as_dict() for j in jobs]
+    shares = paired_shares(comparison)
     artifacts.write_parquet(run_dir / COMPARISON, comparison)
     if judged:
         artifacts.write_json(run_dir / CRITERIA, {
@@ -181,25 +237,30 @@ def finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: 
             "fail_on_violation": crit_conf.get("fail_on_violation", True),
             "results": [c.to_dict() for c in criteria_results]})
     if not single:
-        artifacts.write_json(run_dir / RUN_SUMMARY, {
+        artifacts.write_json(run_dir / SUMMARY, {
             "experiment": experiment, "baseline": baseline, "judged": judged, "exit_code": code,
-            "jobs": job_dicts, "variants": variants.to_dict(orient="records"),
-            "convergence": convergence.to_dict(orient="records"), "errors": errors})
+            "jobs": job_dicts, "variants": variants.to_dict(orient="records"), "paired_share": shares,
+            "skipped_pairs": skipped_pairs, "convergence": convergence.to_dict(orient="records"), "errors": errors})
     elapsed = (time.time() - started) if started else sum(j["execution_time"] for j in job_dicts)
     artifacts.write_json(run_dir / RUN_RESULTS, build_run_results(
         jobs=job_dicts, criteria=criteria_results, experiment=experiment, elapsed_s=elapsed, exit_code=code,
-        args={"run_dir": str(run_dir)}))
+        args={"run_dir": str(run_dir)}, errors=errors, skipped_pairs=skipped_pairs))
     if config["report"].get("html", True):
         from hbbatch.report.html import render_report
 
         artifacts.write_text(run_dir / REPORT, render_report(
             experiment=experiment, jobs=job_dicts, variants=variants, comparison=comparison,
             convergence=convergence, criteria=criteria_results, episodes=episodes, baseline=baseline,
-            errors=errors, exit_code=code, confidence=stats_conf["confidence"], rules=rules))
+            errors=errors, exit_code=code, confidence=stats_conf["confidence"], rules=rules,
+            skipped_pairs=skipped_pairs))
 
     counts = {s: statuses.count(s) for s in ("pass", "warn", "fail", "error", "skipped") if s in statuses}
-    footer = errors + [f"{len(jobs)} job(s), criteria {counts or 'none'}, exit {code}; artifacts in {run_dir} "
-                       f"(post-processing {time.perf_counter() - t0:.1f} s)"]
+    footer = errors + [f"not compared: {p['variant']} - {p['baseline']}: {p['reason']}"
+                       for p in skipped_pairs if p["kind"] != "pairing"]
+    if shares:
+        footer.append("paired share: " + ", ".join(f"{pair} {100 * share:.0f} %" for pair, share in shares.items()))
+    footer.append(f"{len(jobs)} job(s), criteria {counts or 'none'}, exit {code}; artifacts in {run_dir} "
+                  f"(post-processing {time.perf_counter() - t0:.1f} s)")
     if config["report"].get("table", True):
         from hbbatch.report.table import print_report
 

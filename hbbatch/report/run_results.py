@@ -46,7 +46,9 @@ def criterion_result(result: Any) -> dict[str, Any]:
 
 
 def build_run_results(*, jobs: Sequence[dict[str, Any]], criteria: Sequence[Any], experiment: str,
-                      elapsed_s: float, args: dict[str, Any], exit_code: int) -> dict[str, Any]:
+                      elapsed_s: float, args: dict[str, Any], exit_code: int, errors: Sequence[str] = (),
+                      skipped_pairs: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
+    """`errors`: what made the run exit 2 beyond a job's own status; `skipped_pairs`: pairs not compared, why."""
     return {
         "metadata": {
             "dbt_schema_version": SCHEMA,
@@ -58,5 +60,7 @@ def build_run_results(*, jobs: Sequence[dict[str, Any]], criteria: Sequence[Any]
         "results": [job_result(j, experiment) for j in jobs] + [criterion_result(c) for c in criteria],
         "elapsed_time": elapsed_s,
         "exit_code": exit_code,
+        "errors": list(errors),
+        "skipped_pairs": list(skipped_pairs),
         "args": args,
     }

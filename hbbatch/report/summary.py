@@ -41,7 +41,7 @@ def rule_totals(rules: pd.DataFrame) -> pd.DataFrame:
 def summarize(episodes: pd.DataFrame, rules: pd.DataFrame, *, rails: dict[str, Any], confidence: float,
               n_bootstrap: int, seed: int, label: str, metrics: Sequence[str] = SUMMARY_METRICS) -> dict[str, Any]:
     """The numbers of summary.json for one variant."""
-    overall = {m: stats.describe_metric(episodes, m, confidence, n_bootstrap, seed, label) for m in metrics}
+    overall = stats.describe_metrics(episodes, list(metrics), confidence, n_bootstrap, seed, label)
     per_regime = {}
     for regime in stats.REGIMES:
         part = episodes[episodes["regime"] == regime]

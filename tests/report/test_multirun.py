@@ -5,7 +5,10 @@ import json
 import pandas as pd
 import pytest
 
-from hbbatch.report.multirun import Job, _pairs, collect_jobs, finish_run, label_jobs
+import logging
+
+from hbbatch.report import multirun
+from hbbatch.report.multirun import Job, _pairs, collect_jobs, compare_variants, finish_run, label_jobs
 from tests.report.conftest import episodes_frame, rules_frame
 
 
@@ -119,3 +122,64 @@ def test_finish_run__new_bad_rule_taking_most_actions_fails(tmp_path, make_job, 
     criteria = json.loads((run_dir / "criteria.json").read_text())["results"]
     failed = [c for c in criteria if c["status"] == "fail"]
     assert [c["check"] for c in failed] == ["no_new_bad_rule"] and "needs < 0.25" in failed[0]["message"]
+
+
+def test_finish_run__a_seed_sweep_compares_only_jobs_of_one_seed_and_says_which_pairs_it_skipped(
+        tmp_path, make_job, run_config):
+    run_dir = tmp_path / "run"
+    for num, seed in enumerate((1, 2, 1)):
+        campaign = "B" if num == 2 else "A"
+        make_job(run_dir, num, campaign, [f"seed={seed}", f"campaign={campaign}"],
+                 episodes_frame(shift_usd=40.0 * (num == 2), seed=seed))
+    code = finish_run(run_dir, collect_jobs(run_dir), run_config())
+    assert code == 0
+    run_results = json.loads((run_dir / "run_results.json").read_text())
+    assert run_results["exit_code"] == 0
+    skipped = {(p["variant"], p["baseline"]) for p in run_results["skipped_pairs"]}
+    assert skipped == {("seed=2,A", "seed=1,A"), ("seed=1,B", "seed=2,A")}
+    assert all("different seeds ([2] vs [1])" in p["reason"] or "different seeds ([1] vs [2])" in p["reason"]
+               for p in run_results["skipped_pairs"])
+    comparison = pd.read_parquet(run_dir / "comparison.parquet")
+    assert set(comparison["pair"]) == {"seed=1,B - seed=1,A"}
+    status = {r["unique_id"]: r["status"] for r in run_results["results"]}
+    assert status["criterion.net_pnl_improvement.seed=2,A"] == "skipped"
+    assert status["criterion.net_pnl_improvement.seed=1,B"] == "pass"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert len(summary["skipped_pairs"]) == 2 and summary["paired_share"] == {"seed=1,B - seed=1,A": 1.0}
+
+
+def test_finish_run__writes_run_results_with_exit_2_when_post_processing_raises(tmp_path, make_job, run_config,
+                                                                               monkeypatch):
+    run_dir = _three_way(tmp_path, make_job)
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("comparison blew up")
+
+    monkeypatch.setattr(multirun, "compare_variants", explode)
+    with pytest.raises(RuntimeError, match="blew up"):
+        finish_run(run_dir, collect_jobs(run_dir), run_config())
+    run_results = json.loads((run_dir / "run_results.json").read_text())
+    assert run_results["exit_code"] == 2
+    assert any("comparison blew up" in e for e in run_results["errors"])
+    assert [r["status"] for r in run_results["results"]] == ["success"] * 3
+
+
+def test_compare_variants__warns_when_few_episodes_pair_and_reports_the_share(tmp_path, make_job, run_config,
+                                                                              caplog, capsys):
+    base = episodes_frame()
+    calibrated = episodes_frame(shift_usd=60.0)
+    moved = calibrated.index % 2 == 0                       # half the episodes drew another regime
+    calibrated.loc[moved, "regime"] = calibrated.loc[moved, "regime"].map(
+        {"mean_revert": "jumpy", "jumpy": "trend_up", "trend_up": "mean_revert"})
+    with caplog.at_level(logging.WARNING, logger="hbbatch.report.multirun"):
+        comparison, _, skipped = compare_variants({"A": base, "C": calibrated}, "A", ["C"], run_config()["stats"])
+    row = comparison.query("regime == 'all'").iloc[0]
+    assert (row.n_variant, row.n_baseline, row.n_pairs) == (400, 400, 200) and row.paired_share == 0.5
+    assert skipped == [] and "C - A: only 50 % of episodes paired (200 of min(400, 400))" in caplog.text
+    run_dir = tmp_path / "run"
+    make_job(run_dir, 0, "A", ["campaign=A"], base)
+    make_job(run_dir, 1, "C", ["campaign=C"], calibrated)
+    finish_run(run_dir, collect_jobs(run_dir), run_config())
+    assert "paired share: C - A 50 %" in capsys.readouterr().out
+    html = (run_dir / "report.html").read_text()
+    assert "<h2>Pairing</h2>" in html and "50.0 %" in html
