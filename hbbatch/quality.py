@@ -31,11 +31,6 @@ class ExpectationOutcome:
     meta: dict[str, Any] = field(default_factory=dict)
     unexpected_sample: tuple[Any, ...] = ()   # a few offending values, for column-value expectations
 
-    def describe(self) -> str:
-        column = self.kwargs.get("column")
-        where = f" on '{column}'" if column else ""
-        return f"{self.expectation_type}{where}: observed {self.observed!r}"
-
 
 @dataclass(frozen=True)
 class SuiteOutcome:

@@ -171,11 +171,12 @@ class ResultCache:
         after = record(CacheState(results={query: previous} if previous else {}, ledger=before.ledger),
                        query, fetched_at_s, credits, values)
         entry = after.results[query]
+        # the charge first: a crash between the two writes over-counts the day's credits, never under-counts
+        self._write_ledger(after.ledger)
         write_json(self._path(query), {
             "query": query, "fetched_at_s": entry.fetched_at_s, "credits": float(credits),
             "execution_id": execution_id, "rows": rows, "values": dict(entry.values),
             "history": {s: [list(tv) for tv in h] for s, h in entry.history.items()}, "meta": dict(meta or {})})
-        self._write_ledger(after.ledger)
         return self.get(query)
 
     def charge(self, query: str, t_s: float, credits: float) -> None:

@@ -173,6 +173,24 @@ def test_a_saved_querys_latest_result_is_stored_with_its_own_age(stand_in, dune_
     assert stand_in.calls("POST", "/api/v1/query/4242/execute") == 0
 
 
+
+def test_a_saved_querys_latest_result_is_reused_within_the_planners_ttl(stand_in, dune_config, tmp_path, with_key,
+                                                                        snapshot_payloads):
+    folder = tmp_path / "queries"
+    shutil.copytree(QUERIES_DIR, folder)
+    meta = folder / "gas_regime.yaml"
+    meta.write_text(meta.read_text().replace("dune_query_id: null", "dune_query_id: 4242"))
+    now_s = time.time()
+    ended = pd.Timestamp(now_s - 2 * 3600, unit="s", tz="UTC").floor("ms")
+    stored = stand_in.add_latest(4242, snapshot_scenario(snapshot_payloads["gas_regime"], ended, ended_at=ended))
+    # two hours old: past the catalog's ttl_s (an hour), within the planner's (three hours)
+    config = dune_config({"now_s": now_s, "ttl_overrides_s": {"gas_regime": 3 * 3600}})
+    config["calibration"].update(queries=["gas_regime", "regime_frequencies"], queries_dir=str(folder))
+    report, _ = calibrate(config, tmp_path / "out")
+    execution = report["provenance"]["executions"]["gas_regime"]
+    assert execution["execution_id"] == stored and execution["reused"] and execution["credits"] == 0
+    assert stand_in.calls("POST", "/api/v1/query/4242/execute") == 0
+
 def test_from_the_composed_config_with_a_planner_choice(stand_in, tmp_path, with_key, capsys):
     from hydra import compose, initialize_config_dir
 

@@ -39,6 +39,23 @@ def test_put_get_state__round_trip_with_history_and_ledger(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))            # no temporary file left behind
 
 
+
+def test_put__the_charge_is_recorded_even_when_storing_the_result_fails(tmp_path, monkeypatch):
+    import hbbatch.planner.cache as cache_module
+
+    real = cache_module.write_json
+
+    def failing(path, data):
+        if str(path).endswith(".result.json"):
+            raise OSError("disk full")
+        return real(path, data)
+
+    monkeypatch.setattr(cache_module, "write_json", failing)
+    cache = ResultCache(tmp_path)
+    with pytest.raises(OSError):
+        cache.put("gas_regime", [{"gas_price_gwei": 2.0}], NOW, 10.0, ["gas_price"])
+    assert cache.state().spent_in_day(NOW) == 10.0 and cache.get("gas_regime") is None
+
 def test_history_is_bounded():
     state = CacheState()
     for t in range(HISTORY_LENGTH + 5):

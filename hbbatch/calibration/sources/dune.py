@@ -3,7 +3,7 @@
 `task=calibrate calibration.source=dune` does not call every query: it executes the query planner's
 plan over the planner's result cache (`hbbatch.calibration.sources.dune_plan`). `fetch` is one planned
 query: a saved query (`dune_query_id`) first asks for its latest result (`GET /v1/query/{id}/results`)
-and reuses it when younger than the query's TTL, else executes (`POST /v1/query/{id}/execute`); an
+and reuses it when younger than the planner's TTL for it, else executes (`POST /v1/query/{id}/execute`); an
 unsaved one runs its rendered SQL (`POST /v1/sql/execute`). Then the status is polled until the
 execution ends or `timeout_s` passes (the execution is then cancelled), and the results are read page
 by page. The execution id and the credits spent are recorded. The API key comes from the
@@ -59,11 +59,12 @@ class DuneSource:
 
     # -- the interface ---------------------------------------------------------------------------
 
-    def fetch(self, spec: QuerySpec, overrides: Mapping[str, Any]) -> QueryResult:
-        """The query's result from the API now (no result cache: the plan decides what runs)."""
+    def fetch(self, spec: QuerySpec, overrides: Mapping[str, Any], ttl_s: float | None = None) -> QueryResult:
+        """The query's result from the API now (no result cache: the plan decides what runs). `ttl_s`: how
+        young a saved query's latest result must be to be reused (the planner's TTL; default `spec.ttl_s`)."""
         parameters = query_parameters(spec, overrides)
         try:
-            payload, credits, reused, origin = self._obtain(spec, parameters)
+            payload, credits, reused, origin = self._obtain(spec, parameters, spec.ttl_s if ttl_s is None else ttl_s)
         except SourceError:
             raise
         except Exception as exc:  # requests / dune-client errors: one line, key scrubbed
@@ -73,13 +74,14 @@ class DuneSource:
 
     # -- the API ---------------------------------------------------------------------------------
 
-    def _obtain(self, spec: QuerySpec, parameters: Mapping[str, Any]) -> tuple[dict[str, Any], float, bool, str]:
+    def _obtain(self, spec: QuerySpec, parameters: Mapping[str, Any],
+                ttl_s: float) -> tuple[dict[str, Any], float, bool, str]:
         if spec.dune_query_id is not None:
             query = self._saved_query(spec, parameters)
             latest = self.client._get(route=f"/query/{spec.dune_query_id}/results",  # noqa: SLF001 (the client's router)
                                       params={**_query_params(query), "limit": 1})
             ended = latest.get("execution_ended_at") if isinstance(latest, dict) else None
-            if ended and (self.clock() - parse_time(ended)).total_seconds() < spec.ttl_s:
+            if ended and (self.clock() - parse_time(ended)).total_seconds() < ttl_s:
                 payload = self._results(spec, str(latest["execution_id"]))
                 return payload, 0.0, True, f"GET /v1/query/{spec.dune_query_id}/results"
             job_id = self.client.execute_query(query, performance=self.performance).execution_id

@@ -84,7 +84,7 @@ def fetch_planned(source: DuneSource, cfg: Any, catalog: Mapping[str, QuerySpec]
 
     def fetch(spec: QuerySpec) -> Fetched:
         try:
-            result = source.fetch(spec, overrides[spec.name])
+            result = source.fetch(spec, overrides[spec.name], ttl_s=the_plan.choice(spec.name).ttl_s)
         except SourceError as exc:
             cache.charge(spec.name, the_plan.now_s, exc.credits)
             raise
