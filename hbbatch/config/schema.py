@@ -17,8 +17,6 @@ from hbbatch.config.calibration import CalibrationConf
 from hbbatch.config.planner import PlannerConf
 from hbbatch.config.sim import AgentConf, FloorsConf, MarketConf, RegimeMixConf
 
-TASKS = ("campaign", "calibrate", "plan", "plan_sim")
-CRITERIA_TABLES = ("comparison", "summary", "rules")
 COMPARED_METRICS = ("net_pnl_usd", "return", "gas_usd", "actions", "widen_share")
 
 

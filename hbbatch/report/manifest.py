@@ -19,6 +19,9 @@ import hbbatch
 PACKAGES = ("hbbatch", "jax", "jaxlib", "numpy", "pandas", "pyarrow", "hydra-core", "omegaconf",
             "great-expectations", "matplotlib")
 REPO_DIR = Path(hbbatch.__file__).resolve().parents[1]
+# The config sections that determine a job's numbers (read after calibration is applied): two jobs with the
+# same hash simulate the same episodes. Where files go, the report's look and names are left out.
+RESULT_SECTIONS = ("market", "agent", "floors", "regime_mix", "gating", "n_episodes", "n_steps", "dtype", "seed")
 
 
 def content_hash(payload: Any) -> str:
@@ -27,19 +30,28 @@ def content_hash(payload: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def result_config_hash(config: dict[str, Any]) -> str:
+    """content_hash of the sections that determine results (RESULT_SECTIONS present in `config`)."""
+    return content_hash({k: config[k] for k in RESULT_SECTIONS if k in config})
+
+
+def git_state(repo_dir: Path) -> dict[str, Any]:
+    """The commit checked out in repo_dir and whether the tree differs from it: a modified, staged or
+    untracked (not ignored) file counts, since an untracked module can change what runs. Nones outside git."""
+    try:
+        commit = subprocess.run(["git", "-C", str(repo_dir), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(repo_dir), "status", "--porcelain", "--untracked-files=normal"],
+                                capture_output=True, text=True, timeout=5, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": None, "git_dirty": None}   # not a checkout (installed from a wheel)
+    return {"git_commit": commit, "git_dirty": bool(status.strip())}
+
+
 @functools.lru_cache(maxsize=1)
 def code_version() -> dict[str, Any]:
     """The package version and, in a git checkout, the commit and whether the tree had local changes."""
-    version: dict[str, Any] = {"hbbatch": hbbatch.__version__, "git_commit": None, "git_dirty": None}
-    try:
-        commit = subprocess.run(["git", "-C", str(REPO_DIR), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=5, check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", str(REPO_DIR), "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True, timeout=5, check=True).stdout
-        version.update(git_commit=commit, git_dirty=bool(status.strip()))
-    except (OSError, subprocess.SubprocessError):
-        pass   # not a checkout (installed from a wheel): the package version stands alone
-    return version
+    return {"hbbatch": hbbatch.__version__, **git_state(REPO_DIR)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -55,12 +67,13 @@ def package_versions() -> dict[str, str | None]:
 
 def build_manifest(*, job: dict[str, Any], config: dict[str, Any], calibration: dict[str, Any],
                    spec: dict[str, Any], seed: int) -> dict[str, Any]:
-    """The manifest of one job; `config` is the resolved job config without Hydra's own section."""
+    """The manifest of one job; `config` is the resolved (and calibrated) job config without Hydra's own
+    section, stored whole; its hash covers only the sections that determine results."""
     return {
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "job": job,
         "seed": seed,
-        "config_hash": content_hash(config),
+        "config_hash": result_config_hash(config),
         "calibration_hash": calibration.get("hash", "none"),
         "calibration": calibration,
         "spec": spec,

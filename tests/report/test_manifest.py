@@ -1,0 +1,52 @@
+"""manifest.json: the config hash follows what determines results, git state counts untracked files."""
+
+import subprocess
+
+import pytest
+
+from hbbatch.report.manifest import RESULT_SECTIONS, build_manifest, content_hash, git_state
+
+
+def _config(**changes):
+    config = {"market": {"fee_rate": 0.0005}, "agent": {"gas_usd": 2.0}, "floors": {"mean_revert": 1200},
+              "regime_mix": {"mean_revert": 0.4}, "gating": {"mode": "ev"}, "n_episodes": 100, "n_steps": 60,
+              "dtype": "float32", "seed": 42, "paths": {"output_dir": "outputs"}, "report": {"html": True},
+              "experiment_name": "three_way", "campaign": "B"}
+    return {**config, **changes}
+
+
+def _hash(config):
+    return build_manifest(job={}, config=config, calibration={"hash": "none"}, spec={}, seed=42)["config_hash"]
+
+
+def test_build_manifest__config_hash_ignores_where_files_go_and_how_the_report_looks():
+    base = _hash(_config())
+    assert base == content_hash({k: _config()[k] for k in RESULT_SECTIONS})
+    assert _hash(_config(paths={"output_dir": "/elsewhere"}, report={"html": False},
+                         experiment_name="renamed")) == base
+    for changed in ({"market": {"fee_rate": 0.003}}, {"seed": 7}, {"n_episodes": 101}, {"gating": {"mode": "off"}},
+                    {"dtype": "float64"}, {"regime_mix": {"mean_revert": 0.49}}):
+        assert _hash(_config(**changed)) != base, changed
+    manifest = build_manifest(job={}, config=_config(), calibration={"hash": "none"}, spec={}, seed=42)
+    assert manifest["config"]["paths"] == {"output_dir": "outputs"}   # the full config is still stored
+
+
+def _git(repo, *args):
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def test_git_state__an_untracked_file_makes_the_tree_dirty(tmp_path):
+    try:
+        _git(tmp_path, "init", "-q")
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("git is not available")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    _git(tmp_path, "add", "a.py")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "a")
+    clean = git_state(tmp_path)
+    assert clean["git_dirty"] is False and len(clean["git_commit"]) == 40
+    (tmp_path / "new_rule.py").write_text("y = 2\n")
+    assert git_state(tmp_path)["git_dirty"] is True
+    (tmp_path / ".gitignore").write_text("new_rule.py\n.gitignore\n")
+    assert git_state(tmp_path)["git_dirty"] is False                  # ignored files do not count
+    assert git_state(tmp_path / "not_a_repo") == {"git_commit": None, "git_dirty": None}
