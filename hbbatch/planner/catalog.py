@@ -5,12 +5,13 @@
     name: gas_regime            # must equal the file stem
     priority: P0                # P0 always, P1 daily, P2 only on risk signals
     cost_credits: 10            # expected credits per execution (planner budgets with it)
-    cost_class: cheap           # cheap | medium | expensive (Dune's engine size: small/medium/large)
+    cost_class: medium          # cheap | medium | expensive: a label for readers; the Dune engine tier is
+                                # calibration.dune.performance (medium | large) for every query
     expensive: false            # counts against the planner's max_expensive
-    ttl_s: 3600                 # a stored result younger than this is fresh
-    parameters: {pool: "0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640", lookback_days: 30}
-    provides: [gas_price_gwei]  # signals this query's result feeds
-    columns: {hour: timestamp, gas_price_gwei_median: double}   # what it must return
+    ttl_s: 3600                 # a stored result younger than this is fresh (the planner may extend it)
+    parameters: {lookback_days: 30}
+    provides: [gas_price, eth_price]   # signals this query's result feeds (hbbatch.planner.decisions)
+    columns: {day: timestamp, gas_price_gwei: double, eth_price_usd: double}   # what it must return
     dune_query_id: null         # a saved query's id on Dune; null runs the SQL text itself
     description: one line
 
