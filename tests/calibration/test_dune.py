@@ -154,7 +154,7 @@ def test_dune__saved_query_re_executes_when_its_latest_result_is_older_than_the_
         stand_in, dune_config, with_key, saved_queries, snapshot_payloads):
     now = pd.Timestamp.now(tz="UTC")
     stand_in.add_latest(4242, snapshot_scenario(snapshot_payloads["gas_regime"], now,
-                                                ended_at=now - pd.Timedelta(hours=2)))
+                                                ended_at=now - pd.Timedelta(days=2)))
     source = DuneSource(dune_config()["calibration"]["dune"])
     result = source.fetch(saved_queries["gas_regime"], {"lookback_days": 30})
     assert not result.reused and result.credits == 7.5

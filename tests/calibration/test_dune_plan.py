@@ -72,11 +72,13 @@ def test_within_the_ttl_nothing_runs_and_the_report_records_ages(stand_in, dune_
     assert set(_choices(tmp_path / "b").values()) >= {("skip", "fresh")}
     out = capsys.readouterr().out
     assert "  gas_regime: from cache, age 600 s (fresh)" in out and "  mev_toxicity: not served: skipped by the query plan (no risk signal)" in out
-    # past the P0 TTL (1 h) only the P0 queries run again; the P1 results stay fresh for a day
+    # past the hourly P0 TTL (1 h) only those run again; gas_regime (daily rows, TTL a day) and the P1
+    # results stay fresh
     third, _ = calibrate(dune_config({"now_s": now_s + 3700}), tmp_path / "c")
-    assert stand_in.executed == {**{n: 2 for n in P0}, **{n: 1 for n in P1}}
-    assert _served(third) == {**{n: ("dune", 0.0, "P0 always", 7.5) for n in P0},
-                              **{n: ("cache", 3700.0, "fresh", 0.0) for n in P1}}
+    hourly = ("pool_hourly_fees", "realized_vol_jumps")
+    assert stand_in.executed == {**{n: 2 for n in hourly}, **{n: 1 for n in ("gas_regime", *P1)}}
+    assert _served(third) == {**{n: ("dune", 0.0, "P0 always", 7.5) for n in hourly},
+                              **{n: ("cache", 3700.0, "fresh", 0.0) for n in ("gas_regime", *P1)}}
     assert third["hash"] == first["hash"]                           # the stand-in serves the same rows
     assert KEY not in _all_text(tmp_path)
 

@@ -86,7 +86,7 @@ def test_run_timeline__modes_side_by_side(tmp_path):
     assert data["days"] == 2 and data["series"] == "synthetic (seed 5)"
     for report in data["reports"].values():
         assert len(report["credits_per_day"]) == 2 and max(report["credits_per_day"]) <= 1000
-        assert report["runs"]["gas_regime"] == 48
+        assert report["runs"]["gas_regime"] == 2          # daily rows, a TTL of a day: once a day
     assert data["reports"]["high_churn"]["runs"]["liquidity_depth"] == 0
     assert "Runs: liquidity_depth" in out.getvalue()
     with pytest.raises(PlannerConfigError, match="^planner.timeline.modes: unknown mode 'calm'"):
