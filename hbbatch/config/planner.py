@@ -95,7 +95,7 @@ class PlannerConf:
     high_churn: ModeLimitsConf = field(default_factory=lambda: ModeLimitsConf("P1", 0))
     switch: ModeSwitchConf = field(default_factory=ModeSwitchConf)
     risk: RiskConf = field(default_factory=RiskConf)
-    budget_credits_per_day: float = 1000.0  # never exceeded; UTC calendar day
+    budget_credits_per_day: float = 1000.0  # per UTC day; checked against the ledger before each fetch
     cycle_s: int = 3600                     # one planning cycle
     # a result is fresh while younger than max(ttl_s, refresh_s[priority]): "P1 daily"
     refresh_s: Dict[str, int] = field(default_factory=lambda: {"P0": 0, "P1": 86400, "P2": 0})
