@@ -1,8 +1,8 @@
 """The simulator's step in plain NumPy: a Python loop over time, arrays of shape (n_episodes,).
 
 An independent port of `hbbatch.sim` (noise, price, pool, agent, env, metrics), written from the
-same formulas and in the same arithmetic order, so that in float64 it agrees with the JAX rollout to
-rounding. It serves as the benchmark's baseline and as a cross-check of the JAX code
+same formulas, mostly in the same arithmetic order (Box-Muller's sin is taken directly here, derived
+from cos in the JAX step), so that in float64 it agrees with the JAX rollout to rounding. It serves as the benchmark's baseline and as a cross-check of the JAX code
 (tests/sim/test_numpy_reference.py). Only the names, the table layout and the parameter pytree are
 shared with the package; every computation is redone here.
 
