@@ -17,7 +17,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-REGIMES = ("mean_revert", "jumpy", "trend_up")
+from hbbatch.config.sim import REGIMES
+
 PAIR_KEYS = ("episode", "regime")
 MARKET_KEYS = ("price_start", "realized_vol")   # the path itself: equal on paired episodes (common random numbers)
 MARKET_RTOL = 1e-9
