@@ -156,15 +156,21 @@ def test_a_result_failing_its_gate_is_not_stored_but_its_credits_count(stand_in,
     assert [(r["query"], r["credits"]) for r in ledger] == [("gas_regime", 7.5)]
 
 
-def test_a_saved_querys_latest_result_is_stored_with_its_own_age(stand_in, dune_config, tmp_path, with_key,
-                                                                 snapshot_payloads):
+def _saved_gas_query_with_latest_result(stand_in, tmp_path, snapshot_payloads, age_s):
+    """A catalog whose gas_regime is saved query 4242 on Dune, with a stored latest result `age_s` old."""
     folder = tmp_path / "queries"
     shutil.copytree(QUERIES_DIR, folder)
     meta = folder / "gas_regime.yaml"
     meta.write_text(meta.read_text().replace("dune_query_id: null", "dune_query_id: 4242"))
     now_s = time.time()
-    ended = pd.Timestamp(now_s - 600, unit="s", tz="UTC").floor("ms")
+    ended = pd.Timestamp(now_s - age_s, unit="s", tz="UTC").floor("ms")
     stored = stand_in.add_latest(4242, snapshot_scenario(snapshot_payloads["gas_regime"], ended, ended_at=ended))
+    return folder, now_s, ended, stored
+
+
+def test_a_saved_querys_latest_result_is_stored_with_its_own_age(stand_in, dune_config, tmp_path, with_key,
+                                                                 snapshot_payloads):
+    folder, now_s, ended, stored = _saved_gas_query_with_latest_result(stand_in, tmp_path, snapshot_payloads, 600)
     config = dune_config({"now_s": now_s})
     config["calibration"].update(queries=["gas_regime", "regime_frequencies"], queries_dir=str(folder))
     report, _ = calibrate(config, tmp_path / "out")
@@ -175,16 +181,9 @@ def test_a_saved_querys_latest_result_is_stored_with_its_own_age(stand_in, dune_
     assert stand_in.calls("POST", "/api/v1/query/4242/execute") == 0
 
 
-
 def test_a_saved_querys_latest_result_is_reused_within_the_planners_ttl(stand_in, dune_config, tmp_path, with_key,
                                                                         snapshot_payloads):
-    folder = tmp_path / "queries"
-    shutil.copytree(QUERIES_DIR, folder)
-    meta = folder / "gas_regime.yaml"
-    meta.write_text(meta.read_text().replace("dune_query_id: null", "dune_query_id: 4242"))
-    now_s = time.time()
-    ended = pd.Timestamp(now_s - 2 * 3600, unit="s", tz="UTC").floor("ms")
-    stored = stand_in.add_latest(4242, snapshot_scenario(snapshot_payloads["gas_regime"], ended, ended_at=ended))
+    folder, now_s, _, stored = _saved_gas_query_with_latest_result(stand_in, tmp_path, snapshot_payloads, 2 * 3600)
     # two hours old: past the catalog's ttl_s (an hour), within the planner's (three hours)
     config = dune_config({"now_s": now_s, "ttl_overrides_s": {"gas_regime": 3 * 3600}})
     config["calibration"].update(queries=["gas_regime", "regime_frequencies"], queries_dir=str(folder))
@@ -192,6 +191,7 @@ def test_a_saved_querys_latest_result_is_reused_within_the_planners_ttl(stand_in
     execution = report["provenance"]["executions"]["gas_regime"]
     assert execution["execution_id"] == stored and execution["reused"] and execution["credits"] == 0
     assert stand_in.calls("POST", "/api/v1/query/4242/execute") == 0
+
 
 def test_from_the_composed_config_with_a_planner_choice(stand_in, tmp_path, with_key, capsys):
     from hydra import compose, initialize_config_dir
