@@ -90,3 +90,25 @@ def test_economics__a_floor_off_the_tick_grid_is_rounded_up_not_down():
     # a 1210-tick band (the floor rounded up to the 10-tick spacing) holds less liquidity per dollar than 1200
     narrower = _sim(1, 2, market={"vol_annual": {"mean_revert": 0.0}}, agent=NO_RULES, floors={"mean_revert": 1200})
     assert ep["fees_usd"][0] < narrower["fees_usd"][0]
+
+
+def test_economics__the_initial_position_is_credited_exactly_what_it_earned_before_the_first_action():
+    # Independent of the per-step bookkeeping: rebuild HODL from the episode's two prices (it is linear in P)
+    # and read equity off the recorded path just before the first action.
+    spec = RolloutSpec(n_episodes=64, n_steps=1440, gating="off", dtype="float64", record_path=True)
+    result = simulate(spec, make_params(floors={"mean_revert": 200, "jumpy": 200, "trend_up": 200}), 5)
+    ep, path = result.episodes, result.path
+    initial = result.rules["attributed_pnl_usd"][result.rules["rule"] == "initial"]
+    checked = 0
+    for i in range(spec.n_episodes):
+        acted = np.flatnonzero(path.action[i] != 0)
+        if len(acted) == 0 or acted[0] == 0 or ep["price_end"][i] == ep["price_start"][i]:
+            continue
+        first = acted[0]
+        eth0 = (ep["hodl_usd"][i] - ep["capital_usd"][i]) / (ep["price_end"][i] - ep["price_start"][i])
+        usd0 = ep["capital_usd"][i] - eth0 * ep["price_start"][i]
+        before = first - 1                      # the path holds the state after each step's move
+        expected = path.equity_usd[i, before] - (eth0 * path.price_usd[i, before] + usd0)
+        assert initial[i] == pytest.approx(expected, rel=1e-6, abs=1e-6)
+        checked += 1
+    assert checked >= 20
