@@ -122,6 +122,8 @@ def _measure(impl: str, episodes: int, steps: int, args, overrides: dict) -> dic
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
     if "devices" in options:
         env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={options['devices']}"
+    from hbbatch import jax_setup
+    jax_setup.configure(env)   # as the CLI does: one device per core (unless set above)
     load_before = os.getloadavg()[0]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:

@@ -53,12 +53,10 @@ def threefry2x32(key: tuple[np.ndarray, np.ndarray], x0: np.ndarray, x1: np.ndar
 
 
 def episode_keys(seed: int, episodes: np.ndarray) -> np.ndarray:
-    """uint32 counter keys: `random.bits(fold_in(key(seed), episode))` with the threefry PRNG."""
-    root = (U32(0), U32(seed))                                    # key(seed) for a 32-bit seed
+    """(2, n) uint32 counter keys: the key data of `fold_in(key(seed), episode)` with the threefry PRNG."""
+    root = (U32(seed >> 32), U32(seed & 0xFFFFFFFF))              # key(seed) for a 64-bit seed
     zeros = np.zeros_like(episodes, dtype=U32)
-    k0, k1 = threefry2x32(root, zeros, episodes.astype(U32))      # fold_in hashes (0, data)
-    b0, b1 = threefry2x32((k0, k1), zeros, zeros)                 # partitionable bits: counter (0, 0)
-    return b0 ^ b1
+    return np.stack(threefry2x32(root, zeros, episodes.astype(U32)))   # fold_in hashes (0, data)
 
 
 def lowbias32(x: np.ndarray) -> np.ndarray:
@@ -72,7 +70,7 @@ def lowbias32(x: np.ndarray) -> np.ndarray:
 def uniforms(keys: np.ndarray, step: int, n: int, dtype) -> np.ndarray:
     """(n, n_episodes) uniforms in (0, 1) with 23-bit resolution."""
     step_hash = lowbias32(np.asarray([step], U32) * U32(0x9E3779B9) + U32(1))
-    base = lowbias32(keys ^ step_hash)
+    base = lowbias32(keys[0] ^ lowbias32(keys[1] ^ step_hash))
     streams = np.arange(1, n + 1, dtype=U32)[:, None] * U32(0x632BE5AB)
     bits = lowbias32(base[None, :] + streams)
     return ((bits >> U32(9)).astype(dtype) + 0.5) * (1.0 / (1 << 23))

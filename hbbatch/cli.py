@@ -18,7 +18,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from hbbatch import exit_codes
+from hbbatch import exit_codes, jax_setup
 from hbbatch.config import CONF_DIR, register_configs
 
 log = logging.getLogger("hbbatch")
@@ -30,6 +30,7 @@ register_configs()
 
 
 def _run_task(cfg: DictConfig) -> int:
+    jax_setup.configure()   # a worker on a remote launcher (Ray, SLURM) starts here, not in main()
     task = cfg.task
     if task == "campaign":
         from hydra.core.hydra_config import HydraConfig
@@ -93,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from hbbatch.env_vars import EnvVarError, overrides_from
 
     _persist_compiled_functions()  # first: JAX reads these when it is imported
+    jax_setup.configure()
     argv = list(sys.argv[1:] if argv is None else argv)
     show_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
     try:

@@ -6,12 +6,19 @@ seeds each episode (`episode_key`), so episodes are independent streams; within 
 come from Wellons' `lowbias32` integer hash of the step counter, which has near-ideal avalanche and
 passes the moment and correlation checks in tests/sim/test_noise.py. Because a draw depends only on
 (seed, episode, step, stream), the market path is the same whatever the agent does.
+
+Episode keys are 64 bits: the two words of threefry's `fold_in(key(seed), episode)`. Threefry is a
+bijection of its 64-bit counter block for a fixed key, so within one seed no two episodes below 2^32
+share a key (a 32-bit key gave 111 identical pairs in 1 M episodes, by the birthday bound). Both words
+enter every step's hash. Seeds are 64-bit too: `seed_words` splits them as `jax.random.key` does with
+64-bit integers enabled, without needing that setting.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 _GOLDEN = 0x9E3779B9
 _STREAM = 0x632BE5AB
@@ -26,16 +33,33 @@ def lowbias32(x: jax.Array) -> jax.Array:
     return x ^ (x >> 16)
 
 
+SEED_LIMIT = 1 << 64
+
+
+def seed_words(seed: int) -> np.ndarray:
+    """A seed in [0, 2^64) as threefry key data (high word, low word): what `jax.random.key(seed)` holds."""
+    seed = int(seed)
+    if not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"seed={seed}: use an integer in [0, 2^64)")
+    return np.array([seed >> 32, seed & 0xFFFFFFFF], dtype=np.uint32)
+
+
 def episode_key(seed: int | jax.Array, episode: jax.Array) -> jax.Array:
-    """A uint32 counter key for one episode, from threefry on (seed, episode)."""
-    key = jax.random.fold_in(jax.random.key(seed), episode)
-    return jax.random.bits(key, (), jnp.uint32)
+    """The (2,) uint32 counter key of one episode: threefry's fold_in of the episode index into the seed's
+    key. `seed` is an int or its (2,) `seed_words` (traced: one compile for every seed)."""
+    words = jnp.asarray(seed_words(seed) if isinstance(seed, int) else seed, jnp.uint32)
+    if words.shape != (2,):   # a scalar seed below 2^32 (replay passes 0)
+        words = jnp.stack([jnp.zeros((), jnp.uint32), words.astype(jnp.uint32)])
+    key = jax.random.fold_in(jax.random.wrap_key_data(words, impl="threefry2x32"), episode)
+    return jax.random.key_data(key)
 
 
 def uniforms(counter_key: jax.Array, step: jax.Array, n: int, dtype) -> jax.Array:
     """`n` independent uniforms in (0, 1) for one step: 23-bit resolution, so that even in float32
-    (24-bit significand) the largest value stays below 1 and the smallest above 0."""
-    base = lowbias32(counter_key ^ lowbias32(step.astype(jnp.uint32) * jnp.uint32(_GOLDEN) + jnp.uint32(1)))
+    (24-bit significand) the largest value stays below 1 and the smallest above 0. `counter_key` is the
+    (2,) episode key: the step hash passes through both words."""
+    step_hash = lowbias32(step.astype(jnp.uint32) * jnp.uint32(_GOLDEN) + jnp.uint32(1))
+    base = lowbias32(counter_key[0] ^ lowbias32(counter_key[1] ^ step_hash))
     bits = lowbias32(base + jnp.arange(1, n + 1, dtype=jnp.uint32) * jnp.uint32(_STREAM))
     return ((bits >> 9).astype(dtype) + 0.5) * (1.0 / (1 << 23))
 

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hbbatch.config.sim import MIX_TOLERANCE, AgentConf, FloorsConf, MarketConf, RailsConf, RegimeMixConf, RulesConf
+from hbbatch.sim import precision
 from hbbatch.sim.price import DAYS_PER_YEAR, MINUTES_PER_YEAR
 from hbbatch.sim.types import OVERRIDES, REGIMES, RULES, AgentParams, MarketParams, SimParams
 
@@ -95,7 +96,7 @@ def make_params(market: Any = None, agent: Any = None, floors: Any = None, regim
         if not mk[key] >= 0:
             raise ParamsError(f"market.{key}: {mk[key]} must be >= 0")
 
-    f = lambda x: jnp.asarray(x, dtype=dtype)  # noqa: E731
+    f = lambda x: precision.array(x, dtype)  # noqa: E731
     market_params = MarketParams(
         price_start_usd=f(mk["price_start_usd"]), dt_years=f(dt_years), tick_spacing=f(mk["tick_spacing"]),
         fee_rate=f(mk["fee_rate"]), vol_annual=f(_per_regime(mk["vol_annual"])),

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from hbbatch.sim import env, metrics
+from hbbatch.sim import env, metrics, precision
 from hbbatch.sim.price import MarketMove
 from hbbatch.sim.types import SimParams, StepRecord
 
@@ -23,10 +23,15 @@ class Bars(NamedTuple):
     pool_liquidity: jax.Array   # (n_steps,) active liquidity in sqrt(ETH*USD)
 
 
-@functools.partial(jax.jit, static_argnames=("gating",))
 def replay(bars: Bars, params: SimParams, gating: str = "ev") -> tuple[dict[str, jax.Array], StepRecord]:
     """Metrics of one episode over `bars`, and its per-step record. Real bars have no true regime: the
-    agent uses its online classifier, and the metrics carry no `regime`."""
+    agent uses its online classifier, and the metrics carry no `regime`. float64 bars stay float64."""
+    with precision.scope():
+        return _replay(bars, params, gating)
+
+
+@functools.partial(jax.jit, static_argnames=("gating",))
+def _replay(bars: Bars, params: SimParams, gating: str) -> tuple[dict[str, jax.Array], StepRecord]:
     classifier = "online"
     state = env.reset(jnp.uint32(0), jnp.uint32(0), params, classifier, pool_liquidity=bars.pool_liquidity[0])
     zero = jnp.zeros_like(bars.volume_usd[0])

@@ -2,30 +2,25 @@
 
 Compiled functions are cached per RolloutSpec (static), so every job of a multirun with the same
 shapes reuses one compile; params are traced, so sweeping numbers never recompiles. Episodes are
-sharded over all local devices (both CPU cores here, GPUs where present).
+sharded over all local devices (GPUs where present; on a CPU, the devices that the process's XLA_FLAGS
+expose: the CLI and bench/ expose one per core, see hbbatch/jax_setup.py).
+
+Importing this module changes no JAX setting: float64 is switched on only around the simulator's own
+work (hbbatch/sim/precision.py).
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from typing import NamedTuple
 
-# One XLA CPU device uses about one core for this workload: expose every core as a device so the
-# episode axis can be split across them. Must be set before jax initialises its backends.
-if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                               + f" --xla_force_host_platform_device_count={os.cpu_count() or 1}").strip()
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-from jax.sharding import NamedSharding, PartitionSpec  # noqa: E402
-
-from hbbatch.sim import env, metrics, price  # noqa: E402
-from hbbatch.sim.types import OWNERS, REGIMES, RolloutSpec, SimParams, StepRecord  # noqa: E402
-
-jax.config.update("jax_enable_x64", True)  # float64 on request; float32 arrays stay float32
+from hbbatch.sim import env, metrics, noise, precision, price
+from hbbatch.sim.types import OWNERS, REGIMES, RolloutSpec, SimParams, StepRecord
 
 
 class SimResult(NamedTuple):
@@ -82,7 +77,7 @@ def _layout(n_episodes: int) -> tuple[int, int, int]:
 
 @functools.lru_cache(maxsize=32)
 def compiled_batch(spec: RolloutSpec):
-    """The jitted batch for a spec: (seed, episode indices, params) -> per-episode metrics (and path).
+    """The jitted batch for a spec: (seed words, episode indices, params) -> per-episode metrics (and path).
 
     Episodes are vmapped in chunks that `lax.map` walks through one after another (a chunk's whole
     state stays in cache; at 100k episodes one flat vmap is memory-bound and 3x slower), and the
@@ -106,21 +101,32 @@ def cast_params(params: SimParams, dtype: str) -> SimParams:
     return jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, params)
 
 
+MAX_EPISODE_INDEX = 1 << 32  # episode indices are uint32: fold_in's data word
+
+
 def run(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: int = 0):
-    """Device arrays of one batch (no host transfer): for benchmarks and composition."""
-    fn, sharding, padded = compiled_batch(spec)
-    params = cast_params(params, spec.dtype)
-    episodes = jax.device_put(jnp.arange(episode_offset, episode_offset + padded, dtype=jnp.uint32), sharding)
-    out = fn(jnp.asarray(seed, jnp.uint32), episodes, params)
-    return jax.tree.map(lambda x: x[: spec.n_episodes], out)  # drop the padding episodes
+    """Device arrays of one batch (no host transfer): for benchmarks and composition. Episodes are
+    `episode_offset .. episode_offset + n_episodes - 1`: a shard of a larger campaign is the same episodes."""
+    if not (0 <= episode_offset and episode_offset + spec.n_episodes <= MAX_EPISODE_INDEX):
+        raise ValueError(f"episodes {episode_offset}..{episode_offset + spec.n_episodes - 1}: "
+                         f"episode indices must lie in [0, 2^32)")
+    with precision.scope():
+        fn, sharding, padded = compiled_batch(spec)
+        params = cast_params(params, spec.dtype)
+        # padding episodes past the last index wrap around: computed and dropped, never returned
+        indices = (np.arange(padded, dtype=np.uint64) + episode_offset) % MAX_EPISODE_INDEX
+        episodes = jax.device_put(jnp.asarray(indices.astype(np.uint32)), sharding)
+        out = fn(jnp.asarray(noise.seed_words(seed)), episodes, params)
+        return jax.tree.map(lambda x: x[: spec.n_episodes], out)  # drop the padding episodes
 
 
-def simulate(spec: RolloutSpec, params: SimParams, seed: int) -> SimResult:
+def simulate(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: int = 0) -> SimResult:
     """Run a batch and return host tables: one row per episode, one row per (episode, owner)."""
-    out, path = run(spec, params, seed)
+    out, path = run(spec, params, seed, episode_offset)
     out = jax.device_get(out)
     n = spec.n_episodes
-    episodes = {"episode": np.arange(n, dtype=np.int64),
+    index = np.arange(episode_offset, episode_offset + n, dtype=np.int64)
+    episodes = {"episode": index,
                 "regime": np.asarray(REGIMES, dtype=object)[np.asarray(out["regime"])]}
     for key, value in out.items():
         if key == "regime" or key.startswith("rule_"):
@@ -131,7 +137,7 @@ def simulate(spec: RolloutSpec, params: SimParams, seed: int) -> SimResult:
     episodes["emergency_stops"] = episodes["emergency_stops"].astype(np.int64)
     n_owners = len(OWNERS)
     rules = {
-        "episode": np.repeat(np.arange(n, dtype=np.int64), n_owners),
+        "episode": np.repeat(index, n_owners),
         "rule": np.tile(np.asarray(OWNERS, dtype=object), n),
         "fires": np.asarray(out["rule_fires"]).reshape(-1).astype(np.int64),
         "actions": np.asarray(out["rule_actions"]).reshape(-1).astype(np.int64),

@@ -166,7 +166,7 @@ class Totals(NamedTuple):
 class EpisodeConstants(NamedTuple):
     """Drawn once per episode from (seed, episode index): the same for every agent setting."""
 
-    counter_key: jax.Array            # () uint32: seeds the per-step counter hash
+    counter_key: jax.Array            # (2,) uint32: the 64-bit key of the per-step counter hash
     regime: jax.Array                 # () int, index into REGIMES
     dynamics: RegimeDynamics
     sqrt_price_start: jax.Array       # () sqrt(USD/ETH) at the opening tick

@@ -2,14 +2,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hbbatch.sim import noise
+from hbbatch.sim import noise, precision
 
 
 def _draws(n_episodes=2000, n_steps=50, n=4):
-    keys = jax.vmap(lambda e: noise.episode_key(7, e))(jnp.arange(n_episodes, dtype=jnp.uint32))
-    steps = jnp.arange(n_steps, dtype=jnp.uint32)
-    u = jax.vmap(lambda k: jax.vmap(lambda t: noise.uniforms(k, t, n, jnp.float64))(steps))(keys)
-    return np.asarray(u)  # (episodes, steps, n)
+    with precision.scope():
+        keys = jax.vmap(lambda e: noise.episode_key(7, e))(jnp.arange(n_episodes, dtype=jnp.uint32))
+        steps = jnp.arange(n_steps, dtype=jnp.uint32)
+        u = jax.vmap(lambda k: jax.vmap(lambda t: noise.uniforms(k, t, n, jnp.float64))(steps))(keys)
+        return np.asarray(u)  # (episodes, steps, n)
 
 
 def test_noise__uniforms_have_uniform_moments_and_bounds():
@@ -34,8 +35,25 @@ def test_noise__draws_are_uncorrelated_across_steps_streams_and_episodes():
 
 def test_noise__box_muller_gives_standard_normals():
     u = _draws(n=2).reshape(-1, 2)
-    z1, z2 = noise.normal_pair(jnp.asarray(u[:, 0]), jnp.asarray(u[:, 1]))
+    with precision.scope():
+        z1, z2 = noise.normal_pair(jnp.asarray(u[:, 0]), jnp.asarray(u[:, 1]))
     z = np.concatenate([np.asarray(z1), np.asarray(z2)])
     assert abs(z.mean()) < 0.01 and abs(z.std() - 1.0) < 0.01
     assert abs(np.mean(z**4) - 3.0) < 0.1       # normal kurtosis
     assert abs(np.corrcoef(np.asarray(z1), np.asarray(z2))[0, 1]) < 0.01
+
+
+def test_noise__no_two_of_a_million_episodes_share_a_path():
+    """64-bit episode keys: with 32-bit keys, seed 42 gave 111 identical pairs in 1 M episodes (the birthday
+    bound: n^2 / 2^33), among them episodes 38085 and 374688. A path is the sequence of a step's draws; two
+    episodes that differ in their first two steps' draws do not share a path."""
+    n = 1_000_000
+    episodes = jnp.arange(n, dtype=jnp.uint32)
+    keys = jax.jit(jax.vmap(lambda e: noise.episode_key(42, e)))(episodes)
+    first_steps = jax.jit(jax.vmap(lambda k: jnp.stack([
+        noise.uniforms(k, jnp.uint32(t), 6, jnp.float32) for t in (0xFFFFFFFF, 0, 1)])))(keys)
+    keys, first_steps = np.asarray(keys), np.asarray(first_steps).reshape(n, -1)
+    assert keys.shape == (n, 2) and keys.dtype == np.uint32
+    assert len(np.unique(keys.view(np.uint64).ravel())) == n
+    assert len(np.unique(first_steps.view(np.dtype((np.void, first_steps.itemsize * first_steps.shape[1]))))) == n
+    assert not np.array_equal(first_steps[38085], first_steps[374688])

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bench import numpy_reference as reference
-from hbbatch.sim import OWNERS, RULES, RolloutSpec, make_params, noise, simulate
+from hbbatch.sim import OWNERS, RULES, RolloutSpec, make_params, noise, precision, simulate
 
 # Sizes off the rollout's grids (devices x chunks, blocks of draws) so padding and the tail block run too.
 N_EPISODES, N_STEPS, SEED = 67, 1450, 7
@@ -81,11 +81,14 @@ def test_numpy_reference__cases_exercise_rules_gate_and_rails(results):
     assert manual["manual_override"] == N_EPISODES
 
 
-def test_numpy_reference__noise_is_bit_identical_to_jax():
+@pytest.mark.parametrize("seed", [123, 2**40 + 123])   # a seed above 2^32 uses the key's high word
+def test_numpy_reference__noise_is_bit_identical_to_jax(seed):
     episodes = np.arange(1000, dtype=np.uint32)
-    jax_keys = np.asarray(jax.vmap(lambda e: noise.episode_key(jnp.uint32(123), e))(jnp.asarray(episodes)))
-    numpy_keys = reference.episode_keys(123, episodes)
-    np.testing.assert_array_equal(jax_keys, numpy_keys)
-    for step in (0, 1, 10_079, 0xFFFFFFFF):
-        jax_u = np.asarray(jax.vmap(lambda k: noise.uniforms(k, jnp.uint32(step), 6, jnp.float64))(jnp.asarray(jax_keys)))
-        np.testing.assert_array_equal(jax_u.T, reference.uniforms(numpy_keys, step, 6, np.float64))
+    with precision.scope():
+        jax_keys = np.asarray(jax.vmap(lambda e: noise.episode_key(seed, e))(jnp.asarray(episodes)))
+        numpy_keys = reference.episode_keys(seed, episodes)
+        np.testing.assert_array_equal(jax_keys.T, numpy_keys)
+        for step in (0, 1, 10_079, 0xFFFFFFFF):
+            jax_u = np.asarray(jax.vmap(lambda k: noise.uniforms(k, jnp.uint32(step), 6, jnp.float64))(
+                jnp.asarray(jax_keys)))
+            np.testing.assert_array_equal(jax_u.T, reference.uniforms(numpy_keys, step, 6, np.float64))

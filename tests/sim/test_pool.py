@@ -8,11 +8,18 @@ import pandas as pd
 import pytest
 
 from hbbatch import uniswap
-from hbbatch.sim import pool
+from hbbatch.sim import pool, precision
 
 Q96 = 2**96
 POSITIONS = (Path(__file__).resolve().parents[3] / "shared" / "data" / "mainnet_usdc_weth_2024-01-05"
              / "ethereum-0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640-2024-01-05-2024-01-05.positions.csv")
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    """The float math checked in float64 (the simulator's precision scope, as make_params and simulate use)."""
+    with precision.scope():
+        yield
 
 
 def test_pool__sqrt_price_at_tick_matches_tickmath():

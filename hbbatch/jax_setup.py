@@ -1,0 +1,44 @@
+"""What the command line sets up for JAX before JAX is imported (the simulator itself sets nothing).
+
+- One XLA CPU device per core: one device runs this workload on about one core, so the rollout splits
+  its episodes over as many devices as the process may use (`xla_force_host_platform_device_count`).
+- 64-bit floats available to the whole task (`JAX_ENABLE_X64`), as before: shadow mode replays real
+  bars in float64. The simulator's float32 arrays stay float32 either way.
+
+JAX reads both when it is imported, so `configure` acts only before that; launcher workers
+(joblib, submitit, a local Ray) inherit the environment. A value the user set wins.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask: a SLURM allocation or taskset), at least 1."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def xla_flags(existing: str, cores: int) -> str:
+    """`existing` XLA_FLAGS plus one CPU device per core, unless the flags already set a count."""
+    flags = existing.split()
+    if not any(flag.startswith(DEVICE_COUNT_FLAG) for flag in flags):
+        flags.append(f"{DEVICE_COUNT_FLAG}={cores}")
+    return " ".join(flags)
+
+
+def configure(environ: dict[str, str] | None = None) -> bool:
+    """Set the variables above in `environ` (default os.environ); False when JAX was already imported
+    in this process (then they would have no effect and nothing is changed)."""
+    environ = os.environ if environ is None else environ
+    if environ is os.environ and "jax" in sys.modules:
+        return False
+    environ["XLA_FLAGS"] = xla_flags(environ.get("XLA_FLAGS", ""), usable_cores())
+    environ.setdefault("JAX_ENABLE_X64", "1")
+    return True
