@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 
 from hbbatch import exit_codes, jax_setup
 from hbbatch.config import CONF_DIR, register_configs
+from hbbatch.config.callback import ConfigRefused, check_job_config
 
 log = logging.getLogger("hbbatch")
 PROG = "hbbatch"
@@ -57,6 +58,7 @@ def _run_task(cfg: DictConfig) -> int:
 def task_function(cfg: DictConfig) -> int:
     """Run the configured task; every error is recorded as exit status 2, never raised (see module doc)."""
     try:
+        check_job_config(cfg)   # again in the job: launcher workers and non-basic sweepers
         code = _run_task(cfg)
     except Exception as exc:  # a job that raises would make Hydra skip the multirun callback
         log.error("%s: error: %s", PROG, one_line(exc))
@@ -113,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         task_function()
+    except ConfigRefused as exc:   # a refused value: nothing was made or written
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        sys.exit(exit_codes.ERROR)
     except Exception as exc:
         if show_traceback:
             raise

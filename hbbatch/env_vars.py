@@ -106,7 +106,7 @@ def overrides_from(argv: Sequence[str], environ: Mapping[str, str] | None = None
     given = _cli_keys(argv)
     overrides = []
     if env.get(SEED_VAR, "").strip():
-        seed = _int_var(SEED_VAR, env[SEED_VAR], 0, 2**32 - 1)
+        seed = _int_var(SEED_VAR, env[SEED_VAR], 0, 2**63 - 1)
         if "seed" not in given:
             overrides.append(f"seed={seed}")
     if env.get(EPISODES_VAR, "").strip():

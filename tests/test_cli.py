@@ -154,3 +154,20 @@ def test_cli__dune_calibration_json_calibrates_campaign_c_only(tmp_path, monkeyp
     manifests = [json.loads(p.read_text()) for p in sorted((tmp_path / "run").glob("*/manifest.json"))]
     assert [m["calibration_hash"] for m in manifests] == ["none", report["hash"]]
     assert [m["config"]["agent"]["gas_usd"] for m in manifests] == [2.0, 6.5]
+
+
+@pytest.mark.parametrize("args, key", [
+    (["agent.rails.max_drawdown=nan"], "agent.rails.max_drawdown=nan"),
+    (["+n_episode=10"], "n_episode"),
+    (["seed=-1"], "seed=-1"),
+    (["experiment_name=../../../escaped"], "experiment_name"),
+    (["-m", "floors.mean_revert=0,1200"], "floors.mean_revert=0"),          # one job of a sweep
+    (["+experiment=three_way", "agent.gas_usd=inf"], "agent.gas_usd=inf"),  # an experiment's sweep
+    (["task=calibrate", "calibration.window_days=0"], "calibration.window_days=0"),
+])
+def test_cli__refused_values_exit_2_with_one_line_before_any_folder_is_made(args, key, capsys, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli(*args, *TINY, f"hydra.run.dir={out}", f"hydra.sweep.dir={out}") == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hbbatch: error: {key}") and err.count("\n") == 1, err
+    assert not out.exists()

@@ -24,7 +24,7 @@ import pandas as pd
 
 from hbbatch.calibration.results import DUNE_TYPES, format_dune_timestamp, results_payload, sha256_of
 from hbbatch.planner.catalog import QuerySpec, load_catalog
-from hbbatch.report import artifacts
+from hbbatch import io as hbio
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -340,7 +340,7 @@ def build_all(data: Path, out: Path, names: list[str] | None = None) -> list[Pat
     for name in names or list(BUILDERS):
         payload = build_payload(name, data, catalog[name])
         path = out / f"{name}.json"
-        artifacts.write_text(path, json.dumps(payload, indent=1, allow_nan=False) + "\n")
+        hbio.write_text(path, json.dumps(payload, indent=1, allow_nan=False) + "\n")
         written.append(path)
     return written
 

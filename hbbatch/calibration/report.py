@@ -20,7 +20,7 @@ from hbbatch.calibration.fit import SCHEMA, SCHEMA_VERSION
 from hbbatch.calibration.regimes import REGIMES
 from hbbatch.calibration.results import sha256_of
 from hbbatch.config.sim import MIX_TOLERANCE, MarketConf, PerRegime
-from hbbatch.report import artifacts
+from hbbatch import io as hbio
 
 DEFAULT_REPORT_PATH = Path(__file__).resolve().parents[1] / "data" / "calibration_report.json"
 REPORT_NAME = "calibration_report.json"
@@ -41,7 +41,7 @@ def finish_report(content: Mapping[str, Any], provenance: Mapping[str, Any]) -> 
 
 def write_report(report: Mapping[str, Any], path: Path | str) -> Path:
     """Write atomically (temporary file, then rename): a killed run leaves no half-written report."""
-    return artifacts.write_text(path, json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    return hbio.write_text(path, json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,6 @@ gates and the fit, leaving a value it cannot cast as it is, so the type gate rep
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,6 +16,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from hbbatch.calibration.errors import SourceError
+from hbbatch.io import canonical_json, sha256_of  # noqa: F401  (re-exported: the sources hash with them)
 from hbbatch.planner.catalog import QuerySpec
 
 # The catalog's column types as Dune names them in `result.metadata.column_types`.
@@ -29,15 +28,6 @@ DUNE_TYPES = {
     "boolean": "boolean",
 }
 COMPLETED = "QUERY_STATE_COMPLETED"
-
-
-def canonical_json(obj: Any) -> str:
-    """Sorted keys, no whitespace, no NaN: the same content always gives the same bytes."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def sha256_of(obj: Any) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
 
 
 def format_dune_timestamp(ts: pd.Timestamp | datetime) -> str:

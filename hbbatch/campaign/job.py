@@ -18,7 +18,7 @@ import pandas as pd
 
 from hbbatch.campaign.calibration import apply_calibration, explicit_keys
 from hbbatch.env_vars import MIX_VAR, regime_mix_from
-from hbbatch.report import artifacts
+from hbbatch import io as hbio
 from hbbatch.report.manifest import build_manifest
 from hbbatch.report.summary import summarize
 
@@ -97,9 +97,9 @@ def run_job(config: dict[str, Any], job: JobInfo) -> int:
                             n_bootstrap=stats_conf["n_bootstrap"], seed=stats_conf["bootstrap_seed"], label=label)
         manifest = build_manifest(job={**record, "output_dir": str(out), "mode": job.mode}, config=config,
                                   calibration=calibration, spec=spec, seed=int(config["seed"]))
-        artifacts.write_parquet(out / EPISODES, episodes)
-        artifacts.write_parquet(out / RULES, rules)
-        artifacts.write_json(out / MANIFEST, manifest)
+        hbio.write_parquet(out / EPISODES, episodes)
+        hbio.write_parquet(out / RULES, rules)
+        hbio.write_json(out / MANIFEST, manifest)
         record.update(status="success", message=f"{len(episodes)} episodes", summary=summary,
                       config_hash=manifest["config_hash"], calibration_hash=calibration["hash"],
                       simulate_s=sim_s)
@@ -112,5 +112,5 @@ def run_job(config: dict[str, Any], job: JobInfo) -> int:
         code = 2
     record["timing"] = [{"name": "execute", "started_at": started, "completed_at": _now()}]
     record["execution_time"] = time.perf_counter() - t0
-    artifacts.write_json(out / SUMMARY, record)
+    hbio.write_json(out / SUMMARY, record)
     return code

@@ -13,18 +13,22 @@ from typing import Dict, List, Optional
 
 from omegaconf import MISSING
 
+from hbbatch.config.bounds import bounded, one_of, output_path, plain_name, seed_field
 from hbbatch.config.calibration import CalibrationConf
 from hbbatch.config.planner import PlannerConf
 from hbbatch.config.sim import AgentConf, FloorsConf, MarketConf, RegimeMixConf
 
 COMPARED_METRICS = ("net_pnl_usd", "return", "gas_usd", "actions", "widen_share")
+# The tasks cli.py dispatches; a task adds its name here and one `elif` there.
+TASKS = ("campaign", "calibrate", "plan", "plan_sim")
+DTYPES = ("float32", "float64")
 
 
 @dataclass
 class GatingConf:
     """Whether the EV gate filters the agent's actions (campaign A runs with it off)."""
 
-    mode: str = "ev"                          # ev | off
+    mode: str = one_of("ev", ("ev", "off"))
 
 
 @dataclass
@@ -32,21 +36,25 @@ class CheckConf:
     """One success criterion: a great-expectations suite run over one table, per judged variant."""
 
     suite: str = MISSING                      # expectations/success/<suite>.json
-    table: str = MISSING                      # comparison | summary | rules
+    table: str = one_of(MISSING, ("comparison", "summary", "rules"))
     description: str = ""
-    severity: str = "error"                   # error: a miss fails the run (exit 1); warn: reported only (dbt)
+    # error: a miss fails the run (exit 1); warn: reported only (dbt)
+    severity: str = one_of("error", ("error", "warn"))
 
 
 @dataclass
 class ThresholdsConf:
     """Suite parameters: each `{"$PARAMETER": name}` in expectations/success/*.json is one of these."""
 
-    net_pnl_ci_low_min_usd: float = 0.0       # lower CI bound of the paired net PnL difference must exceed this
-    widen_share_min: float = 0.10             # the roadmap's "widen stays ~10-20 %"
-    widen_share_max: float = 0.20
-    gas_ratio_max: float = 1.10               # gas per episode at most this multiple of the baseline's
-    widens_ratio_max: float = 1.25            # widens per episode at most this multiple of the baseline's
-    bad_rule_action_share_max: float = 0.25   # a rule bad only in the variant takes less than this share of actions
+    # lower CI bound of the paired net PnL difference must exceed this
+    net_pnl_ci_low_min_usd: float = bounded(0.0, ge=-1e9, le=1e9)
+    widen_share_min: float = bounded(0.10, ge=0, le=1)  # the roadmap's "widen stays ~10-20 %"
+    widen_share_max: float = bounded(0.20, ge=0, le=1)
+    gas_ratio_max: float = bounded(1.10, gt=0, le=1e3)  # gas per episode at most this multiple of the baseline's
+    # widens per episode at most this multiple of the baseline's
+    widens_ratio_max: float = bounded(1.25, gt=0, le=1e3)
+    # a rule bad only in the variant takes less than this share of actions
+    bad_rule_action_share_max: float = bounded(0.25, ge=0, le=1)
 
 
 @dataclass
@@ -65,16 +73,16 @@ class CriteriaConf:
 class StatsConf:
     """Paired comparisons and per-variant intervals."""
 
-    confidence: float = 0.95
-    n_bootstrap: int = 2000
-    bootstrap_seed: int = 20240105
+    confidence: float = bounded(0.95, gt=0, lt=1)
+    n_bootstrap: int = bounded(2000, ge=1, le=10**7)
+    bootstrap_seed: int = seed_field(20240105)
     metrics: List[str] = field(default_factory=lambda: list(COMPARED_METRICS))
-    convergence_episodes: List[int] = field(default_factory=lambda: [100, 250, 500, 1000])
+    convergence_episodes: List[int] = bounded(factory=lambda: [100, 250, 500, 1000], ge=1, le=10**9)
 
 
 @dataclass
 class PathsConf:
-    output_dir: str = "outputs"               # every run writes under <output_dir>/<experiment_name>/<time>/
+    output_dir: str = output_path("outputs")  # every run writes under <output_dir>/<experiment_name>/<time>/
     expectations_dir: str = MISSING           # the suites (conf/paths/default.yaml: the repository's expectations/)
 
 
@@ -86,13 +94,13 @@ class ReportConf:
 
 @dataclass
 class Config:
-    task: str = "campaign"                    # campaign | calibrate | plan | plan_sim
-    experiment_name: str = "default"          # names the output folder; set by experiment/*.yaml
-    campaign: str = "default"                 # the campaign's name; set by campaign/*.yaml
-    seed: int = 42                            # HB_SEED
-    n_episodes: int = 1000                    # EPISODE_COUNT
-    n_steps: int = 10080                      # one-minute steps: one week
-    dtype: str = "float32"                    # float32 | float64
+    task: str = one_of("campaign", TASKS)
+    experiment_name: str = plain_name("default")  # names the output folder; set by experiment/*.yaml
+    campaign: str = plain_name("default")  # the campaign's name; set by campaign/*.yaml
+    seed: int = seed_field(42)  # HB_SEED
+    n_episodes: int = bounded(1000, ge=1, le=10_000_000)  # EPISODE_COUNT
+    n_steps: int = bounded(10080, ge=1, le=10_000_000)  # one-minute steps: one week
+    dtype: str = one_of("float32", DTYPES)
     market: MarketConf = field(default_factory=MarketConf)
     agent: AgentConf = field(default_factory=AgentConf)
     floors: FloorsConf = field(default_factory=FloorsConf)

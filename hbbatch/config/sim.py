@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hbbatch.config.bounds import bounded, one_of
+
 # The regimes, in the order every per-regime array uses; here, not in the simulator, so that code which
 # must not import jax (start-up, calibration, statistics) shares the one definition.
 REGIMES = ("mean_revert", "jumpy", "trend_up")
@@ -25,67 +27,73 @@ class PerRegime:
     trend_up: float = 0.0
 
 
-def _per_regime(mean_revert: float, jumpy: float, trend_up: float):
-    return field(default_factory=lambda: PerRegime(mean_revert, jumpy, trend_up))
+def _per_regime(mean_revert: float, jumpy: float, trend_up: float, **bounds: float):
+    """A PerRegime field; `bounds` (ge, gt, le, lt) apply to each regime's number."""
+    return bounded(factory=lambda: PerRegime(mean_revert, jumpy, trend_up), **bounds)
 
 
 @dataclass
 class MarketConf:
     """The world: price processes per regime, pool volume and liquidity, the gas actually paid."""
 
-    price_start_usd: float = 2270.0          # ETH/USDC open on 2024-01-05 (mainnet 0.05 % pool)
-    step_minutes: float = 1.0
-    tick_spacing: int = 10                   # 0.05 % pool
-    fee_rate: float = 0.0005                 # LP share of each swap (0.000375 where the fee switch is on)
-    vol_annual: PerRegime = _per_regime(0.55, 0.75, 0.65)
-    drift_annual: PerRegime = _per_regime(0.0, 0.0, 3.0)             # trend weeks: about +6 % a week
-    mean_reversion_per_day: PerRegime = _per_regime(1.0, 0.0, 0.0)   # OU pull on log price: half-life 0.7 day
-    jumps_per_day: PerRegime = _per_regime(0.0, 6.0, 0.0)
-    jump_size_std: PerRegime = _per_regime(0.0, 0.012, 0.0)          # log-jump std dev
-    volume_usd_per_day: float = 2.47e8       # 2024-01-05: ~247 M USDC-equivalent
-    volume_vol_share: float = 0.6            # share of volume that scales with |return| (rest is flow)
-    volume_ref_vol_annual: float = 0.55      # volatility at which the |return|-driven part is at its mean
-    pool_liquidity: float = 1.245e7          # active L in sqrt(ETH*USD); 2024-01-05 median 1.245e19 raw / 1e12
-    pool_liquidity_dispersion: float = 0.25  # per-episode lognormal sigma of active liquidity
-    gas_usd_median: float = 4.7              # world cost of a recenter (~0.79 M gas at 2 gwei, ETH $3,000)
-    gas_dispersion: float = 0.35             # per-action lognormal sigma around the median
-    gas_spells_per_day: float = 0.5          # rate of entering a high-gas spell
-    gas_spell_hours: float = 3.0             # mean spell length
-    gas_spell_multiplier: float = 4.0        # gas during a spell, times the median
+    price_start_usd: float = bounded(2270.0, gt=0, le=1e9)  # ETH/USDC open on 2024-01-05 (mainnet 0.05 % pool)
+    step_minutes: float = bounded(1.0, gt=0, le=1440)
+    tick_spacing: int = bounded(10, ge=1, le=16383)  # 0.05 % pool
+    fee_rate: float = bounded(0.0005, ge=0, le=0.1)  # LP share of each swap (0.000375 where the fee switch is on)
+    vol_annual: PerRegime = _per_regime(0.55, 0.75, 0.65, gt=0, le=20)
+    drift_annual: PerRegime = _per_regime(0.0, 0.0, 3.0, ge=-100, le=100)           # trend weeks: about +6 % a week
+    # OU pull on log price: half-life 0.7 day
+    mean_reversion_per_day: PerRegime = _per_regime(1.0, 0.0, 0.0, ge=0, le=1440)
+    jumps_per_day: PerRegime = _per_regime(0.0, 6.0, 0.0, ge=0, le=1440)
+    jump_size_std: PerRegime = _per_regime(0.0, 0.012, 0.0, ge=0, le=1)          # log-jump std dev
+    volume_usd_per_day: float = bounded(2.47e8, ge=0, le=1e13)  # 2024-01-05: ~247 M USDC-equivalent
+    volume_vol_share: float = bounded(0.6, ge=0, le=1)  # share of volume that scales with |return| (rest is flow)
+    # volatility at which the |return|-driven part is at its mean
+    volume_ref_vol_annual: float = bounded(0.55, gt=0, le=20)
+    # active L in sqrt(ETH*USD); 2024-01-05 median 1.245e19 raw / 1e12
+    pool_liquidity: float = bounded(1.245e7, gt=0, le=1e18)
+    pool_liquidity_dispersion: float = bounded(0.25, ge=0, le=5)  # per-episode lognormal sigma of active liquidity
+    gas_usd_median: float = bounded(4.7, ge=0, le=1e5)  # world cost of a recenter (~0.79 M gas at 2 gwei, ETH $3,000)
+    gas_dispersion: float = bounded(0.35, ge=0, le=5)  # per-action lognormal sigma around the median
+    gas_spells_per_day: float = bounded(0.5, ge=0, le=1440)  # rate of entering a high-gas spell
+    gas_spell_hours: float = bounded(3.0, gt=0, le=8760)  # mean spell length
+    gas_spell_multiplier: float = bounded(4.0, ge=1, le=1e4)  # gas during a spell, times the median
 
 
 @dataclass
 class FloorsConf:
     """Minimum full width in ticks the agent may use, per classified regime."""
 
-    mean_revert: float = 1200.0
-    jumpy: float = 1400.0
-    trend_up: float = 1600.0
+    mean_revert: float = bounded(1200.0, gt=0, le=1774544)
+    jumpy: float = bounded(1400.0, gt=0, le=1774544)
+    trend_up: float = bounded(1600.0, gt=0, le=1774544)
 
 
 @dataclass
 class RegimeMixConf:
     """Share of episodes in each regime (must sum to 1)."""
 
-    mean_revert: float = 0.4
-    jumpy: float = 0.3
-    trend_up: float = 0.3
+    mean_revert: float = bounded(0.4, ge=0, le=1)
+    jumpy: float = bounded(0.3, ge=0, le=1)
+    trend_up: float = bounded(0.3, ge=0, le=1)
 
 
 @dataclass
 class RulesConf:
     """Named rules, checked in this priority order; the first that fires proposes the action."""
 
-    out_of_range_minutes: float = 15.0       # recenter after this long out of range
-    edge_fraction: float = 0.08              # recenter when price is within this share of the width from an edge
-    vol_spike_ratio: float = 2.0             # widen when short-window vol / long-window vol exceeds this
-    widen_factor: float = 1.5
-    max_width_ticks: float = 6000.0
-    calm_ratio: float = 0.6                  # narrow back to the floor when the vol ratio falls below this
-    trend_shift_fraction: float = 0.25       # shift up when price is this share of the half-width above centre in a trend
-    cooldown_minutes: float = 60.0           # no new action this soon after the last one
-    vol_short_minutes: float = 30.0          # half-lives of the short and long volatility estimates
-    vol_long_minutes: float = 1440.0
+    out_of_range_minutes: float = bounded(15.0, ge=0, le=525600)  # recenter after this long out of range
+    # recenter when price is within this share of the width from an edge
+    edge_fraction: float = bounded(0.08, ge=0, lt=0.5)
+    vol_spike_ratio: float = bounded(2.0, gt=0, le=1e3)  # widen when short-window vol / long-window vol exceeds this
+    widen_factor: float = bounded(1.5, ge=1, le=100)
+    max_width_ticks: float = bounded(6000.0, gt=0, le=1774544)
+    calm_ratio: float = bounded(0.6, gt=0, le=1e3)  # narrow back to the floor when the vol ratio falls below this
+    # shift up when price is this share of the half-width above centre in a trend
+    trend_shift_fraction: float = bounded(0.25, ge=0, le=1)
+    cooldown_minutes: float = bounded(60.0, ge=0, le=525600)  # no new action this soon after the last one
+    vol_short_minutes: float = bounded(30.0, gt=0, le=525600)  # half-lives of the short and long volatility estimates
+    vol_long_minutes: float = bounded(1440.0, gt=0, le=525600)
     enabled: list[str] = field(default_factory=lambda: ["out_of_range", "edge", "vol_spike_widen",
                                                         "calm_narrow", "trend_shift"])
 
@@ -94,30 +102,35 @@ class RulesConf:
 class RailsConf:
     """The go-live checklist's safety rails."""
 
-    gas_window_minutes: float = 1440.0       # emergency stop: gas spent in the current window ...
-    gas_cap_usd_per_window: float = 60.0     # ... above this stops every action until the window ends
-    max_actions: int = 120                   # hard cap: K gas-paying actions ...
-    max_actions_episodes: int = 10           # ... per N episodes (each gets K // N, one kept for a safety exit)
-    max_capital_usd: float = 1_000_000.0     # position size limit
-    max_pool_share: float = 0.05             # ... and at most this share of active liquidity
-    max_drawdown: float = 0.25               # drawdown from peak equity that exits and stands down
-    override: str = "none"                   # manual override: none | hold | exit
-    override_from_minute: float = 0.0
+    # emergency stop: gas spent in the current window ...
+    gas_window_minutes: float = bounded(1440.0, gt=0, le=525600)
+    # ... above this stops every action until the window ends
+    gas_cap_usd_per_window: float = bounded(60.0, ge=0, le=1e9)
+    max_actions: int = bounded(120, ge=0, le=10**9)  # hard cap: K gas-paying actions ...
+    # ... per N episodes (each gets K // N, one kept for a safety exit)
+    max_actions_episodes: int = bounded(10, ge=1, le=10**9)
+    max_capital_usd: float = bounded(1_000_000.0, gt=0, le=1e12)  # position size limit
+    max_pool_share: float = bounded(0.05, gt=0, le=1)  # ... and at most this share of active liquidity
+    max_drawdown: float = bounded(0.25, gt=0, le=1)  # drawdown from peak equity that exits and stands down
+    override: str = one_of("none", ("none", "hold", "exit"))  # manual override
+    override_from_minute: float = bounded(0.0, ge=0, le=1e9)
 
 
 @dataclass
 class AgentConf:
     """The agent's settings: beliefs, gate, classifier, rules, rails."""
 
-    capital_usd: float = 100_000.0
-    gas_usd: float = 2.0                     # GAS: the agent's belief of one action's cost
-    fee_gate_usd: float = 4.0                # FEE_GATE: expected fee gain an action must reach
-    ev_horizon_minutes: float = 240.0        # horizon of the EV gate's fee estimate
-    classifier: str = "online"               # online | oracle (sees the true regime; ablations)
-    classifier_halflife_minutes: float = 1440.0   # drift and jump-share memory of the online classifier
+    capital_usd: float = bounded(100_000.0, gt=0, le=1e12)
+    gas_usd: float = bounded(2.0, ge=0, le=1e5)  # GAS: the agent's belief of one action's cost
+    fee_gate_usd: float = bounded(4.0, ge=0, le=1e7)  # FEE_GATE: expected fee gain an action must reach
+    ev_horizon_minutes: float = bounded(240.0, gt=0, le=525600)  # horizon of the EV gate's fee estimate
+    classifier: str = one_of("online", ("online", "oracle"))  # online | oracle (sees the true regime; ablations)
+    # drift and jump-share memory of the online classifier
+    classifier_halflife_minutes: float = bounded(1440.0, gt=0, le=525600)
     # The online classifier approximates hbbatch.calibration's window rule (see hbbatch/sim/agent.py):
-    jump_sigmas: float = 4.0                 # a return beyond this many robust sigmas counts as a jump
-    jumpy_variance_share: float = 0.3        # classified jumpy when jumps carry at least this share of variance
-    trend_tstat: float = 2.0                 # classified trend_up when the drift t-statistic reaches this
+    jump_sigmas: float = bounded(4.0, gt=0, le=100)  # a return beyond this many robust sigmas counts as a jump
+    # classified jumpy when jumps carry at least this share of variance
+    jumpy_variance_share: float = bounded(0.3, ge=0, le=1)
+    trend_tstat: float = bounded(2.0, ge=0, le=100)  # classified trend_up when the drift t-statistic reaches this
     rules: RulesConf = field(default_factory=RulesConf)
     rails: RailsConf = field(default_factory=RailsConf)

@@ -39,7 +39,7 @@ from hbbatch.planner.decisions import SIGNAL_COLUMNS
 from hbbatch.planner.plans import OVER_BUDGET, Plan
 from hbbatch.planner.schedule import EPS_CREDITS
 from hbbatch.planner.state import LEDGER_S, CachedResult, CacheState, LedgerRow, record
-from hbbatch.report.artifacts import write_json
+from hbbatch.io import write_json
 
 LEDGER_FILE = "ledger.json"
 RESULT_SUFFIX = ".result.json"      # distinct, so the folder can be shared with other stored files

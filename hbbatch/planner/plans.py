@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from hbbatch.report.artifacts import write_json
+from hbbatch.io import write_json
 
 RUN, SKIP = "run", "skip"
 FRESH = "fresh"

@@ -32,7 +32,7 @@ from hbbatch.planner.signals import MODES, LiveSignals
 from hbbatch.planner.state import CacheState
 from hbbatch.planner.table import plan_tables, timeline_table
 from hbbatch.planner.timeline import series_from_episodes, simulate_timeline, synthetic_series
-from hbbatch.report.artifacts import write_json
+from hbbatch.io import write_json
 
 PLAN_FILE, TIMELINE_FILE = "plan.json", "plan_sim.json"
 DEFAULT_CACHE_DIR = "outputs/dune_cache"        # the Dune source's default (calibration.dune.cache_dir)

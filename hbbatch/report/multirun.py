@@ -16,7 +16,7 @@ import pandas as pd
 
 from hbbatch import exit_codes, stats
 from hbbatch.campaign.job import EPISODES, SUMMARY
-from hbbatch.report import artifacts
+from hbbatch import io as hbio
 from hbbatch.report.run_results import build_run_results
 from hbbatch.report.summary import variant_row
 
@@ -54,7 +54,7 @@ def load_job(job_dir: Path) -> Job:
     num = int(prefix.group(1)) if prefix else 0
     path = job_dir / SUMMARY
     if path.is_file():
-        record = artifacts.read_json(path)
+        record = hbio.read_json(path)
         return Job(int(record.get("job_num", num)), job_dir, record)
     overrides: list[str] = []
     hydra_overrides = job_dir / ".hydra" / "overrides.yaml"
@@ -186,7 +186,7 @@ def finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: 
 
         job_dicts = [j.as_dict() for j in jobs]
         elapsed = (time.time() - started) if started else sum(j["execution_time"] for j in job_dicts)
-        artifacts.write_json(run_dir / RUN_RESULTS, build_run_results(
+        hbio.write_json(run_dir / RUN_RESULTS, build_run_results(
             jobs=job_dicts, criteria=[], experiment=str(config.get("experiment_name", "default")), elapsed_s=elapsed,
             exit_code=exit_codes.ERROR, args={"run_dir": str(run_dir)},
             errors=[f"post-processing failed: {one_line(exc)}"]))
@@ -230,25 +230,25 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
 
     job_dicts = [j.as_dict() for j in jobs]
     shares = paired_shares(comparison)
-    artifacts.write_parquet(run_dir / COMPARISON, comparison)
+    hbio.write_parquet(run_dir / COMPARISON, comparison)
     if judged:
-        artifacts.write_json(run_dir / CRITERIA, {
+        hbio.write_json(run_dir / CRITERIA, {
             "baseline": baseline, "judged": judged, "thresholds": dict(crit_conf["thresholds"]),
             "fail_on_violation": crit_conf.get("fail_on_violation", True),
             "results": [c.to_dict() for c in criteria_results]})
     if not single:
-        artifacts.write_json(run_dir / SUMMARY, {
+        hbio.write_json(run_dir / SUMMARY, {
             "experiment": experiment, "baseline": baseline, "judged": judged, "exit_code": code,
             "jobs": job_dicts, "variants": variants.to_dict(orient="records"), "paired_share": shares,
             "skipped_pairs": skipped_pairs, "convergence": convergence.to_dict(orient="records"), "errors": errors})
     elapsed = (time.time() - started) if started else sum(j["execution_time"] for j in job_dicts)
-    artifacts.write_json(run_dir / RUN_RESULTS, build_run_results(
+    hbio.write_json(run_dir / RUN_RESULTS, build_run_results(
         jobs=job_dicts, criteria=criteria_results, experiment=experiment, elapsed_s=elapsed, exit_code=code,
         args={"run_dir": str(run_dir)}, errors=errors, skipped_pairs=skipped_pairs))
     if config["report"].get("html", True):
         from hbbatch.report.html import render_report
 
-        artifacts.write_text(run_dir / REPORT, render_report(
+        hbio.write_text(run_dir / REPORT, render_report(
             experiment=experiment, jobs=job_dicts, variants=variants, comparison=comparison,
             convergence=convergence, criteria=criteria_results, episodes=episodes, baseline=baseline,
             errors=errors, exit_code=code, confidence=stats_conf["confidence"], rules=rules,

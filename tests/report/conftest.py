@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from hbbatch.config import CONF_DIR, register_configs
 from hbbatch.config.schema import CriteriaConf, PathsConf, ReportConf, StatsConf
-from hbbatch.report import artifacts
+from hbbatch import io as hbio
 from hbbatch.report.summary import summarize
 
 REGIMES = np.array(["mean_revert", "jumpy", "trend_up"])
@@ -46,11 +46,11 @@ def make_job():
                   "timing": [], "execution_time": 1.0}
         if status == "success":
             rules = rules_frame(episodes) if rules is None else rules
-            artifacts.write_parquet(job_dir / "episodes.parquet", episodes)
+            hbio.write_parquet(job_dir / "episodes.parquet", episodes)
             record["summary"] = summarize(episodes, rules, rails={"max_actions": max_actions, "max_actions_episodes": 10},
                                           confidence=0.95, n_bootstrap=500, seed=1, label=campaign)
         if status != "killed":
-            artifacts.write_json(job_dir / "summary.json", record)
+            hbio.write_json(job_dir / "summary.json", record)
         return job_dir
     return make
 

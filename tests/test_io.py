@@ -7,31 +7,31 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hbbatch.report import artifacts
+from hbbatch import io as hbio
 
 
 def test_write_json__strict_json_with_nan_as_null(tmp_path):
-    path = artifacts.write_json(tmp_path / "a" / "x.json", {"v": np.float32(1.5), "n": math.nan, "k": np.int64(3),
+    path = hbio.write_json(tmp_path / "a" / "x.json", {"v": np.float32(1.5), "n": math.nan, "k": np.int64(3),
                                                            "arr": np.array([1, 2])})
     assert json.loads(path.read_text()) == {"v": 1.5, "n": None, "k": 3, "arr": [1, 2]}
 
 
 def test_atomic_write__a_failing_writer_leaves_the_old_file_and_no_temporary(tmp_path):
     path = tmp_path / "summary.json"
-    artifacts.write_text(path, "old")
+    hbio.write_text(path, "old")
 
     def broken(tmp):
         tmp.write_text("half")
         raise KeyboardInterrupt   # as if the run were killed mid-write
 
     with pytest.raises(KeyboardInterrupt):
-        artifacts.atomic_write(path, broken)
+        hbio.atomic_write(path, broken)
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
 
 
 def test_write_parquet__round_trips(tmp_path):
     frame = pd.DataFrame({"episode": [0, 1], "regime": ["jumpy", "trend_up"], "net_pnl_usd": [1.0, -2.5]})
-    path = artifacts.write_parquet(tmp_path / "episodes.parquet", frame)
+    path = hbio.write_parquet(tmp_path / "episodes.parquet", frame)
     pd.testing.assert_frame_equal(pd.read_parquet(path), frame)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["episodes.parquet"]

@@ -1,0 +1,67 @@
+"""The Hydra callback that checks every job's config before Hydra makes a folder or writes a file.
+
+Hydra calls `on_run_start` / `on_multirun_start` after composing the primary config and before the
+run (or sweep) folder exists. For the basic sweeper, every job of the sweep is composed here as the
+sweeper will compose it, so `-m floors.mean_revert=0,1200` fails before any job runs. Other sweepers
+(Optuna) choose their values as they go: each job then checks its own config when it starts
+(`check_job_config` in the task function, which is also where launcher workers check).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from hbbatch.config.checks import ConfigValueError, check_config
+
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def plain_config(config: DictConfig) -> dict[str, Any]:
+    """The job's settings as plain values (interpolations resolved), without Hydra's own section."""
+    return {key: OmegaConf.to_container(config[key], resolve=True) if OmegaConf.is_config(config[key]) else config[key]
+            for key in config if key != "hydra"}
+
+
+def check_job_config(config: DictConfig) -> None:
+    """Raise ConfigValueError (one line: key, problem, accepted range) for a refused value of a composed job."""
+    check_config(plain_config(config))
+
+
+def sweep_job_overrides(config: DictConfig) -> list[list[str]]:
+    """The overrides of each job the basic sweeper launches for this primary config (its own expansion)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = [f"{key}={value}" for key, value in (config.hydra.sweeper.get("params") or {}).items()]
+    params += list(config.hydra.overrides.task)
+    overrides = OverridesParser.create().parse_overrides(params)
+    return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
+
+
+class ConfigRefused(BaseException):
+    """A refused config, raised past Hydra's callback guard (which turns an Exception into a warning
+    and carries on); the CLI prints its one-line message and exits 2."""
+
+
+class ConfigCheckCallback(Callback):
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            check_job_config(config)
+        except ConfigValueError as exc:
+            raise ConfigRefused(str(exc)) from None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            check_job_config(config)
+            if config.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
+                return   # the sweeper picks values as it runs: each job checks its own
+            from hydra.core.global_hydra import GlobalHydra
+
+            loader = GlobalHydra.instance().config_loader()
+            for overrides in sweep_job_overrides(config):
+                check_job_config(loader.load_sweep_config(config, overrides))
+        except ConfigValueError as exc:
+            raise ConfigRefused(str(exc)) from None
