@@ -15,7 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
-from hbbatch import __version__
+from hbbatch import __version__, exit_codes
 from hbbatch.calibration.errors import CalibrationError
 from hbbatch.calibration.fit import FitSettings, fit_content
 from hbbatch.calibration.gates import SUITES_DIR, check_report, check_results
@@ -33,13 +33,14 @@ from hbbatch.quality import SuiteError
 
 
 def run(cfg: Any, output_dir: Path | str | None = None, out: TextIO | None = None) -> int:
-    """Calibrate from the composed config; 0 on success, 1 on a handled failure (message on stderr)."""
+    """Calibrate from the composed config; 0 on success, 2 on an error: bad input, a failed gate, the
+    network or the API key (message on stderr). 1 is kept for a failed success criterion."""
     out = out or sys.stdout
     try:
         report, path = calibrate(cfg, output_dir)
     except (CalibrationError, CatalogError, SuiteError, CacheError, PlannerConfigError, SignalError) as exc:
         print(f"calibration failed: {exc}", file=sys.stderr)
-        return 1
+        return exit_codes.ERROR
     print(f"calibration report: {path}", file=out)
     print(f"calibration hash: {report['hash']}", file=out)
     credits = report["provenance"]["credits_total"]

@@ -34,6 +34,9 @@ class DuneConf:
     retries: int = bounded(5, ge=0, le=100)  # HTTP retries on 429 / 502 / 503 / 504
     backoff_s: float = bounded(0.5, ge=0, le=600)  # exponential backoff factor between retries
     page_size: int = bounded(32000, ge=1, le=1_000_000)  # rows per results page
+    max_pages: int = bounded(200, ge=1, le=100_000)  # results pages read per execution; more is an error
+    # rows read per execution; a larger result is an error before it is read (about 1 KB a row in memory)
+    max_rows: int = bounded(1_000_000, ge=1, le=100_000_000)
     cache_dir: str = output_path("outputs/dune_cache")  # the planner's result cache, unless planner.cache_dir is set
 
 

@@ -1,10 +1,12 @@
 """A local stand-in for the Dune API v1 (stdlib http.server on 127.0.0.1, an ephemeral port).
 
 It speaks the endpoints the Dune source uses, in Dune's JSON shapes: execute (saved query and raw
-SQL), status, results with paging (limit / offset, next_uri / next_offset), latest results of a
-saved query, cancel. Each execution follows a scenario: the rows it returns, the states it walks
+SQL), creating and archiving a (private) query with typed parameters, status, results with paging
+(limit / offset, next_uri / next_offset), latest results of a saved query, cancel. Each execution follows a scenario: the rows it returns, the states it walks
 through, the credits it costs, a failure, or never finishing. `throttle` answers 429 first;
-`unavailable` answers 503 to paths containing a part.
+`unavailable` answers 503 to paths containing a part; `not_json` answers 200 with an HTML page to paths
+containing a part; `slow` waits before answering paths containing a part; a scenario with
+`endless_pages` always has a next page.
 Every request is logged (method, path, header key) so tests can count calls and check the key.
 `snapshot_scenario` serves a committed snapshot's rows as if computed now.
 """
@@ -15,6 +17,7 @@ import copy
 import itertools
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -37,6 +40,7 @@ class Scenario:
     error: str | None = None          # ends QUERY_STATE_FAILED with this message
     never_finish: bool = False
     ended_at: pd.Timestamp | None = None
+    endless_pages: bool = False       # every results page points at a next one (a broken or hostile server)
 
 
 def snapshot_scenario(payload: dict, now: pd.Timestamp, **extra: Any) -> Scenario:
@@ -72,6 +76,10 @@ class DuneStandIn:
         self.requests: list[tuple[str, str, str | None]] = []
         self.throttle: dict[str, int] = {}        # path prefix -> how many 429s still to send
         self.unavailable: dict[str, int] = {}     # path part -> how many 503s still to send
+        self.not_json: dict[str, int] = {}        # path part -> how many HTML pages still to send
+        self.slow: dict[str, float] = {}          # path part -> seconds to wait before answering
+        self.created: dict[int, dict[str, Any]] = {}   # created query id -> name, query_sql, parameters, archived
+        self.execution_parameters: dict[str, Any] = {}  # execution id -> the query_parameters it was given
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -95,6 +103,10 @@ class DuneStandIn:
 
     def calls(self, method: str, prefix: str) -> int:
         return sum(1 for m, p, _ in self.requests if m == method and p.startswith(prefix))
+
+    def execute_calls(self) -> int:
+        """Requests that start an execution: raw SQL or a (saved or created) query."""
+        return sum(1 for m, p, _ in self.requests if m == "POST" and p.endswith("/execute"))
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -144,7 +156,7 @@ class DuneStandIn:
             "row_count": len(page), "result_set_bytes": size, "total_row_count": len(rows),
             "total_result_set_bytes": size, "datapoint_count": len(page) * len(execution.scenario.columns),
             "pending_time_millis": 5, "execution_time_millis": 120}}
-        if offset + limit < len(rows):
+        if offset + limit < len(rows) or execution.scenario.endless_pages:
             body["next_offset"] = offset + limit
             body["next_uri"] = (f"{self.base_url}/api/v1/execution/{execution.id}/results"
                                 f"?limit={limit}&offset={offset + limit}")
@@ -158,9 +170,11 @@ class DuneStandIn:
                 pass
 
             def _send(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
+                self._send_raw(code, json.dumps(body).encode(), "application/json", headers)
+
+            def _send_raw(self, code: int, data: bytes, kind: str, headers: dict[str, str] | None = None) -> None:
                 self.send_response(code)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
@@ -173,14 +187,21 @@ class DuneStandIn:
                 stand_in.requests.append((method, path, self.headers.get("x-dune-api-key")))
                 if self.headers.get("x-dune-api-key") != stand_in.api_key:
                     return self._send(401, {"error": "invalid API Key"})
-                for prefix, count in list(stand_in.throttle.items()):
-                    if path.startswith(prefix) and count > 0:
-                        stand_in.throttle[prefix] = count - 1
+                for part, count in list(stand_in.throttle.items()):
+                    if part in path and count > 0:
+                        stand_in.throttle[part] = count - 1
                         return self._send(429, {"error": "rate limit exceeded"}, {"Retry-After": "0"})
                 for part, count in list(stand_in.unavailable.items()):
                     if part in path and count > 0:
                         stand_in.unavailable[part] = count - 1
                         return self._send(503, {"error": "service unavailable"})
+                for part, delay_s in list(stand_in.slow.items()):
+                    if part in path:
+                        time.sleep(delay_s)
+                for part, count in list(stand_in.not_json.items()):
+                    if part in path and count > 0:
+                        stand_in.not_json[part] = count - 1
+                        return self._send_raw(200, b"<html><body>Bad gateway page</body></html>", "text/html")
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}") if method == "POST" else {}
                 parts = path.strip("/").split("/")     # api, v1, ...
@@ -190,9 +211,19 @@ class DuneStandIn:
                 if method == "POST" and route == ["sql", "execute"]:
                     execution = stand_in._new(stand_in.pick(body.get("sql"), None), None)
                     return self._send(200, {"execution_id": execution.id, "state": "QUERY_STATE_PENDING"})
+                if method == "POST" and route == ["query"]:
+                    with stand_in._lock:
+                        query_id = 900_000 + len(stand_in.created)
+                        stand_in.created[query_id] = {**body, "archived": False}
+                    return self._send(200, {"query_id": query_id})
+                if method == "POST" and len(route) == 3 and route[0] == "query" and route[2] == "archive":
+                    stand_in.created[int(route[1])]["archived"] = True
+                    return self._send(200, {"query_id": int(route[1])})
                 if method == "POST" and len(route) == 3 and route[0] == "query" and route[2] == "execute":
                     query_id = int(route[1])
-                    execution = stand_in._new(stand_in.pick(None, query_id), query_id)
+                    sql = stand_in.created.get(query_id, {}).get("query_sql")
+                    execution = stand_in._new(stand_in.pick(sql, query_id), query_id)
+                    stand_in.execution_parameters[execution.id] = body.get("query_parameters")
                     stand_in.latest[query_id] = execution.id
                     return self._send(200, {"execution_id": execution.id, "state": "QUERY_STATE_PENDING"})
                 if route[:1] == ["execution"] and len(route) == 3:

@@ -27,7 +27,7 @@ def _all_text(folder: Path) -> str:
 
 
 def test_dune__calibrates_like_the_snapshot_and_records_executions(stand_in, dune_config, tmp_path, with_key,
-                                                                  snapshot_report, caplog, capsys):
+                                                                  snapshot_report, caplog, capsys, catalog):
     caplog.set_level(logging.DEBUG)
     code = run(dune_config(EVERYTHING), tmp_path / "out")
     assert code == 0, capsys.readouterr().err
@@ -38,7 +38,15 @@ def test_dune__calibrates_like_the_snapshot_and_records_executions(stand_in, dun
                and e["age_s"] == 0 for e in executions.values())
     assert {e["plan_reason"] for e in executions.values()} == {"P0 always", "P1 daily", "risk signal: drawdown"}
     assert report["provenance"]["credits_total"] == 7.5 * 7
-    assert stand_in.calls("POST", "/api/v1/sql/execute") == 7 and set(stand_in.executed.values()) == {1}
+    assert stand_in.execute_calls() == 7 and set(stand_in.executed.values()) == {1}
+    # parameters went as typed query parameters of private queries, each archived after; no SQL sent has a value
+    assert len(stand_in.created) == 7 and all(q["is_private"] and q["archived"] for q in stand_in.created.values())
+    assert stand_in.calls("POST", "/api/v1/sql/execute") == 0
+    assert all("{{" in q["query_sql"] for q in stand_in.created.values())   # the templates, as written
+    pool = catalog["pool_hourly_fees"].parameters["pool"]
+    assert not any(pool in q["query_sql"] for q in stand_in.created.values())
+    given = [p for p in stand_in.execution_parameters.values() if p and "pool" in p]
+    assert given and all(p["pool"] == pool for p in given)
     # pages of 500 rows: 1,439 minute rows (two queries) and 1,092 daily rows take 3 pages, the others 1
     pages = sum(1 for method, path, _ in stand_in.requests if method == "GET" and path.endswith("/results"))
     assert pages == 3 * 3 + 4
@@ -48,16 +56,16 @@ def test_dune__calibrates_like_the_snapshot_and_records_executions(stand_in, dun
 
 
 def test_dune__retries_a_429_then_succeeds(stand_in, dune_config, with_key, catalog):
-    stand_in.throttle["/api/v1/sql/execute"] = 1
+    stand_in.throttle["/execute"] = 1
     stand_in.throttle["/api/v1/execution/"] = 1
     source = DuneSource(dune_config()["calibration"]["dune"])
     result = source.fetch(catalog["gas_regime"], {})
     assert len(result.rows) == 30 and result.credits == 7.5
-    assert stand_in.calls("POST", "/api/v1/sql/execute") == 2        # the 429, then the retry
+    assert stand_in.execute_calls() == 2        # the 429, then the retry
 
 
 def test_dune__too_many_429s_is_a_clear_error(stand_in, dune_config, with_key, catalog):
-    stand_in.throttle["/api/v1/sql/execute"] = 10
+    stand_in.throttle["/execute"] = 10
     source = DuneSource(dune_config()["calibration"]["dune"])
     with pytest.raises(SourceError, match=r"dune: query gas_regime: .*429") as info:
         source.fetch(catalog["gas_regime"], {})
@@ -68,7 +76,7 @@ def test_dune__failed_execution_names_the_query_and_error(stand_in, dune_config,
     stand_in.special["regime_frequencies"] = {"error": "line 3:5: Column 'prise' cannot be resolved", "credits": 2.0}
     code = run(dune_config(), tmp_path / "out")
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2
     assert "query regime_frequencies: execution 01HSTANDIN" in err and "QUERY_STATE_FAILED" in err
     assert "Column 'prise' cannot be resolved; 2 credits charged" in err
     assert not (tmp_path / "out").exists()
@@ -90,7 +98,7 @@ def test_dune__timeout_cancels_the_execution(stand_in, dune_config, with_key, ca
 def test_dune__a_timed_out_execution_is_charged_to_the_ledger(stand_in, dune_config, tmp_path, with_key, catalog):
     # a cancelled execution is billed; the stand-in reports no cost before it ends: the declared cost counts
     stand_in.special["gas_regime"] = {"never_finish": True}
-    assert run(dune_config(timeout_s=0.2), tmp_path / "out") == 1
+    assert run(dune_config(timeout_s=0.2), tmp_path / "out") == 2
     ledger = json.loads((tmp_path / "cache" / "ledger.json").read_text())
     assert ("gas_regime", float(catalog["gas_regime"].cost_credits)) in [(r["query"], r["credits"]) for r in ledger]
     assert not (tmp_path / "cache" / "gas_regime.result.json").exists()
@@ -106,17 +114,17 @@ def test_dune__a_failure_reading_the_pages_keeps_the_charge(stand_in, dune_confi
 
 def test_dune__an_execute_answered_5xx_is_not_retried(stand_in, dune_config, with_key, catalog):
     # the execution may have started (and be billed): a second POST would start another
-    stand_in.unavailable["/api/v1/sql/execute"] = 1
+    stand_in.unavailable["/execute"] = 1
     source = DuneSource(dune_config()["calibration"]["dune"])
     with pytest.raises(SourceError, match=r"dune: query gas_regime: .*503"):
         source.fetch(catalog["gas_regime"], {})
-    assert stand_in.calls("POST", "/api/v1/sql/execute") == 1
+    assert stand_in.execute_calls() == 1
 
 
 def test_dune__missing_key_is_a_clear_error(monkeypatch, tmp_path, capsys):
     monkeypatch.delenv("DUNE_API_KEY", raising=False)
     code = run({"calibration": {"source": "dune", "dune": {"cache_dir": str(tmp_path)}}}, tmp_path / "out")
-    assert code == 1
+    assert code == 2
     assert "the environment variable DUNE_API_KEY is not set" in capsys.readouterr().err
 
 

@@ -116,7 +116,7 @@ def test_a_needed_query_never_fetched_and_skipped_is_a_clear_error(stand_in, dun
                                                                  planner, reason, override):
     config = dune_config(planner)
     config["calibration"]["queries"] = ["gas_regime", "regime_frequencies"]
-    assert run(config, tmp_path / "out") == 1
+    assert run(config, tmp_path / "out") == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert (f"query regime_frequencies has never been fetched for these parameters and the query plan skips it "
@@ -125,7 +125,7 @@ def test_a_needed_query_never_fetched_and_skipped_is_a_clear_error(stand_in, dun
 
 
 def test_a_bad_planner_setting_is_a_clear_error(stand_in, dune_config, tmp_path, with_key, capsys):
-    assert run(dune_config({"normal": {"max_priority": "P9"}}), tmp_path / "out") == 1
+    assert run(dune_config({"normal": {"max_priority": "P9"}}), tmp_path / "out") == 2
     assert "calibration failed: planner.normal.max_priority is 'P9': unknown priority" in capsys.readouterr().err
     assert stand_in.requests == []
 
@@ -148,7 +148,7 @@ def test_a_result_failing_its_gate_is_not_stored_but_its_credits_count(stand_in,
     rows = snapshot_scenario(snapshot_payloads["gas_regime"], pd.Timestamp.now(tz="UTC")).rows
     rows[3]["gas_price_gwei"] = -1.0
     stand_in.special["gas_regime"] = {"rows": rows}
-    assert run(dune_config(), tmp_path / "out") == 1
+    assert run(dune_config(), tmp_path / "out") == 2
     assert "gas_regime: expect_column_values_to_be_between on 'gas_price_gwei'" in capsys.readouterr().err
     assert stand_in.executed == {"gas_regime": 1}                   # the first query: nothing after it ran
     assert not (tmp_path / "cache" / "gas_regime.result.json").exists()
@@ -229,7 +229,7 @@ def test_charges_above_the_declared_cost_never_push_the_day_over_budget(stand_in
         [{"t_s": now_s - DAY_S, "query": n, "credits": 3 * catalog[n].cost_credits} for n in planned]))
     planner = {"now_s": now_s, "budget_credits_per_day": 35, "ttl_overrides_s": {n: DAY_S for n in P0}}
     # by declared costs the plan runs 20 + 10 = 30 credits; at the charged rates they cost 90
-    assert run(dune_config(planner), tmp_path / "out") == 1
+    assert run(dune_config(planner), tmp_path / "out") == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert ("query regime_frequencies: not fetched, over budget at execution: 30 credits spent today + 30 "
@@ -248,7 +248,7 @@ def test_a_needed_result_too_old_for_the_planner_ttl_is_refused(stand_in, dune_c
     report, _ = calibrate(dune_config({**capped, "now_s": now_s + 3 * DAY_S}), tmp_path / "b")
     assert report["provenance"]["executions"]["regime_frequencies"]["served"] == "cache"
     # 5 days later it does not; with the limit raised it does
-    assert run(dune_config({**capped, "now_s": now_s + 5 * DAY_S}), tmp_path / "c") == 1
+    assert run(dune_config({**capped, "now_s": now_s + 5 * DAY_S}), tmp_path / "c") == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert (f"query regime_frequencies: skipped by the query plan (priority cap) and its stored result is "

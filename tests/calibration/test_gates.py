@@ -82,7 +82,7 @@ def test_run__reports_a_failed_gate_on_stderr_with_exit_1(snapshot_copy, tmp_pat
     edit_snapshot(snapshot_copy, "gas_regime", lambda p: p["result"]["rows"][0].update(gas_price_gwei=None))
     code = run({"calibration": {"source": "snapshot", "snapshot_dir": str(snapshot_copy)}}, tmp_path / "out")
     captured = capsys.readouterr()
-    assert code == 1
+    assert code == 2
     assert captured.err.startswith("calibration failed: ") and "gas_price_gwei" in captured.err
     assert len(captured.err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()

@@ -39,21 +39,21 @@ def test_run__from_the_composed_config_writes_the_report_and_prints_the_change(t
 
 
 def test_run__needs_an_output_directory_outside_hydra(capsys):
-    assert run({"calibration": {"source": "snapshot"}}) == 1
+    assert run({"calibration": {"source": "snapshot"}}) == 2
     assert "calibration.output_dir: not set and no Hydra run is active" in capsys.readouterr().err
 
 
 def test_run__unknown_query_and_source_are_named(tmp_path, capsys):
-    assert run({"calibration": {"source": "snapshot", "queries": ["gas_regime", "gas_regmie"]}}, tmp_path) == 1
+    assert run({"calibration": {"source": "snapshot", "queries": ["gas_regime", "gas_regmie"]}}, tmp_path) == 2
     assert "calibration.queries: unknown query 'gas_regmie'" in capsys.readouterr().err
-    assert run({"calibration": {"source": "duen"}}, tmp_path) == 1
+    assert run({"calibration": {"source": "duen"}}, tmp_path) == 2
     assert "calibration.source: 'duen' is not a source" in capsys.readouterr().err
-    assert run({"calibration": {"source": "snapshot", "queries": ["gas_regime"]}}, tmp_path) == 1
+    assert run({"calibration": {"source": "snapshot", "queries": ["gas_regime"]}}, tmp_path) == 2
     assert "'regime_frequencies' is required (it fits regime_mix)" in capsys.readouterr().err
 
 
 def test_run__snapshot_refuses_parameters_it_does_not_answer(tmp_path, capsys):
-    assert run({"calibration": {"source": "snapshot", "parameters": {"lookback_days": 90}}}, tmp_path) == 1
+    assert run({"calibration": {"source": "snapshot", "parameters": {"lookback_days": 90}}}, tmp_path) == 2
     err = capsys.readouterr().err
     assert "calibration.parameters.lookback_days=90: the snapshot of" in err and "calibration.source=dune" in err
 
@@ -61,7 +61,7 @@ def test_run__snapshot_refuses_parameters_it_does_not_answer(tmp_path, capsys):
 @pytest.mark.parametrize("parameters, key", [({"lookback_day": 3}, "lookback_day"),
                                              ({"pool_hourly_fee": {"lookback_days": 1}}, "pool_hourly_fee")])
 def test_run__a_misspelt_parameter_is_a_clear_error(tmp_path, capsys, catalog, parameters, key):
-    assert run({"calibration": {"source": "snapshot", "parameters": parameters}}, tmp_path) == 1
+    assert run({"calibration": {"source": "snapshot", "parameters": parameters}}, tmp_path) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert f"calibration.parameters.{key}: neither a query nor a query parameter" in err

@@ -53,8 +53,11 @@ def check_parameters(catalog: Mapping[str, QuerySpec], parameters: Mapping[str, 
 
 
 def query_parameters(spec: QuerySpec, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """The catalog's parameters with the query's overrides applied."""
-    return {**spec.parameters, **overrides}
+    """The catalog's parameters with the query's overrides applied, each checked against its kind
+    (an address is 0x and 40 hex digits, a number is finite: `sources/dune_parameters.py`)."""
+    from hbbatch.calibration.sources.dune_parameters import checked_parameters
+
+    return checked_parameters(spec, {**spec.parameters, **overrides})
 
 
 def make_source(calibration: Mapping[str, Any]) -> Source:

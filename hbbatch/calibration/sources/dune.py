@@ -8,6 +8,13 @@ unsaved one runs its rendered SQL (`POST /v1/sql/execute`). Then the status is p
 execution ends or `timeout_s` passes (the execution is then cancelled), and the results are read page
 by page. The execution id and the credits spent are recorded. The API key comes from the
 environment, goes only into the request header, and is scrubbed from any error text.
+
+Parameters travel as Dune's typed query parameters, checked first (`dune_parameters.py`), never in
+the SQL text sent: a query without a saved id but with parameters is created as a private query with
+its `{{name}}` template (`POST /v1/query`), executed with the parameters, then archived. Every read is
+bounded: `request_timeout_s` per HTTP request, `max_rows` (checked against the result's row count
+before its pages are read) and `max_pages` per execution; a reply that is not JSON is an error naming
+the URL's route, not a traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from urllib3.util.retry import Retry
 from hbbatch.calibration.errors import SourceError
 from hbbatch.calibration.results import QueryResult, parse_time, results_payload, utc_now
 from hbbatch.calibration.sources import query_parameters
+from hbbatch.calibration.sources.dune_parameters import typed_parameters
 from hbbatch.planner.catalog import QuerySpec
 
 DEFAULT_BASE_URL = "https://api.dune.com"
@@ -46,8 +54,11 @@ class DuneSource:
         self.ping_frequency_s = float(conf.get("ping_frequency_s", 2.0))
         self.timeout_s = float(conf.get("timeout_s", 900.0))
         self.page_size = int(conf.get("page_size", 32000))
+        self.max_pages = int(conf.get("max_pages", 200))
+        self.max_rows = int(conf.get("max_rows", 1_000_000))
         self.performance = str(conf.get("performance", "medium"))
         self.sleep, self.clock = sleep, clock
+        self._to_archive: list[int] = []
         self.client = DuneClient(api_key=key, base_url=self.base_url,
                                  request_timeout=float(conf.get("request_timeout_s", 30.0)),
                                  performance=self.performance)
@@ -69,6 +80,8 @@ class DuneSource:
             raise
         except Exception as exc:  # requests / dune-client errors: one line, key scrubbed
             raise self._api_error(spec, exc) from None
+        finally:
+            self._archive_created()
         return QueryResult.from_payload(spec.name, payload, source=self.kind, origin=origin, parameters=parameters,
                                         credits=credits, reused=reused)
 
@@ -86,8 +99,12 @@ class DuneSource:
                 return payload, 0.0, True, f"GET /v1/query/{spec.dune_query_id}/results"
             job_id = self.client.execute_query(query, performance=self.performance).execution_id
             origin = f"POST /v1/query/{spec.dune_query_id}/execute"
+        elif parameters:
+            query = self._private_query(spec, parameters)
+            job_id = self.client.execute_query(query, performance=self.performance).execution_id
+            origin = f"POST /v1/query/{query.query_id}/execute (private, archived after)"
         else:
-            job_id = self.client.execute_sql(spec.render_sql(**parameters), performance=self.performance).execution_id
+            job_id = self.client.execute_sql(spec.sql, performance=self.performance).execution_id
             origin = "POST /v1/sql/execute"
         # From here on the execution is billed: every error carries what it cost (the planner's ledger
         # counts it); a failure before its cost is known carries the declared cost.
@@ -107,11 +124,32 @@ class DuneSource:
 
     def _saved_query(self, spec: QuerySpec, parameters: Mapping[str, Any]) -> Any:
         from dune_client.query import QueryBase
-        from dune_client.types import QueryParameter
 
-        params = [QueryParameter.number_type(k, v) if isinstance(v, (int, float)) and not isinstance(v, bool)
-                  else QueryParameter.text_type(k, str(v)) for k, v in parameters.items()]
-        return QueryBase(query_id=int(spec.dune_query_id), name=spec.name, params=params)
+        return QueryBase(query_id=int(spec.dune_query_id), name=spec.name, params=typed_parameters(spec, parameters))
+
+    def _private_query(self, spec: QuerySpec, parameters: Mapping[str, Any]) -> Any:
+        """A private saved query of the catalog's SQL template, with typed parameters; archived once read."""
+        from dune_client.query import QueryBase
+
+        params = typed_parameters(spec, parameters)
+        created = self.client._post(route="/query", params={   # noqa: SLF001 (create_query re-reads the query)
+            "name": f"hbbatch {spec.name}", "query_sql": spec.sql, "is_private": True,
+            "parameters": [p.to_dict() for p in params]})
+        if not isinstance(created, dict) or "query_id" not in created:
+            raise SourceError(f"dune: query {spec.name}: creating its private query gave no query_id ({created!r:.80}); "
+                              f"check DUNE_API_BASE_URL and the key's plan")
+        query_id = int(created["query_id"])
+        self._to_archive.append(query_id)
+        return QueryBase(query_id=query_id, name=spec.name, params=params)
+
+    def _archive_created(self) -> None:
+        """Archive the private queries this fetch created (a courtesy: a failure is not the error to report)."""
+        while self._to_archive:
+            query_id = self._to_archive.pop()
+            try:
+                self.client._post(route=f"/query/{query_id}/archive")  # noqa: SLF001
+            except Exception:
+                pass
 
     def _wait(self, spec: QuerySpec, job_id: str) -> float:
         """Poll until the execution ends; the credits it cost. Failed, cancelled or too slow: SourceError."""
@@ -143,11 +181,28 @@ class DuneSource:
         return credits
 
     def _results(self, spec: QuerySpec, job_id: str) -> dict[str, Any]:
-        """Every page of an execution's results, as one results JSON."""
-        page = self.client.get_execution_results(job_id, limit=self.page_size)
-        results = self.client._fetch_entire_result(page)  # noqa: SLF001 (follows next_uri)
+        """Every page of an execution's results, as one results JSON, within max_rows and max_pages."""
+        results = self.client.get_execution_results(job_id, limit=self.page_size)
         if results.result is None:
             raise SourceError(f"dune: query {spec.name}: execution {job_id} returned no result; re-run it")
+        total = results.result.metadata.total_row_count
+        if total is not None and total > self.max_rows:
+            raise SourceError(f"dune: query {spec.name}: execution {job_id} has {total:,} rows, more than "
+                              f"calibration.dune.max_rows={self.max_rows:,}; narrow the query (a shorter lookback) "
+                              f"or raise calibration.dune.max_rows")
+        pages, next_uri = 1, results.next_uri
+        while next_uri is not None:
+            if pages >= self.max_pages:
+                raise SourceError(f"dune: query {spec.name}: execution {job_id} still has more results after "
+                                  f"{pages} pages (calibration.dune.max_pages={self.max_pages}, "
+                                  f"{len(results.result.rows):,} rows read); raise calibration.dune.max_pages or "
+                                  f"calibration.dune.page_size if the result is really that large")
+            batch = self.client._get_execution_results_by_url(url=next_uri)  # noqa: SLF001 (one next_uri page)
+            results += batch
+            pages, next_uri = pages + 1, batch.next_uri
+            if len(results.result.rows) > self.max_rows:
+                raise SourceError(f"dune: query {spec.name}: execution {job_id} returned more than "
+                                  f"calibration.dune.max_rows={self.max_rows:,} rows; narrow the query or raise the limit")
         metadata = results.result.metadata
         ended = results.times.execution_ended_at or results.times.submitted_at
         return results_payload(list(results.result.rows), list(metadata.column_names), list(metadata.column_types),
@@ -156,6 +211,11 @@ class DuneSource:
 
     def _api_error(self, spec: QuerySpec, exc: BaseException, credits: float = 0.0) -> SourceError:
         """A requests / dune-client error as one line, the key scrubbed, with the credits already charged."""
+        if isinstance(exc.__cause__, ValueError) and "JSON" in type(exc.__cause__).__name__:
+            # dune-client raises "Unreachable since previous line raises" for a 2xx reply it cannot decode
+            return SourceError(f"dune: query {spec.name}: the API answered with something that is not JSON "
+                               f"({self._scrub(exc.__cause__)}); check that DUNE_API_BASE_URL / "
+                               f"calibration.dune.base_url ({self.base_url}) is the Dune API", credits=credits)
         return SourceError(f"dune: query {spec.name}: {exc.__class__.__name__}: {self._scrub(exc)}; check the "
                            f"network, DUNE_API_BASE_URL and the key's plan, or use calibration.source=snapshot",
                            credits=credits)
