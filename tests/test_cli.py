@@ -146,7 +146,7 @@ def test_cli__dune_calibration_json_calibrates_campaign_c_only(tmp_path, monkeyp
 
     data = copy.deepcopy(dict(load_report(DEFAULT_REPORT_PATH).data))
     content = {k: v for k, v in data.items() if k not in ("hash", "provenance")}
-    content["constants"]["agent"]["gas_usd"] = 6.5
+    content["constants"]["agent"].update(gas_usd=6.5, fee_gate_usd=13.0)
     report = finish_report(content, {"source": "test"})
     (tmp_path / "calibration.json").write_text(json.dumps(report))
     monkeypatch.setenv("DUNE_CALIBRATION_JSON", str(tmp_path / "calibration.json"))
@@ -171,3 +171,19 @@ def test_cli__refused_values_exit_2_with_one_line_before_any_folder_is_made(args
     err = capsys.readouterr().err
     assert err.startswith(f"hbbatch: error: {key}") and err.count("\n") == 1, err
     assert not out.exists()
+
+
+def test_cli__campaign_c_refuses_a_rehashed_report_the_calibration_gates_would_refuse(tmp_path, monkeypatch, capsys):
+    import copy
+
+    from hbbatch.calibration.report import DEFAULT_REPORT_PATH, finish_report, load_report
+
+    content = {k: v for k, v in copy.deepcopy(dict(load_report(DEFAULT_REPORT_PATH).data)).items()
+               if k not in ("hash", "provenance")}
+    content["constants"]["agent"].update(gas_usd=1e-300, fee_gate_usd=1e300)
+    (tmp_path / "calibration.json").write_text(json.dumps(finish_report(content, {"source": "test"})))
+    monkeypatch.setenv("DUNE_CALIBRATION_JSON", str(tmp_path / "calibration.json"))
+    assert single_run(tmp_path / "run", "campaign=C") == 2
+    assert not (tmp_path / "run" / "episodes.parquet").exists()
+    results = json.loads((tmp_path / "run" / "run_results.json").read_text())["results"]
+    assert results[0]["status"] == "error" and "agent__gas_usd" in results[0]["message"]

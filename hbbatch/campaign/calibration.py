@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from hbbatch.config.checks import ConfigValueError, check_config
 from hbbatch.env_vars import CALIBRATION_VAR, calibration_path_from
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,35 @@ def _merge(target: dict[str, Any], constants: dict[str, Any], prefix: str, expli
             applied[path] = value
 
 
+def load_checked_report(path: Path):
+    """The report at `path`, read strictly and passed through the same quality gates task=calibrate applies
+    before writing one (expectations/calibration/calibration_report.json): a report edited to gas_usd=1e-300
+    and rehashed is refused like a fitted one would be."""
+    from hbbatch.calibration.report import load_report
+
+    report = load_report(path)
+    _gate_once(report.hash, report.path, report.data)
+    return report
+
+
+_PASSED: set[tuple[str, str]] = set()
+
+
+def _gate_once(digest: str, path: Any, data: Any) -> None:
+    """check_report once per (hash, file) in a process: the jobs of a sweep share a report."""
+    from hbbatch.calibration.errors import GateError
+    from hbbatch.calibration.gates import check_report
+
+    key = (digest, str(path))
+    if key not in _PASSED:
+        try:
+            check_report(data)
+        except GateError as exc:
+            raise GateError(f"{path}: refused, the report fails the gates a fitted report must pass: "
+                            + str(exc).replace(" (no report written)", "")) from None
+        _PASSED.add(key)
+
+
 def apply_calibration(config: dict[str, Any], explicit: set[str],
                       environ: dict[str, str] | None = None) -> dict[str, Any]:
     """Merge the report's constants into `config` (a resolved job config, changed in place).
@@ -81,9 +111,7 @@ def apply_calibration(config: dict[str, Any], explicit: set[str],
     path = report_path(calibration, environ)
     if path is None:
         return {"source": "none", "path": None, "hash": "none", "applied": {}, "kept": []}
-    from hbbatch.calibration.report import load_report
-
-    report = load_report(path)
+    report = load_checked_report(path)
     constants = report.constants
     applied: dict[str, Any] = {}
     kept: list[str] = []
@@ -96,5 +124,9 @@ def apply_calibration(config: dict[str, Any], explicit: set[str],
         _merge(config[section], values, section, explicit, applied, kept)
     for key in kept:
         log.info("calibration: %s set on the command line wins over the report", key)
+    try:   # the merged config obeys the bounds a typed value would (a report is input like any other)
+        check_config(config)
+    except ConfigValueError as exc:
+        raise CalibrationConfigError(f"{path}: after applying the calibration report, {exc}") from None
     return {"source": calibration.get("source"), "path": str(path), "hash": report.hash,
             "applied": applied, "kept": kept}

@@ -51,7 +51,7 @@ def test_apply_calibration__none_records_hash_none():
 
 def test_apply_calibration__dune_calibration_json_names_the_default_report(tmp_path):
     content = {k: v for k, v in copy.deepcopy(dict(REPORT.data)).items() if k not in ("hash", "provenance")}
-    content["constants"]["agent"]["gas_usd"] = 5.5
+    content["constants"]["agent"].update(gas_usd=5.5, fee_gate_usd=11.0)
     other = finish_report(content, {"source": "test"})
     path = tmp_path / "calibration.json"
     path.write_text(json.dumps(other))
@@ -65,3 +65,27 @@ def test_report_path__file_needs_a_path_and_fit_sources_are_refused():
         report_path({"source": "file", "path": None}, {})
     with pytest.raises(CalibrationConfigError, match="task=calibrate"):
         report_path({"source": "dune"}, {})
+
+
+def _edited_report(tmp_path, **agent):
+    """The committed report with agent constants edited and the hash recomputed (as a careless or hostile edit)."""
+    content = {k: v for k, v in copy.deepcopy(dict(REPORT.data)).items() if k not in ("hash", "provenance")}
+    content["constants"]["agent"].update(agent)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(finish_report(content, {"source": "test"})))
+    return path
+
+
+@pytest.mark.parametrize("agent, column", [
+    ({"gas_usd": 1e-300}, "agent__gas_usd"),
+    ({"fee_gate_usd": 1e300}, "agent__fee_gate_usd"),
+    ({"gas_usd": 1e-300, "fee_gate_usd": 1e300}, "agent__gas_usd"),
+    ({"gas_usd": 5.0, "fee_gate_usd": 4.0}, "agent__fee_gate_usd,agent__gas_usd"),   # the gate below the gas
+])
+def test_apply_calibration__a_rehashed_report_the_gates_would_refuse_is_refused(tmp_path, agent, column):
+    from hbbatch.calibration.errors import GateError
+
+    path = _edited_report(tmp_path, **agent)
+    load_report(path)                    # the schema and the hash are fine ...
+    with pytest.raises(GateError, match=f"on '{column}'"):   # ... the calibration gates are not
+        apply_calibration(_config("file", path=str(path)), set(), environ={})
