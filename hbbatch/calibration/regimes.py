@@ -69,6 +69,26 @@ def classify_window(log_returns: Any, jump_sigmas: float = AgentConf.jump_sigmas
     return "mean_revert"
 
 
+def classify_windows(windows: Any, thresholds: "Thresholds | None" = None) -> np.ndarray:
+    """`classify_window` for every row of (n_windows, window) at once: regime indices in REGIMES order."""
+    thresholds = thresholds or Thresholds()
+    w = np.asarray(windows, dtype=float)
+    median = np.median(w, axis=1, keepdims=True)
+    deviation = np.abs(w - median)
+    robust_sigma = MAD_TO_SIGMA * np.median(deviation, axis=1, keepdims=True)
+    jumps = deviation > thresholds.jump_sigmas * robust_sigma
+    total_sq = np.sum(w**2, axis=1)
+    share = np.divide(np.sum(np.where(jumps, w**2, 0.0), axis=1), total_sq, out=np.zeros(len(w)), where=total_sq > 0)
+    mean, std = w.mean(axis=1), w.std(axis=1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tstat = np.where(std > 0, mean / (std / math.sqrt(w.shape[1])), np.sign(mean) * np.inf)
+    tstat = np.nan_to_num(tstat, nan=0.0, posinf=np.inf, neginf=-np.inf)
+    trend = tstat >= thresholds.trend_tstat
+    jumpy = share >= thresholds.jumpy_variance_share
+    return np.where(trend, REGIMES.index("trend_up"), np.where(jumpy, REGIMES.index("jumpy"),
+                                                               REGIMES.index("mean_revert")))
+
+
 def split_windows(log_returns: Any, window: int) -> np.ndarray:
     """(n_windows, window) consecutive windows ending at the newest return; the oldest remainder is dropped."""
     r = np.asarray(log_returns, dtype=float)

@@ -1,0 +1,316 @@
+"""The `regimes` world's numbers, fitted by maximum likelihood on the embedded real history.
+
+    volatility   GARCH(1,1) on hourly ETH log returns (the `arch` library, normal innovations, by ML),
+                 so the simulator's conditional variance clusters as real volatility does
+    jumps        a two-normal mixture (ML) on the GARCH's standardised residuals: with probability
+                 pi an hour's innovation also carries a jump; per regime, in log units at its vol level
+    reversion    variance ratios of the hourly log price (Lo-MacKinlay, heteroskedasticity-robust:
+                 `arch.unitroot.VarianceRatio`) at 1 day, 1 week, 1 month: the OU pull is fitted only
+                 where a ratio is significantly below 1, else it is 0
+    drift        drawn per episode: per regime, the mean of its weeks' drift and the spread left once
+                 the weeks' own sampling noise is taken out; the trend regime takes trending weeks
+                 either way (|t| >= trend_tstat), since real trends go down as often as up
+    volume       steady flow plus a |return|-driven share, from daily pool volume against the day's
+                 summed |hourly return| (both relative to their 30-day medians: levels drift over years)
+    gas          the cost of a recenter taken from the same days as the pool's fees and volume, and its
+                 elasticity to the day's realised volatility (relative to 30-day medians)
+
+Weeks are classified with the calibration's window rule (hbbatch/calibration/regimes.py) applied to
+daily closes of the hourly bars; each hour carries its week's label.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hbbatch.calibration.regimes import REGIMES, Thresholds, classify_windows, split_windows
+from hbbatch.calibration.gas import RECENTER_GAS_UNITS
+
+HOURS_PER_YEAR = 8760.0
+DAYS_PER_YEAR = 365.0
+VARIANCE_RATIO_LAGS_HOURS = (24, 168, 720)
+REVERSION_ALPHA = 0.05
+TREND = "trend_up"
+
+
+@dataclass(frozen=True)
+class WorldFitSettings:
+    first_day: str = "2020-01-01"      # hourly history used from this day (earlier: thin, exchange-era data)
+    window_days: int = 7
+    gas_window_days: int = 30          # gas level: the days ending on the pool's fee/volume day
+    rolling_days: int = 30             # detrending window for the volume and gas elasticities
+    thresholds: Thresholds = Thresholds()
+
+
+def hourly_returns(bars: pd.DataFrame, first_day: str) -> pd.Series:
+    """Log close-to-close returns of consecutive hourly bars (a gap's return is dropped, not spread)."""
+    frame = bars[bars["date"] >= pd.Timestamp(first_day, tz="UTC")].sort_values("date")
+    dates = frame["date"]
+    log_close = np.log(frame["close"].to_numpy(float))
+    consecutive = (dates.diff() == pd.Timedelta(hours=1)).to_numpy()
+    returns = pd.Series(np.diff(log_close, prepend=np.nan), index=dates.to_numpy())[consecutive]
+    return returns
+
+
+def fit_garch(returns: pd.Series) -> dict[str, Any]:
+    """GARCH(1,1) with a constant mean by maximum likelihood (arch), in log-return units per hour."""
+    from arch import arch_model
+
+    scale = 100.0   # arch's optimiser is happiest with percent returns
+    result = arch_model(returns.to_numpy(float) * scale, mean="Constant", vol="GARCH", p=1, q=1,
+                        dist="normal", rescale=False).fit(disp="off")
+    params, errors = result.params, result.std_err
+    alpha, beta = float(params["alpha[1]"]), float(params["beta[1]"])
+    student = arch_model(returns.to_numpy(float) * scale, mean="Constant", vol="GARCH", p=1, q=1,
+                         dist="t", rescale=False).fit(disp="off")
+    persistence = alpha + beta
+    return {
+        "alpha": alpha, "beta": beta,
+        "alpha_se": float(errors["alpha[1]"]), "beta_se": float(errors["beta[1]"]),
+        "omega_per_hour": float(params["omega"]) / scale**2,
+        "mean_per_hour": float(params["mu"]) / scale,
+        "persistence": persistence,
+        "half_life_hours": math.log(0.5) / math.log(persistence) if 0 < persistence < 1 else math.inf,
+        "long_run_vol_annual": math.sqrt(float(params["omega"]) / scale**2 / (1 - persistence) * HOURS_PER_YEAR)
+        if persistence < 1 else math.inf,
+        "log_likelihood": float(result.loglikelihood),
+        "converged": bool(result.convergence_flag == 0),
+        "student_t": {"alpha": float(student.params["alpha[1]"]), "beta": float(student.params["beta[1]"]),
+                      "nu": float(student.params["nu"]), "log_likelihood": float(student.loglikelihood),
+                      "note": "for comparison only: the simulator's innovations are normal plus jumps"},
+        "conditional_variance": (np.asarray(result.conditional_volatility) / scale) ** 2,
+        "standardised_residuals": np.asarray(result.std_resid),
+        "n_hours": int(returns.size),
+        "window": {"first": pd.Timestamp(returns.index[0]).isoformat(), "last": pd.Timestamp(returns.index[-1]).isoformat()},
+    }
+
+
+def fit_jump_mixture(z: np.ndarray) -> dict[str, float]:
+    """ML of z ~ (1 - pi) N(0, c^2) + pi N(0, c^2 + s^2): pi the jump probability per hour, c the
+    diffusive and s the jump scale, both in units of the conditional standard deviation."""
+    from scipy.optimize import minimize
+
+    z = np.asarray(z, float)
+    z = z[np.isfinite(z)]
+    z2 = z * z
+
+    def negative_log_likelihood(theta: np.ndarray) -> float:
+        pi = 1.0 / (1.0 + math.exp(-theta[0]))
+        c2, s2 = math.exp(theta[1]), math.exp(theta[2])
+        calm = (1 - pi) * np.exp(-0.5 * z2 / c2) / np.sqrt(c2)
+        jumpy = pi * np.exp(-0.5 * z2 / (c2 + s2)) / np.sqrt(c2 + s2)
+        return -float(np.sum(np.log(calm + jumpy + 1e-300)))
+
+    best = min((minimize(negative_log_likelihood, np.array(start), method="Nelder-Mead",
+                         options={"xatol": 1e-8, "fatol": 1e-6, "maxiter": 4000})
+                for start in ([-4.0, math.log(0.8), math.log(9.0)], [-2.5, math.log(0.6), math.log(4.0)])),
+               key=lambda r: r.fun)
+    pi = 1.0 / (1.0 + math.exp(-best.x[0]))
+    c, s = math.sqrt(math.exp(best.x[1])), math.sqrt(math.exp(best.x[2]))
+    return {"jump_prob_per_hour": pi, "diffusive_scale": c, "jump_scale": s, "n": int(z.size),
+            "excess_kurtosis_residuals": float(pd.Series(z).kurt())}
+
+
+def test_mean_reversion(log_price: np.ndarray, lags: tuple[int, ...] = VARIANCE_RATIO_LAGS_HOURS) -> dict[str, Any]:
+    """Variance ratios of the hourly log price; mean reversion is supported where VR < 1 at level alpha
+    (one-sided, robust z). The OU pull then comes from the most significant lag: VR(q) ~ (1 - e^(-k q)) / (k q)."""
+    from arch.unitroot import VarianceRatio
+
+    rows = []
+    for lag in lags:
+        ratio = VarianceRatio(np.asarray(log_price, float), lags=lag, robust=True)
+        z = float(ratio.stat)
+        from scipy.stats import norm
+
+        rows.append({"lag_hours": lag, "variance_ratio": float(ratio.vr), "z": z,
+                     "p_value_two_sided": float(ratio.pvalue), "p_value_reversion": float(norm.cdf(z))})
+    significant = [row for row in rows if row["variance_ratio"] < 1 and row["p_value_reversion"] < REVERSION_ALPHA]
+    kappa_per_day = 0.0
+    if significant:
+        row = min(significant, key=lambda r: r["p_value_reversion"])
+        kappa_per_day = _kappa_from_variance_ratio(row["variance_ratio"], row["lag_hours"]) * 24.0
+    return {"variance_ratios": rows, "supported": bool(significant), "kappa_per_day": kappa_per_day,
+            "alpha": REVERSION_ALPHA,
+            "rule": "OU pull only where a variance ratio is below 1 at the one-sided level alpha"}
+
+
+def _kappa_from_variance_ratio(ratio: float, lag: int) -> float:
+    lo, hi = 1e-9, 10.0
+    for _ in range(200):   # VR(q) = (1 - e^{-kq}) / (kq) falls from 1 as k grows
+        mid = 0.5 * (lo + hi)
+        value = (1 - math.exp(-mid * lag)) / (mid * lag)
+        lo, hi = (mid, hi) if value > ratio else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def daily_closes(bars: pd.DataFrame, first_day: str) -> pd.Series:
+    frame = bars[bars["date"] >= pd.Timestamp(first_day, tz="UTC")]
+    return frame.set_index("date")["close"].resample("1D").last().dropna()
+
+
+def weekly_labels(closes: pd.Series, settings: WorldFitSettings) -> pd.DataFrame:
+    """Each week of daily log returns classified by the window rule; also labels trends either way."""
+    returns = np.diff(np.log(closes.to_numpy(float)))
+    days = closes.index[1:]
+    window = settings.window_days
+    windows = split_windows(returns, window)
+    first = returns.size - windows.shape[0] * window
+    labels = classify_windows(windows, settings.thresholds)
+    mean = windows.mean(axis=1)
+    std = windows.std(axis=1, ddof=1)
+    tstat = np.where(std > 0, mean / np.where(std > 0, std, 1.0) * math.sqrt(window), 0.0)
+    trend_either_way = np.abs(tstat) >= settings.thresholds.trend_tstat
+    world_labels = np.where(trend_either_way, REGIMES.index(TREND), np.where(labels == REGIMES.index(TREND),
+                                                                                REGIMES.index("mean_revert"), labels))
+    return pd.DataFrame({"start": days[first::window][: windows.shape[0]], "rule_label": labels,
+                         "world_label": world_labels, "mean_daily": mean, "std_daily": std, "tstat": tstat})
+
+
+def fit_drifts(weeks: pd.DataFrame, window: int) -> dict[str, dict[str, float]]:
+    """Per regime: the drift as the simulator reads it (E[P] grows as e^(drift t)) and the spread of
+    the per-episode drift net of each week's own sampling noise (std^2 / n)."""
+    out = {}
+    for index, regime in enumerate(REGIMES):
+        chosen = weeks[weeks["world_label"] == index]
+        if len(chosen) < 2:
+            out[regime] = {"n_weeks": int(len(chosen)), "drift_annual": 0.0, "drift_dispersion_annual": 0.0}
+            continue
+        drift = chosen["mean_daily"].to_numpy() * DAYS_PER_YEAR
+        noise = float(np.mean(chosen["std_daily"].to_numpy() ** 2 / window)) * DAYS_PER_YEAR**2
+        spread = math.sqrt(max(float(np.var(drift, ddof=1)) - noise, 0.0))
+        ito = 0.5 * float(np.mean(chosen["std_daily"].to_numpy() ** 2)) * DAYS_PER_YEAR
+        out[regime] = {"n_weeks": int(len(chosen)), "log_drift_annual": float(drift.mean()),
+                       "drift_annual": float(drift.mean()) + ito, "drift_dispersion_annual": spread,
+                       "weeks_down": int(np.sum(chosen["tstat"] < 0)), "weeks_up": int(np.sum(chosen["tstat"] > 0))}
+    return out
+
+
+def hourly_regimes(hours: pd.Index, weeks: pd.DataFrame, window: int) -> np.ndarray:
+    """The week label of each hour (-1 outside the classified weeks)."""
+    starts = weeks["start"].to_numpy("datetime64[ns]")
+    stamps = pd.DatetimeIndex(hours).tz_convert("UTC").tz_localize(None).to_numpy("datetime64[ns]")
+    # a day's return is close(d) / close(d-1), so the week starting at day d covers hours from d-1 00:00
+    starts_shifted = starts - np.timedelta64(1, "D")
+    position = np.searchsorted(starts_shifted, stamps, side="right") - 1
+    end = starts_shifted[-1] + np.timedelta64(window, "D")
+    labels = weeks["world_label"].to_numpy()
+    valid = (position >= 0) & (stamps < end)
+    return np.where(valid, labels[np.clip(position, 0, None)], -1)
+
+
+def fit_volume_share(pool: pd.DataFrame, bars: pd.DataFrame, rolling_days: int) -> dict[str, Any]:
+    """Daily pool volume / its 30-day median = a + s x (summed |hourly return| / its 30-day median)."""
+    frame = bars.set_index("date")
+    abs_move = np.abs(np.log(frame["close"]).diff()).resample("1D").sum(min_count=20)
+    daily = pool.set_index("date")["volume_usd"]
+    joined = pd.concat({"volume": daily, "move": abs_move}, axis=1, join="inner").dropna()
+    joined = joined[(joined["volume"] > 0) & (joined["move"] > 0)]
+    y = joined["volume"] / joined["volume"].rolling(rolling_days, min_periods=rolling_days).median()
+    x = joined["move"] / joined["move"].rolling(rolling_days, min_periods=rolling_days).median()
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok].to_numpy(), y[ok].to_numpy()
+    slope, intercept = np.polyfit(x, y, 1)
+    share = float(slope / (slope + intercept))   # the model's (1 - s) + s x, normalised to 1 at x = 1
+    return {"volume_vol_share": min(max(share, 0.0), 1.0), "slope": float(slope), "intercept": float(intercept),
+            "correlation": float(np.corrcoef(x, y)[0, 1]), "days": int(x.size),
+            "window": {"first": joined.index[0].isoformat(), "last": joined.index[-1].isoformat()}}
+
+
+def fit_gas_world(gas: pd.DataFrame, bars: pd.DataFrame, pool_day: str, settings: WorldFitSettings) -> dict[str, Any]:
+    """Gas of a recenter over the days ending on the pool's day, and ln(gas) against ln(daily vol)."""
+    gas = gas.set_index("date")
+    gas_usd = RECENTER_GAS_UNITS * gas["gas_price_gwei"] * 1e-9 * gas["eth_price_usd"]
+    end = pd.Timestamp(pool_day, tz="UTC")
+    level = gas_usd[(gas_usd.index > end - pd.Timedelta(days=settings.gas_window_days)) & (gas_usd.index <= end)]
+    frame = bars.set_index("date")
+    r = np.log(frame["close"]).diff()
+    daily_vol = np.sqrt((r**2).resample("1D").sum(min_count=20) * DAYS_PER_YEAR)
+    window_vol = daily_vol[(daily_vol.index > end - pd.Timedelta(days=settings.gas_window_days)) & (daily_vol.index <= end)]
+    joined = pd.concat({"gas": gas_usd, "vol": daily_vol}, axis=1, join="inner").dropna()
+    joined = joined[(joined["gas"] > 0) & (joined["vol"] > 0)]
+    joined = joined[joined.index >= pd.Timestamp(settings.first_day, tz="UTC")]
+    log_gas = np.log(joined["gas"])
+    log_vol = np.log(joined["vol"])
+    y = log_gas - log_gas.rolling(settings.rolling_days, min_periods=settings.rolling_days).median()
+    x = log_vol - log_vol.rolling(settings.rolling_days, min_periods=settings.rolling_days).median()
+    ok = np.isfinite(x) & np.isfinite(y)
+    slope, intercept = np.polyfit(x[ok].to_numpy(), y[ok].to_numpy(), 1)
+    top = joined["vol"] >= joined["vol"].rolling(settings.rolling_days, min_periods=settings.rolling_days).quantile(0.9)
+    ratio = (joined["gas"] / joined["gas"].rolling(settings.rolling_days, min_periods=settings.rolling_days).median())
+    return {"gas_usd_median": float(level.median()), "gas_usd_p10": float(level.quantile(0.1)),
+            "gas_usd_p90": float(level.quantile(0.9)), "days": int(level.size),
+            "window": {"first": level.index[0].isoformat(), "last": level.index[-1].isoformat()},
+            "gas_price_gwei_median": float(gas["gas_price_gwei"][level.index].median()),
+            "gas_dispersion": float(np.std(np.log(level), ddof=1)),
+            "gas_ref_vol_annual": float(window_vol.median()),
+            "gas_vol_elasticity": float(slope), "elasticity_days": int(ok.sum()),
+            "gas_ratio_top_decile_vol_days": float(ratio[top & ratio.notna()].median()),
+            "recenter_gas_units": float(RECENTER_GAS_UNITS)}
+
+
+def fit_world(bars: pd.DataFrame, pool: pd.DataFrame, gas: pd.DataFrame, pool_day: str,
+              settings: WorldFitSettings = WorldFitSettings()) -> dict[str, Any]:
+    """Every number of the regimes world (see the module docstring) with the figures behind it."""
+    returns = hourly_returns(bars, settings.first_day)
+    garch = fit_garch(returns)
+    variance = garch.pop("conditional_variance")
+    residuals = garch.pop("standardised_residuals")
+    closes = daily_closes(bars, settings.first_day)
+    weeks = weekly_labels(closes, settings)
+    hour_label = hourly_regimes(returns.index, weeks, settings.window_days)
+    reversion = test_mean_reversion(np.log(bars[bars["date"] >= pd.Timestamp(settings.first_day, tz="UTC")]
+                                           ["close"].to_numpy(float)))
+    drifts = fit_drifts(weeks, settings.window_days)
+    per_regime = {}
+    for index, regime in enumerate(REGIMES):
+        chosen = hour_label == index
+        mixture = fit_jump_mixture(residuals[chosen])
+        level = float(np.mean(variance[chosen]))     # mean conditional variance per hour in the regime
+        per_regime[regime] = {
+            "n_hours": int(chosen.sum()),
+            "vol_annual": mixture["diffusive_scale"] * math.sqrt(level * HOURS_PER_YEAR),
+            "jumps_per_day": mixture["jump_prob_per_hour"] * 24.0,
+            "jump_size_std": mixture["jump_scale"] * math.sqrt(level),
+            "realized_vol_annual": float(np.std(returns.to_numpy()[chosen], ddof=1) * math.sqrt(HOURS_PER_YEAR)),
+            "log_variance_sd": float(np.std(np.log(variance[chosen]), ddof=1)),
+            "mixture": mixture,
+            **drifts[regime],
+        }
+    shares = {regime: float(np.mean(weeks["world_label"] == i)) for i, regime in enumerate(REGIMES)}
+    abs_r = np.abs(returns.to_numpy())
+    figures = {"hourly_excess_kurtosis": float(returns.kurt()),
+               "acf_abs_return": {str(lag): float(pd.Series(abs_r).autocorr(lag)) for lag in (1, 24, 168)},
+               "weeks": int(len(weeks)), "world_label_shares": shares,
+               "trend_weeks_down": int(np.sum((weeks["world_label"] == REGIMES.index(TREND)) & (weeks["tstat"] < 0))),
+               "trend_weeks_up": int(np.sum((weeks["world_label"] == REGIMES.index(TREND)) & (weeks["tstat"] > 0)))}
+    pooled_sd = math.sqrt(sum(per_regime[r]["log_variance_sd"] ** 2 * per_regime[r]["n_hours"] for r in REGIMES)
+                          / sum(per_regime[r]["n_hours"] for r in REGIMES))
+    return {"garch": garch, "mean_reversion": reversion, "per_regime": per_regime,
+            "garch_start_log_sd": pooled_sd, "figures": figures,
+            "volume": fit_volume_share(pool, bars, settings.rolling_days),
+            "gas": fit_gas_world(gas, bars, pool_day, settings),
+            "settings": {"first_day": settings.first_day, "window_days": settings.window_days,
+                         "gas_window_days": settings.gas_window_days, "rolling_days": settings.rolling_days},
+            "inputs": ["history:eth_usdt_60m", "history:pool_weth_usdt_05bp_daily", "history:gas_daily"]}
+
+
+def world_market(fit: dict[str, Any], pool_fit: dict[str, Any] | None) -> dict[str, Any]:
+    """The MarketConf numbers of the regimes world from `fit_world` (and the pool day's fit)."""
+    per_regime = fit["per_regime"]
+    market = {
+        "garch_alpha": fit["garch"]["alpha"], "garch_beta": fit["garch"]["beta"],
+        "garch_start_log_sd": fit["garch_start_log_sd"],
+        "mean_reversion_per_day": {r: (fit["mean_reversion"]["kappa_per_day"] if r == "mean_revert" else 0.0)
+                                   for r in REGIMES},
+        "volume_vol_share": fit["volume"]["volume_vol_share"],
+        "gas_usd_median": fit["gas"]["gas_usd_median"], "gas_dispersion": fit["gas"]["gas_dispersion"],
+        "gas_vol_elasticity": fit["gas"]["gas_vol_elasticity"], "gas_ref_vol_annual": fit["gas"]["gas_ref_vol_annual"],
+    }
+    for key in ("vol_annual", "jumps_per_day", "jump_size_std", "drift_annual", "drift_dispersion_annual"):
+        market[key] = {r: per_regime[r][key] for r in REGIMES}
+    return market
