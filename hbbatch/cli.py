@@ -49,6 +49,8 @@ def _run_task(cfg: DictConfig) -> int:
         from hbbatch.planner.task import run
     elif task == "plan_sim":
         from hbbatch.planner.task import run_timeline as run
+    elif task == "replay":
+        from hbbatch.replay.task import run
     else:
         raise ValueError(f"task={task!r}: unknown task; use campaign, calibrate, plan or plan_sim")
     return int(run(cfg))

@@ -16,6 +16,7 @@ from omegaconf import MISSING
 from hbbatch.config.bounds import bounded, one_of, output_path, plain_name, seed_field
 from hbbatch.config.calibration import CalibrationConf
 from hbbatch.config.planner import PlannerConf
+from hbbatch.config.replay import ReplayConf
 from hbbatch.config.sim import AgentConf, FloorsConf, MarketConf, RegimeMixConf
 
 COMPARED_METRICS = ("net_pnl_usd", "return", "gas_usd", "actions", "widen_share")
@@ -112,3 +113,4 @@ class Config:
     stats: StatsConf = field(default_factory=StatsConf)
     paths: PathsConf = field(default_factory=PathsConf)
     report: ReportConf = field(default_factory=ReportConf)
+    replay: ReplayConf = field(default_factory=ReplayConf)

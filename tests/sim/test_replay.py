@@ -10,12 +10,11 @@ from hbbatch.shadow.bars import read_minute_bars, to_bars
 from hbbatch.sim import make_params
 from hbbatch.sim.replay import replay
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-BARS = SHARED / "mainnet_usdc_weth_2024-01-05" / "ethereum-0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640-2024-01-05.minute.csv"
+DATA = Path(__file__).resolve().parents[1] / "data" / "mainnet_usdc_weth_2024-01-05"
+BARS = DATA / "ethereum-0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640-2024-01-05.minute.csv"
 FEE_RATE, CAPITAL_USD, WIDTH_TICKS = 0.0005, 100_000.0, 300
 
 
-@pytest.mark.skipif(not BARS.exists(), reason="shared data not present")
 def test_replay__fees_on_real_bars_match_an_independent_pandas_computation():
     frame = read_minute_bars(BARS)
     bars, price_start = to_bars(frame)
@@ -56,7 +55,6 @@ def test_replay__fees_on_real_bars_match_an_independent_pandas_computation():
     assert np.all(np.asarray(path.action) == 0)
 
 
-@pytest.mark.skipif(not BARS.exists(), reason="shared data not present")
 def test_replay__real_bars_do_not_depend_on_the_simulated_regime_mix():
     bars, price_start = to_bars(read_minute_bars(BARS))
     results = []

@@ -1,0 +1,114 @@
+"""`task=replay`: hold `replay.hold_band` over `replay.bars` and write replay.parquet and summary.json.
+
+With `replay.positions`, the day's real positions are replayed too and positions.parquet holds the
+comparison (summary.json: `positions`). Input is checked before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+from hbbatch import __version__
+from hbbatch.replay.band import BAND_CONVENTIONS, PoolSpec, accrue, check_band, place_band, value_usd
+from hbbatch.replay.bars import ReplayError, read_minute_bars
+from hbbatch.report.artifacts import write_json, write_parquet
+
+
+def _plain(section: Any) -> dict[str, Any]:
+    try:
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(section, DictConfig):
+            return OmegaConf.to_container(section, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    return dict(section or {})
+
+
+def replay_band(bars_path: Path | str, band: Any, capital_usd: float, pool: PoolSpec = PoolSpec(),
+                positions_path: Path | str | None = None,
+                user_positions_path: Path | str | None = None) -> tuple[Any, dict[str, Any], Any]:
+    """(per-bar table, summary, positions table or None), nothing written."""
+    if not (isinstance(capital_usd, (int, float)) and capital_usd > 0 and capital_usd < float("inf")):
+        raise ReplayError(f"agent.capital_usd={capital_usd}: must be a finite number > 0")
+    lower, upper = check_band(band, pool)
+    bars = read_minute_bars(bars_path)
+    placed = place_band(float(capital_usd), lower, upper, bars.open_tick[0], pool)
+    table = accrue(bars, lower, upper, placed.liquidity, pool)
+    fees0 = sum(int(v) for v in table["fees_token0_raw"])
+    fees1 = sum(int(v) for v in table["fees_token1_raw"])
+    end_price = float(table["price_close_usd"].iloc[-1])
+    table["position_value_usd"] = table["position_token0"] + table["position_token1"] * table["price_close_usd"]
+    table["hodl_value_usd"] = (placed.amount0 / 10**pool.decimals0 + placed.amount1 / 10**pool.decimals1
+                               * table["price_close_usd"] + placed.idle_usd)
+    table["fees_usd_cumulative"] = table["fees_usd"].cumsum()
+    value_end = float(table["position_value_usd"].iloc[-1]) + placed.idle_usd
+    summary = {
+        "task": "replay",
+        "bars": str(bars.path), "bars_sha256": hashlib.sha256(Path(bars.path).read_bytes()).hexdigest(),
+        "n_bars": len(bars), "first_bar": bars.timestamp[0].isoformat(), "last_bar": bars.timestamp[-1].isoformat(),
+        "missing_minutes": int(((bars.timestamp[-1] - bars.timestamp[0]).total_seconds() // 60) + 1 - len(bars)),
+        "hold_band": [lower, upper], "width_ticks": upper - lower, "open_tick": placed.open_tick,
+        "open_price_usd": placed.open_price_usd, "end_price_usd": end_price,
+        "capital_usd": float(capital_usd), "liquidity": str(placed.liquidity),
+        "deposit_token0": placed.amount0 / 10**pool.decimals0, "deposit_token1": placed.amount1 / 10**pool.decimals1,
+        "idle_usd": placed.idle_usd,
+        "fees_usd": float(table["fees_usd"].sum()),
+        "fees_token0": fees0 / 10**pool.decimals0, "fees_token1": fees1 / 10**pool.decimals1,
+        "fees_value_at_end_usd": value_usd(fees0, fees1, end_price, pool),
+        "time_in_range": float(table["in_range_fraction"].mean()),
+        "position_value_end_usd": value_end, "hodl_value_end_usd": float(table["hodl_value_usd"].iloc[-1]),
+        "pnl_vs_hodl_usd": value_end + float(table["fees_usd"].sum()) - float(table["hodl_value_usd"].iloc[-1]),
+        "pool": {"fee_pips": pool.fee_pips, "tick_spacing": pool.tick_spacing, "decimals0": pool.decimals0,
+                 "decimals1": pool.decimals1},
+        "conventions": BAND_CONVENTIONS,
+        "hbbatch_version": __version__,
+    }
+    positions = None
+    if positions_path:
+        from hbbatch.replay.positions import compare, error_summary, read_cycles
+
+        cycles, unmatched = read_cycles(positions_path, user_positions_path)
+        positions = compare(cycles, bars, pool)
+        summary["positions"] = {"file": str(positions_path), "user_positions": user_positions_path and str(user_positions_path),
+                                "unmatched": unmatched, **error_summary(positions)}
+    return table, summary, positions
+
+
+def run(cfg: Any, output_dir: Path | str | None = None, out=None) -> int:
+    out = out or sys.stdout
+    replay = _plain(cfg.get("replay") if hasattr(cfg, "get") else cfg["replay"])
+    agent = _plain(cfg.get("agent") if hasattr(cfg, "get") else cfg["agent"])
+    if not replay.get("bars"):
+        raise ReplayError("replay.bars: required; pass a demeter minute-bar CSV, e.g. replay.bars=/path/x.minute.csv")
+    if replay.get("hold_band") is None:
+        raise ReplayError("replay.hold_band: required; give the band in pool ticks, e.g. 'replay.hold_band=[198900,199100]'")
+    pool = PoolSpec(fee_pips=int(replay.get("fee_pips", 500)), tick_spacing=int(replay.get("tick_spacing", 10)),
+                    decimals0=int(replay.get("decimals0", 6)), decimals1=int(replay.get("decimals1", 18)))
+    table, summary, positions = replay_band(replay["bars"], replay["hold_band"], agent.get("capital_usd", 100_000.0),
+                                            pool, replay.get("positions"), replay.get("user_positions"))
+    target = Path(output_dir or replay.get("output_dir") or _hydra_dir())
+    write_parquet(target / "replay.parquet", table)
+    if positions is not None:
+        write_parquet(target / "positions.parquet", positions.assign(
+            minted_at=positions["minted_at"].astype(str), burned_at=positions["burned_at"].astype(str)))
+    write_json(target / "summary.json", summary)
+    print(f"replay: {summary['n_bars']} bars, band [{summary['hold_band'][0]}, {summary['hold_band'][1]}] "
+          f"({summary['width_ticks']} ticks), liquidity {summary['liquidity']}", file=out)
+    print(f"fees: {summary['fees_usd']:.2f} USD ({summary['fees_token0']:.6f} token0 + {summary['fees_token1']:.9f} "
+          f"token1), time in range {summary['time_in_range']:.1%}; artifacts in {target}", file=out)
+    if positions is not None:
+        part = summary["positions"]["multi_block"]
+        print(f"real positions: {summary['positions']['all']['cycles']} cycles "
+              f"({len(summary['positions']['unmatched'])} not matched); outliving a block: {part['cycles']}, "
+              f"median |relative error| {part['median_abs_relative_error']}", file=out)
+    return 0
+
+
+def _hydra_dir() -> str:
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().runtime.output_dir
