@@ -151,9 +151,10 @@ class Reference:
     def _reset(self, seed: int) -> None:
         m, a, dt, n = self.m, self.a, self.dtype, self.spec.n_episodes
         keys = episode_keys(seed, np.arange(n, dtype=U32))
-        u = uniforms(keys, 0xFFFFFFFF, 3, dt)
+        u = uniforms(keys, 0xFFFFFFFF, 5, dt)
         regime = np.minimum(np.sum(u[0][None, :] >= m.regime_cdf[:, None], axis=0), len(REGIMES) - 1)
-        pool_normal, _ = normal_pair(u[1], u[2])
+        pool_normal, drift_normal = normal_pair(u[1], u[2])
+        variance_normal, _ = normal_pair(u[3], u[4])
         pool_liquidity = m.pool_liquidity * np.exp(m.pool_liquidity_dispersion * pool_normal)
         prior_vol = np.sum(m.vol_annual * np.diff(m.regime_cdf, prepend=np.zeros(1, dt)))
         step_var = prior_vol**2 * m.dt_years
@@ -191,7 +192,19 @@ class Reference:
         jump_prob = m.jumps_per_day[regime] * DAYS_PER_YEAR * m.dt_years
         jump_std = m.jump_size_std[regime]
         s.sigma = sigma
-        s.drift_step = (m.drift_annual[regime] - 0.5 * sigma**2) * m.dt_years - jump_prob * (np.exp(0.5 * jump_std**2) - 1.0)
+        drift = m.drift_annual[regime] + m.drift_dispersion_annual[regime] * drift_normal
+        s.drift_step = drift * m.dt_years - jump_prob * (np.exp(0.5 * jump_std**2) - 1.0)
+        # GARCH(1,1) on hourly innovations; omega sets the regime's long-run diffusive variance
+        s.hours_per_step = m.dt_years * 8760.0
+        s.steps_per_hour = np.maximum(np.round(1.0 / s.hours_per_step), 1.0)
+        long_run = sigma**2 / 8760.0
+        persistence = m.garch_alpha + m.garch_beta
+        jump_var_hour = jump_prob * s.steps_per_hour * jump_std**2
+        s.omega = np.maximum((1.0 - persistence) * long_run - m.garch_alpha * jump_var_hour,
+                             1e-3 * (1.0 - persistence) * long_run)
+        spread = m.garch_start_log_sd
+        s.variance_hour = long_run * np.exp(spread * variance_normal - 0.5 * spread**2)
+        s.hour_innovation = full(0.0)
         s.kappa_dt = m.mean_reversion_per_day[regime] * DAYS_PER_YEAR * m.dt_years
         s.jump_prob, s.jump_std, s.sigma_sqrt_dt = jump_prob, jump_std, sigma * np.sqrt(m.dt_years)
         s.ref_abs_move = m.volume_ref_vol_annual * np.sqrt(m.dt_years) * math.sqrt(2.0 / math.pi)
@@ -207,9 +220,17 @@ class Reference:
         u = uniforms(s.keys, t, 6, self.dtype)
         z_price, z_gas = normal_pair(u[0], u[1])
         z_jump, z_volume = normal_pair(u[2], u[3])
-        diffusive = s.sigma_sqrt_dt * z_price
+        variance_step = s.variance_hour * s.hours_per_step
+        diffusive = np.sqrt(variance_step) * z_price
         jump = np.where(u[4] < s.jump_prob, s.jump_std * z_jump, 0.0)
-        log_return = s.drift_step - s.kappa_dt * s.log_price + diffusive + jump
+        log_return = s.drift_step - 0.5 * variance_step - s.kappa_dt * s.log_price + diffusive + jump
+        vol_now = np.sqrt(s.variance_hour * 8760.0)
+        hour_innovation = s.hour_innovation + diffusive + jump
+        hour_ends = np.mod(t_float + 1.0, s.steps_per_hour) == 0.0
+        per_hour_sq = hour_innovation**2 / np.maximum(s.steps_per_hour * s.hours_per_step, 1.0)
+        s.variance_hour = np.where(hour_ends, s.omega + m.garch_alpha * per_hour_sq + m.garch_beta * s.variance_hour,
+                                   s.variance_hour)
+        s.hour_innovation = np.where(hour_ends, 0.0, hour_innovation)
         activity = (1.0 - m.volume_vol_share) + m.volume_vol_share * np.abs(diffusive + jump) / s.ref_abs_move
         volume = m.volume_usd_per_step * activity * np.exp(0.3 * z_volume - 0.045)
         switch = np.where(s.gas_spell, u[5] < m.gas_spell_exit_prob, u[5] < m.gas_spell_enter_prob)
@@ -282,7 +303,8 @@ class Reference:
         manual_exit = override_active & (a.override_mode == OVERRIDE_EXIT) & exit_allowed
         exit_now = drawdown_trip | manual_exit
         spell = np.where(s.gas_spell, m.gas_spell_multiplier, 1.0)
-        gas_quote = m.gas_usd_median * np.exp(m.gas_dispersion * z_gas) * spell
+        gas_quote = (m.gas_usd_median * np.exp(m.gas_dispersion * z_gas) * spell
+                     * (vol_now / m.gas_ref_vol_annual) ** m.gas_vol_elasticity)
         wanted = considered & passes_gate & ~exit_now
         within_cap = s.window_gas_usd + gas_quote <= a.gas_cap_usd_per_window
         rebalance = wanted & within_cap
@@ -314,9 +336,13 @@ class Reference:
         share = liquidity / (liquidity + s.pool_liquidity)
         fees = m.fee_rate * volume * share * fraction_in
         in_range_now = inside_before & (liquidity > 0)
-        lvr = np.where(in_range_now, 0.25 * s.sigma**2 * m.dt_years * liquidity * sqrt_price, 0.0)
         cash = cash + fees
         next_sqrt_price = self.sqrt_price_of(log_price)
+        # loss against holding the step's starting ETH: x(P0)(P1 - P0) - (V(P1) - V(P0)), closed form
+        a_clip = np.clip(sqrt_price, sqrt_lower, sqrt_upper)
+        c_clip = np.clip(next_sqrt_price, sqrt_lower, sqrt_upper)
+        lvr = liquidity * ((c_clip - a_clip) ** 2 / a_clip
+                           + (1.0 / a_clip - 1.0 / c_clip) * (next_sqrt_price**2 - c_clip**2))
         equity_next = liquidity * value_per_liquidity(next_sqrt_price, sqrt_lower, sqrt_upper) + cash
         relative_next = equity_next - (s.hodl_eth * next_sqrt_price**2 + s.hodl_usd)
 

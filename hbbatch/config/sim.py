@@ -42,10 +42,16 @@ class MarketConf:
     fee_rate: float = bounded(0.0005, ge=0, le=0.1)  # LP share of each swap (0.000375 where the fee switch is on)
     vol_annual: PerRegime = _per_regime(0.55, 0.75, 0.65, gt=0, le=20)
     drift_annual: PerRegime = _per_regime(0.0, 0.0, 3.0, ge=-100, le=100)           # trend weeks: about +6 % a week
+    # std dev of the drift drawn per episode around drift_annual
+    drift_dispersion_annual: PerRegime = _per_regime(0.0, 0.0, 0.0, ge=0, le=100)
     # OU pull on log price: half-life 0.7 day
     mean_reversion_per_day: PerRegime = _per_regime(1.0, 0.0, 0.0, ge=0, le=1440)
     jumps_per_day: PerRegime = _per_regime(0.0, 6.0, 0.0, ge=0, le=1440)
     jump_size_std: PerRegime = _per_regime(0.0, 0.012, 0.0, ge=0, le=1)          # log-jump std dev
+    # hourly GARCH(1,1) of the diffusive variance (0, 0: constant volatility); alpha + beta < 1
+    garch_alpha: float = bounded(0.0, ge=0, lt=1)
+    garch_beta: float = bounded(0.0, ge=0, lt=1)
+    garch_start_log_sd: float = bounded(0.0, ge=0, le=5)  # spread of ln(conditional variance) at an episode's start
     volume_usd_per_day: float = bounded(2.47e8, ge=0, le=1e13)  # 2024-01-05: ~247 M USDC-equivalent
     volume_vol_share: float = bounded(0.6, ge=0, le=1)  # share of volume that scales with |return| (rest is flow)
     # volatility at which the |return|-driven part is at its mean
@@ -55,6 +61,8 @@ class MarketConf:
     pool_liquidity_dispersion: float = bounded(0.25, ge=0, le=5)  # per-episode lognormal sigma of active liquidity
     gas_usd_median: float = bounded(4.7, ge=0, le=1e5)  # world cost of a recenter (~0.79 M gas at 2 gwei, ETH $3,000)
     gas_dispersion: float = bounded(0.35, ge=0, le=5)  # per-action lognormal sigma around the median
+    gas_vol_elasticity: float = bounded(0.0, ge=-5, le=5)  # gas x (vol / gas_ref_vol_annual)^elasticity
+    gas_ref_vol_annual: float = bounded(0.55, gt=0, le=20)  # volatility at which gas is at its median
     gas_spells_per_day: float = bounded(0.5, ge=0, le=1440)  # rate of entering a high-gas spell
     gas_spell_hours: float = bounded(3.0, gt=0, le=8760)  # mean spell length
     gas_spell_multiplier: float = bounded(4.0, ge=1, le=1e4)  # gas during a spell, times the median

@@ -54,12 +54,11 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
     m, a = params.market, params.agent
     dtype = m.fee_rate.dtype
     counter_key = noise.episode_key(seed, episode)
-    # Episode-level draws come from step -1 of the counter hash: never reused by a step.
-    u = noise.uniforms(counter_key, jnp.uint32(0xFFFFFFFF), 3, dtype)
-    regime = price.draw_regime(u[0], m.regime_cdf)
-    pool_normal, _ = noise.normal_pair(u[1], u[2])
+    episode_draws = price.draw_episode(counter_key, dtype)
+    regime = price.draw_regime(episode_draws.regime_uniform, m.regime_cdf)
     if pool_liquidity is None:
-        pool_liquidity = price.draw_pool_liquidity(pool_normal, m)
+        pool_liquidity = price.draw_pool_liquidity(episode_draws.pool_normal, m)
+    dynamics = price.regime_dynamics(regime, m, episode_draws.drift_normal)
     prior_vol = jnp.sum(m.vol_annual * jnp.diff(m.regime_cdf, prepend=0.0))
     step_var = prior_vol**2 * m.dt_years
     zero = jnp.zeros((), dtype)
@@ -86,10 +85,11 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
                     rule_gas_usd=zeros, rule_pnl_usd=zeros)
     return SimState(
         t=jnp.zeros((), jnp.int32), log_price=zero, sqrt_price=sqrt_price, gas_spell=jnp.zeros((), bool),
+        market=price.initial_market_state(dynamics, episode_draws.variance_normal, m),
         cash_usd=idle_usd, equity_usd=a.capital_usd, relative_usd=zero, position=position, memory=memory,
         totals=totals,
         episode=EpisodeConstants(counter_key=counter_key, regime=regime,
-                                 dynamics=price.regime_dynamics(regime, m), sqrt_price_start=sqrt_price,
+                                 dynamics=dynamics, sqrt_price_start=sqrt_price,
                                  pool_liquidity=pool_liquidity, hodl_eth=eth, hodl_usd=usd + idle_usd),
     )
 
@@ -105,8 +105,9 @@ def step_drawn(draws: price.Draws, state: SimState, params: SimParams, gating: s
                classifier: str = "online") -> tuple[SimState, StepRecord]:
     """`step` with the step's random numbers already drawn (the rollout draws them in blocks)."""
     ep = state.episode
-    world = price.move(draws, state.log_price, state.gas_spell, ep.dynamics, ep.pool_liquidity, params.market)
-    return advance(state, world, params, gating, classifier)
+    world, market = price.move(draws, state.t, state.log_price, state.gas_spell, state.market, ep.dynamics,
+                               ep.pool_liquidity, params.market)
+    return advance(state._replace(market=market), world, params, gating, classifier)
 
 
 def advance(state: SimState, world: price.MarketMove, params: SimParams, gating: str = "ev",
@@ -154,7 +155,7 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
     exit_now = drawdown_trip | manual_exit
     # Emergency stop: an action whose gas (quoted before sending) would take the window over its cap is
     # refused, and every action is held until the window ends; safety exits are exempt.
-    gas_quote = price.gas_paid_usd(world.gas_noise, state.gas_spell, m)
+    gas_quote = world.gas_usd
     wanted = considered & passes_gate & ~exit_now
     within_cap = mem.window_gas_usd + gas_quote <= a.gas_cap_usd_per_window
     rebalance = wanted & within_cap
@@ -179,10 +180,10 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
     fraction_in = pool.in_range_fraction(state.log_price, log_price, log_lower, log_upper)
     fees = pool.fees_usd(m.fee_rate, world.volume_usd, position.liquidity, world.pool_liquidity, fraction_in)
     in_range_now = (state.log_price >= log_lower) & (state.log_price < log_upper) & (position.liquidity > 0)
-    lvr = jnp.where(in_range_now,
-                    pool.lvr_usd(world.variance_per_step, position.liquidity, sqrt_price), 0.0)
     cash = cash + fees
     next_sqrt_price = ep.sqrt_price_start * jnp.exp(0.5 * log_price)  # from log_price: no float32 drift
+    # LVR of the realised move (jumps included): the loss against rebalancing at the step's start
+    lvr = pool.lvr_usd(sqrt_price, next_sqrt_price, position.sqrt_lower, position.sqrt_upper, position.liquidity)
     equity_next = position_value_usd(position, next_sqrt_price) + cash
     relative_next = equity_next - (ep.hodl_eth * next_sqrt_price**2 + ep.hodl_usd)
 

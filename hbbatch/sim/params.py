@@ -92,21 +92,34 @@ def make_params(market: Any = None, agent: Any = None, floors: Any = None, regim
     for key in ("pool_liquidity", "price_start_usd", "step_minutes"):
         if not mk[key] > 0:
             raise ParamsError(f"market.{key}: {mk[key]} must be > 0")
-    for key in ("fee_rate", "volume_usd_per_day", "gas_usd_median"):
+    for key in ("fee_rate", "volume_usd_per_day", "gas_usd_median", "garch_alpha", "garch_beta",
+                "garch_start_log_sd"):
         if not mk[key] >= 0:
             raise ParamsError(f"market.{key}: {mk[key]} must be >= 0")
+    if not mk["garch_alpha"] + mk["garch_beta"] < 1.0:
+        raise ParamsError(f"market.garch_alpha + market.garch_beta = {mk['garch_alpha'] + mk['garch_beta']}: "
+                          "must be < 1 (a stationary GARCH); refit with task=calibrate")
+    if not mk["gas_ref_vol_annual"] > 0:
+        raise ParamsError(f"market.gas_ref_vol_annual: {mk['gas_ref_vol_annual']} must be > 0")
+    for regime, value in mk["drift_dispersion_annual"].items():
+        if not value >= 0:
+            raise ParamsError(f"market.drift_dispersion_annual.{regime}: {value} must be >= 0")
 
     f = lambda x: precision.array(x, dtype)  # noqa: E731
     market_params = MarketParams(
         price_start_usd=f(mk["price_start_usd"]), dt_years=f(dt_years), tick_spacing=f(mk["tick_spacing"]),
         fee_rate=f(mk["fee_rate"]), vol_annual=f(_per_regime(mk["vol_annual"])),
         drift_annual=f(_per_regime(mk["drift_annual"])),
+        drift_dispersion_annual=f(_per_regime(mk["drift_dispersion_annual"])),
         mean_reversion_per_day=f(_per_regime(mk["mean_reversion_per_day"])),
         jumps_per_day=f(_per_regime(mk["jumps_per_day"])), jump_size_std=f(_per_regime(mk["jump_size_std"])),
+        garch_alpha=f(mk["garch_alpha"]), garch_beta=f(mk["garch_beta"]),
+        garch_start_log_sd=f(mk["garch_start_log_sd"]),
         volume_usd_per_step=f(mk["volume_usd_per_day"] * mk["step_minutes"] / 1440.0),
         volume_vol_share=f(mk["volume_vol_share"]), volume_ref_vol_annual=f(mk["volume_ref_vol_annual"]),
         pool_liquidity=f(mk["pool_liquidity"]), pool_liquidity_dispersion=f(mk["pool_liquidity_dispersion"]),
         gas_usd_median=f(mk["gas_usd_median"]), gas_dispersion=f(mk["gas_dispersion"]),
+        gas_vol_elasticity=f(mk["gas_vol_elasticity"]), gas_ref_vol_annual=f(mk["gas_ref_vol_annual"]),
         gas_spell_enter_prob=f(mk["gas_spells_per_day"] * dt_years * DAYS_PER_YEAR),
         gas_spell_exit_prob=f(min(1.0, mk["step_minutes"] / (60.0 * mk["gas_spell_hours"]))),
         gas_spell_multiplier=f(mk["gas_spell_multiplier"]),

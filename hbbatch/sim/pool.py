@@ -69,6 +69,17 @@ def swap_cost_usd(swap_usd: jax.Array, fee_rate: jax.Array, sqrt_price: jax.Arra
     return swap_usd * (fee_rate + swap_usd / (pool_liquidity * sqrt_price))
 
 
-def lvr_usd(variance: jax.Array, liquidity: jax.Array, sqrt_price: jax.Array) -> jax.Array:
-    """Loss-versus-rebalancing while in range over a span with this variance of ln P: sigma^2 dt L sqrt(P) / 4."""
-    return 0.25 * variance * liquidity * sqrt_price
+def lvr_usd(sqrt_from: jax.Array, sqrt_to: jax.Array, sqrt_lower: jax.Array, sqrt_upper: jax.Array,
+            liquidity: jax.Array) -> jax.Array:
+    """Loss-versus-rebalancing of one realised move: what the position lost against holding, from the
+    move's start, the ETH it held then (x(P0) (P1 - P0) - (V(P1) - V(P0))). Exact for any move, jumps
+    and moves across an edge included: with a = clip(sqrt P0), c = clip(sqrt P1) to the band,
+        LVR = L [(c - a)^2 / a + (1/a - 1/c) (P1 - c^2)],
+    which for a small move inside the band is L sqrt(P) r^2 / 4, the sigma^2 L sqrt(P) / 4 dt of
+    lp_theory.md with the realised squared return in place of sigma^2 dt. Written without differences
+    of large values, so float32 keeps it."""
+    a = jnp.clip(sqrt_from, sqrt_lower, sqrt_upper)
+    c = jnp.clip(sqrt_to, sqrt_lower, sqrt_upper)
+    step = c - a
+    beyond = (sqrt_to - c) * (sqrt_to + c)           # P1 - c^2: nonzero only past an edge
+    return liquidity * (step * step / a + step / (a * c) * beyond)

@@ -1,6 +1,15 @@
-"""The market: regime per episode, log-price step per regime, pool volume, competing liquidity, world gas.
+"""The parametric (`regimes`) world: regime per episode, log-price step, pool volume, competing liquidity, gas.
 
-Everything here is a function of the episode's constants and the step's uniforms, never of the agent.
+Everything here is a function of the episode's constants, the market's own state and the step's
+uniforms, never of the agent.
+
+The log price moves by drift, an optional OU pull, a diffusive part and jumps. The diffusive variance
+is a GARCH(1,1) process fitted on hourly returns (hbbatch/calibration/world.py): the market carries the
+conditional variance of the current hour's innovation and the innovation accumulated since the hour
+began; at each hour's end h <- omega + alpha e^2 + beta h. Inside an hour the steps are Gaussian with
+variance h per hour, so hourly sums are exactly the fitted GARCH's normal innovations (plus jumps).
+omega is set per regime so that the long-run diffusive variance is the regime's `vol_annual`^2.
+With alpha = beta = 0 the volatility is constant, the model before clustering was fitted.
 """
 
 from __future__ import annotations
@@ -11,20 +20,23 @@ import jax
 import jax.numpy as jnp
 
 from hbbatch.sim import noise
-from hbbatch.sim.types import MarketParams, RegimeDynamics
+from hbbatch.sim.types import MarketParams, MarketState, RegimeDynamics
 
 MINUTES_PER_YEAR = 525_600.0
 DAYS_PER_YEAR = 365.0
+HOURS_PER_YEAR = 8760.0
 N_UNIFORMS = 6  # price normal, gas normal, jump-size normal, volume normal, jump flag, spell switch
+N_EPISODE_UNIFORMS = 5  # regime, pool-liquidity and drift normals (a pair), start-variance normal (a pair)
 
 
 class MarketMove(NamedTuple):
     log_return: jax.Array          # () total move of ln P this step
-    variance_per_step: jax.Array   # () instantaneous variance of ln P this step (what LVR integrates)
+    variance_per_step: jax.Array   # () instantaneous diffusive variance of ln P this step (model's; jumps aside)
     volume_usd: jax.Array          # ()
     gas_noise: jax.Array           # () standard normal for the gas actually paid this step
     gas_spell: jax.Array           # () bool after this step's switch
     pool_liquidity: jax.Array      # () competing active liquidity during the step
+    gas_usd: jax.Array             # () the world's cost of one action this step (quoted before the move)
 
 
 def draw_regime(regime_uniform: jax.Array, regime_cdf: jax.Array) -> jax.Array:
@@ -37,19 +49,57 @@ def draw_pool_liquidity(pool_normal: jax.Array, market: MarketParams) -> jax.Arr
     return market.pool_liquidity * jnp.exp(market.pool_liquidity_dispersion * pool_normal)
 
 
-def regime_dynamics(regime: jax.Array, market: MarketParams) -> RegimeDynamics:
-    """Per-step numbers of the episode's regime process."""
+class EpisodeDraws(NamedTuple):
+    """The episode's own random numbers (step -1 of the counter hash: never reused by a step)."""
+
+    regime_uniform: jax.Array      # ()
+    pool_normal: jax.Array         # ()
+    drift_normal: jax.Array        # ()
+    variance_normal: jax.Array     # ()
+
+
+def draw_episode(counter_key: jax.Array, dtype) -> EpisodeDraws:
+    u = noise.uniforms(counter_key, jnp.uint32(0xFFFFFFFF), N_EPISODE_UNIFORMS, dtype)
+    pool_normal, drift_normal = noise.normal_pair(u[1], u[2])
+    variance_normal, _ = noise.normal_pair(u[3], u[4])
+    return EpisodeDraws(regime_uniform=u[0], pool_normal=pool_normal, drift_normal=drift_normal,
+                        variance_normal=variance_normal)
+
+
+def regime_dynamics(regime: jax.Array, market: MarketParams, drift_normal: jax.Array | float = 0.0) -> RegimeDynamics:
+    """Per-step numbers of the episode's regime process; the drift is drawn per episode around the
+    regime's mean (`drift_dispersion_annual`), so trends go both ways where the data's do."""
     dt = market.dt_years
     sigma = market.vol_annual[regime]
     jump_prob = market.jumps_per_day[regime] * DAYS_PER_YEAR * dt
     jump_std = market.jump_size_std[regime]
-    # Compensate drift so E[P_{t+1} | P_t] = P_t e^{drift dt}: drift 0 is a martingale price.
+    # Compensate drift so E[P_{t+1} | P_t] = P_t e^{drift dt}: drift 0 is a martingale price (the Ito term
+    # -h/2 is taken with the step's conditional variance in `move`).
     jump_compensation = jump_prob * (jnp.exp(0.5 * jump_std**2) - 1.0)
+    drift = market.drift_annual[regime] + market.drift_dispersion_annual[regime] * drift_normal
+    hours_per_step = dt * HOURS_PER_YEAR
+    steps_per_hour = jnp.maximum(jnp.round(1.0 / hours_per_step), 1.0)
+    variance_per_hour = sigma**2 / HOURS_PER_YEAR
+    jump_variance_per_hour = jump_prob * steps_per_hour * jump_std**2
+    persistence = market.garch_alpha + market.garch_beta
+    # Long-run diffusive variance sigma^2: E[h] = (omega + alpha E[jump variance]) / (1 - alpha - beta).
+    omega = jnp.maximum((1.0 - persistence) * variance_per_hour - market.garch_alpha * jump_variance_per_hour,
+                        1e-3 * (1.0 - persistence) * variance_per_hour)
     return RegimeDynamics(
         vol_annual=sigma, sigma_sqrt_dt=sigma * jnp.sqrt(dt),
-        log_drift_per_step=(market.drift_annual[regime] - 0.5 * sigma**2) * dt - jump_compensation,
+        log_drift_per_step=drift * dt - jump_compensation,
         reversion_per_step=market.mean_reversion_per_day[regime] * DAYS_PER_YEAR * dt,
-        jump_prob=jump_prob, jump_size_std=jump_std)
+        jump_prob=jump_prob, jump_size_std=jump_std,
+        hours_per_step=hours_per_step, steps_per_hour=steps_per_hour, garch_omega=omega,
+        variance_per_hour=variance_per_hour)
+
+
+def initial_market_state(dynamics: RegimeDynamics, variance_normal: jax.Array, market: MarketParams) -> MarketState:
+    """The episode opens at a conditional variance drawn around the regime's long-run level (lognormal,
+    mean-preserving, spread `garch_start_log_sd`): real weeks start in calm and in stormy hours."""
+    spread = market.garch_start_log_sd
+    start = dynamics.variance_per_hour * jnp.exp(spread * variance_normal - 0.5 * spread**2)
+    return MarketState(variance_per_hour=start, hour_innovation=jnp.zeros_like(start))
 
 
 class Draws(NamedTuple):
@@ -70,23 +120,43 @@ def draw(counter_key: jax.Array, t: jax.Array, dtype) -> Draws:
     return Draws(z_price=z_price, z_gas=z_gas, z_jump=z_jump, z_volume=z_volume, u_jump=u[4], u_spell=u[5])
 
 
-def move(draws: Draws, log_price: jax.Array, gas_spell: jax.Array, dynamics: RegimeDynamics,
-         pool_liquidity: jax.Array, market: MarketParams) -> MarketMove:
-    """One step of the world: mean-reverting, drifting or jumping log price; volume; gas spell."""
-    diffusive = dynamics.sigma_sqrt_dt * draws.z_price
+def move(draws: Draws, t: jax.Array, log_price: jax.Array, gas_spell: jax.Array, state: MarketState,
+         dynamics: RegimeDynamics, pool_liquidity: jax.Array,
+         market: MarketParams) -> tuple[MarketMove, MarketState]:
+    """One step of the world: GARCH diffusion, drift, OU pull, jumps; volume; gas; the market's next state."""
+    variance_per_step = state.variance_per_hour * dynamics.hours_per_step
+    diffusive = jnp.sqrt(variance_per_step) * draws.z_price
     jump = jnp.where(draws.u_jump < dynamics.jump_prob, dynamics.jump_size_std * draws.z_jump, 0.0)
-    log_return = dynamics.log_drift_per_step - dynamics.reversion_per_step * log_price + diffusive + jump
+    innovation = diffusive + jump
+    log_return = (dynamics.log_drift_per_step - 0.5 * variance_per_step
+                  - dynamics.reversion_per_step * log_price + innovation)
     # Volume: steady flow plus a part proportional to |move|, normalised to a mean of 1 at the reference vol.
     ref_abs_move = market.volume_ref_vol_annual * jnp.sqrt(market.dt_years * (2.0 / jnp.pi))
-    activity = (1.0 - market.volume_vol_share) + market.volume_vol_share * jnp.abs(diffusive + jump) / ref_abs_move
+    activity = (1.0 - market.volume_vol_share) + market.volume_vol_share * jnp.abs(innovation) / ref_abs_move
     volume = market.volume_usd_per_step * activity * jnp.exp(0.3 * draws.z_volume - 0.045)
     switch = jnp.where(gas_spell, draws.u_spell < market.gas_spell_exit_prob, draws.u_spell < market.gas_spell_enter_prob)
-    return MarketMove(log_return=log_return, variance_per_step=dynamics.sigma_sqrt_dt**2, volume_usd=volume,
-                      gas_noise=draws.z_gas,
-                      gas_spell=jnp.logical_xor(gas_spell, switch), pool_liquidity=pool_liquidity)
+    vol_annual_now = jnp.sqrt(state.variance_per_hour * HOURS_PER_YEAR)
+    gas = gas_paid_usd(draws.z_gas, gas_spell, market, vol_annual_now)
+    # GARCH: the hour's innovation updates the conditional variance when the hour ends.
+    hour_innovation = state.hour_innovation + innovation
+    hour_ends = jnp.mod(t.astype(log_price.dtype) + 1.0, dynamics.steps_per_hour) == 0.0
+    # A step longer than an hour: its innovation, scaled to one hour, drives the update every step.
+    per_hour_sq = hour_innovation**2 / jnp.maximum(dynamics.steps_per_hour * dynamics.hours_per_step, 1.0)
+    updated = dynamics.garch_omega + market.garch_alpha * per_hour_sq + market.garch_beta * state.variance_per_hour
+    next_state = MarketState(variance_per_hour=jnp.where(hour_ends, updated, state.variance_per_hour),
+                             hour_innovation=jnp.where(hour_ends, 0.0, hour_innovation))
+    world = MarketMove(log_return=log_return, variance_per_step=variance_per_step, volume_usd=volume,
+                       gas_noise=draws.z_gas, gas_spell=jnp.logical_xor(gas_spell, switch),
+                       pool_liquidity=pool_liquidity, gas_usd=gas)
+    return world, next_state
 
 
-def gas_paid_usd(gas_noise: jax.Array, gas_spell: jax.Array, market: MarketParams) -> jax.Array:
-    """The world's cost of one action: lognormal around the median, times the spell multiplier."""
+def gas_paid_usd(gas_noise: jax.Array, gas_spell: jax.Array, market: MarketParams,
+                 vol_annual: jax.Array | None = None) -> jax.Array:
+    """The world's cost of one action: lognormal around the median, times the spell multiplier, times
+    (vol / gas_ref_vol_annual)^gas_vol_elasticity (gas is dearer on volatile days)."""
     spell = jnp.where(gas_spell, market.gas_spell_multiplier, 1.0)
-    return market.gas_usd_median * jnp.exp(market.gas_dispersion * gas_noise) * spell
+    base = market.gas_usd_median * jnp.exp(market.gas_dispersion * gas_noise) * spell
+    if vol_annual is None:
+        return base
+    return base * (vol_annual / market.gas_ref_vol_annual) ** market.gas_vol_elasticity

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from hbbatch.sim import env, metrics, precision
+from hbbatch.sim import env, metrics, precision, price
 from hbbatch.sim.price import MarketMove
 from hbbatch.sim.types import SimParams, StepRecord
 
@@ -35,12 +35,13 @@ def _replay(bars: Bars, params: SimParams, gating: str) -> tuple[dict[str, jax.A
     classifier = "online"
     state = env.reset(jnp.uint32(0), jnp.uint32(0), params, classifier, pool_liquidity=bars.pool_liquidity[0])
     zero = jnp.zeros_like(bars.volume_usd[0])
+    gas_usd = price.gas_paid_usd(zero, jnp.zeros((), bool), params.market)   # the median: no gas draw on real bars
 
     def body(carry, bar):
         log_return, volume_usd, pool_liquidity = bar
-        # real bars carry no model variance: LVR integrates the realised squared return
         world = MarketMove(log_return=log_return, variance_per_step=log_return**2, volume_usd=volume_usd,
-                           gas_noise=zero, gas_spell=jnp.zeros((), bool), pool_liquidity=pool_liquidity)
+                           gas_noise=zero, gas_spell=jnp.zeros((), bool), pool_liquidity=pool_liquidity,
+                           gas_usd=gas_usd)
         return env.advance(carry, world, params, gating, classifier)
 
     final, path = jax.lax.scan(body, state, (bars.log_return, bars.volume_usd, bars.pool_liquidity))

@@ -50,10 +50,14 @@ class MarketParams(NamedTuple):
     tick_spacing: jax.Array           # ()
     fee_rate: jax.Array               # ()
     vol_annual: jax.Array             # (n_regimes,)
-    drift_annual: jax.Array           # (n_regimes,)
+    drift_annual: jax.Array           # (n_regimes,) mean of the per-episode drift
+    drift_dispersion_annual: jax.Array  # (n_regimes,) std dev of the per-episode drift
     mean_reversion_per_day: jax.Array  # (n_regimes,)
     jumps_per_day: jax.Array          # (n_regimes,)
     jump_size_std: jax.Array          # (n_regimes,)
+    garch_alpha: jax.Array            # () hourly GARCH(1,1) weight of the last hour's squared innovation
+    garch_beta: jax.Array             # () ... and of the last conditional variance
+    garch_start_log_sd: jax.Array     # () spread of ln(conditional variance) at an episode's start
     volume_usd_per_step: jax.Array    # ()
     volume_vol_share: jax.Array       # ()
     volume_ref_vol_annual: jax.Array  # ()
@@ -61,6 +65,8 @@ class MarketParams(NamedTuple):
     pool_liquidity_dispersion: jax.Array  # ()
     gas_usd_median: jax.Array         # ()
     gas_dispersion: jax.Array         # ()
+    gas_vol_elasticity: jax.Array     # () d ln(gas) / d ln(volatility)
+    gas_ref_vol_annual: jax.Array     # () volatility at which gas is at its median
     gas_spell_enter_prob: jax.Array   # () per step
     gas_spell_exit_prob: jax.Array    # () per step
     gas_spell_multiplier: jax.Array   # ()
@@ -122,6 +128,17 @@ class RegimeDynamics(NamedTuple):
     reversion_per_step: jax.Array     # () OU pull per step
     jump_prob: jax.Array              # () per step
     jump_size_std: jax.Array          # ()
+    hours_per_step: jax.Array         # ()
+    steps_per_hour: jax.Array         # () steps between GARCH updates (at least 1)
+    garch_omega: jax.Array            # () GARCH constant per hour, set by the regime's long-run volatility
+    variance_per_hour: jax.Array      # () the regime's long-run diffusive variance per hour
+
+
+class MarketState(NamedTuple):
+    """The market's own per-step state (GARCH): a function of the episode's draws only, never the agent."""
+
+    variance_per_hour: jax.Array      # () conditional variance of this hour's diffusive innovation
+    hour_innovation: jax.Array        # () innovation of ln P since the hour began
 
 
 class Memory(NamedTuple):
@@ -180,6 +197,7 @@ class SimState(NamedTuple):
     log_price: jax.Array              # () ln(P / P0), P0 the opening price snapped to the tick grid
     sqrt_price: jax.Array             # () sqrt(P), carried so the next step does not recompute it
     gas_spell: jax.Array              # () bool: the world is in a high-gas spell
+    market: MarketState               # the parametric world's volatility state (left as is by replayed worlds)
     cash_usd: jax.Array               # () fees in, gas and swap costs out, idle capital
     equity_usd: jax.Array             # () position value + cash at the current price
     relative_usd: jax.Array           # () equity - hodl value at the current price
