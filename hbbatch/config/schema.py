@@ -21,7 +21,7 @@ from hbbatch.config.sim import AgentConf, FloorsConf, MarketConf, RegimeMixConf
 
 COMPARED_METRICS = ("net_pnl_usd", "return", "gas_usd", "actions", "widen_share")
 # The tasks cli.py dispatches; a task adds its name here and one `elif` there.
-TASKS = ("campaign", "calibrate", "plan", "plan_sim")
+TASKS = ("campaign", "calibrate", "plan", "plan_sim", "replay")
 DTYPES = ("float32", "float64")
 
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from hbbatch import __version__
 from hbbatch.replay.band import BAND_CONVENTIONS, PoolSpec, accrue, check_band, place_band, value_usd
 from hbbatch.replay.bars import ReplayError, read_minute_bars
-from hbbatch.report.artifacts import write_json, write_parquet
+from hbbatch.io import write_json, write_parquet
 
 
 def _plain(section: Any) -> dict[str, Any]:
