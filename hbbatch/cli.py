@@ -94,6 +94,16 @@ def _persist_compiled_functions() -> None:
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")   # CPU compiles are all "fast"
 
 
+def _cancelled() -> None:
+    """Ctrl-C: record the run as cancelled (run_results.json; the folder stays marked incomplete), exit 130."""
+    from hbbatch.report.multirun import cancel_run
+
+    run_dir = cancel_run()
+    print(f"{PROG}: cancelled (Ctrl-C)" + (f"; incomplete run recorded in {run_dir}" if run_dir else ""),
+          file=sys.stderr)
+    sys.exit(exit_codes.CANCELLED)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     from hbbatch.env_vars import EnvVarError, overrides_from
 
@@ -120,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigRefused as exc:   # a refused value: nothing was made or written
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         sys.exit(exit_codes.ERROR)
+    except KeyboardInterrupt:
+        _cancelled()
     except Exception as exc:
         if show_traceback:
             raise

@@ -1,4 +1,4 @@
-"""The process's exit status, dbt-style: 0 success, 1 a success criterion failed, 2 an error.
+"""The process's exit status, dbt-style: 0 success, 1 a success criterion failed, 2 an error; 130 cancelled.
 
 Hydra ignores the task function's return value, so the task and the multirun callback record their
 outcome here and the command exits with the worst one.
@@ -7,6 +7,7 @@ outcome here and the command exits with the worst one.
 from __future__ import annotations
 
 OK, FAILED, ERROR = 0, 1, 2
+CANCELLED = 130   # Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2)
 _recorded: list[int] = []
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from hbbatch.config.sim import REGIMES
 
-PAIR_KEYS = ("episode", "regime")
+PAIR_KEYS = ("episode", "regime")   # plus "seed" where both sides carry it: pooled replications pair per seed
 MARKET_KEYS = ("price_start", "realized_vol")   # the path itself: equal on paired episodes (common random numbers)
 MARKET_RTOL = 1e-9
 BOOTSTRAP_CHUNK_ELEMENTS = 1 << 22   # resamples drawn a block of rows at a time: memory O(chunk x n), not O(B x n)
@@ -263,7 +263,8 @@ def pair_episodes(variant: pd.DataFrame, baseline: pd.DataFrame, variant_label: 
         if seeds_v != seeds_b:
             raise PairingError(f"seeds differ ({sorted(seeds_v)} vs {sorted(seeds_b)}); paired comparisons "
                                "need identical seeds (set HB_SEED or seed= once for every job)")
-    joined = variant.merge(baseline, on=list(PAIR_KEYS), suffixes=("_v", "_b"), validate="one_to_one")
+    keys = list(PAIR_KEYS) + (["seed"] if "seed" in variant.columns and "seed" in baseline.columns else [])
+    joined = variant.merge(baseline, on=keys, suffixes=("_v", "_b"), validate="one_to_one")
     same = _same_market(joined)
     mismatched = int((~same).sum())
     if len(joined) and mismatched == len(joined):   # nothing pairs: a configuration error, not noise

@@ -8,7 +8,7 @@ import pytest
 
 from hbbatch.config import CONF_DIR
 from hbbatch.config.schema import ThresholdsConf
-from hbbatch.criteria import ERROR, FAIL, PASS, WARN, bind_parameters, criteria_tables, run_check
+from hbbatch.criteria import ERROR, FAIL, PASS, WARN, bind_parameters, criteria_tables, gas_per_gain, run_check
 from hbbatch.report.multirun import exit_status
 from hbbatch.quality import EXPECTATIONS_DIR, SuiteError, read_suite_json
 
@@ -99,3 +99,38 @@ def test_criteria_tables__ratios_and_new_bad_rules_against_the_baseline():
     # edge was already bad in the baseline: only trend_shift is a new bad rule
     assert list(tables["rules"]["new_bad_action_share"]) == [0.0, 0.3]
     assert len(tables["comparison"]) == 2
+
+
+def test_gas_per_gain__extra_gas_is_weighed_against_the_net_pnl_it_buys():
+    # within the ratio tolerance there is no extra gas to weigh, whatever the gain
+    assert gas_per_gain(1.05, 0.5, -100.0, gas_ratio_max=1.10) == 0.0
+    # the narrowing experiment's case: gas x1.29 (+$1.35 an episode) buys +$550: $0.0025 per dollar
+    assert gas_per_gain(1.29, 1.35, 550.0, gas_ratio_max=1.10) == pytest.approx(1.35 / 550.0)
+    assert gas_per_gain(1.5, 5.0, 2.0, gas_ratio_max=1.10) == pytest.approx(2.5)
+    assert gas_per_gain(1.5, 5.0, -1.0, gas_ratio_max=1.10) == float("inf")     # extra gas, no gain
+
+
+@pytest.mark.parametrize("suite", ["gas_controlled", "no_spike"])
+def test_gas_suites__pass_bought_gas_and_fail_unbought_gas_and_a_broken_hard_cap(suite):
+    check = {"suite": suite, "table": "summary"}
+
+    def summary(per_gain, max_actions_per_window=10):
+        return {"summary": pd.DataFrame({"gas_per_gain": [per_gain], "widens_ratio_vs_baseline": [1.0],
+                                         "max_actions_per_window": [max_actions_per_window]})}
+
+    assert run_check(suite, check, "C", "A", summary(0.0025), PARAMETERS, EXPECTATIONS_DIR).status == PASS
+    bad = run_check(suite, check, "C", "A", summary(2.5), PARAMETERS, EXPECTATIONS_DIR)
+    assert bad.status == FAIL and "= 2.5, needs <= 0.5 (over by 2)" in bad.message
+    capped = run_check(suite, check, "C", "A", summary(0.0, max_actions_per_window=121), PARAMETERS, EXPECTATIONS_DIR)
+    assert capped.status == FAIL and "hard cap" in capped.message
+
+
+def test_criteria_tables__paired_extra_gas_and_gain_per_week():
+    variants = pd.DataFrame({"variant": ["A", "C"], "gas_per_episode_usd": [10.0, 20.0], "widens_per_episode": [1.0, 1.0],
+                             "weeks_per_episode": [0.5, 0.5]})
+    comparison = pd.DataFrame({"variant": "C", "baseline": "A", "metric": ["net_pnl_usd", "gas_usd"], "regime": "all",
+                               "mean_diff": [40.0, 10.0]})
+    rules = {k: pd.DataFrame({"rule": ["edge"], "action_share": [1.0], "bad": [False]}) for k in "AC"}
+    summary = criteria_tables("C", "A", comparison, variants, rules)["summary"].iloc[0]
+    assert (summary.extra_gas_usd_per_week, summary.net_pnl_gain_usd_per_week) == (20.0, 80.0)
+    assert summary.gas_per_gain == pytest.approx(0.25)

@@ -16,7 +16,8 @@ from hbbatch.config.checks import ConfigValueError, check_config
 from hbbatch.env_vars import CALIBRATION_VAR, calibration_path_from
 
 log = logging.getLogger(__name__)
-MERGED_ALWAYS = ("agent", "regime_mix")
+MERGED_ALWAYS = ("agent",)            # a campaign is a set of agent settings: it takes the report's constants
+WORLD_PART = ("market", "regime_mix")  # the world's part of a report: only with calibration.apply_market
 
 
 class CalibrationConfigError(ValueError):
@@ -115,7 +116,7 @@ def apply_calibration(config: dict[str, Any], explicit: set[str],
     constants = report.constants
     applied: dict[str, Any] = {}
     kept: list[str] = []
-    sections = MERGED_ALWAYS + (("market",) if calibration.get("apply_market", False) else ())
+    sections = MERGED_ALWAYS + (WORLD_PART if calibration.get("apply_market", False) else ())
     for section in sections:
         values = dict(constants.get(section) or {})
         if section == "regime_mix" and any(k.startswith("regime_mix.") for k in explicit):

@@ -19,7 +19,7 @@ import pandas as pd
 from hbbatch.campaign.calibration import apply_calibration, explicit_keys
 from hbbatch.env_vars import MIX_VAR, regime_mix_from
 from hbbatch import io as hbio
-from hbbatch.report.manifest import build_manifest
+from hbbatch.report.manifest import build_manifest, weeks_per_episode, world_fingerprint
 from hbbatch.report.summary import summarize
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,9 @@ def run_job(config: dict[str, Any], job: JobInfo) -> int:
         hbio.write_json(out / MANIFEST, manifest)
         record.update(status="success", message=f"{len(episodes)} episodes", summary=summary,
                       config_hash=manifest["config_hash"], calibration_hash=calibration["hash"],
-                      simulate_s=sim_s)
+                      simulate_s=sim_s, seed=int(config["seed"]),
+                      world=str((config.get("world") or {}).get("name", "default")),
+                      world_hash=world_fingerprint(config), weeks_per_episode=weeks_per_episode(config))
         code = 0
     except Exception as exc:   # recorded, not raised: see the module docstring
         # bad input (ValueError and its subclasses) is one line; anything else is a bug: keep its traceback

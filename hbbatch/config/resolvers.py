@@ -1,4 +1,5 @@
-"""OmegaConf resolvers used by conf/: `${hb.env_mix:...}`, `${hb.job_dir:...}`, `${hb.repo:...}`."""
+"""OmegaConf resolvers used by conf/: `${hb.env_mix:...}`, `${hb.job_dir:...}`, `${hb.repo:...}`,
+`${hb.run_dir:...}` (a run folder of its own: hbbatch.runs.reserve_dir, resolved once per run)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ def repo_path(relative: str) -> str:
 
 
 def register_resolvers() -> None:
+    from hbbatch.runs import reserve_dir
+
     for name, fn in (("hb.env_mix", env_mix), ("hb.job_dir", job_dir), ("hb.repo", repo_path)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
+    # cached: Hydra copies a run's resolver cache into every job's config (as for ${now:}), so the folder is
+    # created once and every job of the run sees the same name
+    if not OmegaConf.has_resolver("hb.run_dir"):
+        OmegaConf.register_new_resolver("hb.run_dir", reserve_dir, use_cache=True)

@@ -19,7 +19,7 @@ from hbbatch.config.planner import PlannerConf
 from hbbatch.config.replay import ReplayConf
 from hbbatch.config.sim import AgentConf, FloorsConf, MarketConf, RegimeMixConf
 
-COMPARED_METRICS = ("net_pnl_usd", "return", "gas_usd", "actions", "widen_share")
+COMPARED_METRICS = ("net_pnl_usd", "pnl_vs_hodl_usd", "return", "gas_usd", "actions", "widen_share")
 # The tasks cli.py dispatches; a task adds its name here and one `elif` there.
 TASKS = ("campaign", "calibrate", "plan", "plan_sim", "replay")
 DTYPES = ("float32", "float64")
@@ -51,7 +51,10 @@ class ThresholdsConf:
     net_pnl_ci_low_min_usd: float = bounded(0.0, ge=-1e9, le=1e9)
     widen_share_min: float = bounded(0.10, ge=0, le=1)  # the roadmap's "widen stays ~10-20 %"
     widen_share_max: float = bounded(0.20, ge=0, le=1)
-    gas_ratio_max: float = bounded(1.10, gt=0, le=1e3)  # gas per episode at most this multiple of the baseline's
+    # gas per episode within this multiple of the baseline's: no extra gas to weigh
+    gas_ratio_max: float = bounded(1.10, gt=0, le=1e3)
+    # beyond it, at most this many dollars of extra gas per dollar of net PnL it buys
+    gas_per_gain_max: float = bounded(0.5, ge=0, le=1e6)
     # widens per episode at most this multiple of the baseline's
     widens_ratio_max: float = bounded(1.25, gt=0, le=1e3)
     # a rule bad only in the variant takes less than this share of actions
@@ -64,7 +67,9 @@ class CriteriaConf:
 
     enabled: bool = True
     fail_on_violation: bool = True            # false: report failed criteria, exit 0
-    baseline: Optional[str] = None            # a variant label (A, floors.mean_revert=1200); null: the first job
+    baseline: Optional[str] = None            # a variant label (A, floors.mean_revert=1200); null: the job running the
+                                              # base config's value of each swept setting (hbbatch.report.axes)
+    baseline_campaign: str = "A"              # the baseline of a sweep over campaigns (the roadmap's campaign A)
     judged: Optional[List[str]] = None        # variants judged against the baseline; null: all the others
     checks: Dict[str, CheckConf] = field(default_factory=dict)
     thresholds: ThresholdsConf = field(default_factory=ThresholdsConf)

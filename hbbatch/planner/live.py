@@ -22,6 +22,7 @@ import numpy as np
 from hbbatch.planner.cache import ResultCache
 from hbbatch.planner.decisions import SIGNAL_COLUMNS, DecisionModel
 from hbbatch.planner.signals import LiveSignals
+from hbbatch.runs import is_incomplete
 
 EPISODES, MANIFEST, REPORT = "episodes.parquet", "manifest.json", "calibration_report.json"
 
@@ -33,9 +34,10 @@ class Sourced:
 
 
 def latest(root: Path | str, name: str) -> Path | None:
-    """The most recently written file called `name` under `root`."""
+    """The most recently written file called `name` under `root`, outside runs that did not finish (a run
+    cancelled or killed keeps its in-progress marker: hbbatch.runs)."""
     root = Path(root)
-    found = [p for p in root.rglob(name) if p.is_file()] if root.is_dir() else []
+    found = [p for p in root.rglob(name) if p.is_file() and not is_incomplete(p, root)] if root.is_dir() else []
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 

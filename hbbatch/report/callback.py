@@ -13,27 +13,43 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from hbbatch import exit_codes
+from hbbatch import exit_codes, runs
 
 log = logging.getLogger(__name__)
 
 
 def _plain(config: DictConfig) -> dict[str, Any]:
-    """The sections post-processing reads, resolved (the hydra section is left out)."""
+    """The sections post-processing reads, resolved (the hydra section is left out), and the base config's
+    agent settings (`base`: the values a sweep's baseline runs; see hbbatch.report.axes)."""
     keys = ("experiment_name", "criteria", "stats", "paths", "report")
-    return {k: OmegaConf.to_container(config[k], resolve=True) if OmegaConf.is_config(config[k]) else config[k]
-            for k in keys}
+    plain = {k: OmegaConf.to_container(config[k], resolve=True) if OmegaConf.is_config(config[k]) else config[k]
+             for k in keys}
+    base = {}
+    for key in config:
+        if key != "hydra":
+            try:
+                node = config[key]
+                base[key] = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+            except Exception:   # an unresolvable section (an env lookup) is no setting a sweep's baseline needs
+                continue
+    plain["base"] = base
+    return plain
 
 
 class CampaignCallback(Callback):
     def __init__(self) -> None:
         self._started: float | None = None
 
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+    def _start(self, config: DictConfig, run_dir: str) -> None:
         self._started = time.time()
+        if config.get("task") == "campaign":
+            runs.start_run(run_dir, str(config.get("experiment_name", "default")), self._started)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._start(config, str(config.hydra.sweep.dir))
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._started = time.time()
+        self._start(config, str(config.hydra.run.dir))
 
     def _finish(self, config: DictConfig, run_dir: Path, single: bool) -> None:
         if config.get("task") != "campaign":
@@ -49,6 +65,7 @@ class CampaignCallback(Callback):
             log.error("hbbatch: error: report of %s failed: %s", run_dir, one_line(exc))
             log.debug("traceback", exc_info=True)
             code = exit_codes.ERROR
+        runs.finish_run(run_dir)
         exit_codes.record(code)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

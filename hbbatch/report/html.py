@@ -1,43 +1,64 @@
-"""report.html: one self-contained page (inline CSS, figures as base64 PNG) that opens offline."""
+"""report.html: one self-contained page (inline CSS, figures as base64 PNG) that opens offline and reads as a
+decision: the verdict first (id="verdict"), then per-world tables, the rule dashboard, world validation,
+classifier quality, pairing, and the detail below. Laid out to fit a 1,280-px window."""
 
 from __future__ import annotations
 
 import base64
 import html
 import io
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
 
 from hbbatch.report.metrics import title
+from hbbatch.report.verdict import interval, money
 from hbbatch.stats import REGIMES
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222}
-h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
-.pass{color:#16794b;font-weight:600}.fail,.error{color:#b3261e;font-weight:700}.skipped,.warn{color:#a06000}
-.msg{text-align:left;font-size:.9em}.note{color:#555;font-size:.9em}img{max-width:100%}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em auto;max-width:1180px;padding:0 16px;
+color:#222;overflow-wrap:anywhere}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}h3{font-size:1.02em}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0;max-width:100%}
+td,th{border:1px solid #ddd;padding:3px 7px;text-align:right;vertical-align:top}
+th{background:#f3f3f3;font-weight:600}td:first-child,th:first-child{text-align:left}
+.pass{color:#16794b;font-weight:600}.fail,.error,.undecided,.not_ready{color:#b3261e;font-weight:700}
+.skipped,.warn,.not_proven{color:#a06000;font-weight:600}.take_live{color:#16794b;font-weight:700}
+.keep_baseline{font-weight:700}.msg{text-align:left;font-size:.9em;max-width:640px}.note{color:#555;font-size:.9em}
+img{max-width:100%;height:auto}#verdict{border:2px solid #ccc;border-radius:6px;padding:.6em 1em;background:#fafafa}
+#verdict .headline{font-size:1.15em}details{margin:.6em 0}summary{cursor:pointer;font-weight:600}
 """
 
 
-def _fmt(x: Any, digits: int = 2) -> str:
-    if isinstance(x, float):
-        return "–" if not math.isfinite(x) else f"{x:,.{digits}f}"
+def _esc(x: Any) -> str:
     return html.escape(str(x))
 
 
-def _table(frame: pd.DataFrame, digits: int = 2, titles: bool = True) -> str:
-    if frame is None or frame.empty:
+def _cell(x: Any, digits: int = 2) -> str:
+    if isinstance(x, float):
+        return "–" if not math.isfinite(x) else f"{x:,.{digits}f}"
+    return _esc(x)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], classes: Sequence[Sequence[str]] | None = None) -> str:
+    """A table of already formatted cells (strings, escaped here)."""
+    if not rows:
         return "<p class='note'>none</p>"
-    head = "".join(f"<th>{html.escape(title(c) if titles else c)}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(v, digits)}</td>" for v in row) + "</tr>"
-                   for row in frame.itertuples(index=False))
+    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
+    body = ""
+    for i, row in enumerate(rows):
+        cls = classes[i] if classes else [""] * len(row)
+        body += "<tr>" + "".join(f"<td{f' class={chr(39)}{c}{chr(39)}' if c else ''}>{_esc(v)}</td>"
+                                 for v, c in zip(row, cls)) + "</tr>"
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _pct(x: Any, digits: int = 1) -> str:
+    return "–" if x is None or not isinstance(x, (int, float)) or not math.isfinite(x) else f"{100 * x:.{digits}f} %"
 
 
 def _png(fig: Any) -> str:
@@ -46,107 +67,298 @@ def _png(fig: Any) -> str:
     return f"<img alt='figure' src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}'>"
 
 
-def _figures(variants: list[str], comparison: pd.DataFrame, convergence: pd.DataFrame,
-             episodes: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
+def _wrap(label: str, width: int = 14) -> str:
+    """A tick label on several lines rather than cut ('floors.mean_revert=800' -> 'floors.mean_revert\\n=800')."""
+    parts, line = [], ""
+    for piece in label.replace("=", "\n=").replace(",", ",\n").split("\n"):
+        if line and len(line) + len(piece) > width:
+            parts.append(line)
+            line = piece
+        else:
+            line += piece
+    return "\n".join(parts + [line])
+
+
+# ---------------------------------------------------------------- sections
+
+def _verdict(verdict: Any, exit_code: int, criteria: Sequence[Any], errors: Sequence[str], baseline: str | None,
+             confidence: float) -> str:
+    warned = [c for c in criteria if c.status == "warn"]
+    missed = [c for c in criteria if c.status in ("fail", "error", "skipped")]
+    if exit_code == 2 or errors:
+        gate, gate_cls = "ERROR", "error"
+    elif exit_code == 1 or any(c.status == "fail" for c in criteria):
+        gate, gate_cls = "FAIL", "fail"
+    elif missed:
+        gate, gate_cls = "NOT JUDGED IN FULL", "warn"
+    elif warned:
+        gate, gate_cls = "PASS WITH WARNINGS", "warn"
+    elif criteria:
+        gate, gate_cls = "PASS", "pass"
+    else:
+        gate, gate_cls = "NOTHING JUDGED", "warn"
+    lines = [f"<section id='verdict'><p class='headline {_esc(verdict.status)}'>{_esc(verdict.headline)}</p>",
+             f"<p>Gate: <span class='{gate_cls}'>{gate}</span> (exit {exit_code}); "
+             f"{sum(c.status == 'pass' for c in criteria)} of {len(criteria)} criteria held"
+             + (f"; warnings: {_esc(', '.join(sorted({c.check + ' ' + c.variant for c in warned})))}" if warned else "")
+             + (f"; missed: {_esc(', '.join(sorted({c.check + ' ' + c.variant for c in missed})))}" if missed else "")
+             + ".</p>"]
+    if verdict.risks:
+        lines.append("<p><b>Risks</b></p><ul>" + "".join(f"<li>{_esc(r)}</li>" for r in verdict.risks) + "</ul>")
+    for err in errors:
+        lines.append(f"<p class='error'>{_esc(err)}</p>")
+    if verdict.settings:
+        worlds = verdict.worlds
+        headers = ["Setting", "Wins [worlds]", "Worst-case regret [USD/week]"] + \
+                  [f"Gain vs {baseline} in {w} [USD/week]" for w in worlds]
+        rows = []
+        for s in verdict.settings:
+            gains = [("baseline" if s.variant == baseline else
+                      (f"{money(g[0])} {interval(g[1], g[2])}" if (g := s.gain_usd_per_week.get(w)) else "–"))
+                     for w in worlds]
+            rows.append([s.variant, f"{s.wins} of {s.worlds}", money(s.worst_regret_usd_per_week, False), *gains])
+        lines.append(_table(headers, rows))
+    lines.append(f"<p class='note'>Intervals: {confidence:.0%} paired percentile bootstrap over episodes (t intervals "
+                 "in the detail); they measure simulation noise only. The spread between worlds shows what the "
+                 "market model's assumptions do to the answer.</p></section>")
+    return "\n".join(lines)
+
+
+def _criteria(criteria: Sequence[Any]) -> str:
+    rows = [[c.world or "–", c.check, c.variant, c.status, c.severity, c.message] for c in criteria]
+    classes = [["", "", "", c.status, "", "msg"] for c in criteria]
+    return _table(["World", "Criterion", "Variant", "Status", "Severity", "Detail"], rows, classes)
+
+
+def _world_tables(variants: pd.DataFrame, comparison: pd.DataFrame, baseline: str | None) -> str:
+    out = []
+    for world, part in variants.groupby("world", sort=False):
+        rows = []
+        for r in part.itertuples():
+            weeks = float(getattr(r, "weeks_per_episode", 1.0))
+            gain = "baseline" if r.variant == baseline else "–"
+            if r.variant != baseline and not comparison.empty:
+                g = comparison[(comparison["world"] == world) & (comparison["variant"] == r.variant)
+                               & (comparison["baseline"] == baseline) & (comparison["metric"] == "net_pnl_usd")
+                               & (comparison["regime"] == "all")]
+                if len(g):
+                    gain = f"{money(g.iloc[0].mean_diff / weeks)} {interval(g.iloc[0].boot_low / weeks, g.iloc[0].boot_high / weeks)}"
+            rows.append([r.variant, f"{int(r.n_episodes):,}" + (f" ({int(r.replications)} seeds)" if r.replications > 1 else ""),
+                         f"{money(r.net_pnl_usd_per_week_mean, False)} {interval(r.net_pnl_usd_per_week_boot_low, r.net_pnl_usd_per_week_boot_high)}",
+                         money(getattr(r, "pnl_vs_hodl_usd_per_week_mean", math.nan)), gain,
+                         f"{100 * r.return_mean:.2f} %", _pct(r.widen_share, 0),
+                         money(getattr(r, "gas_usd_per_week_mean", math.nan), False), f"{r.actions_per_episode:.1f}",
+                         _pct(getattr(r, "max_drawdown_mean", math.nan))])
+        headers = ["Variant", "Episodes", "Net PnL [USD/week] (CI)", "PnL vs HODL [USD/week]",
+                   f"Gain vs {baseline} [USD/week] (paired CI)", "Return [%/episode]", "Widen share [% of actions]",
+                   "Gas [USD/week]", "Actions [/episode]", "Max drawdown [% of capital]"]
+        out.append(f"<h3>World: {_esc(world)}</h3>" + _table(headers, rows))
+    return "\n".join(out)
+
+
+def _figures(episodes: Mapping[str, Mapping[str, pd.DataFrame]], comparison: pd.DataFrame,
+             variants: pd.DataFrame, baseline: str | None) -> list[tuple[str, str]]:
     from matplotlib.figure import Figure   # no pyplot: no global state, no display backend
 
     figures = []
-    if episodes:
-        fig = Figure(figsize=(10, 3.4))
+    for world, frames in episodes.items():
+        labels = list(frames)
+        weeks = dict(zip(variants.loc[variants["world"] == world, "variant"],
+                         variants.loc[variants["world"] == world, "weeks_per_episode"])) \
+            if "weeks_per_episode" in variants.columns else {}
+        fig = Figure(figsize=(11, 3.6))
         axes = fig.subplots(1, len(REGIMES), sharey=True)
         for ax, regime in zip(axes, REGIMES):
-            data = [episodes[v].loc[episodes[v]["regime"] == regime, "net_pnl_usd"].to_numpy() for v in variants]
+            data = [(frames[v].loc[frames[v]["regime"] == regime, "net_pnl_usd"] / weeks.get(v, 1.0)).to_numpy()
+                    for v in labels]
             ax.boxplot([d if len(d) else [math.nan] for d in data], showfliers=False)
-            ax.set_xticks(range(1, len(variants) + 1), [v[:18] for v in variants], rotation=20, fontsize=8)
+            ax.set_xticks(range(1, len(labels) + 1), [_wrap(v) for v in labels], fontsize=8)
             ax.set_title(regime, fontsize=10)
             ax.axhline(0, color="#999", lw=0.8)
-        axes[0].set_ylabel(title("net_pnl_usd"))
-        figures.append(("Net PnL per episode by regime (box: quartiles, whiskers 1.5 IQR)", _png(fig)))
-    rows = comparison[comparison["metric"] == "net_pnl_usd"] if not comparison.empty else comparison
+        axes[0].set_ylabel("Net PnL [USD/week]")
+        figures.append((f"Net PnL per episode by regime in {world} (box: quartiles, whiskers 1.5 IQR)", _png(fig)))
+    rows = comparison[(comparison["metric"] == "net_pnl_usd") & (comparison["baseline"] == baseline)] \
+        if not comparison.empty else comparison
     if not rows.empty:
-        fig = Figure(figsize=(10, 0.45 * len(rows) + 1.2))
+        weeks = {(r.world, r.variant): float(r.weeks_per_episode) for r in variants.itertuples()}
+        scale = [weeks.get((r.world, r.variant), 1.0) for r in rows.itertuples()]
+        mean, low, high = (rows[c].to_numpy() / scale for c in ("mean_diff", "boot_low", "boot_high"))
+        fig = Figure(figsize=(11, 0.32 * len(rows) + 1.2))
         ax = fig.subplots()
-        names = [f"{r.pair} | {r.regime}" for r in rows.itertuples()]
         y = list(range(len(rows)))[::-1]
-        ax.errorbar(rows["mean_diff"], y, xerr=[rows["mean_diff"] - rows["boot_low"], rows["boot_high"] - rows["mean_diff"]],
-                    fmt="o", color="#1f5fa8", ecolor="#1f5fa8", capsize=3)
+        ax.errorbar(mean, y, xerr=[mean - low, high - mean], fmt="o", color="#1f5fa8", capsize=3)
         ax.axvline(0, color="#b3261e", lw=1)
-        ax.set_yticks(y, names, fontsize=8)
-        ax.set_xlabel("Paired difference in net PnL per episode [USD] (bootstrap CI)")
-        figures.append(("Paired differences in net PnL, overall and per regime", _png(fig)))
-    if not convergence.empty:
-        fig = Figure(figsize=(6, 3.6))
-        ax = fig.subplots()
-        for variant, part in convergence.groupby("variant", sort=False):
-            ax.plot(part["n_episodes"], 100 * part["t_half_width"], marker="o", label=str(variant)[:24])
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("episodes")
-        ax.set_ylabel("CI half-width of mean return [%]")
-        ax.legend(fontsize=8)
-        figures.append(("Convergence: CI half-width of absolute return against episodes", _png(fig)))
+        ax.set_yticks(y, [f"{r.pair} | {r.world} | {r.regime}" for r in rows.itertuples()], fontsize=8)
+        ax.set_xlabel(f"Paired gain in net PnL over {baseline} [USD/week] (bootstrap CI)")
+        figures.append((f"Paired gains over {baseline}, per world and regime", _png(fig)))
     return figures
+
+
+def _rule_dashboard(rule_values: pd.DataFrame | None) -> str:
+    """The agent's counterfactual rule values: per variant, rule and regime, with intervals, and a plot."""
+    if rule_values is None or rule_values.empty:
+        return "<p class='note'>No rule values in this run (rule_values.parquet not written).</p>"
+    frame = rule_values.copy()
+    has_world = "world" in frame.columns
+    keys = (["world"] if has_world else []) + ["variant", "rule", "metric"]
+    regimes = list(dict.fromkeys(frame["regime"]))
+    rows = []
+    for key, part in frame.groupby(keys, sort=False):
+        by = part.set_index("regime")
+        cells = [f"{money(by.loc[g, 'value_usd'])} {interval(by.loc[g, 'low'], by.loc[g, 'high'])}"
+                 if g in by.index else "–" for g in regimes]
+        n = int(by["n_pairs"].max()) if "n_pairs" in by.columns else ""
+        rows.append([*key, *cells, n])
+    table = _table([k.capitalize() for k in keys] + [f"{g} [USD/episode]" for g in regimes] + ["Pairs"], rows)
+    overall = frame[(frame["regime"] == "all") & (frame["metric"] == "net_pnl_usd")]
+    plot = ""
+    if len(overall):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(11, 0.32 * len(overall) + 1.2))
+        ax = fig.subplots()
+        y = list(range(len(overall)))[::-1]
+        v = overall["value_usd"].to_numpy()
+        ax.errorbar(v, y, xerr=[v - overall["low"].to_numpy(), overall["high"].to_numpy() - v], fmt="o",
+                    color="#16794b", capsize=3)
+        ax.axvline(0, color="#b3261e", lw=1)
+        names = [f"{r.variant} | {r.rule}" + (f" | {r.world}" if has_world else "") for r in overall.itertuples()]
+        ax.set_yticks(y, names, fontsize=8)
+        ax.set_xlabel("Value of the rule: net PnL with it minus without it [USD/episode] (paired CI)")
+        plot = _png(fig)
+    return table + plot
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        return [item for k, v in value.items() for item in _flatten(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+        return [item for i, v in enumerate(value)
+                for item in _flatten(v, f"{prefix}[{v.get('name', v.get('fact', i))}]")]
+    return [(prefix, value)]
+
+
+def _status_class(key: str, value: Any) -> str:
+    if key.endswith(("status", "success", "passed")):
+        return {"pass": "pass", "success": "pass", "True": "pass", "fail": "fail", "False": "fail",
+                "warn": "warn", "error": "error"}.get(str(value), "")
+    return ""
+
+
+def _world_validation(found: Mapping[str, Any] | None) -> str:
+    """World validation as recorded (a nested mapping per job): each fact and check with its status."""
+    if not found:
+        return "<p class='note'>No world validation recorded in this run.</p>"
+    out = []
+    seen: dict[str, str] = {}
+    for job, value in found.items():
+        text = json.dumps(value, sort_keys=True, default=str)
+        if text in seen:   # one world validated once, shown once
+            out.append(f"<p class='note'>{_esc(job)}: as {_esc(seen[text])}</p>")
+            continue
+        seen[text] = job
+        items = _flatten(value)
+        rows = [[k, _cell(v, 4) if isinstance(v, float) else v] for k, v in items]
+        classes = [["", _status_class(k, v)] for k, v in items]
+        out.append(f"<h3>{_esc(job)}</h3>" + _table(["Check", "Value"], rows, classes))
+    return "\n".join(out)
+
+
+def _classifier(found: Mapping[str, Any] | None) -> str:
+    """Classifier quality: share of steps of each true regime by the regime the agent estimated."""
+    if not found:
+        return "<p class='note'>No classifier quality recorded in this run.</p>"
+    out, seen = [], {}
+    for job, confusion in found.items():
+        text = json.dumps(confusion, sort_keys=True, default=str)
+        if text in seen:
+            out.append(f"<p class='note'>{_esc(job)}: as {_esc(seen[text])}</p>")
+            continue
+        seen[text] = job
+        estimated = list(dict.fromkeys(e for row in confusion.values() for e in row))
+        rows = [[true, *(_pct(row.get(e)) for e in estimated)] for true, row in confusion.items()]
+        out.append(f"<h3>{_esc(job)}</h3>" + _table(["True regime \\ estimated [% of steps]", *estimated], rows))
+    return "\n".join(out)
 
 
 def _pairing(comparison: pd.DataFrame, skipped_pairs: Sequence[dict[str, str]]) -> str:
     """Per pair: episodes each side ran, how many paired (and the share), how many saw another path; then
     the pairs not compared and why."""
-    rows = ""
+    rows, classes = [], []
     if not comparison.empty:
-        overall = comparison[comparison["regime"] == "all"].drop_duplicates("pair")
+        overall = comparison[comparison["regime"] == "all"].drop_duplicates(["world", "pair"])
         for r in overall.itertuples():
-            cls = "" if r.paired_share >= 0.9 else " class='warn'"
-            rows += (f"<tr><td>{html.escape(r.pair)}</td><td>{r.n_variant:,}</td><td>{r.n_baseline:,}</td>"
-                     f"<td>{r.n_pairs:,}</td><td{cls}>{100 * r.paired_share:.1f} %</td>"
-                     f"<td>{r.unpaired_mismatch:,}</td></tr>")
-    out = ("<table><thead><tr><th>pair</th><th>episodes (variant)</th><th>episodes (baseline)</th><th>paired</th>"
-           f"<th>paired share</th><th>same index, other path</th></tr></thead><tbody>{rows}</tbody></table>"
-           if rows else "")
+            rows.append([r.world, r.pair, f"{r.n_variant:,}", f"{r.n_baseline:,}", f"{r.n_pairs:,}",
+                         f"{100 * r.paired_share:.1f} %", f"{r.unpaired_mismatch:,}"])
+            classes.append(["", "", "", "", "", "" if r.paired_share >= 0.9 else "warn", ""])
+    out = _table(["World", "Pair", "Episodes (variant)", "Episodes (baseline)", "Paired", "Paired share",
+                  "Same index, other path"], rows, classes) if rows else ""
     for p in skipped_pairs:
-        out += f"<p class='warn'>not compared: {html.escape(p['variant'])} - {html.escape(p['baseline'])}: " \
-               f"{html.escape(p['reason'])}</p>"
+        out += (f"<p class='warn'>not compared: {_esc(p['variant'])} - {_esc(p['baseline'])} in "
+                f"{_esc(p.get('world', ''))}: {_esc(p['reason'])}</p>")
     return out
+
+
+def _detail(comparison: pd.DataFrame, convergence: pd.DataFrame, jobs: Sequence[dict[str, Any]],
+            rules: Mapping[str, Mapping[str, pd.DataFrame]] | None) -> str:
+    parts = []
+    if not comparison.empty:
+        rows = [[r.world, r.pair, title(r.metric), r.regime, f"{r.n_pairs:,}", _cell(r.mean_variant, 4),
+                 _cell(r.mean_baseline, 4), _cell(r.mean_diff, 4), f"[{_cell(r.boot_low, 4)}, {_cell(r.boot_high, 4)}]",
+                 f"[{_cell(r.t_low, 4)}, {_cell(r.t_high, 4)}]"] for r in comparison.itertuples()]
+        parts.append("<details><summary>Paired comparisons, every metric and regime (per episode)</summary>"
+                     + _table(["World", "Pair", "Metric", "Regime", "Pairs", "Variant", "Baseline", "Difference",
+                               "Bootstrap CI", "t CI"], rows) + "</details>")
+    if not convergence.empty:
+        rows = [[getattr(r, "world", ""), r.variant, f"{r.n_episodes:,}", _pct(r.estimate, 3), _pct(r.t_half_width, 3),
+                 _pct(r.boot_half_width, 3)] for r in convergence.itertuples()]
+        parts.append("<details><summary>Convergence of mean return</summary>"
+                     + _table(["World", "Variant", "Episodes", "Mean return", "t half-width", "Bootstrap half-width"],
+                              rows) + "</details>")
+    for world, tables in (rules or {}).items():
+        for label, table in tables.items():
+            if table.empty:
+                continue
+            rows = [[r.rule, f"{int(r.fires):,}", f"{int(r.actions):,}", _pct(r.action_share), money(r.gas_usd, False),
+                     money(r.attributed_pnl_usd), "yes" if r.bad else ""] for r in table.itertuples()]
+            parts.append(f"<details><summary>Rules of {_esc(label)} in {_esc(world)} (holding-period attribution, "
+                         "a diagnostic)</summary>" + _table(["Rule", "Fires", "Actions", "Share of actions",
+                                                             "Gas [USD]", "Attributed PnL vs HODL [USD]", "Bad"], rows)
+                         + "</details>")
+    rows = [[j.get("label"), j.get("world", ""), j.get("status"), j.get("message", ""),
+             f"{j.get('execution_time', 0.0):.1f} s", str(j.get("config_hash", ""))[:19],
+             str(j.get("calibration_hash", ""))[:19], j.get("dir", "")] for j in jobs]
+    parts.append("<details><summary>Jobs</summary>" + _table(
+        ["Variant", "World", "Status", "Message", "Time", "Config hash", "Calibration hash", "Folder"], rows)
+        + "</details>")
+    return "\n".join(parts)
 
 
 def render_report(*, experiment: str, jobs: Sequence[dict[str, Any]], variants: pd.DataFrame,
                   comparison: pd.DataFrame, convergence: pd.DataFrame, criteria: Sequence[Any],
-                  episodes: dict[str, pd.DataFrame], baseline: str | None, errors: Sequence[str], exit_code: int,
-                  confidence: float, rules: dict[str, pd.DataFrame] | None = None,
-                  skipped_pairs: Sequence[dict[str, str]] = ()) -> str:
-    verdict = {0: ("pass", "all jobs ran, every criterion held"), 1: ("fail", "a success criterion failed"),
-               2: ("error", "an error occurred")}[exit_code]
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>hbbatch: {html.escape(experiment)}</title>"
-             f"<style>{CSS}</style></head><body>",
-             f"<h1>hbbatch: {html.escape(experiment)}</h1>",
-             f"<p><span class='{verdict[0]}'>{verdict[0].upper()}</span>: {verdict[1]} (exit {exit_code}). "
-             f"Baseline: {html.escape(str(baseline))}. Generated "
-             f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}. Intervals: {confidence:.0%}, "
-             "percentile bootstrap and t.</p>"]
-    for err in errors:
-        parts.append(f"<p class='error'>{html.escape(err)}</p>")
+                  episodes: Mapping[str, Mapping[str, pd.DataFrame]], baseline: str | None, errors: Sequence[str],
+                  exit_code: int, confidence: float, verdict: Any,
+                  rules: Mapping[str, Mapping[str, pd.DataFrame]] | None = None,
+                  skipped_pairs: Sequence[dict[str, str]] = (), extras: Mapping[str, Any] | None = None) -> str:
+    extras = extras or {}
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+             f"<title>hbbatch: {_esc(experiment)}</title><style>{CSS}</style></head><body>",
+             f"<h1>hbbatch: {_esc(experiment)}</h1>",
+             _verdict(verdict, exit_code, criteria, errors, baseline, confidence),
+             f"<p class='note'>Baseline: {_esc(baseline)}. Generated "
+             f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}.</p>"]
     if criteria:
-        rows = "".join(f"<tr><td>{html.escape(c.check)}</td><td>{html.escape(c.variant)}</td>"
-                       f"<td class='{c.status}'>{c.status}</td><td class='msg'>{html.escape(c.message)}</td></tr>"
-                       for c in criteria)
-        parts.append("<h2>Success criteria</h2><table><thead><tr><th>criterion</th><th>variant</th><th>status</th>"
-                     f"<th>detail</th></tr></thead><tbody>{rows}</tbody></table>")
-    parts.append("<h2>Variants</h2>" + _table(variants))
-    labels = [j["label"] for j in jobs if j["label"] in episodes]
-    for caption, img in _figures(labels, comparison, convergence, episodes):
-        parts.append(f"<h2>{html.escape(caption)}</h2>{img}")
+        parts.append("<h2>Success criteria</h2>" + _criteria(criteria))
+    if len(variants):
+        parts.append("<h2>Settings in each world</h2>" + _world_tables(variants, comparison, baseline))
+    for caption, img in _figures(episodes, comparison, variants, baseline):
+        parts.append(f"<h2>{_esc(caption)}</h2>{img}")
+    parts.append("<h2>Rule dashboard</h2>" + _rule_dashboard(extras.get("rule_values")))
+    parts.append("<h2>World validation</h2>" + _world_validation(extras.get("world_validation")))
+    parts.append("<h2>Classifier quality</h2>" + _classifier(extras.get("classifier_confusion")))
     if not comparison.empty or skipped_pairs:
         parts.append("<h2>Pairing</h2>" + _pairing(comparison, skipped_pairs))
-    if not comparison.empty:
-        shown = comparison[["pair", "metric", "regime", "n_pairs", "paired_share", "mean_variant", "mean_baseline", "mean_diff",
-                            "boot_low", "boot_high", "t_low", "t_high"]]
-        parts.append("<h2>Paired comparisons</h2>" + _table(shown, 4, titles=False))
-    if not convergence.empty:
-        parts.append("<h2>Convergence of mean return</h2>" + _table(convergence, 5, titles=False))
-    if rules:
-        for label, table in rules.items():
-            parts.append(f"<h2>Rules: {html.escape(label)}</h2>" + _table(table, 2, titles=False))
-    job_rows = pd.DataFrame([{k: j.get(k) for k in ("label", "status", "message", "execution_time", "config_hash",
-                                                    "calibration_hash", "dir")} for j in jobs])
-    parts.append("<h2>Jobs</h2>" + _table(job_rows, 1, titles=False))
+    parts.append("<h2>Detail</h2>" + _detail(comparison, convergence, jobs, rules))
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -22,6 +22,10 @@ REPO_DIR = Path(hbbatch.__file__).resolve().parents[1]
 # The config sections that determine a job's numbers (read after calibration is applied): two jobs with the
 # same hash simulate the same episodes. Where files go, the report's look and names are left out.
 RESULT_SECTIONS = ("market", "agent", "floors", "regime_mix", "gating", "n_episodes", "n_steps", "dtype", "seed")
+# The sections that make the world a job's episodes run in (read after calibration is applied): two jobs with
+# the same fingerprint and seed see the same market paths, whatever their agent settings.
+WORLD_SECTIONS = ("world", "market", "regime_mix", "n_steps", "dtype")
+MINUTES_PER_WEEK = 7 * 24 * 60
 
 
 def content_hash(payload: Any) -> str:
@@ -33,6 +37,17 @@ def content_hash(payload: Any) -> str:
 def result_config_hash(config: dict[str, Any]) -> str:
     """content_hash of the sections that determine results (RESULT_SECTIONS present in `config`)."""
     return content_hash({k: config[k] for k in RESULT_SECTIONS if k in config})
+
+
+def world_fingerprint(config: dict[str, Any]) -> dict[str, str]:
+    """content_hash of each world section present in `config`: equal for jobs that share a world."""
+    return {k: content_hash(config[k]) for k in WORLD_SECTIONS if k in config}
+
+
+def weeks_per_episode(config: dict[str, Any]) -> float:
+    """An episode's length in weeks (n_steps steps of market.step_minutes), for per-week figures."""
+    step_minutes = float((config.get("market") or {}).get("step_minutes", 1.0))
+    return float(config["n_steps"]) * step_minutes / MINUTES_PER_WEEK
 
 
 def git_state(repo_dir: Path) -> dict[str, Any]:

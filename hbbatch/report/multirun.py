@@ -14,18 +14,23 @@ from typing import Any
 
 import pandas as pd
 
-from hbbatch import exit_codes, stats
-from hbbatch.campaign.job import EPISODES, SUMMARY
+from hbbatch import exit_codes, runs, stats
 from hbbatch import io as hbio
+from hbbatch.campaign.job import EPISODES, MANIFEST, SUMMARY
+from hbbatch.report import axes
 from hbbatch.report.run_results import build_run_results
-from hbbatch.report.summary import variant_row
+from hbbatch.report.summary import pooled_summary, variant_row
 
 log = logging.getLogger(__name__)
 COMPARISON, CRITERIA, RUN_RESULTS, REPORT = "comparison.parquet", "criteria.json", "run_results.json", "report.html"
+RULE_VALUES = "rule_values.parquet"   # the agent's counterfactual rule values (per job, and the run's)
 
 
 class RunConfigError(ValueError):
     """The criteria name a baseline or judged variant that no job has."""
+
+
+RunConfigErrors = (RunConfigError, axes.AxisError)
 
 
 @dataclass
@@ -33,19 +38,24 @@ class Job:
     num: int
     dir: Path
     record: dict[str, Any]     # the job's summary.json
-    label: str = ""
+    label: str = ""            # its agent settings (the variant)
+    world: str = ""            # the scenario it ran in
 
     @property
     def status(self) -> str:
         return self.record.get("status", "error")
 
+    @property
+    def weeks_per_episode(self) -> float:
+        return float(self.record.get("weeks_per_episode") or 1.0)
+
     def as_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "num": self.num, "dir": str(self.dir), "status": self.status,
-                "message": self.record.get("message", ""), "timing": self.record.get("timing", []),
-                "execution_time": self.record.get("execution_time", 0.0),
+        return {"label": self.label, "world": self.world, "num": self.num, "dir": str(self.dir),
+                "status": self.status, "message": self.record.get("message", ""),
+                "timing": self.record.get("timing", []), "execution_time": self.record.get("execution_time", 0.0),
                 "config_hash": self.record.get("config_hash"),
                 "calibration_hash": self.record.get("calibration_hash", "none"),
-                "campaign": self.record.get("campaign")}
+                "campaign": self.record.get("campaign"), "seed": self.record.get("seed")}
 
 
 def load_job(job_dir: Path) -> Job:
@@ -72,36 +82,47 @@ def collect_jobs(run_dir: Path) -> list[Job]:
     return sorted((load_job(d) for d in dirs), key=lambda j: j.num)
 
 
-def label_jobs(jobs: list[Job]) -> None:
-    """Label each job by the overrides that differ between jobs (`campaign=A` reads as `A`); a lone job by
-    its campaign."""
-    parsed = []
-    for job in jobs:
-        pairs = (o.split("=", 1) for o in job.record.get("overrides", []) if "=" in o)
-        parsed.append({k.lstrip("+~"): v for k, v in pairs})
-    keys = list(dict.fromkeys(k for p in parsed for k in p))
-    varying = [k for k in keys if len({p.get(k) for p in parsed}) > 1]
-    seen: dict[str, int] = {}
+def label_jobs(jobs: list[Job]) -> dict[str, dict[str, str]]:
+    """Label each job by its agent settings that differ between jobs (`campaign=A` reads as `A`) and by its
+    world (the swept scenario, else the world it ran in); seeds are replications and label nothing. Returns
+    each setting label's values of the swept setting keys (for finding the baseline)."""
+    parsed = [axes.parse_overrides(job.record.get("overrides", [])) for job in jobs]
+    setting_keys = axes.varying_keys(parsed, axes.SETTING)
+    world_keys = axes.varying_keys(parsed, axes.SCENARIO)
+    values: dict[str, dict[str, str]] = {}
+    seen: dict[tuple[str, str, Any], int] = {}
     for job, p in zip(jobs, parsed):
-        parts = [p.get(k, "-") if k == "campaign" else f"{k}={p.get(k, '-')}" for k in varying]
-        label = ",".join(parts) or str(job.record.get("campaign") or "default")
-        seen[label] = seen.get(label, 0) + 1
-        job.label = label if seen[label] == 1 else f"{label}#{job.num}"
+        label = axes.setting_label(p, setting_keys, job.record.get("campaign"))
+        job.world = axes.world_label(p, world_keys, job.record.get("world"))
+        key = (label, job.world, job.record.get("seed", p.get("seed")))
+        seen[key] = seen.get(key, 0) + 1
+        job.label = label if seen[key] == 1 else f"{label}#{job.num}"   # the same run twice: keep both apart
+        values.setdefault(job.label, {k: p[k] for k in setting_keys if k in p})
+    return values
 
 
-def _pairs(labels: list[str], baseline: str | None, judged: list[str]) -> list[tuple[str, str]]:
-    """Every later job against every earlier one, and each judged variant against the baseline."""
-    pairs = [(later, earlier) for i, earlier in enumerate(labels) for later in labels[i + 1:]]
+def _pairs(labels: list[str], baseline: str | None, judged: list[str], all_pairs_up_to: int = 4) -> list[tuple[str, str]]:
+    """Every later job against every earlier one (up to `all_pairs_up_to` variants; beyond, a search's many trials,
+    only each against the baseline), and each judged variant against the baseline."""
+    pairs = ([(later, earlier) for i, earlier in enumerate(labels) for later in labels[i + 1:]]
+             if len(labels) <= all_pairs_up_to or baseline is None else [])
     for variant in judged:
         if (variant, baseline) not in pairs:
             pairs = [p for p in pairs if p != (baseline, variant)] + [(variant, baseline)]
     return pairs
 
 
-def _baseline_and_judged(criteria: dict[str, Any], labels: list[str]) -> tuple[str | None, list[str]]:
+def baseline_and_judged(criteria: dict[str, Any], values: dict[str, dict[str, str]],
+                        base_config: dict[str, Any] | None) -> tuple[str | None, list[str]]:
+    """criteria.baseline, else the job running the base config's settings (hbbatch.report.axes); the judged
+    variants: criteria.judged, else every other setting."""
+    labels = list(values)
     if len(labels) < 2:
         return None, []
-    baseline = criteria.get("baseline") or labels[0]
+    baseline = criteria.get("baseline")
+    if baseline is None:
+        keys = list(dict.fromkeys(k for v in values.values() for k in v))
+        baseline = axes.default_baseline(values, keys, base_config or {}, criteria.get("baseline_campaign", "A"))
     if baseline not in labels:
         raise RunConfigError(f"criteria.baseline={baseline!r}: no job has this label; the jobs are "
                              f"{', '.join(labels)}")
@@ -120,45 +141,112 @@ def _seeds(frame: pd.DataFrame) -> tuple[int, ...]:
 
 
 def compare_variants(episodes: dict[str, pd.DataFrame], baseline: str | None, judged: list[str],
-                     stats_conf: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, str]]]:
-    """Paired comparisons of the pairs of variants that ran the same seeds, each variant's convergence table,
-    and the pairs left out with the reason (episodes of different seeds share no market path)."""
+                     stats_conf: dict[str, Any], world: str = axes.DEFAULT_WORLD
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, str]]]:
+    """Paired comparisons of the pairs of variants of one world that ran the same seeds, each variant's
+    convergence table, and the pairs left out with the reason (episodes of different seeds share no path)."""
     common = {"confidence": stats_conf["confidence"], "n_bootstrap": stats_conf["n_bootstrap"],
               "seed": stats_conf["bootstrap_seed"]}
     pairs = _pairs(list(episodes), baseline if baseline in episodes else None, [v for v in judged if v in episodes])
     frames, skipped = [], []
     for v, b in pairs:
         seeds_v, seeds_b = _seeds(episodes[v]), _seeds(episodes[b])
+        side_v, side_b = episodes[v], episodes[b]
         if seeds_v != seeds_b:
-            skipped.append({"variant": v, "baseline": b, "reason": f"different seeds ({list(seeds_v)} vs "
-                            f"{list(seeds_b)}): their episodes share no market path", "kind": "seed"})
-            continue
+            shared = sorted(set(seeds_v) & set(seeds_b))
+            if not shared:
+                skipped.append({"variant": v, "baseline": b, "world": world, "kind": "seed",
+                                "reason": f"different seeds ({list(seeds_v)} vs {list(seeds_b)}): their episodes "
+                                          "share no market path"})
+                continue
+            # replications of one setting pool; a pair compares the seeds both ran, and says which it left out
+            skipped.append({"variant": v, "baseline": b, "world": world, "kind": "seed_subset",
+                            "reason": f"compared on seeds {shared} only ({list(seeds_v)} vs {list(seeds_b)} ran)"})
+            side_v, side_b = (f[f["seed"].isin(shared)] for f in (side_v, side_b))
         try:
-            frame = stats.compare_pair(episodes[v], episodes[b], list(stats_conf["metrics"]), variant_label=v,
+            frame = stats.compare_pair(side_v, side_b, list(stats_conf["metrics"]), variant_label=v,
                                        baseline_label=b, **common)
         except stats.PairingError as exc:
-            skipped.append({"variant": v, "baseline": b, "reason": str(exc), "kind": "pairing"})
+            skipped.append({"variant": v, "baseline": b, "world": world, "reason": str(exc), "kind": "pairing"})
             continue
         overall = frame[frame["regime"] == stats.ALL].iloc[0]
         if overall["paired_share"] < PAIRED_SHARE_WARN:
-            log.warning("%s - %s: only %.0f %% of episodes paired (%d of min(%d, %d)); %d shared the index but "
-                        "not the market path", v, b, 100 * overall["paired_share"], overall["n_pairs"],
+            log.warning("%s - %s in %s: only %.0f %% of episodes paired (%d of min(%d, %d)); %d shared the index but "
+                        "not the market path", v, b, world, 100 * overall["paired_share"], overall["n_pairs"],
                         overall["n_variant"], overall["n_baseline"], overall["unpaired_mismatch"])
         frames.append(frame)
     for item in skipped:
-        log.warning("%s - %s not compared: %s", item["variant"], item["baseline"], item["reason"])
+        log.warning("%s - %s in %s not compared: %s", item["variant"], item["baseline"], world, item["reason"])
     comparison = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=stats.COMPARISON_COLUMNS)
+    comparison.insert(0, "world", world)
     tables = [stats.convergence(frame, "return", stats_conf["convergence_episodes"], common["confidence"],
                                 common["n_bootstrap"], common["seed"], label) for label, frame in episodes.items()]
-    return comparison, (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), skipped
+    convergence = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    if len(convergence):
+        convergence.insert(0, "world", world)
+    return comparison, convergence, skipped
 
 
 def paired_shares(comparison: pd.DataFrame) -> dict[str, float]:
-    """Each compared pair's paired share over all regimes ("B - A": 1.0)."""
+    """Each compared pair's paired share over all regimes ("B - A": 1.0; "B - A @ stress" with several worlds)."""
     if comparison.empty:
         return {}
-    overall = comparison[comparison["regime"] == stats.ALL].drop_duplicates("pair")
-    return dict(zip(overall["pair"], overall["paired_share"].astype(float)))
+    overall = comparison[comparison["regime"] == stats.ALL].drop_duplicates(["world", "pair"])
+    several = overall["world"].nunique() > 1
+    return {(f"{r.pair} @ {r.world}" if several else r.pair): float(r.paired_share) for r in overall.itertuples()}
+
+
+def world_mismatches(jobs: list[Job], baseline: str | None) -> list[dict[str, str]]:
+    """Pairs of one world whose jobs ran different worlds (a setting that changed the market, the mix or the
+    world itself): refused, each with the sections that differ."""
+    refused = []
+    by_world: dict[str, list[Job]] = {}
+    for job in jobs:
+        if job.status == "success" and job.record.get("world_hash"):
+            by_world.setdefault(job.world, []).append(job)
+    for world, members in by_world.items():
+        reference = next((j for j in members if j.label == baseline), members[0])
+        ref_hash = reference.record["world_hash"]
+        for job in members:
+            other = job.record["world_hash"]
+            differ = sorted(k for k in set(ref_hash) | set(other) if ref_hash.get(k) != other.get(k))
+            if differ and not any(r["variant"] == job.label for r in refused):
+                refused.append({"variant": job.label, "baseline": reference.label, "world": world, "kind": "world",
+                                "reason": f"runs in another world than {reference.label} ({', '.join(differ)} "
+                                          "differ): settings are compared in one world; make the world a scenario "
+                                          "(sweep world=..., or list it in experiment.worlds) instead of changing "
+                                          "it with the settings"})
+    return refused
+
+
+@dataclass
+class WorldRun:
+    """The variants of one world: pooled episodes (replications concatenated), summaries and rule totals."""
+
+    name: str
+    episodes: dict[str, pd.DataFrame]
+    summaries: dict[str, dict[str, Any]]
+    weeks: dict[str, float]
+
+
+def pool_worlds(jobs: list[Job], stats_conf: dict[str, Any], refused: set[tuple[str, str]]) -> list[WorldRun]:
+    """Group successful jobs by world, then by setting; a setting's replications (seeds) are pooled."""
+    grouped: dict[str, dict[str, list[Job]]] = {}
+    for job in jobs:
+        if job.status == "success" and (job.label, job.world) not in refused:
+            grouped.setdefault(job.world, {}).setdefault(job.label, []).append(job)
+    worlds = []
+    for world, settings in grouped.items():
+        episodes, summaries, weeks = {}, {}, {}
+        for label, members in settings.items():
+            frames = [pd.read_parquet(j.dir / EPISODES) for j in members]
+            episodes[label] = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            summaries[label] = pooled_summary(
+                episodes[label], [j.record["summary"] for j in members], confidence=stats_conf["confidence"],
+                n_bootstrap=stats_conf["n_bootstrap"], seed=stats_conf["bootstrap_seed"], label=f"{label}|{world}")
+            weeks[label] = members[0].weeks_per_episode
+        worlds.append(WorldRun(world, episodes, summaries, weeks))
+    return worlds
 
 
 def exit_status(errors: list[str], statuses: list[str], fail_on_violation: bool) -> int:
@@ -193,41 +281,106 @@ def finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: 
         raise
 
 
+def cancel_run(run: dict[str, Any] | None = None) -> Path | None:
+    """After Ctrl-C: run_results.json with status `cancelled` and exit 130 in the run's folder, listing the jobs
+    that finished; the folder keeps its in-progress marker, so later readers skip it. None if no run was on."""
+    run = run if run is not None else runs.current_run()
+    if not run.get("run_dir"):
+        return None
+    run_dir = Path(str(run["run_dir"]))
+    jobs = collect_jobs(run_dir) if run_dir.is_dir() else []
+    if (run_dir / SUMMARY).is_file() and not any(j.dir == run_dir for j in jobs):
+        jobs = [load_job(run_dir)]   # a single run: the job's folder is the run's
+    label_jobs(jobs)
+    for job in jobs:
+        if job.status != "success":
+            job.record = {**job.record, "status": "cancelled", "message": "cancelled (Ctrl-C) before it finished"}
+    started = float(run.get("started") or time.time())
+    hbio.write_json(run_dir / RUN_RESULTS, build_run_results(
+        jobs=[j.as_dict() for j in jobs], criteria=[], experiment=str(run.get("experiment", "default")),
+        elapsed_s=time.time() - started, exit_code=exit_codes.CANCELLED, status="cancelled",
+        args={"run_dir": str(run_dir)}, errors=["cancelled (Ctrl-C): the run is incomplete and was not judged"]))
+    runs.mark_incomplete(run_dir, "cancelled (Ctrl-C)")
+    return run_dir
+
+
+def _nothing_judged(jobs: list[Job], worlds: list[WorldRun], crit_conf: dict[str, Any], judged: list[str]) -> str | None:
+    """Why a multirun judged nothing (exit 2: a green that checked nothing is not a pass); None if it judged."""
+    if not crit_conf.get("enabled", True):
+        return None
+    if not jobs:
+        return "nothing judged: no job ran (no job folder in the run folder)"
+    if not crit_conf.get("checks"):
+        return "nothing judged: criteria.checks is empty; add checks or set criteria.enabled=false to only report"
+    settings = sorted({label for w in worlds for label in w.episodes})
+    if len(settings) < 2 and not judged:
+        what = f"one setting ({settings[0]})" if settings else "no successful job"
+        return (f"nothing judged: {what}; seeds are replications, pooled, never judged against each other: sweep "
+                "a setting (campaign=A,B or floors.mean_revert=800,1200) or set criteria.enabled=false to only report")
+    return None
+
+
 def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: float | None,
                 single: bool) -> int:
     t0 = time.perf_counter()
-    label_jobs(jobs)
+    setting_values = label_jobs(jobs)
     crit_conf, stats_conf = config["criteria"], config["stats"]
     experiment = str(config.get("experiment_name", "default"))
-    ok = [j for j in jobs if j.status == "success"]
-    errors = [f"job {j.label}: {j.record.get('message', '')}" for j in jobs if j.status != "success"]
+    errors = [f"job {j.label}{' in ' + j.world if j.world != axes.DEFAULT_WORLD else ''}: {j.record.get('message', '')}"
+              for j in jobs if j.status != "success"]
     try:
-        baseline, judged = _baseline_and_judged(crit_conf, [j.label for j in jobs])
-    except RunConfigError as exc:
+        baseline, judged = baseline_and_judged(crit_conf, setting_values, config.get("base"))
+    except RunConfigErrors as exc:
         errors.append(str(exc))
         baseline, judged = None, []
+    refused = world_mismatches(jobs, baseline)
+    errors += [f"{r['variant']} vs {r['baseline']} in {r['world']}: {r['reason']}" for r in refused]
+    worlds = pool_worlds(jobs, stats_conf, {(r["variant"], r["world"]) for r in refused})
+    several = len({j.world for j in jobs}) > 1
 
-    variants = pd.DataFrame([variant_row(j.label, j.record["summary"]) for j in ok])
-    episodes = {j.label: pd.read_parquet(j.dir / EPISODES) for j in ok}
-    rules = {j.label: pd.DataFrame(j.record["summary"]["rules"]) for j in ok}
-    comparison, convergence, skipped_pairs = compare_variants(episodes, baseline, judged, stats_conf)
+    rows, comparisons, convergences, skipped_pairs, criteria_results = [], [], [], list(refused), []
+    rules_by_world: dict[str, dict[str, pd.DataFrame]] = {}
+    failed = {j.label for j in jobs if j.status != "success"}
+    for world in worlds:
+        variants = pd.DataFrame([variant_row(label, world.summaries[label], world.name, world.weeks[label])
+                                 for label in world.episodes])
+        rows.append(variants)
+        comparison, convergence, skipped = compare_variants(world.episodes, baseline, judged, stats_conf, world.name)
+        comparisons.append(comparison)
+        convergences.append(convergence)
+        skipped_pairs += skipped
+        rules = {label: pd.DataFrame(summary["rules"]) for label, summary in world.summaries.items()}
+        rules_by_world[world.name] = rules
+        if crit_conf.get("enabled", True) and crit_conf.get("checks") and judged and baseline in world.episodes:
+            from hbbatch.criteria import evaluate
+
+            unpaired = {p["variant"]: p["reason"] for p in skipped_pairs
+                        if p["baseline"] == baseline and p["world"] == world.name and p["kind"] != "seed_subset"}
+            criteria_results += evaluate(
+                dict(crit_conf["checks"]), dict(crit_conf["thresholds"]), baseline=baseline,
+                judged=[v for v in judged if v in world.episodes or v in unpaired or v in failed],
+                comparison=comparison, variants=variants, rules=rules,
+                hard_caps={label: s["hard_cap"]["max_actions"] for label, s in world.summaries.items()},
+                failed_jobs=failed, expectations_dir=Path(config["paths"]["expectations_dir"]),
+                unpaired=unpaired, world=world.name if several else "")
+    variants = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    comparison = (pd.concat([c for c in comparisons if len(c)], ignore_index=True) if any(len(c) for c in comparisons)
+                  else pd.DataFrame(columns=["world", *stats.COMPARISON_COLUMNS]))
+    convergence = pd.concat(convergences, ignore_index=True) if convergences else pd.DataFrame()
     # a pair of one seed whose episodes never saw the same market is misconfigured: an error of the run
-    errors += [f"{p['variant']} - {p['baseline']}: {p['reason']}" for p in skipped_pairs if p["kind"] == "pairing"]
-
-    criteria_results = []
-    if crit_conf.get("enabled", True) and crit_conf.get("checks") and judged:
-        from hbbatch.criteria import evaluate
-
-        criteria_results = evaluate(
-            dict(crit_conf["checks"]), dict(crit_conf["thresholds"]), baseline=baseline, judged=judged,
-            comparison=comparison, variants=variants, rules=rules,
-            hard_caps={j.label: j.record["summary"]["hard_cap"]["max_actions"] for j in ok},
-            failed_jobs={j.label for j in jobs if j.status != "success"},
-            expectations_dir=Path(config["paths"]["expectations_dir"]),
-            unpaired={p["variant"]: p["reason"] for p in skipped_pairs if p["baseline"] == baseline})
+    errors += [f"{p['variant']} - {p['baseline']} in {p['world']}: {p['reason']}" for p in skipped_pairs
+               if p["kind"] == "pairing"]
+    if not single:
+        reason = _nothing_judged(jobs, worlds, crit_conf, judged) if not criteria_results else None
+        if reason:
+            errors.append(reason)
     statuses = [c.status for c in criteria_results]
     code = exit_status(errors, statuses, crit_conf.get("fail_on_violation", True))
 
+    from hbbatch.report.verdict import decide
+
+    extras = report_extras(run_dir, jobs)
+    verdict = decide(variants, comparison, criteria_results, baseline, code, errors)
     job_dicts = [j.as_dict() for j in jobs]
     shares = paired_shares(comparison)
     hbio.write_parquet(run_dir / COMPARISON, comparison)
@@ -239,34 +392,65 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
     if not single:
         hbio.write_json(run_dir / SUMMARY, {
             "experiment": experiment, "baseline": baseline, "judged": judged, "exit_code": code,
+            "worlds": [w.name for w in worlds], "verdict": verdict.to_dict(),
             "jobs": job_dicts, "variants": variants.to_dict(orient="records"), "paired_share": shares,
             "skipped_pairs": skipped_pairs, "convergence": convergence.to_dict(orient="records"), "errors": errors})
     elapsed = (time.time() - started) if started else sum(j["execution_time"] for j in job_dicts)
     hbio.write_json(run_dir / RUN_RESULTS, build_run_results(
         jobs=job_dicts, criteria=criteria_results, experiment=experiment, elapsed_s=elapsed, exit_code=code,
-        args={"run_dir": str(run_dir)}, errors=errors, skipped_pairs=skipped_pairs))
+        args={"run_dir": str(run_dir)}, errors=errors, skipped_pairs=skipped_pairs,
+        extra={"verdict": verdict.headline, "worlds": [w.name for w in worlds],
+               **({"world_validation": extras["world_validation"]} if "world_validation" in extras else {})}))
     if config["report"].get("html", True):
         from hbbatch.report.html import render_report
 
         hbio.write_text(run_dir / REPORT, render_report(
             experiment=experiment, jobs=job_dicts, variants=variants, comparison=comparison,
-            convergence=convergence, criteria=criteria_results, episodes=episodes, baseline=baseline,
-            errors=errors, exit_code=code, confidence=stats_conf["confidence"], rules=rules,
-            skipped_pairs=skipped_pairs))
+            convergence=convergence, criteria=criteria_results, episodes={w.name: w.episodes for w in worlds},
+            baseline=baseline, errors=errors, exit_code=code, confidence=stats_conf["confidence"],
+            rules=rules_by_world, skipped_pairs=skipped_pairs, verdict=verdict,
+            extras=extras))
 
     counts = {s: statuses.count(s) for s in ("pass", "warn", "fail", "error", "skipped") if s in statuses}
-    footer = errors + [f"not compared: {p['variant']} - {p['baseline']}: {p['reason']}"
-                       for p in skipped_pairs if p["kind"] != "pairing"]
+    footer = errors + [f"{'partly compared' if p['kind'] == 'seed_subset' else 'not compared'}: {p['variant']} - "
+                       f"{p['baseline']} in {p['world']}: {p['reason']}"
+                       for p in skipped_pairs if p["kind"] not in ("pairing", "world")]
     if shares:
         footer.append("paired share: " + ", ".join(f"{pair} {100 * share:.0f} %" for pair, share in shares.items()))
-    footer.append(f"{len(jobs)} job(s), criteria {counts or 'none'}, exit {code}; artifacts in {run_dir} "
-                  f"(post-processing {time.perf_counter() - t0:.1f} s)")
+    footer.append(f"{len(jobs)} job(s) in {len(worlds)} world(s), criteria {counts or 'none'}, exit {code}; "
+                  f"artifacts in {run_dir} (post-processing {time.perf_counter() - t0:.1f} s)")
     if config["report"].get("table", True):
         from hbbatch.report.table import print_report
 
         print_report(variants, job_dicts, criteria_results, baseline, f"{experiment}: {run_dir.name}",
-                     stats_conf["confidence"], footer, convergence)
+                     stats_conf["confidence"], footer, convergence, verdict, comparison)
     else:
-        for line in [c.message for c in criteria_results if c.status != "pass"] + footer:
+        for line in [verdict.headline] + [c.message for c in criteria_results if c.status != "pass"] + footer:
             log.info(line)
     return code
+
+
+def report_extras(run_dir: Path, jobs: list[Job]) -> dict[str, Any]:
+    """What other parts of a run leave for the report, where present: rule values (rule_values.parquet, the run's
+    or else each job's), world validation and classifier quality (recorded by the jobs)."""
+    extras: dict[str, Any] = {}
+    if (run_dir / RULE_VALUES).is_file():
+        frames = [pd.read_parquet(run_dir / RULE_VALUES)]
+    else:
+        frames = [pd.read_parquet(j.dir / RULE_VALUES).assign(world=j.world) for j in jobs
+                  if (j.dir / RULE_VALUES).is_file()]
+    if frames:
+        extras["rule_values"] = pd.concat(frames, ignore_index=True)
+    for key in ("world_validation", "classifier_confusion"):
+        found = {}
+        for job in jobs:
+            value = job.record.get(key)
+            if value is None:
+                value = (job.record.get("summary") or {}).get(key)
+            if value is None and (job.dir / MANIFEST).is_file():
+                value = hbio.read_json(job.dir / MANIFEST).get(key)
+            if value is not None:
+                found[f"{job.label} in {job.world}"] = value
+        if found:
+            extras[key] = found
+    return extras

@@ -14,6 +14,7 @@ from typing import Any
 import hbbatch
 
 SCHEMA = "hbbatch/run-results/v1 (after dbt's run-results/v6)"
+RUN_STATUS = {0: "success", 1: "fail", 2: "error", 130: "cancelled"}
 
 
 def job_result(job: dict[str, Any], experiment: str) -> dict[str, Any]:
@@ -47,8 +48,11 @@ def criterion_result(result: Any) -> dict[str, Any]:
 
 def build_run_results(*, jobs: Sequence[dict[str, Any]], criteria: Sequence[Any], experiment: str,
                       elapsed_s: float, args: dict[str, Any], exit_code: int, errors: Sequence[str] = (),
-                      skipped_pairs: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
-    """`errors`: what made the run exit 2 beyond a job's own status; `skipped_pairs`: pairs not compared, why."""
+                      skipped_pairs: Sequence[dict[str, str]] = (), status: str | None = None,
+                      extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`errors`: what made the run exit 2 beyond a job's own status; `skipped_pairs`: pairs not compared, why;
+    `status`: the run's (success | fail | error | cancelled; from the exit code where not given); `extra`: further
+    top-level keys (the verdict, the worlds, world validation)."""
     return {
         "metadata": {
             "dbt_schema_version": SCHEMA,
@@ -58,9 +62,11 @@ def build_run_results(*, jobs: Sequence[dict[str, Any]], criteria: Sequence[Any]
             "experiment": experiment,
         },
         "results": [job_result(j, experiment) for j in jobs] + [criterion_result(c) for c in criteria],
+        "status": status or RUN_STATUS.get(exit_code, "error"),
         "elapsed_time": elapsed_s,
         "exit_code": exit_code,
         "errors": list(errors),
         "skipped_pairs": list(skipped_pairs),
         "args": args,
+        **(extra or {}),
     }

@@ -18,7 +18,7 @@ def episodes_frame(n=400, shift_usd=0.0, widens_per_action=0.15, actions_mean=4.
     market = np.random.default_rng(0)
     regime = REGIMES[market.integers(0, 3, n)]
     base_pnl = market.normal(300.0, 400.0, n)
-    own = np.random.default_rng(int(shift_usd * 10) + 1)
+    own = np.random.default_rng(abs(int(shift_usd * 10)) + 1)
     actions = own.poisson(actions_mean, n)
     widens = own.binomial(actions, widens_per_action)
     return pd.DataFrame({"seed": seed, "episode": np.arange(n), "regime": regime,
@@ -38,12 +38,13 @@ def rules_frame(episodes, edge_pnl_usd=5.0):
 
 @pytest.fixture
 def make_job():
-    def make(run_dir, num, campaign, overrides, episodes=None, rules=None, status="success", max_actions=120):
+    def make(run_dir, num, campaign, overrides, episodes=None, rules=None, status="success", max_actions=120,
+             extra=None):
         job_dir = run_dir / f"{num}_{campaign}"
         (job_dir / ".hydra").mkdir(parents=True)
         record = {"campaign": campaign, "job_num": num, "overrides": overrides, "status": status,
                   "message": "boom: simulator exploded" if status == "error" else "ok",
-                  "timing": [], "execution_time": 1.0}
+                  "timing": [], "execution_time": 1.0, **(extra or {})}
         if status == "success":
             rules = rules_frame(episodes) if rules is None else rules
             hbio.write_parquet(job_dir / "episodes.parquet", episodes)

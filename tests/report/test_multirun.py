@@ -124,7 +124,7 @@ def test_finish_run__new_bad_rule_taking_most_actions_fails(tmp_path, make_job, 
     assert [c["check"] for c in failed] == ["no_new_bad_rule"] and "needs < 0.25" in failed[0]["message"]
 
 
-def test_finish_run__a_seed_sweep_compares_only_jobs_of_one_seed_and_says_which_pairs_it_skipped(
+def test_finish_run__seeds_are_replications_pooled_and_pairs_compare_the_seeds_both_ran(
         tmp_path, make_job, run_config):
     run_dir = tmp_path / "run"
     for num, seed in enumerate((1, 2, 1)):
@@ -135,17 +135,37 @@ def test_finish_run__a_seed_sweep_compares_only_jobs_of_one_seed_and_says_which_
     assert code == 0
     run_results = json.loads((run_dir / "run_results.json").read_text())
     assert run_results["exit_code"] == 0
-    skipped = {(p["variant"], p["baseline"]) for p in run_results["skipped_pairs"]}
-    assert skipped == {("seed=2,A", "seed=1,A"), ("seed=1,B", "seed=2,A")}
-    assert all("different seeds ([2] vs [1])" in p["reason"] or "different seeds ([1] vs [2])" in p["reason"]
-               for p in run_results["skipped_pairs"])
-    comparison = pd.read_parquet(run_dir / "comparison.parquet")
-    assert set(comparison["pair"]) == {"seed=1,B - seed=1,A"}
-    status = {r["unique_id"]: r["status"] for r in run_results["results"]}
-    assert status["criterion.net_pnl_improvement.seed=2,A"] == "skipped"
-    assert status["criterion.net_pnl_improvement.seed=1,B"] == "pass"
+    # the two seeds of A are one variant, never judged against each other
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert len(summary["skipped_pairs"]) == 2 and summary["paired_share"] == {"seed=1,B - seed=1,A": 1.0}
+    assert [(v["variant"], v["n_episodes"], v["replications"]) for v in summary["variants"]] == [("A", 800, 2),
+                                                                                               ("B", 400, 1)]
+    assert [(p["variant"], p["baseline"], p["kind"]) for p in run_results["skipped_pairs"]] == [("B", "A", "seed_subset")]
+    assert "compared on seeds [1] only" in run_results["skipped_pairs"][0]["reason"]
+    comparison = pd.read_parquet(run_dir / "comparison.parquet")
+    row = comparison.query("metric == 'net_pnl_usd' and regime == 'all'").iloc[0]
+    assert (row.pair, row.n_pairs, row.n_variant, row.n_baseline) == ("B - A", 400, 400, 400)
+    assert row.mean_diff == pytest.approx(40.0, abs=3.0)
+    status = {r["unique_id"]: r["status"] for r in run_results["results"]}
+    assert status["criterion.net_pnl_improvement.B"] == "pass"
+    assert not any(uid.startswith("criterion.") and ".A" in uid for uid in status)
+
+
+def test_finish_run__a_seed_only_sweep_judges_nothing_and_exits_2_with_the_reason(tmp_path, make_job, run_config):
+    run_dir = tmp_path / "run"
+    for num, seed in enumerate((1, 2)):
+        make_job(run_dir, num, "B", [f"seed={seed}"], episodes_frame(seed=seed))
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config()) == 2
+    errors = json.loads((run_dir / "run_results.json").read_text())["errors"]
+    assert len(errors) == 1 and errors[0].startswith("nothing judged: one setting (B); seeds are replications")
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config(enabled=False)) == 0   # asked only to report
+
+
+def test_finish_run__no_job_at_all_is_exit_2(tmp_path, run_config):
+    (tmp_path / "run").mkdir()
+    assert finish_run(tmp_path / "run", [], run_config()) == 2
+    run_results = json.loads((tmp_path / "run" / "run_results.json").read_text())
+    assert run_results["errors"] == ["nothing judged: no job ran (no job folder in the run folder)"]
+    assert "PASS" not in (tmp_path / "run" / "report.html").read_text().split("id='verdict'")[1][:400]
 
 
 def test_finish_run__writes_run_results_with_exit_2_when_post_processing_raises(tmp_path, make_job, run_config,
@@ -175,7 +195,7 @@ def test_compare_variants__warns_when_few_episodes_pair_and_reports_the_share(tm
         comparison, _, skipped = compare_variants({"A": base, "C": calibrated}, "A", ["C"], run_config()["stats"])
     row = comparison.query("regime == 'all'").iloc[0]
     assert (row.n_variant, row.n_baseline, row.n_pairs) == (400, 400, 200) and row.paired_share == 0.5
-    assert skipped == [] and "C - A: only 50 % of episodes paired (200 of min(400, 400))" in caplog.text
+    assert skipped == [] and "C - A in default: only 50 % of episodes paired (200 of min(400, 400))" in caplog.text
     run_dir = tmp_path / "run"
     make_job(run_dir, 0, "A", ["campaign=A"], base)
     make_job(run_dir, 1, "C", ["campaign=C"], calibrated)
@@ -183,3 +203,63 @@ def test_compare_variants__warns_when_few_episodes_pair_and_reports_the_share(tm
     assert "paired share: C - A 50 %" in capsys.readouterr().out
     html = (run_dir / "report.html").read_text()
     assert "<h2>Pairing</h2>" in html and "50.0 %" in html
+
+
+def test_finish_run__settings_that_change_the_world_are_refused_with_one_line_saying_make_it_a_scenario(
+        tmp_path, make_job, run_config):
+    run_dir = tmp_path / "run"
+    world = {"market": "sha256:m", "regime_mix": "sha256:roadmap"}
+    make_job(run_dir, 0, "A", ["campaign=A"], episodes_frame(), extra={"world_hash": world})
+    make_job(run_dir, 1, "B", ["campaign=B"], episodes_frame(shift_usd=40.0), extra={"world_hash": world})
+    make_job(run_dir, 2, "C", ["campaign=C"], episodes_frame(shift_usd=60.0),
+             extra={"world_hash": {**world, "regime_mix": "sha256:calibrated"}})
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config()) == 2
+    run_results = json.loads((run_dir / "run_results.json").read_text())
+    [error] = run_results["errors"]
+    assert error.startswith("C vs A in default: runs in another world than A (regime_mix differ)")
+    assert "make the world a scenario" in error and "\n" not in error
+    comparison = pd.read_parquet(run_dir / "comparison.parquet")
+    assert set(comparison["pair"]) == {"B - A"}                   # C is compared with nothing
+    status = {r["unique_id"]: r["status"] for r in run_results["results"]}
+    assert status["criterion.net_pnl_improvement.B"] == "pass"
+    assert {s for uid, s in status.items() if uid.startswith("criterion.") and uid.endswith(".C")} == {"skipped"}
+
+
+def test_finish_run__worlds_are_a_scenario_axis_each_judged_inside_and_counted_in_the_verdict(
+        tmp_path, make_job, run_config):
+    run_dir = tmp_path / "run"
+    num = 0
+    for world, b_shift in (("historical", 40.0), ("stress", -30.0)):
+        for campaign, shift in (("A", 0.0), ("B", b_shift)):
+            make_job(run_dir, num, f"{campaign}_{world}", [f"campaign={campaign}", f"world={world}"],
+                     episodes_frame(shift_usd=shift), extra={"world": world, "campaign": campaign,
+                                                             "world_hash": {"world": world}})
+            num += 1
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config()) == 1
+    comparison = pd.read_parquet(run_dir / "comparison.parquet")
+    assert set(zip(comparison["world"], comparison["pair"])) == {("historical", "B - A"), ("stress", "B - A")}
+    assert (comparison["paired_share"] == 1.0).all()
+    results = json.loads((run_dir / "criteria.json").read_text())["results"]
+    status = {r["unique_id"]: r["status"] for r in results}
+    assert status["criterion.net_pnl_improvement.B@historical"] == "pass"
+    assert status["criterion.net_pnl_improvement.B@stress"] == "fail"
+    verdict = json.loads((run_dir / "summary.json").read_text())["verdict"]
+    b = next(s for s in verdict["settings"] if s["variant"] == "B")
+    assert (b["wins"], b["worlds"], b["worst_regret_world"]) == (1, 2, "stress")
+    assert b["worst_regret_usd_per_week"] == pytest.approx(30.0, abs=3.0)
+    assert verdict["status"] == "not_ready" or verdict["pick"] == "A"
+
+
+def test_finish_run__a_sweep_of_one_key_is_judged_against_the_base_configs_value(tmp_path, make_job, run_config):
+    run_dir = tmp_path / "run"
+    for num, (floor, shift) in enumerate(((800, 50.0), (1000, 30.0), (1200, 0.0))):
+        make_job(run_dir, num, "C", [f"floors.mean_revert={floor}"], episodes_frame(shift_usd=shift))
+    config = {**run_config(), "base": {"floors": {"mean_revert": 1200.0}, "campaign": "C"}}
+    finish_run(run_dir, collect_jobs(run_dir), config)
+    criteria = json.loads((run_dir / "criteria.json").read_text())
+    assert criteria["baseline"] == "floors.mean_revert=1200"
+    assert criteria["judged"] == ["floors.mean_revert=800", "floors.mean_revert=1000"]
+    missing = {**run_config(), "base": {"floors": {"mean_revert": 1400.0}}}
+    assert finish_run(run_dir, collect_jobs(run_dir), missing) == 2
+    errors = json.loads((run_dir / "run_results.json").read_text())["errors"]
+    assert any("no job runs the base config's settings (floors.mean_revert=1400.0)" in e for e in errors)
