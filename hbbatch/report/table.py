@@ -57,10 +57,11 @@ def build_tables(variants: pd.DataFrame, jobs: Sequence[dict[str, Any]], criteri
     worlds = list(dict.fromkeys([j.get("world") or "default" for j in jobs]))
     tables = []
     for world in worlds:
-        table = Table(title=f"World {escape(world)}: money per week, {confidence:.0%} paired bootstrap CI",
+        table = Table(title=f"World {escape(world)}: money per week; gain vs baseline {escape(str(baseline))} with "
+                            f"its {confidence:.0%} paired bootstrap CI",
                       title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
         table.add_column("Variant", justify="left", overflow="fold", max_width=22)
-        for header in ("Net PnL", "vs HODL", f"Gain vs {baseline or 'baseline'}", "Return", "Widen", "Gas"):
+        for header in ("Net PnL", "vs HODL", "Gain vs baseline", "Return", "Widen", "Gas"):
             table.add_column(escape(header), justify="right", no_wrap=header.startswith("Net"))
         table.add_column("Criteria", justify="left", overflow="fold")
         rows = variants[variants["world"] == world].set_index("variant") if len(variants) else pd.DataFrame()

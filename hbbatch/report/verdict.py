@@ -132,6 +132,25 @@ def _risks(pick: SettingOutcome, variants: pd.DataFrame, baseline: str | None) -
     return risks
 
 
+def _ties(pick: str, settings: list[SettingOutcome], comparison: pd.DataFrame, variants: pd.DataFrame) -> str:
+    """The settings the pick cannot be told apart from: their paired difference's interval holds 0 in some world."""
+    if comparison.empty:
+        return ""
+    rows = comparison[(comparison["metric"] == "net_pnl_usd") & (comparison["regime"] == "all")]
+    weeks = {(r.world, r.variant): float(r.weeks_per_episode) for r in variants.itertuples()} \
+        if "weeks_per_episode" in variants.columns else {}
+    notes = []
+    for other in (s.variant for s in settings if s.variant != pick):
+        for r in rows.itertuples():
+            if {r.variant, r.baseline} == {pick, other} and r.boot_low <= 0 <= r.boot_high:
+                sign = 1.0 if r.variant == pick else -1.0
+                w = weeks.get((r.world, r.variant), 1.0)
+                low, high = sorted((sign * r.boot_low / w, sign * r.boot_high / w))
+                notes.append(f"{pick} - {other} {money(sign * r.mean_diff / w)}/week {interval(low, high)} in {r.world}")
+                break
+    return ("; within noise of " + ", ".join(notes)) if notes else ""
+
+
 def decide(variants: pd.DataFrame, comparison: pd.DataFrame, criteria: Sequence[Any], baseline: str | None,
            exit_code: int, errors: Sequence[str] = ()) -> Verdict:
     """The verdict of a run (see the module docstring for the rule)."""
@@ -166,4 +185,5 @@ def decide(variants: pd.DataFrame, comparison: pd.DataFrame, criteria: Sequence[
                                     f"noise in {', '.join(short)}")
     else:
         status, lead = TAKE_LIVE, f"Take {pick.variant} live: {gain}; {wins}; {regret}"
+    lead += _ties(pick.variant, settings, comparison, variants)
     return Verdict(status, pick.variant, baseline, lead, _risks(pick, variants, baseline), worlds, settings, exit_code)
