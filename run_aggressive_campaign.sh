@@ -3,7 +3,7 @@
 #   HB_CAMPAIGN=all|A|B|C   which campaign(s): all = the three-way comparison with its success criteria (default)
 #   HB_EXPERIMENT=three_way the experiment HB_CAMPAIGN=all runs (three_way, long_run, narrowing)
 #   HB_SEED=42              seed of every job (identical seeds across campaigns)
-#   HB_REGIME_MIX="mean_revert:0.4,jumpy:0.3,trend_up:0.3"   mix of the uncalibrated campaigns (A, B)
+#   HB_REGIME_MIX="mean_revert:0.4,jumpy:0.3,trend_up:0.3"   regime mix of the world all campaigns run in
 #   DUNE_CALIBRATION_JSON=/path/calibration.json             report of the calibrated campaign (C)
 #   EPISODE_COUNT=500       episodes per campaign
 # Extra arguments are passed on as Hydra overrides, e.g. ./run_aggressive_campaign.sh n_steps=1440

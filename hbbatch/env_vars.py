@@ -3,12 +3,12 @@
     HB_SEED=42                                   -> seed=42 (every job: identical seeds)
     EPISODE_COUNT=500                            -> n_episodes=500
     HB_REGIME_MIX="mean_revert:0.4,jumpy:0.3,trend_up:0.3"
-                                                 -> the mix of the uncalibrated campaigns (regime_mix=roadmap)
+                                                 -> the regime mix of the world (regime_mix=roadmap), for every campaign
     DUNE_CALIBRATION_JSON=/path/calibration.json -> the report of the calibrated campaigns (calibration=default)
     HB_CAMPAIGN=A|B|C|all                        -> read by ./run_aggressive_campaign.sh
 
-The mix and the report go to the campaigns they describe rather than to every job, so that a
-three-way run keeps A and B uncalibrated while C takes the calibration (as the roadmap runs them).
+The mix is the world's (every campaign runs in it, so their episodes pair); the report goes to the
+campaign it calibrates, so that a three-way run keeps A and B uncalibrated while C takes the calibration.
 A value given on the command line wins over its variable. Every malformed value is a one-line error
 naming the variable.
 """

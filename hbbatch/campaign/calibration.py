@@ -1,8 +1,8 @@
 """Applying a calibration report to a campaign's config (campaign C: `calibration=default`).
 
-The report's agent constants and regime mix replace the config's; its market numbers only where the
-calibration config asks (`calibration.apply_market`), so that calibrated and uncalibrated campaigns
-keep one world and their episodes stay paired. A value set explicitly on the command line wins over
+The report's agent constants replace the config's; its world part (market numbers and regime mix) only
+where the calibration config asks (`calibration.apply_market`), so that calibrated and uncalibrated
+campaigns keep one world and their episodes stay paired: a campaign is a set of agent settings. A value set explicitly on the command line wins over
 the report. `DUNE_CALIBRATION_JSON` names the report of `calibration=default`.
 """
 

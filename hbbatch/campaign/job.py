@@ -17,7 +17,6 @@ from typing import Any
 import pandas as pd
 
 from hbbatch.campaign.calibration import apply_calibration, explicit_keys
-from hbbatch.env_vars import MIX_VAR, regime_mix_from
 from hbbatch import io as hbio
 from hbbatch.report.manifest import build_manifest, weeks_per_episode, world_fingerprint
 from hbbatch.report.summary import summarize
@@ -81,9 +80,6 @@ def run_job(config: dict[str, Any], job: JobInfo) -> int:
     record: dict[str, Any] = {"campaign": label, "job_num": job.num, "overrides": list(job.overrides)}
     try:
         calibration = apply_calibration(config, explicit_keys(job.overrides))
-        if calibration["hash"] != "none" and regime_mix_from() is not None:
-            log.warning("[%s] %s sets the mix of uncalibrated campaigns; this one takes the calibration's mix %s",
-                        label, MIX_VAR, config["regime_mix"])
         log.info("[%s] simulating %d episodes x %d steps (gate %s, seed %s, calibration %s)", label,
                  config["n_episodes"], config["n_steps"], config["gating"]["mode"], config["seed"],
                  calibration["hash"])

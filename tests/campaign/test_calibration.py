@@ -23,14 +23,15 @@ def test_explicit_keys__dotted_values_only():
                           "hydra.verbose=true"]) == {"agent.gas_usd", "market.fee_rate"}
 
 
-def test_apply_calibration__default_report_replaces_agent_constants_and_mix_but_not_the_world():
+def test_apply_calibration__default_report_replaces_agent_constants_but_not_the_world():
     config = _config()
     info = apply_calibration(config, set(), environ={})
     assert info["hash"] == REPORT.hash and info["path"] == str(DEFAULT_REPORT_PATH)
     assert config["agent"]["gas_usd"] == REPORT.constants["agent"]["gas_usd"]
     assert config["agent"]["fee_gate_usd"] == REPORT.constants["agent"]["fee_gate_usd"]
     assert config["agent"]["capital_usd"] == 1e5
-    assert config["regime_mix"] == REPORT.constants["regime_mix"]
+    # a campaign is a set of agent settings: the report's mix belongs to the calibrated world, not to C
+    assert config["regime_mix"] == {"mean_revert": 0.49, "jumpy": 0.14, "trend_up": 0.36}
     assert config["market"]["fee_rate"] == 0.0005 and config["market"]["vol_annual"]["jumpy"] == 0.75
 
 
