@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -50,14 +51,20 @@ def weeks_per_episode(config: dict[str, Any]) -> float:
     return float(config["n_steps"]) * step_minutes / MINUTES_PER_WEEK
 
 
+def _git(repo_dir: Path, *args: str) -> str:
+    """A read-only git command: no optional locks, so a run never takes .git/index.lock (nor rewrites the
+    index to refresh it) in a checkout someone may be committing in."""
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    return subprocess.run(["git", "--no-optional-locks", "-C", str(repo_dir), *args], capture_output=True,
+                          text=True, timeout=5, check=True, env=env).stdout
+
+
 def git_state(repo_dir: Path) -> dict[str, Any]:
     """The commit checked out in repo_dir and whether the tree differs from it: a modified, staged or
     untracked (not ignored) file counts, since an untracked module can change what runs. Nones outside git."""
     try:
-        commit = subprocess.run(["git", "-C", str(repo_dir), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=5, check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", str(repo_dir), "status", "--porcelain", "--untracked-files=normal"],
-                                capture_output=True, text=True, timeout=5, check=True).stdout
+        commit = _git(repo_dir, "rev-parse", "HEAD").strip()
+        status = _git(repo_dir, "status", "--porcelain", "--untracked-files=normal")
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": None, "git_dirty": None}   # not a checkout (installed from a wheel)
     return {"git_commit": commit, "git_dirty": bool(status.strip())}

@@ -1,6 +1,8 @@
 """manifest.json: the config hash follows what determines results, git state counts untracked files."""
 
+import os
 import subprocess
+import time
 
 import pytest
 
@@ -50,3 +52,30 @@ def test_git_state__an_untracked_file_makes_the_tree_dirty(tmp_path):
     (tmp_path / ".gitignore").write_text("new_rule.py\n.gitignore\n")
     assert git_state(tmp_path)["git_dirty"] is False                  # ignored files do not count
     assert git_state(tmp_path / "not_a_repo") == {"git_commit": None, "git_dirty": None}
+
+
+def test_git_state__reads_without_locks_and_never_rewrites_the_index(tmp_path):
+    try:
+        _git(tmp_path, "init", "-q")
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("git is not available")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    _git(tmp_path, "add", "a.py")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "a")
+    index = tmp_path / ".git" / "index"
+
+    def make_index_stale():
+        later = time.time() + 5
+        os.utime(tmp_path / "a.py", (later, later))    # same content, new mtime: git wants to refresh the index
+        return index.read_bytes()
+
+    # control: a plain `git status` refreshes the stale index, i.e. takes index.lock and rewrites the index
+    before = make_index_stale()
+    subprocess.run(["git", "-C", str(tmp_path), "status", "--porcelain"], check=True, capture_output=True,
+                   env={k: v for k, v in os.environ.items() if k != "GIT_OPTIONAL_LOCKS"})
+    assert index.read_bytes() != before
+    # the provenance check reads the same state and leaves the index alone: git writes it only through
+    # index.lock, so an unchanged index means the lock was never taken
+    before = make_index_stale()
+    assert git_state(tmp_path)["git_dirty"] is False
+    assert index.read_bytes() == before and not (tmp_path / ".git" / "index.lock").exists()
