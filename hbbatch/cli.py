@@ -107,9 +107,19 @@ def _cancelled() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     from hbbatch.env_vars import EnvVarError, overrides_from
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--version" in argv:          # Hydra's --version would print Hydra's
+        from hbbatch import __version__
+
+        print(f"{PROG} {__version__}")
+        sys.exit(exit_codes.OK)
+    if "--help" in argv or "-h" in argv:   # Hydra's stock help stays as --hydra-help
+        from hbbatch.help import help_text
+
+        print(help_text(CONF_DIR))
+        sys.exit(exit_codes.OK)
     _persist_compiled_functions()  # first: JAX reads these when it is imported
     jax_setup.configure()
-    argv = list(sys.argv[1:] if argv is None else argv)
     show_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
     try:
         extra = overrides_from(argv)

@@ -187,3 +187,23 @@ def test_cli__campaign_c_refuses_a_rehashed_report_the_calibration_gates_would_r
     assert not (tmp_path / "run" / "episodes.parquet").exists()
     results = json.loads((tmp_path / "run" / "run_results.json").read_text())["results"]
     assert results[0]["status"] == "error" and "agent__gas_usd" in results[0]["message"]
+
+
+def test_cli__version_prints_hbbatch_s_version(capsys):
+    import hbbatch
+
+    assert run_cli("--version") == 0
+    assert capsys.readouterr().out.strip() == f"hbbatch {hbbatch.__version__}"
+
+
+def test_cli__help_lists_tasks_groups_main_overrides_and_the_artifact_contract(capsys):
+    from hbbatch.config.schema import TASKS
+
+    assert run_cli("--help") == 0
+    text = capsys.readouterr().out
+    assert all(task in text for task in TASKS)
+    for group in (p for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra"):
+        line = next(line for line in text.splitlines() if line.strip().lstrip("+").startswith(f"{group.name}="))
+        assert all(option.stem in line for option in group.glob("*.yaml")), line
+    assert "seed" in text and "[0, 2^63)" in text and "agent.gas_usd" in text
+    assert all(name in text for name in RUN_FILES + JOB_FILES) and "exit status: 0 ok, 1" in text
