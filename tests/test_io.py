@@ -35,3 +35,12 @@ def test_write_parquet__round_trips(tmp_path):
     path = hbio.write_parquet(tmp_path / "episodes.parquet", frame)
     pd.testing.assert_frame_equal(pd.read_parquet(path), frame)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["episodes.parquet"]
+
+
+def test_sha256_of__rounds_floats_to_significant_digits_and_keeps_ints_and_strings_exact():
+    a = {"x": 0.4357566929528325, "n": 12345678901234567, "s": "0.4357566929528325", "l": [1e-300, True]}
+    b = {"x": 0.4357566929528324, "n": 12345678901234567, "s": "0.4357566929528325", "l": [1.0000000000001e-300, True]}
+    assert hbio.sha256_of(a, 10) == hbio.sha256_of(b, 10) and hbio.sha256_of(a) != hbio.sha256_of(b)
+    assert hbio.sha256_of({**a, "n": 12345678901234568}, 10) != hbio.sha256_of(a, 10)
+    assert hbio.sha256_of({**a, "x": 0.43575670}, 10) != hbio.sha256_of(a, 10)
+    assert hbio.round_floats({"v": [2.0 / 3.0]}, 3) == {"v": [0.667]}

@@ -1,9 +1,12 @@
 """`calibration_report.json`: schema, content hash, atomic writing, strict loading.
 
 The hash is sha256 over the canonical JSON (sorted keys, no whitespace) of everything except `hash`
-and `provenance`: the same inputs, settings and code give the same hash however and whenever the
-inputs were fetched; any changed input row, parameter or setting changes it. `provenance` records
-the fetch (source, execution ids, credits, time) for audit.
+and `provenance`, with every float rounded to HASH_SIGNIFICANT_DIGITS (10) significant digits first
+(`hbbatch.io.sha256_of`): the same inputs, settings and code give the same hash however and whenever
+the inputs were fetched, and on any CPU (a refit whose last binary digits differ by summation order or
+vector width, e.g. 0.4357566929528325 vs ...324, hashes the same); any changed input row, parameter
+or setting changes it. The file itself keeps full precision. `provenance` records the fetch (source,
+execution ids, credits, time) for audit.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from typing import Any, Mapping
 from hbbatch.calibration.errors import ReportError
 from hbbatch.calibration.fit import SCHEMA, SCHEMA_VERSION
 from hbbatch.calibration.regimes import REGIMES
-from hbbatch.calibration.results import sha256_of
 from hbbatch.config.sim import MIX_TOLERANCE, MarketConf, PerRegime
 from hbbatch import io as hbio
+from hbbatch.io import sha256_of
 
 DEFAULT_REPORT_PATH = Path(__file__).resolve().parents[1] / "data" / "calibration_report.json"
 REPORT_NAME = "calibration_report.json"
@@ -28,8 +31,11 @@ UNHASHED = ("hash", "provenance")
 _MARKET_FIELDS = {f.name: f for f in fields(MarketConf)}
 
 
+HASH_SIGNIFICANT_DIGITS = 10   # a fitted constant means nothing past its 7th digit; a last-bit difference is 1e-16
+
+
 def content_hash(report: Mapping[str, Any]) -> str:
-    return sha256_of({k: v for k, v in report.items() if k not in UNHASHED})
+    return sha256_of({k: v for k, v in report.items() if k not in UNHASHED}, HASH_SIGNIFICANT_DIGITS)
 
 
 def finish_report(content: Mapping[str, Any], provenance: Mapping[str, Any]) -> dict[str, Any]:

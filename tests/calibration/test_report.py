@@ -134,3 +134,16 @@ def test_write__is_atomic_and_leaves_no_temporary(tmp_path):
         write_report(bad, path)
     assert [p.name for p in path.parent.iterdir()] == ["calibration_report.json"]
     assert load_report(path).hash == report["hash"]          # the old report is untouched
+
+
+def test_hash__is_the_same_on_any_cpu_a_last_digit_difference_does_not_change_it(snapshot_report):
+    import copy
+
+    from hbbatch.calibration.report import HASH_SIGNIFICANT_DIGITS
+
+    data = copy.deepcopy(dict(snapshot_report))
+    gas = data["constants"]["agent"]["gas_usd"]
+    data["constants"]["agent"]["gas_usd"] = float.fromhex(gas.hex()) * (1 + 2**-52)   # one ulp, as another CPU's sum
+    assert data["constants"]["agent"]["gas_usd"] != gas and content_hash(data) == snapshot_report["hash"]
+    data["constants"]["agent"]["gas_usd"] = gas * (1 + 10 ** -(HASH_SIGNIFICANT_DIGITS - 2))  # a real change
+    assert content_hash(data) != snapshot_report["hash"]
