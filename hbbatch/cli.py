@@ -51,8 +51,10 @@ def _run_task(cfg: DictConfig) -> int:
         from hbbatch.planner.task import run_timeline as run
     elif task == "replay":
         from hbbatch.replay.task import run
+    elif task == "shadow":
+        from hbbatch.shadow.task import run
     else:
-        raise ValueError(f"task={task!r}: unknown task; use campaign, calibrate, plan or plan_sim")
+        raise ValueError(f"task={task!r}: unknown task; use campaign, calibrate, plan, plan_sim, replay or shadow")
     return int(run(cfg))
 
 

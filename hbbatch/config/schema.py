@@ -17,11 +17,12 @@ from hbbatch.config.bounds import bounded, one_of, output_path, plain_name, seed
 from hbbatch.config.calibration import CalibrationConf
 from hbbatch.config.planner import PlannerConf
 from hbbatch.config.replay import ReplayConf
+from hbbatch.config.shadow import MonitoringConf, ShadowConf
 from hbbatch.config.sim import AgentConf, FloorsConf, MarketConf, RegimeMixConf
 
 COMPARED_METRICS = ("net_pnl_usd", "pnl_vs_hodl_usd", "return", "gas_usd", "actions", "widen_share")
 # The tasks cli.py dispatches; a task adds its name here and one `elif` there.
-TASKS = ("campaign", "calibrate", "plan", "plan_sim", "replay")
+TASKS = ("campaign", "calibrate", "plan", "plan_sim", "replay", "shadow")
 DTYPES = ("float32", "float64")
 
 
@@ -119,3 +120,5 @@ class Config:
     paths: PathsConf = field(default_factory=PathsConf)
     report: ReportConf = field(default_factory=ReportConf)
     replay: ReplayConf = field(default_factory=ReplayConf)
+    shadow: ShadowConf = field(default_factory=ShadowConf)
+    monitoring: MonitoringConf = field(default_factory=MonitoringConf)

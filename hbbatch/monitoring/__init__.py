@@ -1,0 +1,1 @@
+"""Watching a shadow run: Prometheus metrics, in-process alerts, the live dashboard."""

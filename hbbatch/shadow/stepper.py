@@ -1,0 +1,124 @@
+"""The simulator's own step, driven one observation at a time from host values.
+
+`env.advance` is jitted once (static gating and classifier); every per-step input is a traced value, so
+no observation, override or rail change ever recompiles. The world's move for a step is built exactly as
+`hbbatch.sim.replay` builds it from bars (LVR from the realised squared return, no simulated gas draw),
+so a shadow run over bars makes the decisions a replay of the same bars makes.
+
+Rails that need wall-clock time are mapped onto the simulator's own traced rail parameters:
+- the hard cap per rolling window of hours becomes the step's `max_actions_per_episode` (actions so far
+  plus what the window still allows), so the simulator's rule (rebalances keep one action in reserve for
+  a safety exit) applies unchanged;
+- a manual pause or exit becomes the simulator's `override_mode` (hold / exit) from this step on;
+- an observed gas price becomes the step's `gas_usd_median` with no noise: the gas paid is the gas seen.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hbbatch.sim import env, make_params
+from hbbatch.sim.price import MarketMove
+from hbbatch.sim.types import ACTION_KINDS, OVERRIDES, OWNERS, SimParams, SimState, StepRecord
+
+DTYPE = "float64"   # one step at a time: speed is no concern, and real prices deserve the precision
+
+
+class StepControls(NamedTuple):
+    """Host decisions for one step (all traced)."""
+
+    override: str                 # none | hold | exit (a manual override, or the configured one)
+    override_from_step: float
+    max_actions_total: float      # the simulator's action allowance this step
+    gas_usd: float | None         # observed cost of one action; None: the market's median
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What one step decided, in host values."""
+
+    action: str
+    owner: str                    # whose decision set the position now held
+    fired: str                    # the rule that fired and was considered this step ("" when none)
+    acted: bool
+    emergency_stop: bool          # an action was refused by the gas cap this step
+    gas_usd: float
+    price_usd: float
+
+
+def _world(log_return: float, volume_usd: float, pool_liquidity: float) -> MarketMove:
+    f = functools.partial(jnp.asarray, dtype=DTYPE)
+    log_return = f(log_return)
+    return MarketMove(log_return=log_return, variance_per_step=log_return**2, volume_usd=f(volume_usd),
+                      gas_noise=f(0.0), gas_spell=jnp.zeros((), bool), pool_liquidity=f(pool_liquidity))
+
+
+class Stepper:
+    """The policy and rails of the simulator for one live episode."""
+
+    def __init__(self, config: dict[str, Any], price_start_usd: float):
+        market = {**config["market"], "price_start_usd": float(price_start_usd)}
+        self.params: SimParams = make_params(market=market, agent=config["agent"], floors=config["floors"],
+                                             regime_mix=config["regime_mix"], dtype=DTYPE)
+        self.gating = str(config["gating"]["mode"])
+        self.classifier = "online"    # real prices have no true regime
+        self._advance = jax.jit(functools.partial(env.advance, gating=self.gating, classifier=self.classifier))
+        self._reset = jax.jit(functools.partial(env.reset, classifier=self.classifier))
+        self.median_gas_usd = float(self.params.market.gas_usd_median)
+
+    def reset(self, pool_liquidity: float) -> SimState:
+        return self._reset(jnp.uint32(0), jnp.uint32(0), self.params,
+                           pool_liquidity=jnp.asarray(pool_liquidity, DTYPE))
+
+    def params_for(self, controls: StepControls) -> SimParams:
+        agent = self.params.agent._replace(
+            override_mode=jnp.asarray(OVERRIDES.index(controls.override), jnp.int32),
+            override_from_step=jnp.asarray(controls.override_from_step, DTYPE),
+            max_actions_per_episode=jnp.asarray(controls.max_actions_total, DTYPE))
+        gas = self.median_gas_usd if controls.gas_usd is None else controls.gas_usd
+        market = self.params.market._replace(gas_usd_median=jnp.asarray(gas, DTYPE))
+        return SimParams(market=market, agent=agent)
+
+    def step(self, state: SimState, log_return: float, volume_usd: float, pool_liquidity: float,
+             controls: StepControls) -> tuple[SimState, StepOutcome]:
+        before = state.totals
+        state, record = self._advance(state, _world(log_return, volume_usd, pool_liquidity), self.params_for(controls))
+        return state, outcome(before, state, record)
+
+
+def outcome(before, state: SimState, record: StepRecord) -> StepOutcome:
+    after = state.totals
+    fired = np.flatnonzero(np.asarray(after.rule_fires) - np.asarray(before.rule_fires))
+    acted = float(after.actions) > float(before.actions)
+    return StepOutcome(action=ACTION_KINDS[int(record.action)], owner=OWNERS[int(state.memory.owner)],
+                       fired=OWNERS[int(fired[0])] if fired.size else "", acted=acted,
+                       emergency_stop=float(after.emergency_stops) > float(before.emergency_stops),
+                       gas_usd=float(after.gas_usd) - float(before.gas_usd), price_usd=float(record.price_usd))
+
+
+def state_to_arrays(state: SimState) -> dict[str, np.ndarray]:
+    """The state as named host arrays (exact: the same bits come back)."""
+    leaves = jax.tree_util.tree_leaves_with_path(state)
+    return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
+
+
+def state_from_arrays(template: SimState, arrays: dict[str, np.ndarray]) -> SimState:
+    """Rebuild a state saved by `state_to_arrays`, using a fresh state for the structure and dtypes."""
+    paths, treedef = jax.tree_util.tree_flatten_with_path(template)
+    leaves = []
+    for path, leaf in paths:
+        name = jax.tree_util.keystr(path)
+        if name not in arrays:
+            raise KeyError(name)
+        value = np.asarray(arrays[name])
+        if value.dtype != np.asarray(leaf).dtype or value.shape != np.asarray(leaf).shape:
+            raise ValueError(f"{name}: saved {value.dtype}{value.shape}, expected {np.asarray(leaf).dtype}"
+                             f"{np.asarray(leaf).shape}")
+        leaves.append(jnp.asarray(value))
+    return jax.tree_util.tree_unflatten(treedef, leaves)
