@@ -50,7 +50,8 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def make_source(shadow: dict[str, Any], step_minutes: float):
+def make_source(shadow: dict[str, Any], market: dict[str, Any]):
+    step_minutes = float(market["step_minutes"])
     if shadow["source"] == "bars":
         from hbbatch.shadow.sources import BarsSource, bars_path
 
@@ -58,7 +59,7 @@ def make_source(shadow: dict[str, Any], step_minutes: float):
     if shadow["source"] == "rpc":
         from hbbatch.shadow.rpc import RpcSource
 
-        return RpcSource.connect(shadow, step_minutes=step_minutes)
+        return RpcSource.connect(shadow, step_minutes=step_minutes, tick_spacing=int(market["tick_spacing"]))
     raise ShadowError(f"shadow.source={shadow['source']!r}: use bars or rpc")
 
 
@@ -113,7 +114,7 @@ class ShadowRun:
         self.calibration_hash = calibration_hash
         self.secret_url = self.shadow.get("rpc_url")
         self.step_minutes = float(config["market"]["step_minutes"])
-        self.source = make_source(self.shadow, self.step_minutes)
+        self.source = make_source(self.shadow, config["market"])
         self.info = run_info(config, self.source, calibration_hash)
         self.journal = Journal(self.shadow["state_dir"])
         self.stepper = Stepper(config, self.source.price_start_usd)
@@ -126,6 +127,8 @@ class ShadowRun:
         self.metrics = ShadowMetrics(self._owners())
         self.alerts = Alerts(self._alert_thresholds(), self.monitoring.get("webhook_url"),
                              on_fire=lambda name: self.metrics.alerts.labels(name).inc())
+        if hasattr(self.source, "on_retry"):
+            self.source.on_retry = self.metrics.retries.inc
         self.history: list[dict[str, Any]] = []
         self.control_server: ControlServer | None = None
 
@@ -443,8 +446,31 @@ def run_shadow(config: dict[str, Any], calibrate: bool = True) -> dict[str, Any]
                           + (f" (endpoint {redact_url(url)})" if url else "")) from None
 
 
+def _scrub_hydra_outputs(url: str | None) -> None:
+    """Hydra copies the command line into <run dir>/.hydra: take an endpoint's secrets out of it."""
+    if not url or redact_url(url) == url:
+        return
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        hc = HydraConfig.get()
+        folder = Path(hc.runtime.output_dir) / str(hc.output_subdir or "")
+    except ValueError:
+        return
+    if not hc.output_subdir or not folder.is_dir():
+        return
+    from hbbatch.report.artifacts import write_text
+
+    for path in folder.glob("*.yaml"):
+        text = path.read_text()
+        if url in text or scrub(text, url) != text:
+            write_text(path, scrub(text, url))
+
+
 def run(cfg) -> int:
     from omegaconf import OmegaConf
 
-    run_shadow(OmegaConf.to_container(cfg, resolve=True))
+    config = OmegaConf.to_container(cfg, resolve=True)
+    _scrub_hydra_outputs(config["shadow"].get("rpc_url"))
+    run_shadow(config)
     return 0
