@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from hbbatch.report.artifacts import write_text
+from hbbatch.io import write_text
 
 MAX_POINTS = 600     # per series: longer histories are thinned evenly (first and last kept)
 CSS = """

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from hbbatch.report.artifacts import atomic_write, read_json, write_json
+from hbbatch.io import atomic_write, read_json, write_json
 
 DECISIONS, SNAPSHOT, RUN = "decisions.jsonl", "state.npz", "run.json"
 VOLATILE = ("logged_at",)     # fields that may differ between a run and its resumption

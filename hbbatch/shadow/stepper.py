@@ -10,7 +10,8 @@ Rails that need wall-clock time are mapped onto the simulator's own traced rail 
   plus what the window still allows), so the simulator's rule (rebalances keep one action in reserve for
   a safety exit) applies unchanged;
 - a manual pause or exit becomes the simulator's `override_mode` (hold / exit) from this step on;
-- an observed gas price becomes the step's `gas_usd_median` with no noise: the gas paid is the gas seen.
+- an observed gas price becomes the step's `MarketMove.gas_usd`: the gas paid is the gas seen (bars carry
+  no gas: the market's median, as in the replay).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hbbatch.sim import env, make_params
-from hbbatch.sim.price import MarketMove
+from hbbatch.sim import env, make_params, precision
+from hbbatch.sim.price import MarketMove, gas_paid_usd
 from hbbatch.sim.types import ACTION_KINDS, OVERRIDES, OWNERS, SimParams, SimState, StepRecord
 
 DTYPE = "float64"   # one step at a time: speed is no concern, and real prices deserve the precision
@@ -52,11 +53,12 @@ class StepOutcome:
     price_usd: float
 
 
-def _world(log_return: float, volume_usd: float, pool_liquidity: float) -> MarketMove:
-    f = functools.partial(jnp.asarray, dtype=DTYPE)
+def _world(log_return: float, volume_usd: float, pool_liquidity: float, gas_usd: float) -> MarketMove:
+    f = functools.partial(precision.array, dtype=DTYPE)
     log_return = f(log_return)
     return MarketMove(log_return=log_return, variance_per_step=log_return**2, volume_usd=f(volume_usd),
-                      gas_noise=f(0.0), gas_spell=jnp.zeros((), bool), pool_liquidity=f(pool_liquidity))
+                      gas_noise=f(0.0), gas_spell=jnp.zeros((), bool), pool_liquidity=f(pool_liquidity),
+                      gas_usd=f(gas_usd))
 
 
 class Stepper:
@@ -70,25 +72,34 @@ class Stepper:
         self.classifier = "online"    # real prices have no true regime
         self._advance = jax.jit(functools.partial(env.advance, gating=self.gating, classifier=self.classifier))
         self._reset = jax.jit(functools.partial(env.reset, classifier=self.classifier))
-        self.median_gas_usd = float(self.params.market.gas_usd_median)
+        with precision.scope():   # the replay's gas on bars: the median, no draw
+            self.median_gas_usd = float(gas_paid_usd(precision.array(0.0, DTYPE), jnp.zeros((), bool),
+                                                     self.params.market))
+
+    def start_usd_tick(self) -> float:
+        """The simulator's opening tick (USD per ETH, on its tick grid): bands are relative to it."""
+        with precision.scope():
+            return float(env.start_tick(self.params))
 
     def reset(self, pool_liquidity: float) -> SimState:
-        return self._reset(jnp.uint32(0), jnp.uint32(0), self.params,
-                           pool_liquidity=jnp.asarray(pool_liquidity, DTYPE))
+        with precision.scope():
+            return self._reset(jnp.uint32(0), jnp.uint32(0), self.params,
+                               pool_liquidity=precision.array(pool_liquidity, DTYPE))
 
     def params_for(self, controls: StepControls) -> SimParams:
         agent = self.params.agent._replace(
             override_mode=jnp.asarray(OVERRIDES.index(controls.override), jnp.int32),
-            override_from_step=jnp.asarray(controls.override_from_step, DTYPE),
-            max_actions_per_episode=jnp.asarray(controls.max_actions_total, DTYPE))
-        gas = self.median_gas_usd if controls.gas_usd is None else controls.gas_usd
-        market = self.params.market._replace(gas_usd_median=jnp.asarray(gas, DTYPE))
-        return SimParams(market=market, agent=agent)
+            override_from_step=precision.array(controls.override_from_step, DTYPE),
+            max_actions_per_episode=precision.array(controls.max_actions_total, DTYPE))
+        return self.params._replace(agent=agent)
 
     def step(self, state: SimState, log_return: float, volume_usd: float, pool_liquidity: float,
              controls: StepControls) -> tuple[SimState, StepOutcome]:
         before = state.totals
-        state, record = self._advance(state, _world(log_return, volume_usd, pool_liquidity), self.params_for(controls))
+        gas = self.median_gas_usd if controls.gas_usd is None else controls.gas_usd
+        with precision.scope():
+            state, record = self._advance(state, _world(log_return, volume_usd, pool_liquidity, gas),
+                                          self.params_for(controls))
         return state, outcome(before, state, record)
 
 
@@ -120,5 +131,5 @@ def state_from_arrays(template: SimState, arrays: dict[str, np.ndarray]) -> SimS
         if value.dtype != np.asarray(leaf).dtype or value.shape != np.asarray(leaf).shape:
             raise ValueError(f"{name}: saved {value.dtype}{value.shape}, expected {np.asarray(leaf).dtype}"
                              f"{np.asarray(leaf).shape}")
-        leaves.append(jnp.asarray(value))
+        leaves.append(precision.array(value, value.dtype))
     return jax.tree_util.tree_unflatten(treedef, leaves)

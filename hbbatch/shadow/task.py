@@ -181,14 +181,11 @@ class ShadowRun:
                  self.info["config_hash"])
 
     def _open(self) -> None:
-        from hbbatch.sim import env
-
         first = self.source.open_observation()
         self.state = self.stepper.reset(first.pool_liquidity)
-        self.start_usd_tick = float(env.start_tick(self.stepper.params))
         position = self.state.position
-        lower, upper = pool_band(float(position.tick_lower), float(position.tick_upper), self.start_usd_tick,
-                                 self.tick_spacing)
+        lower, upper = pool_band(float(position.tick_lower), float(position.tick_upper),
+                                 self.stepper.start_usd_tick(), self.tick_spacing)
         liquidity = int(float(position.liquidity) * RAW_LIQUIDITY_PER_UNIT)
         self.paper = open_position(first, lower, upper, liquidity, float(self.config["agent"]["capital_usd"]))
         self.step_index, self.cursor, self.last_obs = 0, self.source.start_cursor(), first
@@ -252,7 +249,7 @@ class ShadowRun:
             self.paper.exit(previous, self.fee_pips, out.gas_usd)
         elif out.action != "hold":
             lower, upper = pool_band(float(position.tick_lower), float(position.tick_upper),
-                                     self._start_usd_tick(), self.tick_spacing)
+                                     self.stepper.start_usd_tick(), self.tick_spacing)
             self.paper.rebalance(previous, lower, upper, int(float(position.liquidity) * RAW_LIQUIDITY_PER_UNIT),
                                  self.fee_pips, out.gas_usd)
         if out.acted:
@@ -287,11 +284,6 @@ class ShadowRun:
             self.journal.append(record)
         self._save()
         return record
-
-    def _start_usd_tick(self) -> float:
-        from hbbatch.sim import env
-
-        return float(env.start_tick(self.stepper.params))
 
     def _rails(self, remaining: int, obs: Observation) -> dict[str, int]:
         a, mem, pos = self.stepper.params.agent, self.state.memory, self.state.position
@@ -459,7 +451,7 @@ def _scrub_hydra_outputs(url: str | None) -> None:
         return
     if not hc.output_subdir or not folder.is_dir():
         return
-    from hbbatch.report.artifacts import write_text
+    from hbbatch.io import write_text
 
     for path in folder.glob("*.yaml"):
         text = path.read_text()
