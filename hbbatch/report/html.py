@@ -9,6 +9,7 @@ import html
 import io
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -21,11 +22,12 @@ from hbbatch.stats import REGIMES
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em auto;max-width:1180px;padding:0 16px;
-color:#222;overflow-wrap:anywhere}
+color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}h3{font-size:1.02em}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0;max-width:100%}
-td,th{border:1px solid #ddd;padding:3px 7px;text-align:right;vertical-align:top}
-th{background:#f3f3f3;font-weight:600}td:first-child,th:first-child{text-align:left}
+td,th{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}
+td{overflow-wrap:anywhere}td.num{text-align:right;white-space:nowrap;overflow-wrap:normal}
+th{background:#f3f3f3;font-weight:600}
 .pass{color:#16794b;font-weight:600}.fail,.error,.undecided,.not_ready{color:#b3261e;font-weight:700}
 .skipped,.warn,.not_proven{color:#a06000;font-weight:600}.take_live{color:#16794b;font-weight:700}
 .keep_baseline{font-weight:700}.msg{text-align:left;font-size:.9em;max-width:640px}.note{color:#555;font-size:.9em}
@@ -44,16 +46,22 @@ def _cell(x: Any, digits: int = 2) -> str:
     return _esc(x)
 
 
+NUMERIC = re.compile(r"^[-+–]?\$?[\d.,]|^–$|^±")
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], classes: Sequence[Sequence[str]] | None = None) -> str:
-    """A table of already formatted cells (strings, escaped here)."""
+    """A table of already formatted cells (strings, escaped here); numbers right-aligned, kept on one line."""
     if not rows:
         return "<p class='note'>none</p>"
     head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
     body = ""
     for i, row in enumerate(rows):
         cls = classes[i] if classes else [""] * len(row)
-        body += "<tr>" + "".join(f"<td{f' class={chr(39)}{c}{chr(39)}' if c else ''}>{_esc(v)}</td>"
-                                 for v, c in zip(row, cls)) + "</tr>"
+        cells = []
+        for v, c in zip(row, cls):
+            names = " ".join(x for x in (c, "num" if NUMERIC.match(str(v)) else "") if x)
+            cells.append(f"<td class='{names}'>{_esc(v)}</td>" if names else f"<td>{_esc(v)}</td>")
+        body += "<tr>" + "".join(cells) + "</tr>"
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

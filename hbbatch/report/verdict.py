@@ -99,7 +99,8 @@ def outcomes(variants: pd.DataFrame, comparison: pd.DataFrame, criteria: Sequenc
             worst_regret_world=worst_world,
             gain_usd_per_week={w: gains[(w, variant)] for w in complete.columns if (w, variant) in gains},
             beats_baseline_in=[w for w in complete.columns if (w, variant) in gains and gains[(w, variant)][1] > 0],
-            gating_misses=[c.message for c in mine if c.status in GATING_MISSES],
+            gating_misses=[f"{c.check} {c.status}" + (f" in {c.world}" if c.world else "")
+                           for c in mine if c.status in GATING_MISSES],
             warnings=[c.message for c in mine if c.status == "warn"]))
     return result
 
@@ -128,7 +129,7 @@ def _risks(pick: SettingOutcome, variants: pd.DataFrame, baseline: str | None) -
         versus = f" ({baseline}: {money(base.get(worst['world'], math.nan), False)})" \
             if base is not None and pick.variant != baseline else ""
         risks.append(f"gas: up to {money(worst['gas_usd_per_week_mean'], False)}/week in {worst['world']}{versus}")
-    risks += [f"warning: {w}" for w in pick.warnings]
+    risks += [f"warning: {w}" for w in pick.warnings]   # full messages: the criteria table has them too
     return risks
 
 
@@ -177,8 +178,8 @@ def decide(variants: pd.DataFrame, comparison: pd.DataFrame, criteria: Sequence[
     wins = f"wins {pick.wins} of {n} world{'s' if n != 1 else ''}"
     regret = f"worst-case regret {money(pick.worst_regret_usd_per_week, False)}/week"
     if pick.gating_misses:
-        status, lead = NOT_READY, f"Not ready: {pick.variant} leads ({gain}; {wins}) but misses a criterion: " \
-                                  f"{pick.gating_misses[0]}"
+        status, lead = NOT_READY, (f"Not ready: {pick.variant} leads ({gain}; {wins}) but misses "
+                                   f"{', '.join(pick.gating_misses)}")
     elif len(pick.beats_baseline_in) < n:
         short = [w for w in worlds if w not in pick.beats_baseline_in]
         status, lead = NOT_PROVEN, (f"Not proven: {pick.variant} leads ({gain}; {wins}) but its gain is within "
