@@ -25,6 +25,21 @@ def job_dir(num: int, override_dirname: str) -> str:
     return f"{num}_{label}" if label else str(num)
 
 
+def shard_sweep(shards: int) -> str:
+    """The sweep over shard indices for `shards` (`0,1,...,shards-1`); one shard: the single value 0."""
+    shards = int(shards)
+    if shards < 1:
+        raise ValueError(f"shards={shards}: use a whole number >= 1")
+    return ",".join(str(i) for i in range(shards))
+
+
+def sweep_subdir(num: int, override_dirname: str, shards: int, shard: int) -> str:
+    """A job's folder: `job_dir` as always; a shard's under `shards/`, merged into the job's folder after."""
+    if int(shards) <= 1:
+        return job_dir(num, override_dirname)
+    return f"shards/{job_dir(num, override_dirname)}_shard{int(shard)}"
+
+
 def repo_path(relative: str) -> str:
     return str(REPO_DIR / relative)
 
@@ -32,7 +47,8 @@ def repo_path(relative: str) -> str:
 def register_resolvers() -> None:
     from hbbatch.runs import reserve_dir
 
-    for name, fn in (("hb.env_mix", env_mix), ("hb.job_dir", job_dir), ("hb.repo", repo_path)):
+    for name, fn in (("hb.env_mix", env_mix), ("hb.job_dir", job_dir), ("hb.repo", repo_path),
+                     ("hb.shard_sweep", shard_sweep), ("hb.sweep_subdir", sweep_subdir)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
     # cached: Hydra copies a run's resolver cache into every job's config (as for ${now:}), so the folder is

@@ -100,6 +100,18 @@ class ReportConf:
 
 
 @dataclass
+class ScaleConf:
+    """How a large campaign is run: batches streamed to disk, its estimate and limits, statistics on a sample."""
+
+    batch_episodes: Optional[int] = bounded(None, ge=1, le=1 << 26)  # episodes per simulator call (null: by device)
+    estimate_above_s: float = bounded(10.0, ge=0)   # print a time and memory estimate before runs longer than this
+    max_hours: float = bounded(1.0, gt=0)           # refuse a run estimated longer than this unless force=true
+    max_memory_gb: float = bounded(4.0, gt=0)       # refuse a run estimated above this peak memory unless force=true
+    stats_max_episodes: int = bounded(200_000, ge=100)  # statistics on at most this many episodes per job (stride sample)
+    progress: str = one_of("auto", ("auto", "bar", "log", "off"))  # a bar on a terminal, log lines otherwise
+
+
+@dataclass
 class Config:
     task: str = one_of("campaign", TASKS)
     experiment_name: str = plain_name("default")  # names the output folder; set by experiment/*.yaml
@@ -108,6 +120,10 @@ class Config:
     n_episodes: int = bounded(1000, ge=1, le=10_000_000)  # EPISODE_COUNT
     n_steps: int = bounded(10080, ge=1, le=10_000_000)  # one-minute steps: one week
     dtype: str = one_of("float32", DTYPES)
+    shards: int = bounded(1, ge=1, le=10_000)  # a multirun splits each job's episodes into this many shard jobs
+    shard: int = bounded(0, ge=0, le=9_999)   # which shard this job runs (set by the sweep when shards > 1)
+    force: bool = False                       # run even beyond the scale limits (scale.max_hours, scale.max_memory_gb)
+    scale: ScaleConf = field(default_factory=ScaleConf)
     market: MarketConf = field(default_factory=MarketConf)
     agent: AgentConf = field(default_factory=AgentConf)
     floors: FloorsConf = field(default_factory=FloorsConf)

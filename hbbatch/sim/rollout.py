@@ -11,7 +11,9 @@ work (hbbatch/sim/precision.py).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import jax
@@ -64,14 +66,29 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
     return metrics.episode_metrics(state, params), path
 
 
-CHUNK_EPISODES = 2048  # episodes advanced together: a chunk's state stays in cache (512: 6 % slower, 128: 25 %)
+CHUNK_EPISODES = 2048  # CPU: episodes advanced together; a chunk's state stays in cache (512: 6 % slower, 128: 25 %)
+ACCELERATOR_CHUNK_EPISODES = 1 << 20  # GPU/TPU: one wide vmap per device (thousands of lanes), chunked only beyond this
+# Episodes per call of the compiled batch when streaming (`simulate_batches`): host memory for one batch's
+# tables is about 0.6 KB per episode, so these stay well under 1 GB while keeping every device busy.
+BATCH_EPISODES = {"cpu": 1 << 18, "accelerator": 1 << 21}
+
+
+def chunk_limit(platform: str) -> int:
+    """Most episodes one device advances together: cache-sized on a CPU, as wide as possible elsewhere."""
+    return CHUNK_EPISODES if platform == "cpu" else ACCELERATOR_CHUNK_EPISODES
+
+
+def default_batch_episodes() -> int:
+    return BATCH_EPISODES["cpu" if jax.default_backend() == "cpu" else "accelerator"]
 
 
 def _layout(n_episodes: int) -> tuple[int, int, int]:
-    """(devices, chunks per device, episodes per chunk) covering n_episodes, padded up."""
+    """(devices, chunks per device, episodes per chunk) covering n_episodes, padded up. On a CPU the
+    chunks are walked one after another; on an accelerator one chunk holds all of a device's episodes
+    (up to ACCELERATOR_CHUNK_EPISODES), so 1 M episodes do not become 489 sequential steps."""
     n_devices = min(jax.local_device_count(), n_episodes)
     per_device = -(-n_episodes // n_devices)
-    n_chunks = -(-per_device // CHUNK_EPISODES)
+    n_chunks = -(-per_device // chunk_limit(jax.default_backend()))
     return n_devices, n_chunks, -(-per_device // n_chunks)  # equal chunks: padding below one episode per chunk
 
 
@@ -79,9 +96,9 @@ def _layout(n_episodes: int) -> tuple[int, int, int]:
 def compiled_batch(spec: RolloutSpec):
     """The jitted batch for a spec: (seed words, episode indices, params) -> per-episode metrics (and path).
 
-    Episodes are vmapped in chunks that `lax.map` walks through one after another (a chunk's whole
-    state stays in cache; at 100k episodes one flat vmap is memory-bound and 3x slower), and the
-    chunks are split over devices with `shard_map`.
+    Episodes are vmapped in chunks that `lax.map` walks through one after another (on a CPU a chunk's
+    whole state stays in cache; at 100k episodes one flat vmap is memory-bound and 3x slower; on an
+    accelerator a device's episodes are one chunk), and the chunks are split over devices with `shard_map`.
     """
     n_devices, n_chunks, chunk = _layout(spec.n_episodes)
     per_chunk = jax.vmap(functools.partial(rollout_episode, spec=spec), in_axes=(None, 0, None))
@@ -145,3 +162,30 @@ def simulate(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: in
         "attributed_pnl_usd": np.asarray(out["rule_pnl_usd"]).reshape(-1),
     }
     return SimResult(episodes=episodes, rules=rules, path=jax.device_get(path) if spec.record_path else None)
+
+
+def _head(result: SimResult, n: int) -> SimResult:
+    n_owners = len(OWNERS)
+    return SimResult(episodes={k: v[:n] for k, v in result.episodes.items()},
+                     rules={k: v[: n * n_owners] for k, v in result.rules.items()},
+                     path=None if result.path is None else jax.tree.map(lambda x: x[:n], result.path))
+
+
+def batch_layout(n_episodes: int, batch_episodes: int | None = None) -> tuple[int, int]:
+    """(batches, episodes per batch) for streaming n_episodes: equal batches, so one compile serves all."""
+    limit = max(int(batch_episodes or default_batch_episodes()), 1)
+    n_batches = -(-n_episodes // limit)
+    return n_batches, -(-n_episodes // n_batches)
+
+
+def simulate_batches(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: int = 0,
+                     batch_episodes: int | None = None) -> Iterator[SimResult]:
+    """`simulate` of episodes episode_offset .. episode_offset + spec.n_episodes - 1, yielded in consecutive
+    batches (host memory bounded by one batch: for streaming 10 M episodes to disk). The rows are those of
+    one `simulate` call over the whole range, in the same order."""
+    n_batches, per_batch = batch_layout(spec.n_episodes, batch_episodes)
+    batch_spec = dataclasses.replace(spec, n_episodes=per_batch)
+    for index in range(n_batches):
+        start = index * per_batch
+        result = simulate(batch_spec, params, seed, episode_offset + start)
+        yield _head(result, min(per_batch, spec.n_episodes - start))

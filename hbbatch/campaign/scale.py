@@ -1,0 +1,77 @@
+"""Before a large job: how long and how much memory it will take, and whether it may run at all.
+
+The figures are first-order models fitted on this project's measurements (bench/README.md):
+time = episode-steps / (rate per core x cores) + compile; peak memory = a fixed part (interpreter, JAX,
+pandas, pyarrow, the compiled batch) + a part per episode of one streamed batch + a part per episode of
+the statistics sample. Beyond `scale.max_hours` or `scale.max_memory_gb` the job refuses to start unless
+`force=true`; above `scale.estimate_above_s` it prints the estimate first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from hbbatch.jax_setup import usable_cores
+
+log = logging.getLogger(__name__)
+
+# Episode-steps per second per CPU core of the full agent (bench/README.md, 10,000 x 10,080 per CPU-s).
+CPU_RATE_PER_CORE = {"float32": 12e6, "float64": 5e6}
+# An accelerator's rate is not measured here: assume one modern GPU does what 40 of these cores do.
+ACCELERATOR_RATE = {"float32": 5e8, "float64": 1e8}
+COMPILE_S = 5.0                    # per distinct batch shape, cold cache (warm: ~0.2 s)
+FIXED_MB = 800.0                   # imports, the compiled batch, XLA's buffers (bench: 460-510 MB at 100k)
+BATCH_BYTES_PER_EPISODE = 2_200.0  # one batch on the host: device output, numpy tables, DataFrames, Arrow copies
+STATS_BYTES_PER_EPISODE = 1_600.0  # statistics on the sample: frames per variant, pairs, bootstrap blocks
+
+
+class ScaleError(ValueError):
+    """A job beyond the configured limits; names the limit and how to go past it."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    episode_steps: float
+    seconds: float
+    memory_gb: float
+    platform: str
+
+    def describe(self) -> str:
+        hours, rest = divmod(self.seconds, 3600)
+        when = f"{int(hours)} h {rest / 60:.0f} min" if hours else f"{self.seconds / 60:.1f} min"
+        return (f"{self.episode_steps:.3g} episode-steps: about {when} and {self.memory_gb:.1f} GB peak memory "
+                f"on this {self.platform}")
+
+
+def estimate(n_episodes: int, n_steps: int, dtype: str, batch_episodes: int, stats_episodes: int,
+             platform: str = "cpu", cores: int | None = None) -> Estimate:
+    steps = float(n_episodes) * float(n_steps)
+    if platform == "cpu":
+        rate = CPU_RATE_PER_CORE.get(dtype, CPU_RATE_PER_CORE["float64"]) * (cores or usable_cores())
+    else:
+        rate = ACCELERATOR_RATE.get(dtype, ACCELERATOR_RATE["float64"])
+    memory_mb = (FIXED_MB + min(batch_episodes, n_episodes) * BATCH_BYTES_PER_EPISODE / 1e6
+                 + min(stats_episodes, n_episodes) * STATS_BYTES_PER_EPISODE / 1e6)
+    return Estimate(episode_steps=steps, seconds=steps / rate + COMPILE_S, memory_gb=memory_mb / 1024.0,
+                    platform=platform)
+
+
+def check(found: Estimate, scale: dict[str, Any], force: bool, label: str) -> None:
+    """Log the estimate of a large job; refuse one beyond the limits unless forced."""
+    if found.seconds >= float(scale["estimate_above_s"]):
+        log.info("[%s] estimate: %s", label, found.describe())
+    over = []
+    if found.seconds > float(scale["max_hours"]) * 3600.0:
+        over.append(f"longer than scale.max_hours={scale['max_hours']}")
+    if found.memory_gb > float(scale["max_memory_gb"]):
+        over.append(f"above scale.max_memory_gb={scale['max_memory_gb']}")
+    if not over:
+        return
+    if force:
+        log.warning("[%s] %s: %s; running anyway (force=true)", label, found.describe(), " and ".join(over))
+        return
+    raise ScaleError(f"{found.describe()}: {' and '.join(over)}; add force=true to run it anyway, or lower "
+                     "n_episodes / n_steps, or split it with shards=N on a cluster launcher")
+
