@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hbbatch.report.artifacts import atomic_write
+from hbbatch.io import atomic_write
 
 ROW_GROUP_ROWS = 1 << 16
 

@@ -16,15 +16,15 @@ from typing import Any
 
 import pandas as pd
 
+from hbbatch.campaign import scale, shards, stream
 from hbbatch.campaign.calibration import apply_calibration, explicit_keys
 from hbbatch import io as hbio
-from hbbatch.report.manifest import build_manifest, weeks_per_episode, world_fingerprint
-from hbbatch.report.summary import summarize
 
 log = logging.getLogger(__name__)
-SIM_SECTIONS = ("market", "agent", "floors", "regime_mix")
+SIM_SECTIONS = stream.SIM_SECTIONS
 # Per-job artifacts (design.md, Artifacts)
-MANIFEST, EPISODES, RULES, SUMMARY = "manifest.json", "episodes.parquet", "rules.parquet", "summary.json"
+MANIFEST, SUMMARY = "manifest.json", "summary.json"
+EPISODES, RULES = stream.EPISODES, stream.RULES
 
 
 @dataclass
@@ -57,19 +57,12 @@ def _log_mix(mix: dict[str, float]) -> None:
 
 
 def simulate_tables(config: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Run the simulator on a resolved (and calibrated) job config: episodes, rules and the static spec."""
-    from hbbatch.sim import RolloutSpec, make_params, simulate
-
-    spec = RolloutSpec(n_episodes=int(config["n_episodes"]), n_steps=int(config["n_steps"]),
-                       gating=str(config["gating"]["mode"]), classifier=str(config["agent"]["classifier"]),
-                       dtype=str(config["dtype"]))
+    """Run the simulator on a resolved (and calibrated) job config, in memory: episodes, rules and the spec."""
     _log_mix(config["regime_mix"])
-    params = make_params(**{s: config[s] for s in SIM_SECTIONS}, dtype=spec.dtype)
-    result = simulate(spec, params, seed=int(config["seed"]))
-    episodes = pd.DataFrame(result.episodes)
-    episodes.insert(0, "seed", int(config["seed"]))
-    rules = pd.DataFrame(result.rules)
-    return episodes, rules, asdict(spec)
+    frames = list(stream.simulate_frames(config, 0, int(config["n_episodes"]), None))
+    episodes = pd.concat([f[0] for f in frames], ignore_index=True)
+    rules = pd.concat([f[1] for f in frames], ignore_index=True)
+    return episodes, rules, asdict(stream.rollout_spec(config, int(config["n_episodes"])))
 
 
 def run_job(config: dict[str, Any], job: JobInfo) -> int:
@@ -80,27 +73,20 @@ def run_job(config: dict[str, Any], job: JobInfo) -> int:
     record: dict[str, Any] = {"campaign": label, "job_num": job.num, "overrides": list(job.overrides)}
     try:
         calibration = apply_calibration(config, explicit_keys(job.overrides))
-        log.info("[%s] simulating %d episodes x %d steps (gate %s, seed %s, calibration %s)", label,
-                 config["n_episodes"], config["n_steps"], config["gating"]["mode"], config["seed"],
-                 calibration["hash"])
-        t_sim = time.perf_counter()
-        episodes, rules, spec = simulate_tables(config)
-        sim_s = time.perf_counter() - t_sim
+        _log_mix(config["regime_mix"])
+        start, stop = shards.episode_range(config, job.mode)
+        scale.check_job(config, stop - start, label)
+        log.info("[%s] simulating %d episodes x %d steps (gate %s, seed %s, calibration %s)%s", label,
+                 stop - start, config["n_steps"], config["gating"]["mode"], config["seed"], calibration["hash"],
+                 shards.describe(config, start, stop, job.mode))
+        spec, sim_s = stream.simulate_to_files(config, out, start, stop, label)
         log.info("[%s] simulated in %.1f s (%.3g M episode-steps/s)", label, sim_s,
-                 config["n_episodes"] * config["n_steps"] / max(sim_s, 1e-9) / 1e6)
-        stats_conf = config["stats"]
-        summary = summarize(episodes, rules, rails=config["agent"]["rails"], confidence=stats_conf["confidence"],
-                            n_bootstrap=stats_conf["n_bootstrap"], seed=stats_conf["bootstrap_seed"], label=label)
-        manifest = build_manifest(job={**record, "output_dir": str(out), "mode": job.mode}, config=config,
-                                  calibration=calibration, spec=spec, seed=int(config["seed"]))
-        hbio.write_parquet(out / EPISODES, episodes)
-        hbio.write_parquet(out / RULES, rules)
-        hbio.write_json(out / MANIFEST, manifest)
-        record.update(status="success", message=f"{len(episodes)} episodes", summary=summary,
-                      config_hash=manifest["config_hash"], calibration_hash=calibration["hash"],
-                      simulate_s=sim_s, seed=int(config["seed"]),
-                      world=str((config.get("world") or {}).get("name", "default")),
-                      world_hash=world_fingerprint(config), weeks_per_episode=weeks_per_episode(config))
+                 (stop - start) * config["n_steps"] / max(sim_s, 1e-9) / 1e6)
+        if shards.is_shard(config, job.mode):   # merged with its sibling shards after the sweep
+            record.update(shards.shard_record(out, config, calibration, spec, start, stop))
+        else:
+            record.update(stream.finish_job(out, config, calibration, spec, record, job.mode))
+        record["simulate_s"] = sim_s
         code = 0
     except Exception as exc:   # recorded, not raised: see the module docstring
         # bad input (ValueError and its subclasses) is one line; anything else is a bug: keep its traceback

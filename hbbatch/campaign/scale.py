@@ -75,3 +75,18 @@ def check(found: Estimate, scale: dict[str, Any], force: bool, label: str) -> No
     raise ScaleError(f"{found.describe()}: {' and '.join(over)}; add force=true to run it anyway, or lower "
                      "n_episodes / n_steps, or split it with shards=N on a cluster launcher")
 
+
+
+def check_job(config: dict[str, Any], n_episodes: int, label: str) -> Estimate:
+    """`check` for a job's episodes on the device it will run on."""
+    import jax
+
+    from hbbatch.sim.rollout import batch_layout
+
+    scale = config["scale"]
+    _, per_batch = batch_layout(n_episodes, scale["batch_episodes"])
+    platform = jax.default_backend()
+    found = estimate(n_episodes, int(config["n_steps"]), str(config["dtype"]), per_batch,
+                     int(scale["stats_max_episodes"]), platform="cpu" if platform == "cpu" else platform)
+    check(found, scale, bool(config.get("force", False)), label)
+    return found

@@ -1,0 +1,119 @@
+"""A job's episodes simulated batch by batch and streamed to its tables; its summary read back from them.
+
+Host memory stays bounded by one batch (`scale.batch_episodes`, by default sized to the device) and by the
+statistics sample (`scale.stats_max_episodes`), whatever n_episodes is: 10 M episodes run in under 4 GB.
+Up to the sample size (200,000 episodes by default) the summary is computed from every episode, exactly
+as before. Beyond it, means, intervals and per-regime numbers come from a stride sample of episodes
+(hbbatch/tables.py: the same episode indices in every variant, so pairs stay paired), while the totals
+that gate criteria (rule fires, actions, gas and attributed PnL; the hard cap's window count) are summed
+over every episode. summary.json records the sample under `statistics_sample`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hbbatch import io as hbio
+from hbbatch import tables
+from hbbatch.campaign.progress import Progress
+from hbbatch.report.manifest import build_manifest, weeks_per_episode, world_fingerprint
+from hbbatch.report.summary import max_actions_per_window, rule_totals, summarize
+
+log = logging.getLogger(__name__)
+SIM_SECTIONS = ("market", "agent", "floors", "regime_mix")
+EPISODES, RULES, MANIFEST = "episodes.parquet", "rules.parquet", "manifest.json"
+RULE_SUMS = ["fires", "actions", "gas_usd", "attributed_pnl_usd"]
+
+
+def rollout_spec(config: dict[str, Any], n_episodes: int):
+    from hbbatch.sim import RolloutSpec
+
+    return RolloutSpec(n_episodes=int(n_episodes), n_steps=int(config["n_steps"]),
+                       gating=str(config["gating"]["mode"]), classifier=str(config["agent"]["classifier"]),
+                       dtype=str(config["dtype"]))
+
+
+def simulate_frames(config: dict[str, Any], start: int, stop: int,
+                    batch_episodes: int | None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(episodes, rules) frames of episodes start .. stop - 1, one batch at a time."""
+    from hbbatch.sim import make_params
+    from hbbatch.sim.rollout import simulate_batches
+
+    spec = rollout_spec(config, stop - start)
+    params = make_params(**{s: config[s] for s in SIM_SECTIONS}, dtype=spec.dtype)
+    for result in simulate_batches(spec, params, int(config["seed"]), start, batch_episodes):
+        episodes = pd.DataFrame(result.episodes)
+        episodes.insert(0, "seed", int(config["seed"]))
+        yield episodes, pd.DataFrame(result.rules)
+
+
+def simulate_to_files(config: dict[str, Any], out: Path, start: int, stop: int, label: str) -> tuple[dict, float]:
+    """Simulate episodes start .. stop - 1 into out/episodes.parquet and out/rules.parquet; (spec, seconds)."""
+    scale = config["scale"]
+    t0 = time.perf_counter()
+    with Progress(label, stop - start, scale["progress"]) as progress:
+        def batches():
+            for episodes, rules in simulate_frames(config, start, stop, scale["batch_episodes"]):
+                progress.advance(len(episodes))
+                yield {EPISODES: episodes, RULES: rules}
+
+        tables.write_streamed({EPISODES: out / EPISODES, RULES: out / RULES}, batches())
+    return asdict(rollout_spec(config, int(config["n_episodes"]))), time.perf_counter() - t0
+
+
+def _exact_totals(out: Path, window_episodes: int) -> tuple[pd.DataFrame, int]:
+    """Rule totals and the hard cap's most actions per window, over every episode (row group by row group)."""
+    sums: pd.DataFrame | None = None
+    for frame in tables.iter_frames(out / RULES, ["rule", *RULE_SUMS]):
+        part = frame.groupby("rule", sort=False)[RULE_SUMS].sum()
+        sums = part if sums is None else sums.add(part, fill_value=0)
+    actions = pd.read_parquet(out / EPISODES, columns=["episode", "actions"])
+    return sums.reset_index(), max_actions_per_window(actions, window_episodes)
+
+
+def summarize_files(out: Path, config: dict[str, Any], label: str) -> dict[str, Any]:
+    """summary.json's numbers for a job's tables (see the module docstring for large jobs)."""
+    stats_conf, rails = config["stats"], config["agent"]["rails"]
+    n_episodes = tables.row_count(out / EPISODES)
+    limit = int(config["scale"]["stats_max_episodes"])
+    stride = tables.sample_stride(n_episodes, limit)
+    episodes = tables.read_episodes(out / EPISODES, max_rows=limit)
+    if stride == 1:
+        rules = pd.read_parquet(out / RULES)
+    else:   # the sample's rules only feed the part of summarize that is replaced below
+        rules = pd.DataFrame({"rule": pd.Series(dtype=str), **{c: pd.Series(dtype=np.float64) for c in RULE_SUMS}})
+    summary = summarize(episodes, rules, rails=rails, confidence=stats_conf["confidence"],
+                        n_bootstrap=stats_conf["n_bootstrap"], seed=stats_conf["bootstrap_seed"], label=label)
+    if stride > 1:
+        totals, most_per_window = _exact_totals(out, int(rails["max_actions_episodes"]))
+        summary["rules"] = rule_totals(totals).to_dict(orient="records")
+        summary["hard_cap"]["max_actions_per_window"] = most_per_window
+        summary["n_episodes"] = n_episodes
+        summary["statistics_sample"] = {"episodes": int(len(episodes)), "stride": stride,
+                                        "rule": "episode index divisible by stride"}
+        log.info("[%s] statistics on %d of %d episodes (every %d-th); totals over all", label, len(episodes),
+                 n_episodes, stride)
+    return summary
+
+
+def finish_job(out: Path, config: dict[str, Any], calibration: dict[str, Any], spec: dict[str, Any],
+               record: dict[str, Any], mode: str) -> dict[str, Any]:
+    """Summary and manifest of a job whose tables are in `out` (one job, or its shards merged): the
+    record's new fields. The manifest is written here; summary.json by the caller, with timing."""
+    label = str(record.get("campaign", "default"))
+    summary = summarize_files(out, config, label)
+    manifest = build_manifest(job={**record, "output_dir": str(out), "mode": mode}, config=config,
+                              calibration=calibration, spec=spec, seed=int(config["seed"]))
+    hbio.write_json(out / MANIFEST, manifest)
+    return dict(status="success", message=f"{summary['n_episodes']} episodes", summary=summary,
+                config_hash=manifest["config_hash"], calibration_hash=calibration["hash"], seed=int(config["seed"]),
+                world=str((config.get("world") or {}).get("name", "default")),
+                world_hash=world_fingerprint(config), weeks_per_episode=weeks_per_episode(config))
