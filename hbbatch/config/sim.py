@@ -135,7 +135,7 @@ class AgentConf:
     classifier: str = one_of("online", ("online", "oracle"))  # online | oracle (sees the true regime; ablations)
     # drift and jump-share memory of the online classifier
     classifier_halflife_minutes: float = bounded(1440.0, gt=0, le=525600)
-    # The online classifier approximates hbbatch.calibration's window rule (see hbbatch/sim/agent.py):
+    # The online classifier approximates hbbatch.calibration's window rule (see hbbatch/sim/policy.py):
     jump_sigmas: float = bounded(4.0, gt=0, le=100)  # a return beyond this many robust sigmas counts as a jump
     # classified jumpy when jumps carry at least this share of variance
     jumpy_variance_share: float = bounded(0.3, ge=0, le=1)

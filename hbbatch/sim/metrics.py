@@ -68,7 +68,7 @@ def episode_metrics(state: SimState, params: SimParams) -> dict[str, jax.Array]:
         "hodl_usd": hodl,
         "pnl_vs_hodl_usd": equity - hodl,
         "lvr_usd": tot.lvr_usd,
-        "actions": tot.actions,
+        "actions": state.rails.actions,
         "widens": tot.widens,
         "time_in_range": tot.steps_in_range / n_steps,
         "max_drawdown": tot.max_drawdown,

@@ -1,6 +1,6 @@
 """Run the agent over a given price path (real bars, shadow mode) instead of a simulated one.
 
-Same `env.advance` as the simulator: only the source of each step's MarketMove differs. The world's
+Same `env.advance` (policy, rails, execution) as the simulator: only the source of each step's MarketMove differs. The world's
 gas is the median (no spell) since real bars carry no gas draw.
 """
 

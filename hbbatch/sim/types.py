@@ -142,7 +142,7 @@ class MarketState(NamedTuple):
 
 
 class Memory(NamedTuple):
-    """What the agent remembers: its online estimates and its rails' counters."""
+    """What the policy remembers between steps: its online estimates and its own clocks."""
 
     mean_abs_return: jax.Array        # () EWMA |r| (robust scale)
     mean_return: jax.Array            # () EWMA r (drift)
@@ -153,10 +153,45 @@ class Memory(NamedTuple):
     mean_volume_usd: jax.Array        # () long-window EWMA of the pool's volume per step (on-chain)
     steps_out_of_range: jax.Array     # ()
     steps_since_action: jax.Array     # ()
+
+
+class RailState(NamedTuple):
+    """The safety rails' counters: kept apart from the policy, which cannot see or reset them."""
+
     window_gas_usd: jax.Array         # () gas spent in the current rail window
     stopped_until_step: jax.Array     # () emergency stop holds actions until this step
     stood_down: jax.Array             # () bool: exited for good (drawdown or manual exit)
-    owner: jax.Array                  # () int: whose action set the current position (index into OWNERS)
+    actions: jax.Array                # () gas-paying actions so far (the hard cap counts these)
+    peak_equity_usd: jax.Array        # () the drawdown rail measures from this peak
+
+
+class Observation(NamedTuple):
+    """What the bot sees when it decides, before the step's price move. Ticks are relative to a
+    reference tick (the episode's opening tick on the grid), so log_price = ln(P / P_ref)."""
+
+    step: jax.Array                   # () steps since the start (float): the rails' clock
+    log_price: jax.Array              # () ln(P / P_ref)
+    sqrt_price: jax.Array             # () sqrt(P) in sqrt(USD/ETH)
+    sqrt_price_ref: jax.Array         # () sqrt(P_ref): converts relative ticks to prices
+    position: Position                # the band held now
+    value_usd: jax.Array              # () the position's value at P
+    equity_usd: jax.Array             # () position value plus cash
+    pool_liquidity: jax.Array         # () competing active liquidity, sqrt(ETH*USD)
+    gas_usd: jax.Array                # () quoted cost of one action now (the rails' emergency stop)
+    fee_rate: jax.Array               # () the pool's fee tier
+    tick_spacing: jax.Array           # ()
+    true_regime: jax.Array            # () int index into REGIMES, -1 where unknown (oracle ablations only)
+
+
+class Action(NamedTuple):
+    """What the policy asks for (before the rails) or what the rails let through (after them)."""
+
+    kind: jax.Array                   # () int index into ACTION_KINDS; hold keeps the current position
+    rule: jax.Array                   # () int index into RULES: the rule that asked
+    asked: jax.Array                  # () bool: a rule fired off cooldown (a "fire", whether or not the gate passed)
+    position: Position                # the position to hold after the action
+    swap_cost_usd: jax.Array          # () pool fee and price impact of swapping into `position` at the observed price
+    regime_estimate: jax.Array        # () int index into REGIMES: the policy's classification
 
 
 class Totals(NamedTuple):
@@ -166,11 +201,9 @@ class Totals(NamedTuple):
     gas_usd: jax.Array
     swap_cost_usd: jax.Array
     lvr_usd: jax.Array
-    actions: jax.Array
     widens: jax.Array
     steps_in_range: jax.Array
     sum_sq_return: jax.Array
-    peak_equity_usd: jax.Array
     max_drawdown: jax.Array
     emergency_stops: jax.Array
     drawdown_exit: jax.Array
@@ -202,7 +235,9 @@ class SimState(NamedTuple):
     equity_usd: jax.Array             # () position value + cash at the current price
     relative_usd: jax.Array           # () equity - hodl value at the current price
     position: Position
+    owner: jax.Array                  # () int: whose action set the current position (index into OWNERS)
     memory: Memory
+    rails: RailState
     totals: Totals
     episode: EpisodeConstants
 

@@ -92,3 +92,37 @@ def test_rails__position_size_limit_caps_share_of_pool():
     volume = 2.47e8 / 1440 * 10                            # mean volume of 10 one-minute steps
     share = capped.episodes["fees_usd"].mean() / (0.0005 * volume)
     assert share == pytest.approx(0.01, rel=0.05)          # volume noise averages out over 256 episodes
+
+
+def test_rails__apply_filters_a_hand_built_action():
+    """The filter as shadow mode calls it: a recenter on a plain observation, against each rail."""
+    import jax.numpy as jnp
+
+    from hbbatch.sim import observation, policy, rails
+    from hbbatch.sim.types import Action
+
+    def decide(rail_settings, rail_state=None, price_usd=2270.0, gas_usd=3.0):
+        params = make_params(dtype="float64", agent={"rails": rail_settings}).agent
+        held = policy.make_position(jnp.float64(2e4), jnp.float64(-600.0), jnp.float64(600.0), jnp.sqrt(2270.0))
+        obs = observation.build(price_usd=price_usd, reference_price_usd=2270.0, position=held, cash_usd=0.0,
+                                pool_liquidity=1.2e7, gas_usd=gas_usd, fee_rate=0.0005, tick_spacing=10, step=100)
+        target = policy.make_position(held.liquidity, jnp.float64(-500.0), jnp.float64(700.0), jnp.sqrt(2270.0))
+        asked = Action(kind=jnp.int32(1), rule=jnp.int32(1), asked=jnp.bool_(True), position=target,
+                              swap_cost_usd=jnp.float64(1.0), regime_estimate=jnp.int32(0))
+        state = rail_state or rails.initial_state(obs.equity_usd)
+        return rails.apply(asked, obs, state, params)
+
+    action, why = decide({})
+    assert int(action.kind) == 1 and bool(why.rebalance) and float(action.position.tick_lower) == -500.0
+    action, why = decide({"override": "hold"})
+    assert int(action.kind) == 0 and not bool(why.considered) and float(action.position.tick_lower) == -600.0
+    action, why = decide({"override": "exit"})
+    assert int(action.kind) == 4 and bool(why.manual_exit) and float(action.position.liquidity) == 0.0
+    action, why = decide({"gas_cap_usd_per_window": 2.5})           # $3 quoted, $2.50 cap: refused, stop trips
+    assert int(action.kind) == 0 and bool(why.tripped)
+    peak = rails.initial_state(jnp.float64(1e9))                     # equity far below the peak
+    action, why = decide({"max_drawdown": 0.25}, rail_state=peak)
+    assert int(action.kind) == 4 and bool(why.drawdown_exit)
+    spent = rails.initial_state(jnp.float64(0.0))._replace(actions=jnp.float64(11.0))  # no drawdown
+    action, why = decide({"max_actions": 120, "max_actions_episodes": 10}, rail_state=spent)   # 12 each, 1 reserved
+    assert int(action.kind) == 0 and not bool(why.considered)

@@ -1,6 +1,9 @@
-"""The LP agent: online regime classifier, width floors, named rules, the EV gate, the safety rails.
+"""The LP bot's policy: online regime classifier, width floors, named rules, the EV gate.
 
-Pure functions of one episode's state; no Python `if` on traced values.
+`act(observation, memory, params) -> Action` is pure and has no batch dimension: the simulator, the
+replay of real bars and shadow mode call the same function. `remember` folds what the step showed
+into the memory. The safety rails are not here: they filter the action afterwards (`rails.apply`).
+No Python `if` on traced values.
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from hbbatch.sim import pool
-from hbbatch.sim.types import REGIMES, RULES, AgentParams, Memory, Position
+from hbbatch.sim import pool, rails
+from hbbatch.sim.types import ACTION_KINDS, REGIMES, RULES, Action, AgentParams, Memory, Observation, Position
 
 _SQRT_HALF_PI = 1.2533141373155001  # E|z| = sqrt(2/pi) for a normal, so sigma ~ E|r| * sqrt(pi/2)
 _MEAN_REVERT, _JUMPY, _TREND = (REGIMES.index(r) for r in ("mean_revert", "jumpy", "trend_up"))
 _WIDEN, _NARROW, _TREND_RULE = RULES.index("vol_spike_widen"), RULES.index("calm_narrow"), RULES.index("trend_shift")
+_HOLD, _RECENTER, _WIDEN_KIND, _NARROW_KIND = (ACTION_KINDS.index(k) for k in ("hold", "recenter", "widen", "narrow"))
 
 
 class Proposal(NamedTuple):
@@ -37,7 +41,16 @@ def classify(memory: Memory, params: AgentParams) -> jax.Array:
                      jnp.where(jump_share >= params.jumpy_variance_share, _JUMPY, _MEAN_REVERT)).astype(jnp.int32)
 
 
-def update_memory(memory: Memory, log_return: jax.Array, volume_usd: jax.Array, params: AgentParams) -> Memory:
+def initial_memory(variance_per_step: jax.Array, volume_usd_per_step: jax.Array) -> Memory:
+    """A memory whose estimates start at a prior: this variance of ln P per step and this pool volume."""
+    zero = jnp.zeros_like(variance_per_step)
+    return Memory(mean_abs_return=jnp.sqrt(variance_per_step) / _SQRT_HALF_PI, mean_return=zero,
+                  mean_sq_return=variance_per_step, mean_sq_jump=zero, var_short=variance_per_step,
+                  var_long=variance_per_step, mean_volume_usd=volume_usd_per_step + zero,
+                  steps_out_of_range=zero, steps_since_action=jnp.full_like(variance_per_step, 1e9))
+
+
+def update_estimates(memory: Memory, log_return: jax.Array, volume_usd: jax.Array, params: AgentParams) -> Memory:
     """Fold one observed return and the pool's volume into the EWMA estimates."""
     alpha = params.classifier_alpha
     robust_sigma = memory.mean_abs_return * _SQRT_HALF_PI
@@ -122,3 +135,67 @@ def expected_gain_usd(log_price: jax.Array, sqrt_price: jax.Array, current: Posi
     drift_per_step = jnp.where(regime_estimate == _TREND, memory.mean_return, 0.0)
     directional = drift_per_step * sqrt_price**2 * eth_change
     return params.ev_horizon_steps * (net_rate(proposed) - net_rate(current) + directional)
+
+
+def make_position(liquidity: jax.Array, tick_lower: jax.Array, tick_upper: jax.Array,
+                  sqrt_price_ref: jax.Array) -> Position:
+    """A position on [tick_lower, tick_upper] (ticks relative to the reference price)."""
+    return Position(liquidity=liquidity, tick_lower=tick_lower, tick_upper=tick_upper,
+                    sqrt_lower=sqrt_price_ref * pool.sqrt_price_at_tick(tick_lower),
+                    sqrt_upper=sqrt_price_ref * pool.sqrt_price_at_tick(tick_upper))
+
+
+def eth_held_and_target(observation: Observation, target: Position) -> tuple[jax.Array, jax.Array]:
+    """ETH in the held position and in `target` at the observed price: their difference is swapped."""
+    obs = observation
+    eth_held, _ = pool.amounts_for_liquidity(obs.sqrt_price, obs.position.sqrt_lower, obs.position.sqrt_upper,
+                                             obs.position.liquidity)
+    eth_target, _ = pool.amounts_for_liquidity(obs.sqrt_price, target.sqrt_lower, target.sqrt_upper, target.liquidity)
+    return eth_held, eth_target
+
+
+def rebalance_swap_cost_usd(observation: Observation, eth_held: jax.Array, eth_target: jax.Array) -> jax.Array:
+    """Pool fee and price impact of swapping the held position's tokens into the target's."""
+    obs = observation
+    return pool.swap_cost_usd((eth_held - eth_target) * obs.sqrt_price**2, obs.fee_rate, obs.sqrt_price,
+                              obs.pool_liquidity)
+
+
+def act(observation: Observation, memory: Memory, params: AgentParams, gating: str = "ev",
+        classifier: str = "online") -> Action:
+    """The bot's decision for one step: the first rule that fires (off cooldown) proposes a band at the
+    regime's floor or wider; the EV gate (`gating="ev"`, static) lets it through when its expected gain,
+    net of swap cost, reaches FEE_GATE and exceeds GAS. `classifier="oracle"` (static) reads the true
+    regime from the observation instead of classifying online (ablations only)."""
+    obs, pos = observation, observation.position
+    regime_estimate = (obs.true_regime if classifier == "oracle" else classify(memory, params)).astype(jnp.int32)
+    tick = pool.tick_at_log_price(obs.log_price)
+    proposal = propose(tick, pos, memory, regime_estimate, params, obs.tick_spacing)
+    target = make_position(pos.liquidity, proposal.tick_lower, proposal.tick_upper, obs.sqrt_price_ref)
+    unit_value = pool.value_per_liquidity(obs.sqrt_price, target.sqrt_lower, target.sqrt_upper)
+    target = target._replace(liquidity=rails.deployable_liquidity(obs.value_usd, unit_value, obs.pool_liquidity,
+                                                                  params))
+    eth_held, eth_target = eth_held_and_target(obs, target)
+    swap_cost = rebalance_swap_cost_usd(obs, eth_held, eth_target)
+    if gating == "ev":
+        gain = expected_gain_usd(obs.log_price, obs.sqrt_price, pos, target, eth_target - eth_held,
+                                 regime_estimate, memory, params, obs.fee_rate, obs.pool_liquidity)
+        net_gain = gain - swap_cost
+        passes_gate = (net_gain >= params.fee_gate_usd) & (net_gain - params.gas_usd > 0.0)
+    else:
+        passes_gate = jnp.ones((), bool)
+    asked = proposal.fired & (memory.steps_since_action >= params.cooldown_steps)
+    intent = jnp.select([proposal.rule == _WIDEN, proposal.rule == _NARROW], [_WIDEN_KIND, _NARROW_KIND], _RECENTER)
+    kind = jnp.where(asked & passes_gate, intent, _HOLD).astype(jnp.int32)
+    return Action(kind=kind, rule=proposal.rule, asked=asked, position=target, swap_cost_usd=swap_cost,
+                  regime_estimate=regime_estimate)
+
+
+def remember(memory: Memory, log_return: jax.Array, volume_usd: jax.Array, out_of_range: jax.Array,
+             acted: jax.Array, params: AgentParams) -> Memory:
+    """The memory after a step: the step's return and pool volume folded into the estimates, the
+    out-of-range clock (steps the band has been out of range after the move) and the cooldown clock."""
+    return update_estimates(memory, log_return, volume_usd, params)._replace(
+        steps_out_of_range=jnp.where(out_of_range, memory.steps_out_of_range + 1.0, 0.0),
+        steps_since_action=jnp.where(acted, 1.0, memory.steps_since_action + 1.0),
+    )
