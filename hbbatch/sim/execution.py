@@ -30,7 +30,7 @@ class Accrual(NamedTuple):
     sqrt_price: jax.Array      # ()
     fees_usd: jax.Array        # () earned over the move
     lvr_usd: jax.Array         # ()
-    in_range: jax.Array        # () bool: in range when the step began (time in range, LVR)
+    in_range: jax.Array        # () bool: in range when the step began (time in range)
     out_of_range: jax.Array    # () bool: out of range after the move (the out-of-range clock)
     cash_usd: jax.Array        # () the fill's cash plus the fees
     equity_usd: jax.Array      # () position value at the new price plus cash (fees included)

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hbbatch.sim import RolloutSpec, env, make_params, metrics, observation, policy, rollout
+from hbbatch.sim import RolloutSpec, env, make_params, metrics, noise, observation, policy, precision, rollout
 
 NARROW = {"mean_revert": 200, "jumpy": 300, "trend_up": 400}
 RAILS = {"gas_cap_usd_per_window": 15.0, "gas_window_minutes": 240, "max_drawdown": 0.006,
@@ -21,13 +21,20 @@ CASES = {  # gating, classifier, dtype, sections: the EV gate, floors only with 
 }
 
 
+@pytest.fixture(autouse=True)
+def _simulator_precision():
+    """float64 where asked, as the simulator's entry points do (no process-wide JAX setting)."""
+    with precision.scope():
+        yield
+
+
 def _scan_env_step(spec: RolloutSpec, params, seed: int):
     """The textbook loop: reset, then per step draw the world, observe, act, step; vmap over episodes.
     `params` is an argument of the jitted function, as in the rollout: closed over, XLA would fold it
     into constants and compute with them at compile time (rounding differently)."""
 
     def episode(index, params):
-        state = env.reset(jnp.uint32(seed), index, params, spec.classifier)
+        state = env.reset(seed_words, index, params, spec.classifier)
         key = state.episode.counter_key
 
         def body(state, _):
@@ -39,8 +46,10 @@ def _scan_env_step(spec: RolloutSpec, params, seed: int):
         final, path = jax.lax.scan(body, state, None, length=spec.n_steps)
         return metrics.episode_metrics(final, params), path
 
-    batch = jax.jit(jax.vmap(episode, in_axes=(0, None)))
-    return batch(jnp.arange(spec.n_episodes, dtype=jnp.uint32), params)
+    with precision.scope():
+        seed_words = jnp.asarray(noise.seed_words(seed))
+        batch = jax.jit(jax.vmap(episode, in_axes=(0, None)))
+        return batch(jnp.arange(spec.n_episodes, dtype=jnp.uint32), params)
 
 
 @pytest.mark.parametrize("gating, classifier, dtype, sections", list(CASES.values()), ids=list(CASES))

@@ -1,9 +1,11 @@
 """The go-live safety rails stop actions when tripped."""
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hbbatch.sim import ParamsError, RolloutSpec, make_params, simulate
+from hbbatch.sim import ParamsError, RolloutSpec, make_params, observation, policy, precision, rails, simulate
+from hbbatch.sim.types import Action
 
 BUSY = {"rules": {"cooldown_minutes": 5}}          # an agent that acts often without its gate
 NARROW = {"mean_revert": 100, "jumpy": 100, "trend_up": 100}
@@ -96,11 +98,11 @@ def test_rails__position_size_limit_caps_share_of_pool():
 
 def test_rails__apply_filters_a_hand_built_action():
     """The filter as shadow mode calls it: a recenter on a plain observation, against each rail."""
-    import jax.numpy as jnp
+    with precision.scope():
+        _check_hand_built_actions()
 
-    from hbbatch.sim import observation, policy, rails
-    from hbbatch.sim.types import Action
 
+def _check_hand_built_actions():
     def decide(rail_settings, rail_state=None, price_usd=2270.0, gas_usd=3.0):
         params = make_params(dtype="float64", agent={"rails": rail_settings}).agent
         held = policy.make_position(jnp.float64(2e4), jnp.float64(-600.0), jnp.float64(600.0), jnp.sqrt(2270.0))
