@@ -15,7 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
+from hbbatch.config import resource_dir
+
+EXPECTATIONS_DIR = resource_dir("expectations")
 
 
 class SuiteError(ValueError):

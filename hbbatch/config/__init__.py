@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+RESOURCES = ("conf", "expectations", "queries")
+
+
+def resource_dir(name: str) -> Path:
+    """`conf`, `expectations` or `queries`: the checkout's top-level folder, or, in an installation from a
+    wheel (`pip install .`), the copy the build puts inside the package (hbbatch/_resources/<name>: setup.py)."""
+    if name not in RESOURCES:
+        raise ValueError(f"resource_dir({name!r}): one of {', '.join(RESOURCES)}")
+    installed = PACKAGE_DIR / "_resources" / name
+    return installed if installed.is_dir() else PACKAGE_DIR.parent / name
+
+
+CONF_DIR = resource_dir("conf")
 
 
 def register_configs() -> None:

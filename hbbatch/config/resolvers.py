@@ -41,6 +41,12 @@ def sweep_subdir(num: int, override_dirname: str, shards: int, shard: int) -> st
 
 
 def repo_path(relative: str) -> str:
+    """A path of the project: conf/, expectations/ and queries/ wherever they are installed (resource_dir)."""
+    from hbbatch.config import RESOURCES, resource_dir
+
+    head, _, rest = str(relative).partition("/")
+    if head in RESOURCES:
+        return str(resource_dir(head) / rest) if rest else str(resource_dir(head))
     return str(REPO_DIR / relative)
 
 

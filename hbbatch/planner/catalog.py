@@ -27,10 +27,12 @@ from typing import Any, Mapping
 
 import yaml
 
+from hbbatch.config import resource_dir
+
 PRIORITIES = ("P0", "P1", "P2")
 COST_CLASSES = ("cheap", "medium", "expensive")
 COLUMN_TYPES = ("timestamp", "double", "bigint", "varchar", "boolean")
-QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"
+QUERIES_DIR = resource_dir("queries")
 
 
 class CatalogError(ValueError):
