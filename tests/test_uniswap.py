@@ -44,8 +44,7 @@ from hbbatch.uniswap import (
     mul_div_rounding_up,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-MAINNET_DAY = SHARED_DATA / "mainnet_usdc_weth_2024-01-05"
+MAINNET_DAY = "data/mainnet_usdc_weth_2024-01-05"   # under the shared_dir fixture (tests/data/shared)
 POOL_005 = "0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640"  # USDC/WETH 0.05 %
 POOL_030 = "0x8ad599c3a0ff1de082011efddc58f1908eb6e6d8"  # USDC/WETH 0.30 %
 
@@ -311,10 +310,14 @@ def test_modify_position_amounts__holds_one_token_outside_the_range_and_both_ins
 # ---------------------------------------------------------------- the chain
 
 
-def _read_rows(pattern: str) -> list[dict[str, str]]:
-    if not MAINNET_DAY.is_dir():
-        pytest.skip(f"shared data folder {MAINNET_DAY} is not present")
-    (path,) = sorted(MAINNET_DAY.glob(pattern))
+@pytest.fixture
+def read_rows(shared_dir):
+    """read_rows(glob) -> the rows of the one file of the 2024-01-05 mainnet day matching it."""
+    return lambda pattern: _read_rows(shared_dir / MAINNET_DAY, pattern)
+
+
+def _read_rows(day: Path, pattern: str) -> list[dict[str, str]]:
+    (path,) = sorted(day.glob(pattern))
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))
 
@@ -325,8 +328,8 @@ def _tick(text: str) -> int:
     return int(value)
 
 
-def test_modify_position_amounts__reproduces_every_mint_and_burn_of_the_day():
-    rows = [r for r in _read_rows("*-2024-01-05-2024-01-05.positions.csv") if r["tx_type"] in ("MINT", "BURN")]
+def test_modify_position_amounts__reproduces_every_mint_and_burn_of_the_day(read_rows):
+    rows = [r for r in read_rows("*-2024-01-05-2024-01-05.positions.csv") if r["tx_type"] in ("MINT", "BURN")]
     assert len(rows) == 123
     reproduced = 0
     sides = {"token0_only": 0, "both": 0, "token1_only": 0}
@@ -346,22 +349,22 @@ def test_modify_position_amounts__reproduces_every_mint_and_burn_of_the_day():
 
 
 @pytest.mark.parametrize("pool", [POOL_005, POOL_030])
-def test_get_tick_at_sqrt_ratio__matches_the_pool_tick_of_every_event(pool):
-    rows = _read_rows(f"ethereum-{pool}-2024-01-05.pool.tick.csv")
+def test_get_tick_at_sqrt_ratio__matches_the_pool_tick_of_every_event(read_rows, pool):
+    rows = read_rows(f"ethereum-{pool}-2024-01-05.pool.tick.csv")
     assert len(rows) > 300
     for row in rows:
         assert get_tick_at_sqrt_ratio(int(row["sqrtPriceX96"])) == _tick(row["current_tick"]), row
 
 
 @pytest.mark.parametrize(("pool", "fee_pips", "n_swaps"), [(POOL_005, 500, 4086), (POOL_030, 3000, 89)])
-def test_compute_swap_step__replays_every_swap_that_stays_inside_one_tick(pool, fee_pips, n_swaps):
+def test_compute_swap_step__replays_every_swap_that_stays_inside_one_tick(read_rows, pool, fee_pips, n_swaps):
     """A swap that starts and ends in the same tick under the same active liquidity is one swap step.
 
     The pool's Swap event gives the price after the swap and the signed amounts; the event before it
     gives the price before. The step must reproduce both amounts and the new price exactly, read as an
     exact-input or an exact-output swap (whichever the trader sent), with the target far away.
     """
-    rows = _read_rows(f"ethereum-{pool}-2024-01-05.pool.tick.csv")
+    rows = read_rows(f"ethereum-{pool}-2024-01-05.pool.tick.csv")
     replayed = 0
     for before, row in zip(rows, rows[1:]):
         if row["tx_type"] != "SWAP":

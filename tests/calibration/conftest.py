@@ -16,7 +16,6 @@ from hbbatch.calibration.task import calibrate
 from hbbatch.planner.catalog import load_catalog
 from tests.calibration.dune_server import KEY, DuneStandIn, snapshot_scenario
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 # The windows the snapshots answer, so that a Dune run of them fits the same constants.
 SNAPSHOT_WINDOWS = {name: {"lookback_days": 1} for name in
                     ("pool_hourly_fees", "realized_vol_jumps", "dynamic_fee_analysis", "mev_toxicity")}

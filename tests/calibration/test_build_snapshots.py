@@ -1,4 +1,4 @@
-"""The committed snapshots are what the builder derives from the shared data (when it is present)."""
+"""The committed snapshots are what the builder derives from the shared data (its embedded copy: tests/data/shared)."""
 
 import json
 
@@ -7,22 +7,17 @@ import pytest
 
 from hbbatch.calibration.build_snapshots import build_all
 from hbbatch.calibration.sources.snapshot import SNAPSHOT_DIR
-from tests.calibration.conftest import SHARED_DATA
-
-needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="shared data folder not present")
 
 
-@needs_shared
-def test_build__regenerates_the_committed_snapshots(tmp_path):
-    for path in build_all(SHARED_DATA, tmp_path):
+def test_build__regenerates_the_committed_snapshots(tmp_path, shared_dir):
+    for path in build_all(shared_dir / "data", tmp_path):
         assert json.loads(path.read_text()) == json.loads((SNAPSHOT_DIR / path.name).read_text()), path.name
 
 
-@needs_shared
-def test_minute_closes__equal_demeter_fetch_minute_bars(snapshot_payloads):
+def test_minute_closes__equal_demeter_fetch_minute_bars(snapshot_payloads, shared_dir):
     rows = pd.DataFrame(snapshot_payloads["realized_vol_jumps"]["result"]["rows"])
     rows["timestamp"] = pd.to_datetime(rows["minute"].str.replace(" UTC", ""))
-    bars = pd.read_csv(SHARED_DATA / "mainnet_usdc_weth_2024-01-05"
+    bars = pd.read_csv(shared_dir / "data" / "mainnet_usdc_weth_2024-01-05"
                        / "ethereum-0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640-2024-01-05.minute.csv")
     bars["timestamp"] = pd.to_datetime(bars["timestamp"])
     joined = rows.merge(bars, on="timestamp")
@@ -30,10 +25,9 @@ def test_minute_closes__equal_demeter_fetch_minute_bars(snapshot_payloads):
     assert (joined["close_tick"] == joined["closeTick"]).all()
 
 
-@needs_shared
-def test_pool_volume__close_to_demeter_fetch_minute_inflows(snapshot_payloads):
+def test_pool_volume__close_to_demeter_fetch_minute_inflows(snapshot_payloads, shared_dir):
     # An independent path: demeter-fetch's per-minute amounts in, valued at the minute's close.
-    bars = pd.read_csv(SHARED_DATA / "mainnet_usdc_weth_2024-01-05"
+    bars = pd.read_csv(shared_dir / "data" / "mainnet_usdc_weth_2024-01-05"
                        / "ethereum-0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640-2024-01-05.minute.csv",
                        dtype={"inAmount0": str, "inAmount1": str})
     price = 1e12 / 1.0001 ** bars["closeTick"]

@@ -10,7 +10,6 @@ from hbbatch.calibration.errors import GateError, SourceError
 from hbbatch.calibration.sources.files import FilesSource
 from hbbatch.calibration.task import calibrate
 from hbbatch.planner.catalog import QuerySpec
-from tests.calibration.conftest import SHARED_DATA
 
 
 def _export(payloads, folder):
@@ -89,12 +88,11 @@ def test_files__missing_export_and_ragged_line_are_named(tmp_path):
         FilesSource(tmp_path / "nope")
 
 
-@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="shared data folder not present")
-def test_files__reads_a_real_dune_export():
+def test_files__reads_a_real_dune_export(shared_dir):
     spec = QuerySpec(name="mint_events", priority="P2", cost_credits=0, cost_class="cheap", expensive=False,
                      ttl_s=0, provides=("x",), sql="", columns={"evt_block_time": "timestamp", "amount": "double",
                                                                 "tickLower": "bigint", "owner": "varchar"})
-    result = FilesSource(SHARED_DATA / "dune_export_samples_base").fetch(spec, {})
+    result = FilesSource(shared_dir / "data" / "dune_export_samples_base").fetch(spec, {})
     frame = result.to_frame(spec)
     assert len(frame) == 672
     assert str(frame["evt_block_time"].iloc[0]) == "2024-12-16 05:01:53+00:00"

@@ -10,7 +10,6 @@ import pytest
 
 from hbbatch.calibration.gas import RECENTER_GAS_UNITS
 from hbbatch.calibration.regimes import REGIMES
-from tests.calibration.conftest import SHARED_DATA
 
 
 def _rows(payloads, name):
@@ -21,12 +20,10 @@ def _rows(payloads, name):
     return frame
 
 
-def test_recenter_gas__is_the_sum_of_uniswap_gas_snapshots():
+def test_recenter_gas__is_the_sum_of_uniswap_gas_snapshots(shared_dir):
     # v3-periphery: multicall exit 228,718 + exactInputSingle 107,180 + mint (new ticks) 451,862
     assert RECENTER_GAS_UNITS == 228_718 + 107_180 + 451_862 == 787_760
-    snapshots = SHARED_DATA.parent / "reference" / "uniswap_gas_snapshots"
-    if not snapshots.is_dir():
-        pytest.skip("Uniswap gas snapshots not present")
+    snapshots = shared_dir / "reference" / "uniswap_gas_snapshots"
     entries = {}
     for path in snapshots.glob("*.snap"):
         entries.update(re.findall(r"exports\[`(.*?)`\] = `(\d+)`", path.read_text()))

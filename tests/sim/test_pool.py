@@ -11,8 +11,8 @@ from hbbatch import uniswap
 from hbbatch.sim import pool, precision
 
 Q96 = 2**96
-POSITIONS = (Path(__file__).resolve().parents[3] / "shared" / "data" / "mainnet_usdc_weth_2024-01-05"
-             / "ethereum-0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640-2024-01-05-2024-01-05.positions.csv")
+POSITIONS = (Path(__file__).resolve().parents[1] / "data" / "mainnet_usdc_weth_2024-01-05"
+             / "ethereum-0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640-2024-01-05-2024-01-05.positions.csv")   # embedded
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +28,6 @@ def test_pool__sqrt_price_at_tick_matches_tickmath():
     np.testing.assert_allclose(np.asarray(pool.sqrt_price_at_tick(jnp.asarray(ticks, jnp.float64))), exact, rtol=1e-9)
 
 
-@pytest.mark.skipif(not POSITIONS.exists(), reason="shared data not present")
 def test_pool__amounts_and_liquidity_match_the_exact_port_on_real_positions():
     rows = pd.read_csv(POSITIONS, dtype=str)
     rows = rows[rows["tx_type"].isin(["MINT", "BURN"]) & (rows["liquidity"].map(lambda v: int(float(v))) > 0)]
