@@ -69,7 +69,26 @@ def task_function(cfg: DictConfig) -> int:
         log.debug("traceback", exc_info=True)
         code = exit_codes.ERROR
     exit_codes.record(code)
+    if cfg.get("task") == "campaign" and (cfg.get("optimise") or {}).get("enabled", False):
+        return _objective(cfg)   # what Optuna maximises; the exit status stays recorded above
     return code
+
+
+def _objective(cfg: DictConfig) -> float | None:
+    """A trial's in-sample gain over the search's baseline (hbbatch.campaign.objective); None if it failed."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from hbbatch.campaign.objective import trial_objective
+
+    hc = HydraConfig.get()
+    try:
+        return trial_objective(Path(hc.runtime.output_dir), OmegaConf.to_container(cfg, resolve=True),
+                               Path(hc.sweep.dir))
+    except Exception as exc:
+        log.error("%s: error: objective of %s: %s", PROG, hc.runtime.output_dir, one_line(exc))
+        exit_codes.record(exit_codes.ERROR)
+        return None
 
 
 def one_line(exc: BaseException) -> str:

@@ -40,6 +40,14 @@ def sweep_subdir(num: int, override_dirname: str, shards: int, shard: int) -> st
     return f"shards/{job_dir(num, override_dirname)}_shard{int(shard)}"
 
 
+def csv(values) -> str:
+    """A list as a sweep's comma-separated values (`experiment.worlds` -> `world: historical,regimes`)."""
+    items = [str(v) for v in values]
+    if not items:
+        raise ValueError("an empty list cannot be swept; give at least one value (experiment.worlds=[historical])")
+    return ",".join(items)
+
+
 def repo_path(relative: str) -> str:
     """A path of the project: conf/, expectations/ and queries/ wherever they are installed (resource_dir)."""
     from hbbatch.config import RESOURCES, resource_dir
@@ -54,7 +62,7 @@ def register_resolvers() -> None:
     from hbbatch.runs import reserve_dir
 
     for name, fn in (("hb.env_mix", env_mix), ("hb.job_dir", job_dir), ("hb.repo", repo_path),
-                     ("hb.shard_sweep", shard_sweep), ("hb.sweep_subdir", sweep_subdir)):
+                     ("hb.shard_sweep", shard_sweep), ("hb.sweep_subdir", sweep_subdir), ("hb.csv", csv)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
     # cached: Hydra copies a run's resolver cache into every job's config (as for ${now:}), so the folder is

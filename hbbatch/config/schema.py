@@ -94,6 +94,22 @@ class PathsConf:
 
 
 @dataclass
+class ExperimentConf:
+    """What an experiment runs beyond its sweep: the worlds its settings are compared in (a scenario axis)."""
+
+    # three_way sweeps world over these; experiment.worlds=[historical] runs one
+    worlds: List[str] = field(default_factory=lambda: ["historical"])
+
+
+@dataclass
+class OptimiseConf:
+    """The optimiser (`+experiment=optimise`): trials scored against a baseline on a walk-forward split."""
+
+    enabled: bool = False                     # set by conf/experiment/optimise.yaml
+    fit_share: float = bounded(0.5, gt=0, lt=1)  # the first share of the windows is in-sample, the rest out-of-sample
+
+
+@dataclass
 class ReportConf:
     html: bool = True                         # report.html beside the multirun's artifacts
     table: bool = True                        # the summary table on the terminal at the end
@@ -135,6 +151,8 @@ class Config:
     stats: StatsConf = field(default_factory=StatsConf)
     paths: PathsConf = field(default_factory=PathsConf)
     report: ReportConf = field(default_factory=ReportConf)
+    experiment: ExperimentConf = field(default_factory=ExperimentConf)
+    optimise: OptimiseConf = field(default_factory=OptimiseConf)
     replay: ReplayConf = field(default_factory=ReplayConf)
     shadow: ShadowConf = field(default_factory=ShadowConf)
     monitoring: MonitoringConf = field(default_factory=MonitoringConf)

@@ -24,7 +24,8 @@ import yaml
 REPLICATION, SCENARIO, SETTING, IGNORED = "replication", "scenario", "setting", "ignored"
 REPLICATION_KEYS = ("seed",)
 SCENARIO_KEYS = ("world", "market", "regime_mix", "n_steps", "dtype")
-IGNORED_KEYS = ("experiment", "experiment_name", "hydra", "paths", "criteria", "stats", "report", "task")
+IGNORED_KEYS = ("experiment", "experiment_name", "hydra", "paths", "criteria", "stats", "report", "task", "shard", "shards",
+                "optimise")
 DEFAULT_WORLD = "default"
 
 

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def _plain(config: DictConfig) -> dict[str, Any]:
     """The sections post-processing reads, resolved (the hydra section is left out), and the base config's
     agent settings (`base`: the values a sweep's baseline runs; see hbbatch.report.axes)."""
-    keys = ("experiment_name", "criteria", "stats", "paths", "report")
+    keys = ("experiment_name", "criteria", "stats", "paths", "report", "optimise")
     plain = {k: OmegaConf.to_container(config[k], resolve=True) if OmegaConf.is_config(config[k]) else config[k]
              for k in keys}
     base = {}

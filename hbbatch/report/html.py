@@ -307,6 +307,26 @@ def _pairing(comparison: pd.DataFrame, skipped_pairs: Sequence[dict[str, str]]) 
     return out
 
 
+def _search(search: Any) -> str:
+    """An optimiser's trials: searched values, in-sample and out-of-sample gain over the baseline side by side."""
+    def gain(part: Any) -> str:
+        return f"{money(part['mean_diff'])} {interval(part['boot_low'], part['boot_high'])}" if part else "–"
+
+    keys = list(dict.fromkeys(k for t in search.trials for k in t["params"]))
+    rows, classes = [], []
+    for t in search.trials:
+        best = t["trial"] == search.best
+        rows.append([t["trial"] + (" (best in-sample)" if best else ""), t["status"],
+                     *(t["params"].get(k) or "–" for k in keys), gain(t["in_sample"]), gain(t["out_of_sample"])])
+        classes.append(["pass" if best else ""] + [""] * (len(rows[-1]) - 1))
+    note = (f"<p class='note'>Episodes are consecutive windows of the history; windows before episode "
+            f"{search.first_out_of_sample_episode} are in-sample (the search maximised their mean gain), the "
+            "rest out-of-sample. Only the best in-sample trial is judged, on the out-of-sample windows. Gains: "
+            "paired net PnL over the baseline [USD/week], bootstrap CI.</p>")
+    return note + _table(["Trial", "Status", *keys, "In-sample gain [USD/week]", "Out-of-sample gain [USD/week]"],
+                         rows, classes)
+
+
 def _detail(comparison: pd.DataFrame, convergence: pd.DataFrame, jobs: Sequence[dict[str, Any]],
             rules: Mapping[str, Mapping[str, pd.DataFrame]] | None) -> str:
     parts = []
@@ -356,6 +376,8 @@ def render_report(*, experiment: str, jobs: Sequence[dict[str, Any]], variants: 
              _verdict(verdict, exit_code, criteria, errors, baseline, confidence),
              f"<p class='note'>Baseline: {_esc(baseline)}. Generated "
              f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}.</p>"]
+    if extras.get("search") is not None:
+        parts.append("<h2>Walk-forward search</h2>" + _search(extras["search"]))
     if criteria:
         parts.append("<h2>Success criteria</h2>" + _criteria(criteria))
     if len(variants):

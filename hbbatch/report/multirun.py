@@ -6,6 +6,7 @@ print the table. Reads only what the jobs wrote, so it works the same whichever 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from hbbatch.campaign.job import EPISODES, MANIFEST, SUMMARY
 from hbbatch.report import axes
 from hbbatch.report.run_results import build_run_results
 from hbbatch.report.summary import pooled_summary, variant_row
+from hbbatch.report.verdict import money
 
 log = logging.getLogger(__name__)
 COMPARISON, CRITERIA, RUN_RESULTS, REPORT = "comparison.parquet", "criteria.json", "run_results.json", "report.html"
@@ -229,8 +231,10 @@ class WorldRun:
     weeks: dict[str, float]
 
 
-def pool_worlds(jobs: list[Job], stats_conf: dict[str, Any], refused: set[tuple[str, str]]) -> list[WorldRun]:
-    """Group successful jobs by world, then by setting; a setting's replications (seeds) are pooled."""
+def pool_worlds(jobs: list[Job], stats_conf: dict[str, Any], refused: set[tuple[str, str]],
+                from_episode: int | None = None) -> list[WorldRun]:
+    """Group successful jobs by world, then by setting; a setting's replications (seeds) are pooled.
+    `from_episode`: only episodes from this index on (an optimiser's out-of-sample windows), summaries recomputed."""
     grouped: dict[str, dict[str, list[Job]]] = {}
     for job in jobs:
         if job.status == "success" and (job.label, job.world) not in refused:
@@ -240,10 +244,13 @@ def pool_worlds(jobs: list[Job], stats_conf: dict[str, Any], refused: set[tuple[
         episodes, summaries, weeks = {}, {}, {}
         for label, members in settings.items():
             frames = [pd.read_parquet(j.dir / EPISODES) for j in members]
+            if from_episode is not None:
+                frames = [f[f["episode"] >= from_episode].reset_index(drop=True) for f in frames]
             episodes[label] = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
             summaries[label] = pooled_summary(
                 episodes[label], [j.record["summary"] for j in members], confidence=stats_conf["confidence"],
-                n_bootstrap=stats_conf["n_bootstrap"], seed=stats_conf["bootstrap_seed"], label=f"{label}|{world}")
+                n_bootstrap=stats_conf["n_bootstrap"], seed=stats_conf["bootstrap_seed"], label=f"{label}|{world}",
+                recompute=from_episode is not None)
             weeks[label] = members[0].weeks_per_episode
         worlds.append(WorldRun(world, episodes, summaries, weeks))
     return worlds
@@ -323,7 +330,17 @@ def _nothing_judged(jobs: list[Job], worlds: list[WorldRun], crit_conf: dict[str
 def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: float | None,
                 single: bool) -> int:
     t0 = time.perf_counter()
-    setting_values = label_jobs(jobs)
+    search = None
+    if (config.get("optimise") or {}).get("enabled"):
+        from hbbatch.report.search import BASELINE_LABEL, label_search
+
+        search = label_search(jobs)
+        setting_values = {j.label: {} for j in jobs}
+        # only the best in-sample trial is judged, on the out-of-sample windows
+        config = {**config, "criteria": {**config["criteria"], "baseline": BASELINE_LABEL,
+                                         "judged": [search.best] if search.best else []}}
+    else:
+        setting_values = label_jobs(jobs)
     crit_conf, stats_conf = config["criteria"], config["stats"]
     experiment = str(config.get("experiment_name", "default"))
     errors = [f"job {j.label}{' in ' + j.world if j.world != axes.DEFAULT_WORLD else ''}: {j.record.get('message', '')}"
@@ -336,7 +353,12 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
         baseline, judged = None, []
     refused = world_mismatches(jobs, baseline)
     errors += [f"{r['variant']} vs {r['baseline']} in {r['world']}: {r['reason']}" for r in refused]
-    worlds = pool_worlds(jobs, stats_conf, {(r["variant"], r["world"]) for r in refused})
+    if search is not None:
+        shown = {baseline, *judged}
+        worlds = pool_worlds([j for j in jobs if j.label in shown], stats_conf, set(),
+                             from_episode=search.first_out_of_sample_episode)
+    else:
+        worlds = pool_worlds(jobs, stats_conf, {(r["variant"], r["world"]) for r in refused})
     several = len({j.world for j in jobs}) > 1
 
     rows, comparisons, convergences, skipped_pairs, criteria_results = [], [], [], list(refused), []
@@ -394,6 +416,7 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
         hbio.write_json(run_dir / SUMMARY, {
             "experiment": experiment, "baseline": baseline, "judged": judged, "exit_code": code,
             "worlds": [w.name for w in worlds], "verdict": verdict.to_dict(),
+            **({"search": search.to_dict()} if search is not None else {}),
             "jobs": job_dicts, "variants": variants.to_dict(orient="records"), "paired_share": shares,
             "skipped_pairs": skipped_pairs, "convergence": convergence.to_dict(orient="records"), "errors": errors})
     elapsed = (time.time() - started) if started else sum(j["execution_time"] for j in job_dicts)
@@ -410,7 +433,7 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
             convergence=convergence, criteria=criteria_results, episodes={w.name: w.episodes for w in worlds},
             baseline=baseline, errors=errors, exit_code=code, confidence=stats_conf["confidence"],
             rules=rules_by_world, skipped_pairs=skipped_pairs, verdict=verdict,
-            extras=extras))
+            extras={**extras, **({"search": search} if search is not None else {})}))
 
     counts = {s: statuses.count(s) for s in ("pass", "warn", "fail", "error", "skipped") if s in statuses}
     footer = errors + [f"{'partly compared' if p['kind'] == 'seed_subset' else 'not compared'}: {p['variant']} - "
@@ -418,12 +441,22 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
                        for p in skipped_pairs if p["kind"] not in ("pairing", "world")]
     if shares:
         footer.append("paired share: " + ", ".join(f"{pair} {100 * share:.0f} %" for pair, share in shares.items()))
+    if search is not None and search.best:
+        best = next(t for t in search.trials if t["trial"] == search.best)
+        inside, outside = best["in_sample"] or {}, best["out_of_sample"] or {}
+        footer.append(f"search: {len(search.trials)} trials; best in-sample {search.best} "
+                      f"({', '.join(f'{k}={v}' for k, v in best['params'].items())}): in-sample "
+                      f"{money(inside.get('mean_diff', math.nan))}/week, out-of-sample "
+                      f"{money(outside.get('mean_diff', math.nan))}/week "
+                      f"[{money(outside.get('boot_low', math.nan))}, {money(outside.get('boot_high', math.nan))}]")
     footer.append(f"{len(jobs)} job(s) in {len(worlds)} world(s), criteria {counts or 'none'}, exit {code}; "
                   f"artifacts in {run_dir} (post-processing {time.perf_counter() - t0:.1f} s)")
     if config["report"].get("table", True):
         from hbbatch.report.table import print_report
 
-        print_report(variants, job_dicts, criteria_results, baseline, f"{experiment}: {run_dir.name}",
+        shown_jobs = job_dicts if search is None else [   # a search: its baseline and the judged trial
+            j for j in job_dicts if j["label"] in {baseline, *judged} or j["status"] != "success"]
+        print_report(variants, shown_jobs, criteria_results, baseline, f"{experiment}: {run_dir.name}",
                      stats_conf["confidence"], footer, convergence, verdict, comparison)
     else:
         for line in [verdict.headline] + [c.message for c in criteria_results if c.status != "pass"] + footer:

@@ -61,10 +61,12 @@ def summarize(episodes: pd.DataFrame, rules: pd.DataFrame, *, rails: dict[str, A
 
 
 def pooled_summary(episodes: pd.DataFrame, summaries: Sequence[dict[str, Any]], *, confidence: float,
-                   n_bootstrap: int, seed: int, label: str, metrics: Sequence[str] = SUMMARY_METRICS) -> dict[str, Any]:
+                   n_bootstrap: int, seed: int, label: str, metrics: Sequence[str] = SUMMARY_METRICS,
+                   recompute: bool = False) -> dict[str, Any]:
     """One variant's summary over its replications (jobs of different seeds): metrics over the pooled episodes,
-    rule totals summed, the hard cap's worst window of any replication (windows never span two seeds)."""
-    if len(summaries) == 1:
+    rule totals summed, the hard cap's worst window of any replication (windows never span two seeds).
+    `recompute`: metrics from `episodes` even for one job (a subset of its episodes: out-of-sample windows)."""
+    if len(summaries) == 1 and not recompute:
         return {**summaries[0], "replications": 1}
     caps = [s["hard_cap"] for s in summaries]
     rules = pd.concat([pd.DataFrame(s["rules"]) for s in summaries], ignore_index=True)
