@@ -207,3 +207,32 @@ def test_cli__help_lists_tasks_groups_main_overrides_and_the_artifact_contract(c
         assert all(option.stem in line for option in group.glob("*.yaml")), line
     assert "seed" in text and "[0, 2^63)" in text and "agent.gas_usd" in text
     assert all(name in text for name in RUN_FILES + JOB_FILES) and "exit status: 0 ok, 1" in text
+
+
+def test_cli__optimise_searches_with_optuna_and_reports_in_and_out_of_sample(tmp_path):
+    code = run_cli("+experiment=optimise", *TINY, f"hydra.sweep.dir={tmp_path}", "hydra.sweeper.n_trials=2",
+                   "criteria.fail_on_violation=false")
+    assert code == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    trials = summary["search"]["trials"]
+    assert len(trials) == 2 and summary["search"]["best"] in {t["trial"] for t in trials}
+    assert all(t["in_sample"] and t["out_of_sample"] for t in trials)
+    assert (tmp_path / "baseline" / "episodes.parquet").is_file()
+    first_out = summary["search"]["first_out_of_sample_episode"]
+    comparison = pd.read_parquet(tmp_path / "comparison.parquet")
+    row = comparison.query("metric == 'net_pnl_usd' and regime == 'all'").iloc[0]
+    assert row.baseline == "baseline" and row.variant == summary["search"]["best"]
+    assert row.n_pairs == 16 - first_out                         # judged on the out-of-sample windows only
+    assert "Walk-forward search" in (tmp_path / "report.html").read_text()
+
+
+def test_cli__optimise_resumes_a_search_kept_in_sqlite(tmp_path):
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'search.db'}"
+    for run in ("first", "second"):
+        assert run_cli("+experiment=optimise", *TINY, f"hydra.sweep.dir={tmp_path / run}", "hydra.sweeper.n_trials=2",
+                       f"hydra.sweeper.storage={storage}", "report.html=false",
+                       "criteria.fail_on_violation=false") == 0
+    study = optuna.load_study(study_name="hbbatch_optimise", storage=storage)
+    assert len(study.trials) == 4 and all(t.value is not None for t in study.trials)
