@@ -102,16 +102,16 @@ class PaperPosition:
         self.idle1 += a1 + self.fees1
         self.liquidity, self.fees0, self.fees1 = 0, 0, 0
 
-    def _swap_for_output(self, obs: Observation, want0: int, want1: int, fee_pips: int) -> None:
-        """Swap idle tokens so that at least (want0, want1) are held, if the other token covers it."""
+    def _swap_to(self, obs: Observation, want1: int, fee_pips: int) -> None:
+        """Swap idle tokens so that exactly `want1` WETH is held (the rest in USDC, as the simulator's cash)."""
         before = self.usd(self.idle0, self.idle1, obs.price_usd)
-        if self.idle1 < want1:          # token0 in, token1 out: the price (token1 per token0) falls
+        if self.idle1 < want1:          # token0 in, exact token1 out: the price (token1 per token0) falls
             _, paid, got, fee = uniswap.compute_swap_step(obs.sqrt_price_x96, uniswap.MIN_SQRT_RATIO + 1,
                                                           obs.pool_liquidity_raw, -(want1 - self.idle1), fee_pips)
             self.idle0, self.idle1 = self.idle0 - paid - fee, self.idle1 + got
-        elif self.idle0 < want0:        # token1 in, token0 out
+        elif self.idle1 > want1:        # exact token1 in, token0 out: the price rises
             _, paid, got, fee = uniswap.compute_swap_step(obs.sqrt_price_x96, uniswap.MAX_SQRT_RATIO - 1,
-                                                          obs.pool_liquidity_raw, -(want0 - self.idle0), fee_pips)
+                                                          obs.pool_liquidity_raw, self.idle1 - want1, fee_pips)
             self.idle0, self.idle1 = self.idle0 + got, self.idle1 - paid - fee
         self.swap_cost_usd += before - self.usd(self.idle0, self.idle1, obs.price_usd)
 
@@ -127,23 +127,18 @@ class PaperPosition:
 
     def rebalance(self, obs: Observation, tick_lower: int, tick_upper: int, liquidity: int, fee_pips: int,
                   gas_usd: float) -> None:
-        """Burn, collect, swap to the new band's ratio, mint `liquidity` (or what the tokens allow)."""
+        """Burn, collect, swap to the new band's WETH, mint `liquidity` (or what the tokens allow); what the
+        band does not take stays in USDC, like the simulator's cash."""
         self._withdraw(obs)
-        need0, need1 = uniswap.modify_position_amounts(obs.tick, obs.sqrt_price_x96, tick_lower, tick_upper, liquidity)
-        self._swap_for_output(obs, need0, need1, fee_pips)
+        _, need1 = uniswap.modify_position_amounts(obs.tick, obs.sqrt_price_x96, tick_lower, tick_upper, liquidity)
+        self._swap_to(obs, need1, fee_pips)
         self._mint(obs, tick_lower, tick_upper, liquidity)
         self.gas_usd += gas_usd
 
     def exit(self, obs: Observation, fee_pips: int, gas_usd: float) -> None:
         """Burn, collect and sell the WETH for USDC (the simulator's exit)."""
         self._withdraw(obs)
-        before = self.usd(self.idle0, self.idle1, obs.price_usd)
-        if self.idle1 > 0:
-            # token1 in, token0 out: the price (token1 per token0) rises
-            _, paid, got, fee = uniswap.compute_swap_step(obs.sqrt_price_x96, uniswap.MAX_SQRT_RATIO - 1,
-                                                          obs.pool_liquidity_raw, self.idle1, fee_pips)
-            self.idle0, self.idle1 = self.idle0 + got, self.idle1 - paid - fee
-        self.swap_cost_usd += before - self.usd(self.idle0, self.idle1, obs.price_usd)
+        self._swap_to(obs, 0, fee_pips)
         self.gas_usd += gas_usd
 
     # --------------------------------------------------------------- persistence
