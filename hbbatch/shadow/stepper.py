@@ -1,9 +1,11 @@
-"""The simulator's own step, driven one observation at a time from host values.
+"""The simulator's own policy and rails, driven one observation at a time from host values.
 
-`env.advance` is jitted once (static gating and classifier); every per-step input is a traced value, so
-no observation, override or rail change ever recompiles. The world's move for a step is built exactly as
-`hbbatch.sim.replay` builds it from bars (LVR from the realised squared return, no simulated gas draw),
-so a shadow run over bars makes the decisions a replay of the same bars makes.
+One step is exactly the simulator's: `policy.act` on `env.observe(state, world)`, then `env.transition`
+(rails, execution, accrual, memory, attribution); the rails' reasons (`rails.apply`) come back beside it
+for the decision log. The step is jitted once (static gating and classifier); every per-step input is a
+traced value, so no observation, override or rail change ever recompiles. The world's move for a step is
+built exactly as `hbbatch.sim.replay` builds it from bars (LVR from the realised squared return, no
+simulated gas draw), so a shadow run over bars makes the decisions a replay of the same bars makes.
 
 Rails that need wall-clock time are mapped onto the simulator's own traced rail parameters:
 - the hard cap per rolling window of hours becomes the step's `max_actions_per_episode` (actions so far
@@ -24,9 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hbbatch.sim import env, make_params, precision
+from hbbatch.sim import env, make_params, policy, precision, rails
 from hbbatch.sim.price import MarketMove, gas_paid_usd
-from hbbatch.sim.types import ACTION_KINDS, OVERRIDES, OWNERS, SimParams, SimState, StepRecord
+from hbbatch.sim.types import ACTION_KINDS, OVERRIDES, OWNERS, RULES, SimParams, SimState
 
 DTYPE = "float64"   # one step at a time: speed is no concern, and real prices deserve the precision
 
@@ -44,13 +46,24 @@ class StepControls(NamedTuple):
 class StepOutcome:
     """What one step decided, in host values."""
 
-    action: str
+    action: str                   # what executed: hold, recenter, widen, narrow, exit
     owner: str                    # whose decision set the position now held
-    fired: str                    # the rule that fired and was considered this step ("" when none)
+    asked: str                    # what the policy asked for ("" when no rule fired off cooldown)
+    asked_rule: str               # the rule that asked
+    blocked_by: str               # why an ask did not execute: ev_gate, emergency_stop, rails ("" otherwise)
     acted: bool
     emergency_stop: bool          # an action was refused by the gas cap this step
     gas_usd: float
     price_usd: float
+
+
+def single_step(state: SimState, world: MarketMove, params: SimParams, gating: str, classifier: str):
+    """The simulator's step in a given world move, with the policy's ask and the rails' reasons."""
+    observation = env.observe(state, world, params)
+    asked = policy.act(observation, state.memory, params.agent, gating, classifier)
+    _, why = rails.apply(asked, observation, state.rails, params.agent)
+    state, record = env.transition(state, world, asked, params)
+    return state, record, asked, why
 
 
 def _world(log_return: float, volume_usd: float, pool_liquidity: float, gas_usd: float) -> MarketMove:
@@ -70,7 +83,7 @@ class Stepper:
                                              regime_mix=config["regime_mix"], dtype=DTYPE)
         self.gating = str(config["gating"]["mode"])
         self.classifier = "online"    # real prices have no true regime
-        self._advance = jax.jit(functools.partial(env.advance, gating=self.gating, classifier=self.classifier))
+        self._step = jax.jit(functools.partial(single_step, gating=self.gating, classifier=self.classifier))
         self._reset = jax.jit(functools.partial(env.reset, classifier=self.classifier))
         with precision.scope():   # the replay's gas on bars: the median, no draw
             self.median_gas_usd = float(gas_paid_usd(precision.array(0.0, DTYPE), jnp.zeros((), bool),
@@ -95,22 +108,27 @@ class Stepper:
 
     def step(self, state: SimState, log_return: float, volume_usd: float, pool_liquidity: float,
              controls: StepControls) -> tuple[SimState, StepOutcome]:
-        before = state.totals
         gas = self.median_gas_usd if controls.gas_usd is None else controls.gas_usd
+        gas_before = float(state.totals.gas_usd)
         with precision.scope():
-            state, record = self._advance(state, _world(log_return, volume_usd, pool_liquidity, gas),
-                                          self.params_for(controls))
-        return state, outcome(before, state, record)
-
-
-def outcome(before, state: SimState, record: StepRecord) -> StepOutcome:
-    after = state.totals
-    fired = np.flatnonzero(np.asarray(after.rule_fires) - np.asarray(before.rule_fires))
-    acted = float(after.actions) > float(before.actions)
-    return StepOutcome(action=ACTION_KINDS[int(record.action)], owner=OWNERS[int(state.memory.owner)],
-                       fired=OWNERS[int(fired[0])] if fired.size else "", acted=acted,
-                       emergency_stop=float(after.emergency_stops) > float(before.emergency_stops),
-                       gas_usd=float(after.gas_usd) - float(before.gas_usd), price_usd=float(record.price_usd))
+            state, record, asked, why = self._step(state, _world(log_return, volume_usd, pool_liquidity, gas),
+                                                   self.params_for(controls))
+        record, asked, why, owner, gas_total = jax.device_get((record, asked, why, state.owner, state.totals.gas_usd))
+        wanted, did_ask = ACTION_KINDS[int(asked.kind)], bool(asked.asked)
+        acted = bool(why.rebalance) or bool(why.drawdown_exit) or bool(why.manual_exit)
+        if not did_ask or acted:
+            blocked = ""
+        elif wanted == "hold":
+            blocked = "ev_gate"
+        elif bool(why.tripped):
+            blocked = "emergency_stop"
+        else:
+            blocked = "rails"          # hard cap, override pause, stood down
+        return state, StepOutcome(
+            action=ACTION_KINDS[int(record.action)], owner=OWNERS[int(owner)],
+            asked=(wanted if wanted != "hold" else "rebalance") if did_ask else "",
+            asked_rule=RULES[int(asked.rule)] if did_ask else "", blocked_by=blocked, acted=acted,
+            emergency_stop=bool(why.tripped), gas_usd=float(gas_total) - gas_before, price_usd=float(record.price_usd))
 
 
 def state_to_arrays(state: SimState) -> dict[str, np.ndarray]:

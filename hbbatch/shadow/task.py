@@ -205,7 +205,7 @@ class ShadowRun:
                 "hard_cap_times": [t.isoformat() for t in self.hard_cap.times],
                 "control_digest": self.control_digest, "alerts_active": sorted(self.alerts.active),
                 "alerts_recent": self.alerts.fired[-50:], "source_state": self.source.state(),
-                "totals": {"gas_usd": float(tot.gas_usd), "actions": int(tot.actions), "widens": int(tot.widens),
+                "totals": {"gas_usd": float(tot.gas_usd), "actions": int(self.state.rails.actions), "widens": int(tot.widens),
                            "gap_steps": int(sum(h.get("gap_steps", 0) for h in self.history)),
                            "rule_fires": {o: int(v) for o, v in zip(OWNERS, np.asarray(tot.rule_fires))},
                            "rule_actions": {o: int(v) for o, v in zip(OWNERS, np.asarray(tot.rule_actions))},
@@ -225,7 +225,7 @@ class ShadowRun:
         if obs.gas_price_wei is not None:
             gas_usd = float(self.shadow["gas_units"]) * obs.gas_price_wei / 1e18 * self.last_obs.price_usd
         return StepControls(override=override, override_from_step=start,
-                            max_actions_total=float(self.state.totals.actions) + remaining, gas_usd=gas_usd), remaining
+                            max_actions_total=float(self.state.rails.actions) + remaining, gas_usd=gas_usd), remaining
 
     def _poll_control(self, control_file: ControlFile) -> dict[str, Any] | None:
         requests = []
@@ -261,14 +261,15 @@ class ShadowRun:
         values = self.paper.values(obs)
         record = {
             "step": self.step_index, "time": obs.time.isoformat(), "block": obs.block, "price_usd": obs.price_usd,
-            "tick": obs.tick, "action": out.action, "rule": out.owner if out.acted else "", "fired": out.fired,
+            "tick": obs.tick, "action": out.action, "rule": out.owner if out.acted else "", "asked": out.asked, "asked_rule": out.asked_rule,
+            "blocked_by": out.blocked_by,
             "tick_lower": self.paper.tick_lower, "tick_upper": self.paper.tick_upper,
             "width_ticks": self.paper.tick_upper - self.paper.tick_lower, "liquidity": str(self.paper.liquidity),
             "gas_usd": out.gas_usd, "gas_usd_total": self.paper.gas_usd, "fees_usd_total": self.paper.fees_usd,
             "swap_cost_usd_total": self.paper.swap_cost_usd, "equity_usd": values["equity_usd"],
             "net_pnl_usd": values["net_pnl_usd"], "pnl_vs_hodl_usd": values["pnl_vs_hodl_usd"],
             "sim_net_pnl_usd": float(self.state.equity_usd) - float(self.config["agent"]["capital_usd"]),
-            "actions": int(tot.actions), "widens": int(tot.widens), "volume_usd": obs.volume_usd,
+            "actions": int(self.state.rails.actions), "widens": int(tot.widens), "volume_usd": obs.volume_usd,
             "rails": self._rails(remaining, obs), "override": self.override.mode, "control": control,
             "gap_steps": obs.gap_steps, "calibration_hash": self.calibration_hash,
             "config_hash": self.info["config_hash"],
@@ -286,12 +287,12 @@ class ShadowRun:
         return record
 
     def _rails(self, remaining: int, obs: Observation) -> dict[str, int]:
-        a, mem, pos = self.stepper.params.agent, self.state.memory, self.state.position
+        a, rs, pos = self.stepper.params.agent, self.state.rails, self.state.position
         share_cap = float(a.max_pool_share) / (1 - float(a.max_pool_share)) * obs.pool_liquidity
         at_size_limit = float(pos.liquidity) > 0 and (float(pos.liquidity) >= 0.999 * share_cap or
                                                       self.paper.values(obs)["position_usd"]
                                                       >= 0.999 * float(a.max_capital_usd))
-        return {"emergency_stop": int(float(mem.stopped_until_step) > float(self.state.t)),
+        return {"emergency_stop": int(float(rs.stopped_until_step) > float(self.state.t)),
                 "hard_cap": int(remaining < 2), "position_size": int(at_size_limit),
                 "drawdown_exit": int(bool(self.state.totals.drawdown_exit)),
                 "manual_pause": int(self.override.mode == "pause"), "manual_exit": int(self.override.mode == "exit")}
@@ -311,11 +312,11 @@ class ShadowRun:
         m.pnl_vs_hodl.set(record["pnl_vs_hodl_usd"])
         m.equity.set(record["equity_usd"])
         m.price.set(record["price_usd"])
-        peak = float(tot.peak_equity_usd)
+        peak = float(self.state.rails.peak_equity_usd)
         drawdown = max(peak - float(self.state.equity_usd), 0.0) / peak if peak > 0 else 0.0
         m.drawdown.set(drawdown)
         m.drawdown_limit.set(float(a.max_drawdown))
-        m.window_gas.set(float(self.state.memory.window_gas_usd))
+        m.window_gas.set(float(self.state.rails.window_gas_usd))
         m.gas_cap.set(float(a.gas_cap_usd_per_window))
         m.step.set(self.step_index)
         if record["gas_usd"]:
@@ -325,8 +326,8 @@ class ShadowRun:
             m.rule_actions.labels(record["rule"]).inc()
         if record["action"] == "widen":
             m.widens.inc()
-        if record["fired"]:
-            m.fires.labels(record["fired"]).inc()
+        if record["asked_rule"] and record["blocked_by"] not in ("rails", "emergency_stop"):
+            m.fires.labels(record["asked_rule"]).inc()      # a fire: asked while the rails allowed actions
         if record["gap_steps"]:
             m.gaps.inc(record["gap_steps"])
         for owner, value in zip(OWNERS, np.asarray(tot.rule_pnl_usd)):
@@ -339,7 +340,7 @@ class ShadowRun:
         m.widens_hour.set(widens_hour)
         lag = time.monotonic() - last_data_at
         m.lag.set(lag)
-        self.alerts.evaluate({"window_gas_usd": float(self.state.memory.window_gas_usd),
+        self.alerts.evaluate({"window_gas_usd": float(self.state.rails.window_gas_usd),
                               "gas_cap_usd": float(a.gas_cap_usd_per_window), "drawdown": drawdown,
                               "drawdown_limit": float(a.max_drawdown), "widens_last_hour": widens_hour,
                               "data_lag_seconds": lag, "emergency_stop": record["rails"]["emergency_stop"]},
@@ -353,7 +354,7 @@ class ShadowRun:
         lag = time.monotonic() - last_data_at
         self.metrics.lag.set(lag)
         a = self.stepper.params.agent
-        self.alerts.evaluate({"window_gas_usd": float(self.state.memory.window_gas_usd),
+        self.alerts.evaluate({"window_gas_usd": float(self.state.rails.window_gas_usd),
                               "gas_cap_usd": float(a.gas_cap_usd_per_window), "drawdown": 0.0,
                               "drawdown_limit": float(a.max_drawdown), "widens_last_hour": 0.0,
                               "data_lag_seconds": lag, "emergency_stop": 0},
