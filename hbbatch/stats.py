@@ -359,3 +359,12 @@ def compare_pair(variant: pd.DataFrame, baseline: pd.DataFrame, metrics: Sequenc
                          "paired_share": paired_share(n, n_v, n_b), "unpaired_mismatch": mismatch,
                          **stats, "confidence": confidence, "n_bootstrap": n_bootstrap})
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def paired_means_by(variant: pd.DataFrame, baseline: pd.DataFrame, metric: str, by: str) -> dict[int, float]:
+    """The paired mean difference of `metric` within each value of `by` (a calibration refit: the spread of a
+    comparison across assumptions, beside its Monte-Carlo interval within one)."""
+    keys = [k for k in (by, "seed", *PAIR_KEYS) if k in variant.columns and k in baseline.columns]
+    joined = variant.merge(baseline, on=keys, suffixes=("_v", "_b"))
+    diffs = (joined[f"{metric}_v"] - joined[f"{metric}_b"]).groupby(joined[by]).mean()
+    return {int(k): float(v) for k, v in diffs.items()}

@@ -65,6 +65,16 @@ def simulate_tables(config: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame,
     return episodes, rules, asdict(stream.rollout_spec(config, int(config["n_episodes"])))
 
 
+def _calibration_spread(config: dict[str, Any], out: Path) -> None:
+    """In the calibrated (parametric) world, the same settings in refits of the world on resampled history
+    (experiment.calibration_resamples; hbbatch.campaign.calibration_spread)."""
+    resamples = int((config.get("experiment") or {}).get("calibration_resamples") or 0)
+    if resamples and (config.get("world") or {}).get("kind") == "parametric":
+        from hbbatch.campaign.calibration_spread import SPREAD, spread_episodes
+
+        hbio.write_parquet(out / SPREAD, spread_episodes(config, lambda c: simulate_tables(c)[0], resamples))
+
+
 def run_job(config: dict[str, Any], job: JobInfo) -> int:
     """Run one campaign and write its artifacts into job.output_dir; 0 on success, 2 on error."""
     out = Path(job.output_dir)
@@ -86,6 +96,7 @@ def run_job(config: dict[str, Any], job: JobInfo) -> int:
             record.update(shards.shard_record(out, config, calibration, spec, start, stop))
         else:
             record.update(stream.finish_job(out, config, calibration, spec, record, job.mode))
+            _calibration_spread(config, out)
         record["simulate_s"] = sim_s
         code = 0
     except Exception as exc:   # recorded, not raised: see the module docstring

@@ -99,6 +99,8 @@ class ExperimentConf:
 
     # three_way sweeps world over these; experiment.worlds=[historical] runs one
     worlds: List[str] = field(default_factory=lambda: ["historical"])
+    # in the parametric (calibrated) world: refits on bootstrap resamples of the history, run beside the fit
+    calibration_resamples: int = bounded(0, ge=0, le=20)
 
 
 @dataclass

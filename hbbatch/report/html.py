@@ -122,13 +122,15 @@ def _verdict(verdict: Any, exit_code: int, criteria: Sequence[Any], errors: Sequ
         rows = []
         for s in verdict.settings:
             gains = [("baseline" if s.variant == baseline else
-                      (f"{money(g[0])} {interval(g[1], g[2])}" if (g := s.gain_usd_per_week.get(w)) else "–"))
+                      (f"{money(g[0])} {interval(g[1], g[2])}" if (g := s.gain_usd_per_week.get(w)) else "–")
+                      + (f"; calibration {interval(*c)}" if (c := s.calibration_spread.get(w)) else ""))
                      for w in worlds]
             rows.append([s.variant, f"{s.wins} of {s.worlds}", money(s.worst_regret_usd_per_week, False), *gains])
         lines.append(_table(headers, rows))
     lines.append(f"<p class='note'>Intervals: {confidence:.0%} paired percentile bootstrap over episodes (t intervals "
                  "in the detail); they measure simulation noise only. The spread between worlds shows what the "
-                 "market model's assumptions do to the answer.</p></section>")
+                 "market model's assumptions do to the answer; 'calibration' is the range of the gain over refits "
+                 "of the calibrated world on bootstrap resamples of the history.</p></section>")
     return "\n".join(lines)
 
 

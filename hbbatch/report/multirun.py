@@ -25,6 +25,7 @@ from hbbatch.report.verdict import money
 
 log = logging.getLogger(__name__)
 COMPARISON, CRITERIA, RUN_RESULTS, REPORT = "comparison.parquet", "criteria.json", "run_results.json", "report.html"
+CALIBRATION_SPREAD = "calibration_spread.parquet"   # hbbatch.campaign.calibration_spread
 RULE_VALUES = "rule_values.parquet"   # the agent's counterfactual rule values (per job, and the run's)
 
 
@@ -229,6 +230,7 @@ class WorldRun:
     episodes: dict[str, pd.DataFrame]
     summaries: dict[str, dict[str, Any]]
     weeks: dict[str, float]
+    spreads: dict[str, pd.DataFrame]   # a setting's episodes in refits of a calibrated world (where run)
 
 
 def pool_worlds(jobs: list[Job], stats_conf: dict[str, Any], refused: set[tuple[str, str]],
@@ -241,8 +243,10 @@ def pool_worlds(jobs: list[Job], stats_conf: dict[str, Any], refused: set[tuple[
             grouped.setdefault(job.world, {}).setdefault(job.label, []).append(job)
     worlds = []
     for world, settings in grouped.items():
-        episodes, summaries, weeks = {}, {}, {}
+        episodes, summaries, weeks, spreads = {}, {}, {}, {}
         for label, members in settings.items():
+            if (members[0].dir / CALIBRATION_SPREAD).is_file():
+                spreads[label] = pd.read_parquet(members[0].dir / CALIBRATION_SPREAD)
             frames = [pd.read_parquet(j.dir / EPISODES) for j in members]
             if from_episode is not None:
                 frames = [f[f["episode"] >= from_episode].reset_index(drop=True) for f in frames]
@@ -252,7 +256,7 @@ def pool_worlds(jobs: list[Job], stats_conf: dict[str, Any], refused: set[tuple[
                 n_bootstrap=stats_conf["n_bootstrap"], seed=stats_conf["bootstrap_seed"], label=f"{label}|{world}",
                 recompute=from_episode is not None)
             weeks[label] = members[0].weeks_per_episode
-        worlds.append(WorldRun(world, episodes, summaries, weeks))
+        worlds.append(WorldRun(world, episodes, summaries, weeks, spreads))
     return worlds
 
 
@@ -309,6 +313,24 @@ def cancel_run(run: dict[str, Any] | None = None) -> Path | None:
         args={"run_dir": str(run_dir)}, errors=["cancelled (Ctrl-C): the run is incomplete and was not judged"]))
     runs.mark_incomplete(run_dir, "cancelled (Ctrl-C)")
     return run_dir
+
+
+def calibration_spreads(worlds: list[WorldRun], baseline: str | None) -> dict[tuple[str, str], dict[str, Any]]:
+    """(world, variant) -> the paired net PnL gain per week over the baseline in each refit of a calibrated world,
+    and their range (worlds whose jobs ran refits only)."""
+    out = {}
+    for world in worlds:
+        if baseline not in world.spreads:
+            continue
+        for label, frame in world.spreads.items():
+            if label == baseline:
+                continue
+            gains = {k: v / world.weeks[label] for k, v in
+                     stats.paired_means_by(frame, world.spreads[baseline], "net_pnl_usd", "resample").items()}
+            if gains:
+                out[(world.name, label)] = {"per_refit": gains, "low": min(gains.values()),
+                                            "high": max(gains.values()), "n_refits": len(gains)}
+    return out
 
 
 def _nothing_judged(jobs: list[Job], worlds: list[WorldRun], crit_conf: dict[str, Any], judged: list[str]) -> str | None:
@@ -403,7 +425,8 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
     from hbbatch.report.verdict import decide
 
     extras = report_extras(run_dir, jobs)
-    verdict = decide(variants, comparison, criteria_results, baseline, code, errors)
+    verdict = decide(variants, comparison, criteria_results, baseline, code, errors,
+                     calibration_spread=calibration_spreads(worlds, baseline))
     job_dicts = [j.as_dict() for j in jobs]
     shares = paired_shares(comparison)
     hbio.write_parquet(run_dir / COMPARISON, comparison)

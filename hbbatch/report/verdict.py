@@ -36,6 +36,7 @@ class SettingOutcome:
     beats_baseline_in: list[str] = field(default_factory=list)
     gating_misses: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    calibration_spread: dict[str, list[float]] = field(default_factory=dict)   # world -> [low, high] over refits
 
 
 @dataclass
@@ -129,6 +130,9 @@ def _risks(pick: SettingOutcome, variants: pd.DataFrame, baseline: str | None) -
         versus = f" ({baseline}: {money(base.get(worst['world'], math.nan), False)})" \
             if base is not None and pick.variant != baseline else ""
         risks.append(f"gas: up to {money(worst['gas_usd_per_week_mean'], False)}/week in {worst['world']}{versus}")
+    for world, (low, high) in pick.calibration_spread.items():
+        risks.append(f"calibration: in {world} the gain ranges {interval(low, high)}/week over refits of the world "
+                     "on resampled history")
     risks += [f"warning: {w}" for w in pick.warnings]   # full messages: the criteria table has them too
     return risks
 
@@ -153,10 +157,14 @@ def _ties(pick: str, settings: list[SettingOutcome], comparison: pd.DataFrame, v
 
 
 def decide(variants: pd.DataFrame, comparison: pd.DataFrame, criteria: Sequence[Any], baseline: str | None,
-           exit_code: int, errors: Sequence[str] = ()) -> Verdict:
+           exit_code: int, errors: Sequence[str] = (),
+           calibration_spread: dict[tuple[str, str], dict[str, Any]] | None = None) -> Verdict:
     """The verdict of a run (see the module docstring for the rule)."""
     worlds = list(dict.fromkeys(variants["world"])) if len(variants) else []
     settings = outcomes(variants, comparison, criteria, baseline)
+    for s in settings:
+        s.calibration_spread = {w: [v["low"], v["high"]] for (w, label), v in (calibration_spread or {}).items()
+                                if label == s.variant}
     pick = _pick(settings, baseline)
     if errors or pick is None or baseline is None:
         reason = errors[0] if errors else ("one setting only: nothing to choose between" if len(settings) < 2

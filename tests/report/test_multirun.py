@@ -263,3 +263,18 @@ def test_finish_run__a_sweep_of_one_key_is_judged_against_the_base_configs_value
     assert finish_run(run_dir, collect_jobs(run_dir), missing) == 2
     errors = json.loads((run_dir / "run_results.json").read_text())["errors"]
     assert any("no job runs the base config's settings (floors.mean_revert=1400.0)" in e for e in errors)
+
+
+def test_finish_run__shows_the_calibration_spread_beside_the_monte_carlo_interval(tmp_path, make_job, run_config):
+    run_dir = tmp_path / "run"
+    for num, (campaign, shift) in enumerate((("A", 0.0), ("B", 40.0))):
+        frame = episodes_frame(shift_usd=shift)
+        job_dir = make_job(run_dir, num, campaign, [f"campaign={campaign}"], frame)
+        refits = pd.concat([episodes_frame(shift_usd=shift * k).assign(resample=k) for k in (0, 1, 2)])
+        refits.to_parquet(job_dir / "calibration_spread.parquet")
+    finish_run(run_dir, collect_jobs(run_dir), run_config())
+    verdict = json.loads((run_dir / "summary.json").read_text())["verdict"]
+    b = next(s for s in verdict["settings"] if s["variant"] == "B")
+    low, high = b["calibration_spread"]["default"]
+    assert low == pytest.approx(0.0, abs=3.0) and high == pytest.approx(80.0, abs=3.0)
+    assert "calibration [" in (run_dir / "report.html").read_text()
