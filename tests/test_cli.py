@@ -236,3 +236,18 @@ def test_cli__optimise_resumes_a_search_kept_in_sqlite(tmp_path):
                        "criteria.fail_on_violation=false") == 0
     study = optuna.load_study(study_name="hbbatch_optimise", storage=storage)
     assert len(study.trials) == 4 and all(t.value is not None for t in study.trials)
+
+
+def test_cli__a_campaign_sweep_aggregates_and_gates_in_one_run_folder(tmp_path):
+    code = run_cli("-m", "campaign=A,B,C", "seed=1,2", *TINY, f"paths.output_dir={tmp_path}", "report.html=false",
+                   "criteria.fail_on_violation=false")
+    assert code == 0
+    [run_dir] = [p for p in (tmp_path / "default").iterdir() if p.is_dir()]   # every job under one run folder
+    run_results = json.loads((run_dir / "run_results.json").read_text())
+    jobs = [r for r in run_results["results"] if r["unique_id"].startswith("job.")]
+    criteria = [r for r in run_results["results"] if r["unique_id"].startswith("criterion.")]
+    assert len(jobs) == 6 and {c["unique_id"].split(".")[-1] for c in criteria} == {"B", "C"}   # A: the baseline
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert {(v["variant"], v["n_episodes"], v["replications"]) for v in summary["variants"]} == {
+        ("A", 32, 2), ("B", 32, 2), ("C", 32, 2)}                                  # seeds pooled
+    assert set(summary["paired_share"].values()) == {1.0}
