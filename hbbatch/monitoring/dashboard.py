@@ -86,7 +86,7 @@ def bar_chart(counts: dict[str, dict[str, int]], title: str, width: int = 540, h
         if len(hours) <= 12 or i % max(len(hours) // 12, 1) == 0:
             parts.append(f"<text x='{pad_l + i * slot:.1f}' y='{height - 20}' font-size='9'>{html.escape(hour[11:13])}h</text>")
     for k, name in enumerate(names):
-        parts.append(f"<text x='{pad_l + 90 * k}' y='{height - 5}' font-size='11' fill='{colours.get(name, '#777')}'>"
+        parts.append(f"<text x='{pad_l + 130 * k}' y='{height - 5}' font-size='11' fill='{colours.get(name, '#777')}'>"
                      f"{name} per hour</text>")
     parts.append("</svg>")
     return "".join(parts)
@@ -99,7 +99,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def render(run: dict[str, Any], history: Sequence[dict[str, Any]], rules: dict[str, dict[str, float]],
-           rails: dict[str, int], alerts: Sequence[dict[str, Any]], latest: dict[str, Any]) -> str:
+           rails: dict[str, int], alerts: Sequence[dict[str, Any]], latest: dict[str, Any],
+           overrides: Sequence[dict[str, Any]] = ()) -> str:
     """The page. `history` holds per-step dicts with time, net_pnl_usd, pnl_vs_hodl_usd, gas_usd_total, action."""
     points = _thin(history)
     per_hour: dict[str, Counter] = {}
@@ -120,6 +121,9 @@ def render(run: dict[str, Any], history: Sequence[dict[str, Any]], rules: dict[s
                  for name, state in rails.items()]
     alert_rows = [[html.escape(a.get("time", "")), html.escape(a["alert"]), html.escape(a["severity"]),
                    html.escape(a["summary"])] for a in list(alerts)[-20:][::-1]]
+    override_rows = [[str(o.get("step", "")), html.escape(o["command"]), html.escape(o["by"]), html.escape(o["via"]),
+                      html.escape(o.get("reason", "")), html.escape(o.get("ignored", o["mode"]))]
+                     for o in list(overrides)[-20:][::-1]]
     kpis = "".join(f"<div><div class='meta'>{html.escape(k)}</div><div class='kpi'>{html.escape(v)}</div></div>"
                    for k, v in (("Net PnL", f"${latest.get('net_pnl_usd', 0):,.2f}"),
                                 ("PnL vs HODL", f"${latest.get('pnl_vs_hodl_usd', 0):,.2f}"),
@@ -143,6 +147,7 @@ def render(run: dict[str, Any], history: Sequence[dict[str, Any]], rules: dict[s
             f"<h2>Activity</h2>{hourly}"
             f"<h2>Rules</h2>{_table(['rule or rail', 'fires', 'actions', 'gas [USD]', 'running value vs HODL [USD]'], rule_rows)}"
             f"<h2>Rails</h2>{_table(['rail', 'state'], rail_rows)}"
+            f"<h2>Manual overrides</h2>{_table(['step', 'command', 'by', 'via', 'reason', 'mode after'], override_rows) if override_rows else '<p class=meta>none</p>'}"
             f"<h2>Alerts</h2>{_table(['time', 'alert', 'severity', 'summary'], alert_rows) if alert_rows else '<p class=meta>none</p>'}"
             f"<script type='application/json' id='latest'>{html.escape(json.dumps(latest, default=str))}</script>"
             f"{script}</body></html>")

@@ -373,7 +373,8 @@ class ShadowRun:
         run = {"config hash": self.info["config_hash"], "calibration": self.calibration_hash,
                "source": self.source.describe().get("kind"), "state dir": str(self.journal.dir)}
         rails = latest.get("rails") or {}
-        dashboard.write(self.journal.dir / DASHBOARD, run, self.history, rules, rails, self.alerts.fired, latest)
+        dashboard.write(self.journal.dir / DASHBOARD, run, self.history, rules, rails, self.alerts.fired, latest,
+                        self.override.history)
 
     # ----------------------------------------------------------------- the loop
     def run(self) -> dict[str, Any]:
