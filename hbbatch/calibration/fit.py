@@ -11,6 +11,7 @@ from hbbatch.calibration.errors import CalibrationError
 from hbbatch.calibration.gas import RECENTER_GAS_BREAKDOWN, RECENTER_GAS_UNITS, fit_gas
 from hbbatch.calibration.pool import (fit_liquidity_depth, fit_mev, fit_pool_fees, fit_realized_vol,
                                       fit_volume_activity)
+from hbbatch.calibration.null import regime_null_test
 from hbbatch.calibration.regimes import REGIMES, Thresholds, fit_regimes
 from hbbatch.calibration.results import QueryResult, sha256_of
 from hbbatch.planner.catalog import QuerySpec
@@ -28,6 +29,7 @@ class FitSettings:
     recenter_gas_units: float = RECENTER_GAS_UNITS
     window_days: int = 7
     thresholds: Thresholds = field(default_factory=Thresholds)
+    world: bool = True            # also fit the regimes world from the embedded hourly history
 
     def to_dict(self) -> dict[str, Any]:
         settings = asdict(self)
@@ -63,6 +65,8 @@ def fit_content(results: Mapping[str, QueryResult], catalog: Mapping[str, QueryS
             frames["liquidity_depth"], str(results["liquidity_depth"].parameters.get("pool", "")), default_pool)
     if "mev_toxicity" in frames:
         fits["mev"] = fit_mev(frames["mev_toxicity"])
+    if settings.world:
+        fits["world"] = _fit_world(fits, settings, missing)
 
     for name in catalog:
         if name not in results:
@@ -99,12 +103,32 @@ def regime_window(frame: Any, window_days: float) -> tuple[float, int]:
 def _fit_regimes(frame: Any, settings: FitSettings) -> dict[str, Any]:
     days = frame["day"]
     step_days, window = regime_window(frame, settings.window_days)
-    fitted = fit_regimes(frame["log_return"].to_numpy(float), window, step_days, settings.thresholds)
+    returns = frame["log_return"].to_numpy(float)
+    fitted = fit_regimes(returns, window, step_days, settings.thresholds)
+    fitted["null"] = regime_null_test(returns, window, settings.thresholds)
+    fitted["identified"] = fitted["null"]["identified"]
     first_row = len(frame) - fitted["n_windows"] * window
     starts = days.iloc[first_row::window].dt.strftime("%Y-%m-%d").tolist()
     fitted["windows"] = [[start, label] for start, label in zip(starts, fitted.pop("labels"))]
     fitted["window"] = {"first": days.iloc[first_row].isoformat(), "last": days.iloc[-1].isoformat()}
     fitted["inputs"] = ["regime_frequencies"]
+    return fitted
+
+
+def _fit_world(fits: Mapping[str, Any], settings: FitSettings, missing: list[dict[str, str]]) -> dict[str, Any]:
+    """The regimes world from the embedded hourly history (hbbatch.worlds.history), its gas from the days
+    of the pool's fee and volume fit where the history covers them, else from gas_regime's window."""
+    from hbbatch.calibration.world import HISTORY_FILES, WorldFitSettings, fit_world
+    from hbbatch.worlds import history
+
+    pool_day = fits["pool"]["window"]["last"][:10] if "pool" in fits else None
+    fitted = fit_world(history.bars(60), history.pool_daily(5), history.gas_daily(), pool_day,
+                       WorldFitSettings(window_days=settings.window_days, thresholds=settings.thresholds))
+    index = history.index()
+    fitted["history_files"] = {name: {k: index[name][k] for k in ("sha256", "rows")} for name in HISTORY_FILES}
+    if fitted["gas"]["level"] is None:
+        missing.append({"what": "regimes-world gas from the days of the pool fit",
+                        "why": f"the embedded gas history does not cover {pool_day}; gas_regime's window is used"})
     return fitted
 
 
@@ -124,7 +148,7 @@ def _constants(fits: Mapping[str, Any], missing: list[dict[str, str]]) -> tuple[
         missing.append({"what": "market per-regime price parameters",
                         "why": f"fewer than {MIN_WINDOWS_PER_REGIME} windows classified {', '.join(thin)}; "
                                f"the simulator's defaults stay"})
-    else:
+    elif "world" not in fits:
         for key in ("vol_annual", "drift_annual", "jumps_per_day", "jump_size_std"):
             market[key] = {r: per_regime[r][key] for r in REGIMES}
             derivation[f"market.{key}"] = "regimes"
@@ -147,6 +171,26 @@ def _constants(fits: Mapping[str, Any], missing: list[dict[str, str]]) -> tuple[
         market.update(volume_vol_share=fits["volume_activity"]["volume_vol_share"],
                       volume_ref_vol_annual=fits["volume_activity"]["volume_ref_vol_annual"])
         derivation["market.volume_vol_share"] = derivation["market.volume_ref_vol_annual"] = "volume_activity"
+    if "world" in fits:
+        from hbbatch.calibration.world import world_market
+
+        realized = fits.get("realized_vol", {}).get("realized_vol_annual")
+        live_gas = fits["world"]["gas"]["level"] is None
+        for key, value in world_market(fits["world"], fits.get("gas"), realized).items():
+            market[key] = value
+            derivation[f"market.{key}"] = "world"
+            if live_gas and key in ("gas_usd_median", "gas_dispersion"):
+                derivation[f"market.{key}"] = "gas"
+            if live_gas and key == "gas_ref_vol_annual":
+                derivation[f"market.{key}"] = "realized_vol"
+        if not fits["world"]["mean_reversion"]["supported"]:
+            missing.append({"what": "market.mean_reversion_per_day",
+                            "why": "0: no variance ratio of the hourly log price is significantly below 1 "
+                                   "(fits.world.mean_reversion); the price is not pulled back to any level"})
+    if not regimes["identified"]:
+        missing.append({"what": "an identified regime mix",
+                        "why": "the mix cannot be told from noise (fits.regimes.null): calibrated campaigns run in "
+                               "the historical world; the mix is kept for reference only"})
     derivation = {path: {"fit": fit, "inputs": list(fits[fit]["inputs"])} for path, fit in derivation.items()}
     return constants, derivation
 

@@ -7,9 +7,10 @@
     reversion    variance ratios of the hourly log price (Lo-MacKinlay, heteroskedasticity-robust:
                  `arch.unitroot.VarianceRatio`) at 1 day, 1 week, 1 month: the OU pull is fitted only
                  where a ratio is significantly below 1, else it is 0
-    drift        drawn per episode: per regime, the mean of its weeks' drift and the spread left once
-                 the weeks' own sampling noise is taken out; the trend regime takes trending weeks
-                 either way (|t| >= trend_tstat), since real trends go down as often as up
+    drift        drawn per episode: per regime, the mean of its weeks' drift where significant (else 0,
+                 a martingale price); the trend regime takes trending weeks either way
+                 (|t| >= trend_tstat) and draws each episode's drift from their distribution, net of
+                 the weeks' own sampling noise
     volume       steady flow plus a |return|-driven share, from daily pool volume against the day's
                  summed |hourly return| (both relative to their 30-day medians: levels drift over years)
     gas          the cost of a recenter taken from the same days as the pool's fees and volume, and its
@@ -36,6 +37,7 @@ DAYS_PER_YEAR = 365.0
 VARIANCE_RATIO_LAGS_HOURS = (24, 168, 720)
 REVERSION_ALPHA = 0.05
 TREND = "trend_up"
+HISTORY_FILES = ("eth_usdt_60m.parquet", "pool_weth_usdt_05bp_daily.parquet", "gas_daily.parquet")
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def fit_jump_mixture(z: np.ndarray) -> dict[str, float]:
             "excess_kurtosis_residuals": float(pd.Series(z).kurt())}
 
 
-def test_mean_reversion(log_price: np.ndarray, lags: tuple[int, ...] = VARIANCE_RATIO_LAGS_HOURS) -> dict[str, Any]:
+def variance_ratio_test(log_price: np.ndarray, lags: tuple[int, ...] = VARIANCE_RATIO_LAGS_HOURS) -> dict[str, Any]:
     """Variance ratios of the hourly log price; mean reversion is supported where VR < 1 at level alpha
     (one-sided, robust z). The OU pull then comes from the most significant lag: VR(q) ~ (1 - e^(-k q)) / (k q)."""
     from arch.unitroot import VarianceRatio
@@ -171,9 +173,14 @@ def weekly_labels(closes: pd.Series, settings: WorldFitSettings) -> pd.DataFrame
                          "world_label": world_labels, "mean_daily": mean, "std_daily": std, "tstat": tstat})
 
 
-def fit_drifts(weeks: pd.DataFrame, window: int) -> dict[str, dict[str, float]]:
-    """Per regime: the drift as the simulator reads it (E[P] grows as e^(drift t)) and the spread of
-    the per-episode drift net of each week's own sampling noise (std^2 / n)."""
+def fit_drifts(weeks: pd.DataFrame, window: int, tstat: float = 2.0) -> dict[str, dict[str, float]]:
+    """Per regime: the drift as the simulator reads it (E[P] grows as e^(drift t)) and the spread of the
+    per-episode drift net of each week's own sampling noise (std^2 / n).
+
+    A regime's mean drift is kept only where it is significant (|t| >= `tstat` over its weeks), else the
+    price is a martingale (drift 0), as for mean reversion. The trend regime is its weeks' drift
+    distribution, both ways: trending weeks are what the regime means, whether or not trends persist
+    (`persistence` below says whether they do)."""
     out = {}
     for index, regime in enumerate(REGIMES):
         chosen = weeks[weeks["world_label"] == index]
@@ -184,9 +191,25 @@ def fit_drifts(weeks: pd.DataFrame, window: int) -> dict[str, dict[str, float]]:
         noise = float(np.mean(chosen["std_daily"].to_numpy() ** 2 / window)) * DAYS_PER_YEAR**2
         spread = math.sqrt(max(float(np.var(drift, ddof=1)) - noise, 0.0))
         ito = 0.5 * float(np.mean(chosen["std_daily"].to_numpy() ** 2)) * DAYS_PER_YEAR
-        out[regime] = {"n_weeks": int(len(chosen)), "log_drift_annual": float(drift.mean()),
-                       "drift_annual": float(drift.mean()) + ito, "drift_dispersion_annual": spread,
+        mean_t = float(drift.mean() / (drift.std(ddof=1) / math.sqrt(drift.size))) if drift.std(ddof=1) > 0 else 0.0
+        keep = regime == TREND or abs(mean_t) >= tstat
+        out[regime] = {"n_weeks": int(len(chosen)), "log_drift_annual": float(drift.mean()), "mean_drift_tstat": mean_t,
+                       "drift_annual": float(drift.mean()) + ito if keep else 0.0,
+                       "drift_dispersion_annual": spread if regime == TREND else 0.0,
+                       "excess_dispersion_annual": spread,
                        "weeks_down": int(np.sum(chosen["tstat"] < 0)), "weeks_up": int(np.sum(chosen["tstat"] > 0))}
+    drift_all = weeks["mean_daily"].to_numpy() * DAYS_PER_YEAR
+    trend = weeks["world_label"].to_numpy() == REGIMES.index(TREND)
+    following = np.roll(drift_all, -1)
+    trend[-1] = False
+    same_sign = float(np.mean(np.sign(drift_all[trend]) == np.sign(following[trend]))) if trend.any() else None
+    noise_all = float(np.mean(weeks["std_daily"].to_numpy() ** 2 / window)) * DAYS_PER_YEAR**2
+    out["all_weeks"] = {"n_weeks": int(drift_all.size), "log_drift_annual": float(drift_all.mean()),
+                        "mean_drift_tstat": float(drift_all.mean() / (drift_all.std(ddof=1) / math.sqrt(drift_all.size))),
+                        "excess_dispersion_annual": math.sqrt(max(float(np.var(drift_all, ddof=1)) - noise_all, 0.0))}
+    out["persistence"] = {"trend_weeks": int(trend.sum()), "next_week_same_sign_share": same_sign,
+                          "next_week_signed_drift_annual": float(np.mean(np.sign(drift_all[trend]) * following[trend]))
+                          if trend.any() else None}
     return out
 
 
@@ -221,39 +244,50 @@ def fit_volume_share(pool: pd.DataFrame, bars: pd.DataFrame, rolling_days: int) 
             "window": {"first": joined.index[0].isoformat(), "last": joined.index[-1].isoformat()}}
 
 
-def fit_gas_world(gas: pd.DataFrame, bars: pd.DataFrame, pool_day: str, settings: WorldFitSettings) -> dict[str, Any]:
-    """Gas of a recenter over the days ending on the pool's day, and ln(gas) against ln(daily vol)."""
+def fit_gas_world(gas: pd.DataFrame, bars: pd.DataFrame, pool_day: str | None,
+                  settings: WorldFitSettings) -> dict[str, Any]:
+    """ln(gas) against ln(daily realised vol), both relative to their 30-day medians, over the history;
+    and the gas of a recenter over the days ending on the pool's day (`level`: None where the history
+    does not cover those days, as for a live pool window after the history ends)."""
     gas = gas.set_index("date")
     gas_usd = RECENTER_GAS_UNITS * gas["gas_price_gwei"] * 1e-9 * gas["eth_price_usd"]
-    end = pd.Timestamp(pool_day, tz="UTC")
-    level = gas_usd[(gas_usd.index > end - pd.Timedelta(days=settings.gas_window_days)) & (gas_usd.index <= end)]
     frame = bars.set_index("date")
     r = np.log(frame["close"]).diff()
     daily_vol = np.sqrt((r**2).resample("1D").sum(min_count=20) * DAYS_PER_YEAR)
-    window_vol = daily_vol[(daily_vol.index > end - pd.Timedelta(days=settings.gas_window_days)) & (daily_vol.index <= end)]
     joined = pd.concat({"gas": gas_usd, "vol": daily_vol}, axis=1, join="inner").dropna()
     joined = joined[(joined["gas"] > 0) & (joined["vol"] > 0)]
     joined = joined[joined.index >= pd.Timestamp(settings.first_day, tz="UTC")]
-    log_gas = np.log(joined["gas"])
-    log_vol = np.log(joined["vol"])
-    y = log_gas - log_gas.rolling(settings.rolling_days, min_periods=settings.rolling_days).median()
-    x = log_vol - log_vol.rolling(settings.rolling_days, min_periods=settings.rolling_days).median()
+    rolling = settings.rolling_days
+    log_gas, log_vol = np.log(joined["gas"]), np.log(joined["vol"])
+    y = log_gas - log_gas.rolling(rolling, min_periods=rolling).median()
+    x = log_vol - log_vol.rolling(rolling, min_periods=rolling).median()
     ok = np.isfinite(x) & np.isfinite(y)
-    slope, intercept = np.polyfit(x[ok].to_numpy(), y[ok].to_numpy(), 1)
-    top = joined["vol"] >= joined["vol"].rolling(settings.rolling_days, min_periods=settings.rolling_days).quantile(0.9)
-    ratio = (joined["gas"] / joined["gas"].rolling(settings.rolling_days, min_periods=settings.rolling_days).median())
-    return {"gas_usd_median": float(level.median()), "gas_usd_p10": float(level.quantile(0.1)),
-            "gas_usd_p90": float(level.quantile(0.9)), "days": int(level.size),
-            "window": {"first": level.index[0].isoformat(), "last": level.index[-1].isoformat()},
-            "gas_price_gwei_median": float(gas["gas_price_gwei"][level.index].median()),
-            "gas_dispersion": float(np.std(np.log(level), ddof=1)),
-            "gas_ref_vol_annual": float(window_vol.median()),
-            "gas_vol_elasticity": float(slope), "elasticity_days": int(ok.sum()),
-            "gas_ratio_top_decile_vol_days": float(ratio[top & ratio.notna()].median()),
-            "recenter_gas_units": float(RECENTER_GAS_UNITS)}
+    slope, _ = np.polyfit(x[ok].to_numpy(), y[ok].to_numpy(), 1)
+    top = joined["vol"] >= joined["vol"].rolling(rolling, min_periods=rolling).quantile(0.9)
+    ratio = joined["gas"] / joined["gas"].rolling(rolling, min_periods=rolling).median()
+    out = {"gas_vol_elasticity": float(slope), "elasticity_days": int(ok.sum()),
+           "elasticity_window": {"first": joined.index[0].isoformat(), "last": joined.index[-1].isoformat()},
+           "gas_ratio_top_decile_vol_days": float(ratio[top & ratio.notna()].median()),
+           "recenter_gas_units": float(RECENTER_GAS_UNITS), "level": None}
+    if pool_day is None:
+        return out
+    end = pd.Timestamp(pool_day, tz="UTC")
+    span = (gas_usd.index > end - pd.Timedelta(days=settings.gas_window_days)) & (gas_usd.index <= end)
+    level = gas_usd[span]
+    if len(level) < settings.gas_window_days // 2:
+        return out
+    window_vol = daily_vol[(daily_vol.index > end - pd.Timedelta(days=settings.gas_window_days)) & (daily_vol.index <= end)]
+    out["level"] = {"gas_usd_median": float(level.median()), "gas_usd_p10": float(level.quantile(0.1)),
+                    "gas_usd_p90": float(level.quantile(0.9)), "days": int(level.size),
+                    "gas_usd_on_pool_day": float(level.iloc[-1]),
+                    "window": {"first": level.index[0].isoformat(), "last": level.index[-1].isoformat()},
+                    "gas_price_gwei_median": float(gas["gas_price_gwei"][level.index].median()),
+                    "gas_dispersion": float(np.std(np.log(level), ddof=1)),
+                    "gas_ref_vol_annual": float(window_vol.median())}
+    return out
 
 
-def fit_world(bars: pd.DataFrame, pool: pd.DataFrame, gas: pd.DataFrame, pool_day: str,
+def fit_world(bars: pd.DataFrame, pool: pd.DataFrame, gas: pd.DataFrame, pool_day: str | None,
               settings: WorldFitSettings = WorldFitSettings()) -> dict[str, Any]:
     """Every number of the regimes world (see the module docstring) with the figures behind it."""
     returns = hourly_returns(bars, settings.first_day)
@@ -263,9 +297,9 @@ def fit_world(bars: pd.DataFrame, pool: pd.DataFrame, gas: pd.DataFrame, pool_da
     closes = daily_closes(bars, settings.first_day)
     weeks = weekly_labels(closes, settings)
     hour_label = hourly_regimes(returns.index, weeks, settings.window_days)
-    reversion = test_mean_reversion(np.log(bars[bars["date"] >= pd.Timestamp(settings.first_day, tz="UTC")]
+    reversion = variance_ratio_test(np.log(bars[bars["date"] >= pd.Timestamp(settings.first_day, tz="UTC")]
                                            ["close"].to_numpy(float)))
-    drifts = fit_drifts(weeks, settings.window_days)
+    drifts = fit_drifts(weeks, settings.window_days, settings.thresholds.trend_tstat)
     per_regime = {}
     for index, regime in enumerate(REGIMES):
         chosen = hour_label == index
@@ -292,15 +326,18 @@ def fit_world(bars: pd.DataFrame, pool: pd.DataFrame, gas: pd.DataFrame, pool_da
                           / sum(per_regime[r]["n_hours"] for r in REGIMES))
     return {"garch": garch, "mean_reversion": reversion, "per_regime": per_regime,
             "garch_start_log_sd": pooled_sd, "figures": figures,
+            "drift": {"all_weeks": drifts["all_weeks"], "persistence": drifts["persistence"]},
             "volume": fit_volume_share(pool, bars, settings.rolling_days),
             "gas": fit_gas_world(gas, bars, pool_day, settings),
             "settings": {"first_day": settings.first_day, "window_days": settings.window_days,
                          "gas_window_days": settings.gas_window_days, "rolling_days": settings.rolling_days},
-            "inputs": ["history:eth_usdt_60m", "history:pool_weth_usdt_05bp_daily", "history:gas_daily"]}
+            "inputs": ["history:" + name for name in HISTORY_FILES]}
 
 
-def world_market(fit: dict[str, Any], pool_fit: dict[str, Any] | None) -> dict[str, Any]:
-    """The MarketConf numbers of the regimes world from `fit_world` (and the pool day's fit)."""
+def world_market(fit: dict[str, Any], gas_fit: dict[str, Any] | None = None,
+                 realized_vol_annual: float | None = None) -> dict[str, Any]:
+    """The MarketConf numbers of the regimes world from `fit_world` (gas from `gas_fit`, the gas_regime
+    query's fit, where the history does not cover the pool's days)."""
     per_regime = fit["per_regime"]
     market = {
         "garch_alpha": fit["garch"]["alpha"], "garch_beta": fit["garch"]["beta"],
@@ -308,9 +345,16 @@ def world_market(fit: dict[str, Any], pool_fit: dict[str, Any] | None) -> dict[s
         "mean_reversion_per_day": {r: (fit["mean_reversion"]["kappa_per_day"] if r == "mean_revert" else 0.0)
                                    for r in REGIMES},
         "volume_vol_share": fit["volume"]["volume_vol_share"],
-        "gas_usd_median": fit["gas"]["gas_usd_median"], "gas_dispersion": fit["gas"]["gas_dispersion"],
-        "gas_vol_elasticity": fit["gas"]["gas_vol_elasticity"], "gas_ref_vol_annual": fit["gas"]["gas_ref_vol_annual"],
     }
+    market["gas_vol_elasticity"] = fit["gas"]["gas_vol_elasticity"]
+    level = fit["gas"]["level"]
+    if level is not None:
+        market.update(gas_usd_median=level["gas_usd_median"], gas_dispersion=level["gas_dispersion"],
+                      gas_ref_vol_annual=level["gas_ref_vol_annual"])
+    elif gas_fit is not None:   # the live window: gas_regime's days are the pool's days
+        market.update(gas_usd_median=gas_fit["gas_usd_median"], gas_dispersion=gas_fit["gas_usd_log_sigma"])
+        if realized_vol_annual:
+            market["gas_ref_vol_annual"] = realized_vol_annual
     for key in ("vol_annual", "jumps_per_day", "jump_size_std", "drift_annual", "drift_dispersion_annual"):
         market[key] = {r: per_regime[r][key] for r in REGIMES}
     return market

@@ -37,8 +37,8 @@ def test_gas__median_cost_of_a_recenter_equals_pandas_and_is_in_range(snapshot_r
     gas = _rows(snapshot_payloads, "gas_regime")
     expected = (787_760 * gas["gas_price_gwei"] * 1e-9 * gas["eth_price_usd"]).median()
     agent = snapshot_report["constants"]["agent"]
-    assert agent["gas_usd"] == pytest.approx(expected, rel=1e-12)
-    assert agent["fee_gate_usd"] == pytest.approx(2 * expected, rel=1e-12)
+    assert agent["gas_usd"] == pytest.approx(expected, rel=1e-7)   # stored to 8 significant digits
+    assert agent["fee_gate_usd"] == pytest.approx(2 * expected, rel=1e-7)   # stored to 8 significant digits
     # lp_theory: median 300 k-gas transaction $1.9 in 2025, $0.44 in 2026 (to June): per recenter $4.99 / $1.16
     assert 1.16 / 2 < agent["gas_usd"] < 4.99
     fit = snapshot_report["fits"]["gas"]
@@ -54,7 +54,7 @@ def test_volatility__matches_published_yearly_figures(snapshot_payloads, snapsho
     assert yearly[2023] == pytest.approx(0.465, abs=0.02)      # 46.5 % (our 2023 starts 2023-01-10)
     minute = snapshot_report["fits"]["realized_vol"]["realized_vol_annual"]
     returns = _rows(snapshot_payloads, "realized_vol_jumps")["log_return"]
-    assert minute == pytest.approx(returns.std() * math.sqrt(525_600), rel=1e-12)
+    assert minute == pytest.approx(returns.std() * math.sqrt(525_600), rel=1e-7)
     assert minute == pytest.approx(0.52, abs=0.01)             # lp_theory: about 0.52 on 2024-01-05
     for regime in REGIMES:
         assert 0.1 < snapshot_report["constants"]["market"]["vol_annual"][regime] < 1.03   # below the rolling max
@@ -63,13 +63,13 @@ def test_volatility__matches_published_yearly_figures(snapshot_payloads, snapsho
 def test_pool__fee_rate_volume_liquidity_equal_pandas(snapshot_payloads, snapshot_report):
     hourly = _rows(snapshot_payloads, "pool_hourly_fees")
     market = snapshot_report["constants"]["market"]
-    assert market["fee_rate"] == pytest.approx(hourly["fees_usd"].sum() / hourly["volume_usd"].sum(), rel=1e-12)
+    assert market["fee_rate"] == pytest.approx(hourly["fees_usd"].sum() / hourly["volume_usd"].sum(), rel=1e-7)
     assert market["fee_rate"] == pytest.approx(0.0005)          # the 0.05 % tier, fee switch off in 2024
     assert market["tick_spacing"] == 10
-    assert market["volume_usd_per_day"] == pytest.approx(hourly["volume_usd"].sum(), rel=1e-12)   # one day
+    assert market["volume_usd_per_day"] == pytest.approx(hourly["volume_usd"].sum(), rel=1e-7)   # one day
     assert market["volume_usd_per_day"] == pytest.approx(247e6, rel=0.01)                          # lp_theory
     assert hourly["fees_usd"].sum() == pytest.approx(123e3, rel=0.01)
-    assert market["pool_liquidity"] == pytest.approx(hourly["active_liquidity"].median(), rel=1e-12)
+    assert market["pool_liquidity"] == pytest.approx(hourly["active_liquidity"].median(), rel=1e-7)
 
 
 def test_volume_activity__equals_numpy_least_squares(snapshot_payloads, snapshot_report):
@@ -78,9 +78,13 @@ def test_volume_activity__equals_numpy_least_squares(snapshot_payloads, snapshot
     sigma = math.sqrt((bars["abs_log_return"] ** 2).mean())
     share = slope * sigma * math.sqrt(2 / math.pi) / bars["volume_usd"].mean()
     fit = snapshot_report["fits"]["volume_activity"]
-    assert fit["volume_vol_share_unclipped"] == pytest.approx(share, rel=1e-9)
-    assert snapshot_report["constants"]["market"]["volume_vol_share"] == min(max(share, 0.0), 1.0)
-    assert fit["volume_ref_vol_annual"] == pytest.approx(sigma * math.sqrt(525_600), rel=1e-12)
+    assert fit["volume_vol_share_unclipped"] == pytest.approx(share, rel=1e-7)
+    # one day of minute bars cannot separate flow from |return|-driven volume (the share clips at 1): the
+    # constant comes from four years of daily pool volume (fits.world.volume)
+    assert fit["volume_vol_share"] == min(max(share, 0.0), 1.0)
+    assert snapshot_report["constants"]["market"]["volume_vol_share"] == \
+        snapshot_report["fits"]["world"]["volume"]["volume_vol_share"]
+    assert fit["volume_ref_vol_annual"] == pytest.approx(sigma * math.sqrt(525_600), rel=1e-7)
 
 
 def test_regime_mix__equals_an_independent_pandas_classification(snapshot_payloads, snapshot_report):
@@ -96,7 +100,7 @@ def test_regime_mix__equals_an_independent_pandas_classification(snapshot_payloa
     labels = np.where(tstat >= 2.0, "trend_up", np.where(share >= 0.3, "jumpy", "mean_revert"))
     expected = pd.Series(labels).value_counts(normalize=True)
     mix = snapshot_report["constants"]["regime_mix"]
-    assert mix == pytest.approx({k: expected.get(k, 0.0) for k in REGIMES}, abs=1e-12)
+    assert mix == pytest.approx({k: expected.get(k, 0.0) for k in REGIMES}, abs=1e-8)
     assert sum(mix.values()) == pytest.approx(1.0)
     assert [w[1] for w in snapshot_report["fits"]["regimes"]["windows"]] == list(labels)
 
@@ -107,6 +111,8 @@ def test_report__records_inputs_of_every_constant(snapshot_report):
         paths = [section] if section == "regime_mix" else [f"{section}.{k}" for k in values]
         for path in paths:
             inputs = derivation[path]["inputs"]
-            assert inputs and all(name in snapshot_report["inputs"] for name in inputs), path
+            history = snapshot_report["fits"]["world"]["history_files"]
+            assert inputs and all(name in snapshot_report["inputs"] or name.removeprefix("history:") in history
+                                  for name in inputs), path
     assert {m["what"] for m in snapshot_report["missing"]} >= {"market.mean_reversion_per_day",
                                                                "liquidity depth of the calibrated pool"}
