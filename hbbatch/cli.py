@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from hbbatch import exit_codes, jax_setup
 from hbbatch.config import CONF_DIR, register_configs
 from hbbatch.config.callback import ConfigRefused, check_job_config
+from hbbatch.errors import one_line  # noqa: F401  (also hbbatch.cli.one_line)
 
 log = logging.getLogger("hbbatch")
 PROG = "hbbatch"
@@ -89,19 +90,6 @@ def _objective(cfg: DictConfig) -> float | None:
         log.error("%s: error: objective of %s: %s", PROG, hc.runtime.output_dir, one_line(exc))
         exit_codes.record(exit_codes.ERROR)
         return None
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception (and its cause, for Hydra's composition errors) as one line."""
-    # Hydra appends its config search path to a missing-option error: noise on one line
-    lines = [line.strip() for line in str(exc).split("Config search path:")[0].splitlines() if line.strip()]
-    text = lines[0].rstrip(".") if lines else type(exc).__name__
-    cause = exc.__cause__
-    if cause is not None and str(cause).strip():
-        text += ": " + str(cause).strip().splitlines()[0].rstrip(".")
-    if len(lines) > 1:
-        text += "; " + " ".join(" ".join(lines[1:]).split())
-    return text
 
 
 def _persist_compiled_functions() -> None:

@@ -15,21 +15,17 @@ naming the variable.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from hbbatch.config.sim import MIX_TOLERANCE, REGIMES  # jax-free: this runs before the CLI starts
+# jax-free: this runs before the CLI starts. The mix is parsed in config/ (the ${hb.env_mix:...} resolver
+# reads it too), so config never imports this module.
+from hbbatch.config.env_mix import MIX_VAR, EnvVarError, parse_regime_mix, regime_mix_from  # noqa: F401
 
-MIX_VAR = "HB_REGIME_MIX"
 SEED_VAR = "HB_SEED"
 EPISODES_VAR = "EPISODE_COUNT"
 CALIBRATION_VAR = "DUNE_CALIBRATION_JSON"
-
-
-class EnvVarError(ValueError):
-    """An environment variable of the roadmap's workflow is malformed; the message names it and the fix."""
 
 
 def _int_var(name: str, raw: str, minimum: int, maximum: int) -> int:
@@ -40,43 +36,6 @@ def _int_var(name: str, raw: str, minimum: int, maximum: int) -> int:
     if not minimum <= value <= maximum:
         raise EnvVarError(f"{name}={raw!r}: must be between {minimum} and {maximum}")
     return value
-
-
-def parse_regime_mix(raw: str, name: str = MIX_VAR) -> dict[str, float]:
-    """'mean_revert:0.4,jumpy:0.3,trend_up:0.3' -> weights per regime (missing regimes weigh 0).
-
-    Sums within the simulator's tolerance of 1 are accepted (the roadmap's calibrated mix sums to 0.99)
-    and renormalised where the simulator reads them.
-    """
-
-    weights: dict[str, float] = {}
-    for item in raw.split(","):
-        regime, sep, value = item.partition(":")
-        regime, value = regime.strip(), value.strip()
-        if not sep or not regime or not value:
-            raise EnvVarError(f"{name}={raw!r}: bad entry {item.strip()!r}; write regime:weight pairs separated "
-                              f"by commas, e.g. mean_revert:0.4,jumpy:0.3,trend_up:0.3")
-        if regime not in REGIMES:
-            raise EnvVarError(f"{name}={raw!r}: unknown regime {regime!r}; use {', '.join(REGIMES)}")
-        if regime in weights:
-            raise EnvVarError(f"{name}={raw!r}: regime {regime!r} given twice")
-        try:
-            weight = float(value)
-        except ValueError:
-            raise EnvVarError(f"{name}={raw!r}: weight {value!r} of {regime} is not a number") from None
-        if not math.isfinite(weight) or weight < 0:
-            raise EnvVarError(f"{name}={raw!r}: weight {value} of {regime} must be a finite number >= 0")
-        weights[regime] = weight
-    total = sum(weights.values())
-    if abs(total - 1.0) > MIX_TOLERANCE:
-        raise EnvVarError(f"{name}={raw!r}: weights sum to {total:.4f}; they must sum to 1 "
-                          f"(within {MIX_TOLERANCE})")
-    return {regime: weights.get(regime, 0.0) for regime in REGIMES}
-
-
-def regime_mix_from(environ: Mapping[str, str] | None = None) -> dict[str, float] | None:
-    raw = (os.environ if environ is None else environ).get(MIX_VAR)
-    return None if raw is None or not raw.strip() else parse_regime_mix(raw)
 
 
 def calibration_path_from(environ: Mapping[str, str] | None = None) -> Path | None:

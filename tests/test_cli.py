@@ -27,10 +27,18 @@ def clean_env(monkeypatch):
 
 
 def run_cli(*args) -> int:
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     GlobalHydra.instance().clear()
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-    GlobalHydra.instance().clear()
+    try:
+        with pytest.raises(SystemExit) as info:
+            main(list(args))
+    finally:
+        GlobalHydra.instance().clear()
+        # Hydra's job logging puts a handler on this test's captured stderr; a later test must not log into it
+        root.handlers[:], root.level = handlers, level
     return info.value.code
 
 

@@ -19,12 +19,10 @@ import pandas as pd
 from hbbatch.campaign import scale, shards, stream
 from hbbatch.campaign.calibration import apply_calibration, explicit_keys
 from hbbatch import io as hbio
+from hbbatch.report.files import EPISODES, MANIFEST, RULES, SUMMARY  # noqa: F401  (the artifacts a job writes)
 
 log = logging.getLogger(__name__)
 SIM_SECTIONS = stream.SIM_SECTIONS
-# Per-job artifacts (design.md, Artifacts)
-MANIFEST, SUMMARY = "manifest.json", "summary.json"
-EPISODES, RULES = stream.EPISODES, stream.RULES
 
 
 @dataclass

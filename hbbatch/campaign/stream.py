@@ -24,12 +24,12 @@ import pandas as pd
 from hbbatch import io as hbio
 from hbbatch import tables
 from hbbatch.campaign.progress import Progress
+from hbbatch.report.files import EPISODES, MANIFEST, RULES  # noqa: F401
 from hbbatch.report.manifest import build_manifest, weeks_per_episode, world_fingerprint
 from hbbatch.report.summary import max_actions_per_window, rule_totals, summarize
 
 log = logging.getLogger(__name__)
 SIM_SECTIONS = ("market", "agent", "floors", "regime_mix")
-EPISODES, RULES, MANIFEST = "episodes.parquet", "rules.parquet", "manifest.json"
 RULE_SUMS = ["fires", "actions", "gas_usd", "attributed_pnl_usd"]
 
 

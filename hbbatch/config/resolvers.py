@@ -13,7 +13,7 @@ REPO_DIR = Path(__file__).resolve().parents[2]
 
 def env_mix(regime: str, default: float) -> float:
     """The weight of `regime` in HB_REGIME_MIX when set, else `default` (conf/regime_mix/roadmap.yaml)."""
-    from hbbatch.env_vars import regime_mix_from
+    from hbbatch.config.env_mix import regime_mix_from
 
     mix = regime_mix_from()
     return float(default) if mix is None else mix[regime]

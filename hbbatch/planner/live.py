@@ -13,15 +13,17 @@ latest calibration report's `market.gas_usd_median`, else the config's `market.g
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
+from hbbatch import io as hbio
 from hbbatch.planner.cache import ResultCache
 from hbbatch.planner.decisions import SIGNAL_COLUMNS, DecisionModel
-from hbbatch.planner.signals import LiveSignals
+from hbbatch.planner.signals import LiveSignals, SignalError
 from hbbatch.runs import is_incomplete
 
 EPISODES, MANIFEST, REPORT = "episodes.parquet", "manifest.json", "calibration_report.json"
@@ -93,15 +95,29 @@ def signals_from_campaign(outputs_dir: Path | str, default_hours: float, vol_ref
                              if getattr(signals, f.name) is not None})
 
 
-def gas_median_from_calibration(outputs_dir: Path | str) -> tuple[float, str] | None:
-    """`market.gas_usd_median` of the newest calibration report (outputs first, then the committed one)."""
-    from hbbatch.calibration.report import DEFAULT_REPORT_PATH, load_report
+COMMITTED_REPORT = Path(__file__).resolve().parents[1] / "data" / REPORT   # hbbatch/data: the default report
 
-    path = latest(outputs_dir, REPORT) or (DEFAULT_REPORT_PATH if DEFAULT_REPORT_PATH.exists() else None)
+
+def gas_median_from_calibration(outputs_dir: Path | str) -> tuple[float, str] | None:
+    """`market.gas_usd_median` of the newest calibration report (outputs first, then the committed one).
+
+    Read as plain JSON: the calibration package plans with this one (it imports the planner), so the planner
+    does not import it back. Only this one number is taken, and only if it is a finite number > 0; campaigns
+    still read reports through the calibration's own loader and gates."""
+    path = latest(outputs_dir, REPORT) or (COMMITTED_REPORT if COMMITTED_REPORT.exists() else None)
     if path is None:
         return None
-    median = load_report(path).market.get("gas_usd_median")
-    return (float(median), str(path)) if median else None
+    try:
+        median = hbio.read_json(path)["constants"]["market"].get("gas_usd_median")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise SignalError(f"{path}: not a calibration report (no constants.market); regenerate it with "
+                          f"`python -m hbbatch task=calibrate`") from None
+    if median is None:
+        return None
+    if isinstance(median, bool) or not isinstance(median, (int, float)) or not math.isfinite(median) or median <= 0:
+        raise SignalError(f"{path}: constants.market.gas_usd_median={median!r} is not a number > 0; regenerate the "
+                          f"report with `python -m hbbatch task=calibrate`")
+    return float(median), str(path)
 
 
 def gather(cli: LiveSignals, *found: Sourced) -> Sourced:

@@ -14,6 +14,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from hbbatch import exit_codes, runs
+from hbbatch.errors import one_line
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,6 @@ class CampaignCallback(Callback):
             jobs = [load_job(run_dir)] if single else collect_jobs(run_dir)
             code = finish_run(run_dir, jobs, _plain(config), started=self._started, single=single)
         except Exception as exc:   # the report failing is an error of the run, never a traceback
-            from hbbatch.cli import one_line
-
             log.error("hbbatch: error: report of %s failed: %s", run_dir, one_line(exc))
             log.debug("traceback", exc_info=True)
             code = exit_codes.ERROR

@@ -17,8 +17,9 @@ import pandas as pd
 
 from hbbatch import exit_codes, runs, stats
 from hbbatch import io as hbio
-from hbbatch.campaign.job import EPISODES, MANIFEST, SUMMARY
+from hbbatch.errors import one_line
 from hbbatch.report import axes
+from hbbatch.report.files import EPISODES, MANIFEST, SUMMARY
 from hbbatch.report.run_results import build_run_results
 from hbbatch.report.summary import pooled_summary, variant_row
 from hbbatch.report.verdict import money
@@ -281,8 +282,6 @@ def finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started: 
     try:
         return _finish_run(run_dir, jobs, config, started, single)
     except Exception as exc:
-        from hbbatch.cli import one_line
-
         job_dicts = [j.as_dict() for j in jobs]
         elapsed = (time.time() - started) if started else sum(j["execution_time"] for j in job_dicts)
         hbio.write_json(run_dir / RUN_RESULTS, build_run_results(
