@@ -9,7 +9,6 @@ the criterion, the variant and by how much it missed. great_expectations is impo
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from hbbatch import quality
 from hbbatch.quality import ExpectationOutcome, SuiteError, read_suite_json, validate
 
 PASS, FAIL, WARN, ERROR, SKIPPED = "pass", "fail", "warn", "error", "skipped"
@@ -64,21 +64,8 @@ def _import_quietly() -> None:
 
 
 def bind_parameters(suite_json: dict[str, Any], parameters: dict[str, Any], path: Path) -> dict[str, Any]:
-    """The suite with every {"$PARAMETER": name} replaced by parameters[name]; a missing name is an error."""
-    def bind(node: Any) -> Any:
-        if isinstance(node, dict):
-            if set(node) == {"$PARAMETER"}:
-                name = node["$PARAMETER"]
-                if name not in parameters:
-                    raise SuiteError(f"{path}: parameter {name!r} has no value; add criteria.thresholds.{name} "
-                                     f"(known: {', '.join(sorted(parameters))})")
-                return parameters[name]
-            return {k: bind(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [bind(v) for v in node]
-        return node
-
-    return bind(copy.deepcopy(suite_json))
+    """The suite with its `$PARAMETER`s bound from criteria.thresholds (hbbatch.quality.bind_parameters)."""
+    return quality.bind_parameters(suite_json, parameters, path, where="criteria.thresholds")
 
 
 def ratio_to_baseline(value: float, base: float) -> float:

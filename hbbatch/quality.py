@@ -7,6 +7,7 @@ inside the functions that need it: importing it costs seconds, and most commands
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from dataclasses import dataclass, field
@@ -69,6 +70,26 @@ def read_suite_json(path: Path | str) -> dict[str, Any]:
     if "name" not in suite:
         raise SuiteError(f"{path}: field 'name' is missing; name the suite")
     return suite
+
+
+def bind_parameters(suite_json: dict[str, Any], parameters: dict[str, Any], path: Path,
+                    where: str = "the suite's parameters") -> dict[str, Any]:
+    """The suite with every {"$PARAMETER": name} replaced by parameters[name]; a missing name is an error
+    naming where its value belongs (`where`: the config section that holds the parameters)."""
+    def bind(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"$PARAMETER"}:
+                name = node["$PARAMETER"]
+                if name not in parameters:
+                    raise SuiteError(f"{path}: parameter {name!r} has no value; add {where}.{name} "
+                                     f"(known: {', '.join(sorted(parameters))})")
+                return parameters[name]
+            return {k: bind(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [bind(v) for v in node]
+        return node
+
+    return bind(copy.deepcopy(suite_json))
 
 
 def _observed(result: dict[str, Any]) -> Any:

@@ -151,7 +151,8 @@ def transition(state: SimState, world: price.MarketMove, action: Action,
                            totals=totals)
     record = StepRecord(price_usd=accrued.sqrt_price**2, tick_lower=position.tick_lower,
                         tick_upper=position.tick_upper, action=kind.astype(jnp.int32), equity_usd=equity,
-                        regime_estimate=action.regime_estimate)
+                        regime_estimate=action.regime_estimate, volume_usd=world.volume_usd,
+                        gas_usd=world.gas_usd, pool_liquidity=world.pool_liquidity)
     return state, record
 
 

@@ -251,3 +251,6 @@ class StepRecord(NamedTuple):
     action: jax.Array                 # () index into ACTION_KINDS
     regime_estimate: jax.Array        # () the agent's classification, index into REGIMES
     equity_usd: jax.Array             # ()
+    volume_usd: jax.Array             # () the pool's volume in the step (the world's, not the agent's)
+    gas_usd: jax.Array                # () the world's cost of one action in the step, whether or not one was taken
+    pool_liquidity: jax.Array         # () competing active liquidity in the step

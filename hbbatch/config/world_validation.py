@@ -1,0 +1,52 @@
+"""World validation settings: the sample a world is checked on and the tolerance of each stylised fact.
+
+A world passes when each of its facts (hbbatch/worlds/facts.py) lies within the tolerance of the same
+fact of the embedded real history. The tolerances are wider than the sampling noise of the check
+itself: a sample of `n_episodes` windows of `n_weeks` weeks drawn from the real history passes with
+the defaults in at least 99 % of draws (tests/worlds/test_validation.py checks it on the embedded
+history). Each fact group is a `FactTolerance`: `abs` for shares and correlations (|world - real| <=
+abs), `factor` for scales (real / factor <= world <= real * factor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class FactTolerance:
+    abs: Optional[float] = None       # |world - real| <= abs
+    factor: Optional[float] = None    # real / factor <= world <= real * factor (real > 0)
+    severity: str = "error"           # error: a miss fails the world; warn: reported only
+
+
+def _tol(abs: Optional[float] = None, factor: Optional[float] = None, severity: str = "error"):
+    return field(default_factory=lambda: FactTolerance(abs=abs, factor=factor, severity=severity))
+
+
+@dataclass
+class FactTolerances:
+    """One tolerance per fact group; a fact belongs to the group its name starts with."""
+
+    weekly_abs_return: FactTolerance = _tol(factor=1.7)
+    weekly_abs_return_q99: FactTolerance = _tol(factor=2.2)    # one week in a hundred: few in a sample
+    band_stay_share: FactTolerance = _tol(abs=0.15)
+    time_in_range: FactTolerance = _tol(abs=0.13)
+    acf_abs_hourly_return: FactTolerance = _tol(abs=0.15)
+    hourly_excess_kurtosis: FactTolerance = _tol(factor=5.0)   # a sample's kurtosis rests on its few largest hours
+    daily_volume_usd: FactTolerance = _tol(factor=3.0)
+    gas_per_action_usd: FactTolerance = _tol(factor=3.0)
+    gas_per_action_usd_q10: FactTolerance = _tol(factor=4.0)   # quiet-gas years come and go across a sample
+    gas_abs_return_rank_corr: FactTolerance = _tol(abs=0.2)
+    fee_apr: FactTolerance = _tol(factor=2.5)
+
+
+@dataclass
+class WorldValidationConf:
+    """How a campaign checks its world before simulating (`world.validate=false` skips the check)."""
+
+    suite: str = "stylised_facts"             # expectations/world/<suite>.json
+    n_episodes: int = 32                      # the sample of episodes drawn from the world
+    n_weeks: int = 2                          # each this many weeks long (the 168 h ACF needs two)
+    tolerances: FactTolerances = field(default_factory=FactTolerances)
