@@ -9,7 +9,6 @@ the criterion, the variant and by how much it missed. great_expectations is impo
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -50,17 +49,6 @@ class CriterionResult:
 
 def _where(variant: str, baseline: str, world: str) -> str:
     return f"[{variant} vs {baseline}{' in ' + world if world else ''}]"
-
-
-def _import_quietly() -> None:
-    """Import great_expectations with its INFO chatter off (it logs hundreds of lines while importing, and
-    sets some of its loggers to INFO itself, so their levels are set again after the import)."""
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    import great_expectations  # noqa: F401
-
-    for name, logger in list(logging.Logger.manager.loggerDict.items()):
-        if name.startswith("great_expectations") and isinstance(logger, logging.Logger):
-            logger.setLevel(logging.WARNING)
 
 
 def bind_parameters(suite_json: dict[str, Any], parameters: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -182,7 +170,7 @@ def evaluate(checks: dict[str, dict[str, Any]], thresholds: dict[str, Any], *, b
     baseline (`unpaired`: variant -> why, e.g. different seeds or another world): the comparison table's checks
     always, the others too where the reason is a different world (nothing it shows is about its settings)."""
     unpaired = unpaired or {}
-    _import_quietly()
+    quality.import_gx_quietly()
     results = []
     for variant in judged:
         broken = sorted({variant, baseline} & failed_jobs)

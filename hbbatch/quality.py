@@ -121,9 +121,21 @@ def _build_suite(gx: Any, suite_json: dict[str, Any], path: Path) -> Any:
     return suite
 
 
+def import_gx_quietly() -> Any:
+    """great_expectations, imported with its INFO chatter off (it logs hundreds of lines while importing, and
+    sets some of its loggers to INFO itself, so their levels are set again after the import)."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations
+
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith("great_expectations") and isinstance(logger, logging.Logger):
+            logger.setLevel(logging.WARNING)
+    return great_expectations
+
+
 def validate(frame: pd.DataFrame, suite_path: Path | str, suite_json: dict[str, Any] | None = None) -> SuiteOutcome:
     """Run one suite (file, or JSON already read from it) over `frame`."""
-    import great_expectations as gx
+    gx = import_gx_quietly()
 
     path = Path(suite_path)
     suite_json = suite_json if suite_json is not None else read_suite_json(path)

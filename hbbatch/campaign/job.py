@@ -18,10 +18,17 @@ import pandas as pd
 
 from hbbatch.campaign import scale, shards, stream
 from hbbatch.campaign.calibration import apply_calibration, explicit_keys
+from hbbatch.campaign.world_check import check_world
 from hbbatch import io as hbio
 from hbbatch.report.files import EPISODES, MANIFEST, RULES, SUMMARY  # noqa: F401  (the artifacts a job writes)
 
 log = logging.getLogger(__name__)
+
+
+class WorldValidationError(ValueError):
+    """The job's world failed its validation suite: the campaign does not simulate it."""
+
+
 SIM_SECTIONS = stream.SIM_SECTIONS
 
 
@@ -82,6 +89,12 @@ def run_job(config: dict[str, Any], job: JobInfo) -> int:
     try:
         calibration = apply_calibration(config, explicit_keys(job.overrides))
         _log_mix(config["regime_mix"])
+        world_validation = check_world(config, cache_dir=out.parent if job.mode == "MULTIRUN" else None, label=label)
+        record["world_validation"] = world_validation
+        log.info("[%s] %s (%.1f s)", label, world_validation["message"], world_validation.get("seconds", 0.0))
+        if world_validation["status"] == "fail":
+            raise WorldValidationError(world_validation["message"]
+                                       + "; nothing simulated (world.validate=false runs it anyway)")
         start, stop = shards.episode_range(config, job.mode)
         scale.check_job(config, stop - start, label)
         log.info("[%s] simulating %d episodes x %d steps (gate %s, seed %s, calibration %s)%s", label,

@@ -115,6 +115,8 @@ def merge_job(num: int, shards: list[tuple[Path, dict[str, Any]]], run_dir: Path
                               "overrides": _without_shard(list(first.get("overrides", []))),
                               "shards": [{"dir": str(folder.relative_to(run_dir)), **_shard_of((folder, s))}
                                          for folder, s in shards]}
+    if first.get("world_validation") is not None:   # one world: the shards share its check
+        record["world_validation"] = first["world_validation"]
     failed = [(folder, s) for folder, s in shards if s.get("status") != "success"]
     timing = [t for _, s in shards for t in s.get("timing", [])]
     record["timing"] = [{"name": "execute", "started_at": min((t["started_at"] for t in timing), default=None),

@@ -110,8 +110,11 @@ def finish_job(out: Path, config: dict[str, Any], calibration: dict[str, Any], s
     record's new fields. The manifest is written here; summary.json by the caller, with timing."""
     label = str(record.get("campaign", "default"))
     summary = summarize_files(out, config, label)
-    manifest = build_manifest(job={**record, "output_dir": str(out), "mode": mode}, config=config,
+    job = {k: v for k, v in record.items() if k != "world_validation"}
+    manifest = build_manifest(job={**job, "output_dir": str(out), "mode": mode}, config=config,
                               calibration=calibration, spec=spec, seed=int(config["seed"]))
+    if "world_validation" in record:    # the world's check before simulating (hbbatch.campaign.world_check)
+        manifest["world_validation"] = record["world_validation"]
     hbio.write_json(out / MANIFEST, manifest)
     return dict(status="success", message=f"{summary['n_episodes']} episodes", summary=summary,
                 config_hash=manifest["config_hash"], calibration_hash=calibration["hash"], seed=int(config["seed"]),

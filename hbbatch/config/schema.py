@@ -19,6 +19,7 @@ from hbbatch.config.planner import PlannerConf
 from hbbatch.config.replay import ReplayConf
 from hbbatch.config.shadow import MonitoringConf, ShadowConf
 from hbbatch.config.sim import AgentConf, FloorsConf, MarketConf, RegimeMixConf
+from hbbatch.config.world import WorldConf
 
 COMPARED_METRICS = ("net_pnl_usd", "pnl_vs_hodl_usd", "return", "gas_usd", "actions", "widen_share")
 # The tasks cli.py dispatches; a task adds its name here and one `elif` there.
@@ -142,6 +143,7 @@ class Config:
     shard: int = bounded(0, ge=0, le=9_999)   # which shard this job runs (set by the sweep when shards > 1)
     force: bool = False                       # run even beyond the scale limits (scale.max_hours, scale.max_memory_gb)
     scale: ScaleConf = field(default_factory=ScaleConf)
+    world: WorldConf = field(default_factory=WorldConf)
     market: MarketConf = field(default_factory=MarketConf)
     agent: AgentConf = field(default_factory=AgentConf)
     floors: FloorsConf = field(default_factory=FloorsConf)

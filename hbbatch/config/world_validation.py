@@ -13,16 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from hbbatch.config.bounds import bounded, one_of, plain_name
+
+SEVERITIES = ("error", "warn")
+
 
 @dataclass
 class FactTolerance:
-    abs: Optional[float] = None       # |world - real| <= abs
-    factor: Optional[float] = None    # real / factor <= world <= real * factor (real > 0)
-    severity: str = "error"           # error: a miss fails the world; warn: reported only
+    abs: Optional[float] = bounded(None, ge=0, le=1e12)      # |world - real| <= abs
+    factor: Optional[float] = bounded(None, ge=1, le=1e12)   # real / factor <= world <= real * factor (real > 0)
+    severity: str = one_of("error", SEVERITIES)              # error: a miss fails the world; warn: reported only
 
 
-def _tol(abs: Optional[float] = None, factor: Optional[float] = None, severity: str = "error"):
-    return field(default_factory=lambda: FactTolerance(abs=abs, factor=factor, severity=severity))
+def _tol(abs: Optional[float] = None, factor: Optional[float] = None):
+    return field(default_factory=lambda: FactTolerance(abs=abs, factor=factor))
 
 
 @dataclass
@@ -46,7 +50,9 @@ class FactTolerances:
 class WorldValidationConf:
     """How a campaign checks its world before simulating (`world.validate=false` skips the check)."""
 
-    suite: str = "stylised_facts"             # expectations/world/<suite>.json
-    n_episodes: int = 32                      # the sample of episodes drawn from the world
-    n_weeks: int = 2                          # each this many weeks long (the 168 h ACF needs two)
+    suite: str = plain_name("stylised_facts")      # expectations/world/<suite>.json
+    n_episodes: int = bounded(64, ge=1, le=100_000)   # the sample of episodes drawn from the world
+    n_weeks: int = bounded(2, ge=2, le=520)        # each this many weeks long (the 168 h ACF needs two)
+    history_start: Optional[str] = "2020-01-01"   # the real history's window (UTC dates; null: all of it)
+    history_end: Optional[str] = None
     tolerances: FactTolerances = field(default_factory=FactTolerances)

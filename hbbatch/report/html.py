@@ -255,18 +255,44 @@ def _status_class(key: str, value: Any) -> str:
     return ""
 
 
+def _fact_cell(x: Any) -> str:
+    if not isinstance(x, (int, float)) or isinstance(x, bool) or not math.isfinite(x):
+        return "–"
+    return f"{x:,.0f}" if abs(x) >= 1e4 else f"{x:.4g}"
+
+
+def _world_facts(result: Mapping[str, Any]) -> str:
+    """One world's check: its verdict line, then each stylised fact against the real history's."""
+    sample = result.get("sample") or {}
+    history = result.get("history") or {}
+    line = (f"<p><span class='{_status_class('status', result.get('status'))}'>{_esc(str(result.get('status')).upper())}"
+            f"</span> {_esc(result.get('message', ''))}."
+            + (f" Sample: {sample.get('paths')} episodes, {sample.get('weeks')} weeks; real history hourly from "
+               f"{_esc(history.get('start') or 'its start')}." if sample else "") + "</p>")
+    facts = result.get("facts") or []
+    rows = [[f.get("title", f.get("fact")), _fact_cell(f.get("real")), _fact_cell(f.get("world")),
+             f"[{_fact_cell(f.get('low'))}, {_fact_cell(f.get('high'))}]" if f.get("low") is not None else "–",
+             f.get("status", "")] for f in facts]
+    classes = [["", "", "", "", _status_class("status", f.get("status"))] for f in facts]
+    return line + (_table(["Stylised fact", "Real history", "World", "Allowed", "Status"], rows, classes) if rows else "")
+
+
 def _world_validation(found: Mapping[str, Any] | None) -> str:
-    """World validation as recorded (a nested mapping per job): each fact and check with its status."""
+    """World validation as recorded (per job): each distinct world once, its facts against the real history's."""
     if not found:
         return "<p class='note'>No world validation recorded in this run.</p>"
     out = []
     seen: dict[str, str] = {}
     for job, value in found.items():
-        text = json.dumps(value, sort_keys=True, default=str)
+        key = value.get("key") if isinstance(value, Mapping) else None
+        text = key or json.dumps(value, sort_keys=True, default=str)
         if text in seen:   # one world validated once, shown once
             out.append(f"<p class='note'>{_esc(job)}: as {_esc(seen[text])}</p>")
             continue
         seen[text] = job
+        if isinstance(value, Mapping) and ("facts" in value or "status" in value):
+            out.append(f"<h3>{_esc(job)}</h3>" + _world_facts(value))
+            continue
         items = _flatten(value)
         rows = [[k, _cell(v, 4) if isinstance(v, float) else v] for k, v in items]
         classes = [["", _status_class(k, v)] for k, v in items]

@@ -59,7 +59,8 @@ class Job:
                 "timing": self.record.get("timing", []), "execution_time": self.record.get("execution_time", 0.0),
                 "config_hash": self.record.get("config_hash"),
                 "calibration_hash": self.record.get("calibration_hash", "none"),
-                "campaign": self.record.get("campaign"), "seed": self.record.get("seed")}
+                "campaign": self.record.get("campaign"), "seed": self.record.get("seed"),
+                "world_validation": self.record.get("world_validation")}
 
 
 def load_job(job_dir: Path) -> Job:
@@ -445,8 +446,7 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
     hbio.write_json(run_dir / RUN_RESULTS, build_run_results(
         jobs=job_dicts, criteria=criteria_results, experiment=experiment, elapsed_s=elapsed, exit_code=code,
         args={"run_dir": str(run_dir)}, errors=errors, skipped_pairs=skipped_pairs,
-        extra={"verdict": verdict.headline, "worlds": [w.name for w in worlds],
-               **({"world_validation": extras["world_validation"]} if "world_validation" in extras else {})}))
+        extra={"verdict": verdict.headline, "worlds": [w.name for w in worlds]}))
     if config["report"].get("html", True):
         from hbbatch.report.html import render_report
 

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import hbbatch
+from hbbatch.report.world_validation import job_world_status, run_world_validations
 
 SCHEMA = "hbbatch/run-results/v1 (after dbt's run-results/v6)"
 RUN_STATUS = {0: "success", 1: "fail", 2: "error", 130: "cancelled"}
@@ -29,6 +30,7 @@ def job_result(job: dict[str, Any], experiment: str) -> dict[str, Any]:
         "relation_name": job.get("dir"),
         "config_hash": job.get("config_hash"),
         "calibration_hash": job.get("calibration_hash", "none"),
+        "world_validation": job_world_status(job),
     }
 
 
@@ -67,6 +69,7 @@ def build_run_results(*, jobs: Sequence[dict[str, Any]], criteria: Sequence[Any]
         "exit_code": exit_code,
         "errors": list(errors),
         "skipped_pairs": list(skipped_pairs),
+        "world_validation": run_world_validations(jobs),
         "args": args,
         **(extra or {}),
     }

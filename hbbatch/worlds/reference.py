@@ -9,10 +9,15 @@ history's gaps are at most a few hours).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
-from hbbatch.worlds.facts import HOURS_PER_DAY, MarketPaths
+from hbbatch.worlds import history
+from hbbatch.worlds.facts import HOURS_PER_DAY, MarketPaths, stylised_facts
+
+POOL_FEE_BP = 5                 # the 0.05 % pool's daily volume
 
 
 def _utc(series: pd.Series) -> pd.Series:
@@ -53,3 +58,28 @@ def history_paths(bars: pd.DataFrame, pool_daily: pd.DataFrame | None = None, ga
         gas_usd=_daily_on_hours(hours, gas_daily, "gas_usd", per_hour=False)[None, :],
         pool_liquidity=_daily_on_hours(hours, pool_daily, "pool_liquidity", per_hour=False)[None, :],
         fee_rate=fee_rate)
+
+
+def gas_per_action_daily(gas: pd.DataFrame, gas_units: float) -> pd.DataFrame:
+    """date, gas_usd: the cost of one action of `gas_units` gas (calibration.recenter_gas_units) each day, at
+    the day's average gas price and ETH price."""
+    return pd.DataFrame({"date": gas["date"],
+                         "gas_usd": gas["gas_price_gwei"] * 1e-9 * gas_units * gas["eth_price_usd"]})
+
+
+def embedded_history_paths(gas_units: float, start: str | None = None, end: str | None = None) -> MarketPaths:
+    """The embedded history (hourly bars, the 0.05 % pool's daily volume, daily gas for actions of
+    `gas_units`) from `start` to `end` (UTC dates; None: where the bars begin or end), on the hourly grid."""
+    bars = history.bars(60)
+    if start is not None:
+        bars = bars[bars["date"] >= pd.Timestamp(start, tz="UTC")]
+    if end is not None:
+        bars = bars[bars["date"] < pd.Timestamp(end, tz="UTC")]
+    return history_paths(bars, history.pool_daily(POOL_FEE_BP), gas_per_action_daily(history.gas_daily(), gas_units),
+                         fee_rate=POOL_FEE_BP * 1e-4)
+
+
+@functools.lru_cache(maxsize=8)
+def embedded_history_facts(gas_units: float, start: str | None = None, end: str | None = None) -> dict[str, float]:
+    """The stylised facts of the embedded history (cached: the files do not change while a process runs)."""
+    return stylised_facts(embedded_history_paths(gas_units, start, end))
