@@ -14,7 +14,8 @@ from hbbatch.cli import main
 from hbbatch.config import CONF_DIR
 
 REPO = CONF_DIR.parent
-TINY = ["n_episodes=16", "n_steps=60", "stats.n_bootstrap=200"]   # one shape: compiled once per gating for all tests
+# one shape: compiled once per gating for all tests; the world's validation has its own tests (tests/campaign)
+TINY = ["n_episodes=16", "n_steps=60", "stats.n_bootstrap=200", "world.validate=false"]
 JOB_FILES = ("manifest.json", "episodes.parquet", "rules.parquet", "summary.json")
 RUN_FILES = ("run_results.json", "comparison.parquet", "criteria.json", "summary.json", "report.html")
 ENV_VARS = ("HB_SEED", "HB_REGIME_MIX", "DUNE_CALIBRATION_JSON", "EPISODE_COUNT", "HB_CAMPAIGN")

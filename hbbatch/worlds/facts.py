@@ -14,6 +14,7 @@ them are computed over the hours, days or weeks that have them, and are NaN when
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -176,7 +177,8 @@ def _daily(hourly: HourlyPaths) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n_days = n_hours // HOURS_PER_DAY
     cut = (n_paths, n_days, HOURS_PER_DAY)
     close = hourly.close[:, : n_days * HOURS_PER_DAY + 1: HOURS_PER_DAY]
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # a day with no gas data is NaN, as intended
         volume = hourly.volume_usd[:, : n_days * HOURS_PER_DAY].reshape(cut).sum(axis=2)
         gas = np.nanmean(hourly.gas_usd[:, : n_days * HOURS_PER_DAY].reshape(cut), axis=2)
     volume[np.isnan(hourly.volume_usd[:, : n_days * HOURS_PER_DAY].reshape(cut)).any(axis=2)] = np.nan
@@ -207,7 +209,8 @@ def daily_facts(hourly: HourlyPaths) -> dict[str, float]:
     if n_segments:
         cut = (n_paths * n_segments, GAS_SEGMENT_DAYS)
         seg_gas = gas[:, : n_segments * GAS_SEGMENT_DAYS].reshape(cut)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             relative = seg_gas / np.nanmedian(seg_gas, axis=1, keepdims=True)
         seg_return = abs_return[:, : n_segments * GAS_SEGMENT_DAYS].reshape(cut)
         facts["gas_abs_return_rank_corr"] = _spearman(relative.reshape(-1), seg_return.reshape(-1))

@@ -42,7 +42,7 @@ def history_paths(bars: pd.DataFrame, pool_daily: pd.DataFrame | None = None, ga
     if len(frame) < 2 or (frame.index.to_series().diff().dropna() < pd.Timedelta(hours=1)).any():
         raise ValueError("history_paths: bars must be hourly (one bar per hour, at least two)")
     first = frame.index[0].ceil("D")
-    last = frame.index[-1].floor("D")            # the last whole day ends here
+    last = (frame.index[-1] + pd.Timedelta(hours=1)).floor("D")   # the last whole day ends here
     if last - first < pd.Timedelta(days=1):
         raise ValueError("history_paths: the bars hold no whole UTC day")
     hours = pd.date_range(first, last, freq="h", inclusive="left", tz="UTC")

@@ -1,0 +1,71 @@
+"""Every campaign validates its world first: a failing world is an error with nothing simulated, a
+multirun validates each distinct world once, and `world.validate=false` runs and says so."""
+
+import json
+
+import pytest
+
+from hbbatch.config.world_validation import FactTolerances
+from tests.test_cli import run_cli
+
+TINY = ["n_episodes=8", "n_steps=60", "stats.n_bootstrap=100", "world.validation.n_episodes=8"]
+# every tolerance opened wide: the plumbing of a passing world, not a claim that the world is right
+WIDE = [f"world.validation.tolerances.{group}.{'abs' if tol.abs is not None else 'factor'}=1000"
+        for group, tol in vars(FactTolerances()).items()]
+
+
+def _json(path):
+    return json.loads(path.read_text())
+
+
+def test_world_check__a_wrong_world_exits_2_with_nothing_simulated(tmp_path):
+    # a calm, cheap world: volatility a tenth of ETH's, gas of a few cents
+    wrong = ["market.vol_annual.mean_revert=0.05", "market.vol_annual.jumpy=0.05", "market.vol_annual.trend_up=0.05",
+             "market.jumps_per_day.jumpy=0", "market.gas_usd_median=0.05"]
+    assert run_cli(*TINY, *wrong, f"hydra.run.dir={tmp_path}") == 2
+    assert not (tmp_path / "episodes.parquet").exists() and not (tmp_path / "manifest.json").exists()
+    record = _json(tmp_path / "summary.json")
+    assert record["status"] == "error" and "nothing simulated" in record["message"]
+    failed = set(record["world_validation"]["failed"])
+    assert {"weekly_abs_return_q50", "band_stay_share_1200", "gas_per_action_usd_q50"} <= failed
+    results = _json(tmp_path / "run_results.json")
+    assert results["exit_code"] == 2 and results["results"][0]["world_validation"]["status"] == "fail"
+    assert results["world_validation"][0]["status"] == "fail" and results["world_validation"][0]["jobs"] == ["default"]
+    assert "World validation" in (tmp_path / "report.html").read_text()
+
+
+def test_world_check__the_shipped_parametric_world_fails_and_the_message_names_the_facts(tmp_path):
+    assert run_cli(*TINY, f"hydra.run.dir={tmp_path}") == 2
+    message = _json(tmp_path / "summary.json")["message"]
+    assert "acf_abs_hourly_return_1h" in message and "(real 0.28" in message and "allowed [" in message
+
+
+def test_world_check__validate_false_runs_and_the_manifest_records_it(tmp_path):
+    assert run_cli(*TINY, "world.validate=false", f"hydra.run.dir={tmp_path}") == 0
+    recorded = _json(tmp_path / "manifest.json")["world_validation"]
+    assert recorded["status"] == "skipped" and recorded["validate"] is False
+    assert recorded["message"].endswith("world.validate=false")
+    assert _json(tmp_path / "run_results.json")["world_validation"][0]["status"] == "skipped"
+
+
+def test_world_check__a_multirun_validates_each_distinct_world_once(tmp_path):
+    code = run_cli(*TINY, *WIDE, "-m", "campaign=A,B,C", f"hydra.sweep.dir={tmp_path}", "criteria.enabled=false")
+    assert code == 0
+    stored = sorted((tmp_path / ".world_validation").glob("*.json"))
+    assert len(stored) == 2                               # A and B share a world; C's is calibrated
+    worlds = _json(tmp_path / "run_results.json")["world_validation"]
+    assert sorted(w["jobs"] for w in worlds) == [["A", "B"], ["C"]]
+    assert all(w["status"] == "pass" for w in worlds)
+    manifests = {m["job"]["campaign"]: m for m in map(_json, tmp_path.glob("*/manifest.json"))}
+    assert manifests["A"]["world_validation"]["cached"] is False and manifests["B"]["world_validation"]["cached"] is True
+    assert manifests["A"]["world_validation"]["key"] == manifests["B"]["world_validation"]["key"]
+    assert manifests["C"]["world_validation"]["key"] != manifests["A"]["world_validation"]["key"]
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("world.validation.n_weeks=1", "n_weeks >= 2"),
+    ("world.validation.tolerances.band_stay_share.factor=2", "exactly one of abs or factor"),
+])
+def test_world_check__bad_validation_settings_are_one_line_errors(tmp_path, override, needle):
+    assert run_cli(*TINY, override, f"hydra.run.dir={tmp_path}") == 2
+    assert needle in _json(tmp_path / "summary.json")["message"]
