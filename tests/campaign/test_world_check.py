@@ -3,7 +3,6 @@ multirun validates each distinct world once, and `world.validate=false` runs and
 
 import json
 
-import pytest
 
 from hbbatch.config.world_validation import FactTolerances
 from tests.test_cli import run_cli
@@ -62,10 +61,12 @@ def test_world_check__a_multirun_validates_each_distinct_world_once(tmp_path):
     assert manifests["C"]["world_validation"]["key"] != manifests["A"]["world_validation"]["key"]
 
 
-@pytest.mark.parametrize("override, needle", [
-    ("world.validation.n_weeks=1", "n_weeks >= 2"),
-    ("world.validation.tolerances.band_stay_share.factor=2", "exactly one of abs or factor"),
-])
-def test_world_check__bad_validation_settings_are_one_line_errors(tmp_path, override, needle):
-    assert run_cli(*TINY, override, f"hydra.run.dir={tmp_path}") == 2
-    assert needle in _json(tmp_path / "summary.json")["message"]
+def test_world_check__a_sample_too_short_for_the_weekly_facts_is_refused_before_anything_runs(tmp_path, capsys):
+    assert run_cli(*TINY, "world.validation.n_weeks=1", f"hydra.run.dir={tmp_path / 'run'}") == 2
+    assert "world.validation.n_weeks=1 is out of range" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_world_check__a_tolerance_with_both_abs_and_factor_is_a_one_line_error(tmp_path):
+    assert run_cli(*TINY, "world.validation.tolerances.band_stay_share.factor=2", f"hydra.run.dir={tmp_path}") == 2
+    assert "give exactly one of abs or factor" in _json(tmp_path / "summary.json")["message"]
