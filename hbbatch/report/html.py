@@ -270,7 +270,8 @@ def _world_facts(result: Mapping[str, Any]) -> str:
             + (f" Sample: {sample.get('paths')} episodes, {sample.get('weeks')} weeks; real history hourly from "
                f"{_esc(history.get('start') or 'its start')}." if sample else "") + "</p>")
     facts = result.get("facts") or []
-    rows = [[f.get("title", f.get("fact")), _fact_cell(f.get("real")), _fact_cell(f.get("world")),
+    rows = [[f.get("title") or f.get("fact") or f.get("name"), _fact_cell(f.get("real")),
+             _fact_cell(f.get("world", f.get("observed"))),
              f"[{_fact_cell(f.get('low'))}, {_fact_cell(f.get('high'))}]" if f.get("low") is not None else "–",
              f.get("status", "")] for f in facts]
     classes = [["", "", "", "", _status_class("status", f.get("status"))] for f in facts]

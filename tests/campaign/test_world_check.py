@@ -29,8 +29,10 @@ def test_world_check__a_wrong_world_exits_2_with_nothing_simulated(tmp_path):
     assert {"weekly_abs_return_q50", "band_stay_share_1200", "gas_per_action_usd_q50"} <= failed
     results = _json(tmp_path / "run_results.json")
     assert results["exit_code"] == 2 and results["results"][0]["world_validation"]["status"] == "fail"
-    assert results["world_validation"][0]["status"] == "fail" and results["world_validation"][0]["jobs"] == ["default"]
-    assert "World validation" in (tmp_path / "report.html").read_text()
+    assert results["world_validation"]["status"] == "fail"
+    assert [w["jobs"] for w in results["world_validation"]["worlds"]] == [["default"]]
+    report = (tmp_path / "report.html").read_text()
+    assert "Stylised fact" in report and "share of weeks inside a centred 1200-tick band" in report
 
 
 def test_world_check__the_shipped_parametric_world_fails_and_the_message_names_the_facts(tmp_path):
@@ -44,21 +46,25 @@ def test_world_check__validate_false_runs_and_the_manifest_records_it(tmp_path):
     recorded = _json(tmp_path / "manifest.json")["world_validation"]
     assert recorded["status"] == "skipped" and recorded["validate"] is False
     assert recorded["message"].endswith("world.validate=false")
-    assert _json(tmp_path / "run_results.json")["world_validation"][0]["status"] == "skipped"
+    assert _json(tmp_path / "run_results.json")["world_validation"]["status"] == "skipped"
 
 
 def test_world_check__a_multirun_validates_each_distinct_world_once(tmp_path):
-    code = run_cli(*TINY, *WIDE, "-m", "campaign=A,B,C", f"hydra.sweep.dir={tmp_path}", "criteria.enabled=false")
+    # campaigns differ by settings only (one world); each seed is another world's sample
+    code = run_cli(*TINY, *WIDE, "-m", "campaign=A,B", "seed=1,2", f"hydra.sweep.dir={tmp_path}",
+                   "criteria.enabled=false")
     assert code == 0
-    stored = sorted((tmp_path / ".world_validation").glob("*.json"))
-    assert len(stored) == 2                               # A and B share a world; C's is calibrated
-    worlds = _json(tmp_path / "run_results.json")["world_validation"]
-    assert sorted(w["jobs"] for w in worlds) == [["A", "B"], ["C"]]
-    assert all(w["status"] == "pass" for w in worlds)
-    manifests = {m["job"]["campaign"]: m for m in map(_json, tmp_path.glob("*/manifest.json"))}
-    assert manifests["A"]["world_validation"]["cached"] is False and manifests["B"]["world_validation"]["cached"] is True
-    assert manifests["A"]["world_validation"]["key"] == manifests["B"]["world_validation"]["key"]
-    assert manifests["C"]["world_validation"]["key"] != manifests["A"]["world_validation"]["key"]
+    assert len(list((tmp_path / ".world_validation").glob("*.json"))) == 2
+    worlds = _json(tmp_path / "run_results.json")["world_validation"]["worlds"]
+    assert sorted(len(w["jobs"]) for w in worlds) == [2, 2] and all(w["status"] == "pass" for w in worlds)
+    manifests = [_json(p) for p in sorted(tmp_path.glob("*/manifest.json"))]
+    by_seed = {}
+    for m in manifests:
+        by_seed.setdefault(m["seed"], []).append(m["world_validation"])
+    for seed, results in by_seed.items():
+        assert sorted(r["cached"] for r in results) == [False, True]    # validated by one job, read by the other
+        assert len({r["key"] for r in results}) == 1
+    assert by_seed[1][0]["key"] != by_seed[2][0]["key"]
 
 
 def test_world_check__a_sample_too_short_for_the_weekly_facts_is_refused_before_anything_runs(tmp_path, capsys):
