@@ -44,7 +44,7 @@ def test_latest__skips_runs_that_carry_the_incomplete_marker(tmp_path):
 
 
 def test_cli__a_finished_run_leaves_no_marker(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "hbbatch", "n_episodes=8", "n_steps=60", "report.html=false",
+    done = subprocess.run([sys.executable, "-m", "hbbatch", "n_episodes=8", "n_steps=60", "report.html=false", "world.validate=false",
                            f"paths.output_dir={tmp_path}"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     [run_dir] = list((tmp_path / "default").iterdir())
@@ -54,7 +54,7 @@ def test_cli__a_finished_run_leaves_no_marker(tmp_path):
 def test_cli__ctrl_c_records_the_run_as_cancelled_exits_130_and_leaves_the_marker(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "hbbatch", "-m", "campaign=A,B,C", "n_episodes=64", "n_steps=3000",
-                             "report.html=false", f"hydra.sweep.dir={tmp_path / 'run'}"], cwd=REPO, env=env,
+                             "report.html=false", "world.validate=false", f"hydra.sweep.dir={tmp_path / 'run'}"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen = []
     deadline = time.time() + 120
