@@ -47,6 +47,7 @@ class ShadowConf:
     gas_units: float = bounded(790_000.0, gt=0, le=3e7)            # gas of one rebalance (burn + collect + swap + mint)
     gas_tip_gwei: float = bounded(0.1, ge=0, le=1e4)               # priority fee over the block's base fee
     state_dir: str = output_path("outputs/shadow")       # decisions.jsonl, state snapshot, dashboard.html, control.json
+    snapshot_every_steps: int = bounded(10, ge=1, le=10_000)   # a resume recomputes (and checks) at most this many
     max_steps: Optional[int] = bounded(None, ge=1, le=10**9)         # stop after this many steps in total (null: until the source ends)
     rails: ShadowRailsConf = field(default_factory=ShadowRailsConf)
 

@@ -59,12 +59,13 @@ class Alerts:
         self.active: set[str] = set(active or [])
         self.fired: list[dict[str, Any]] = []
 
-    def evaluate(self, values: dict[str, float], context: dict[str, Any]) -> list[dict[str, Any]]:
-        """Fire the alerts whose condition just became true; returns them."""
+    def evaluate(self, values: dict[str, float], context: dict[str, Any], notify: bool = True) -> list[dict[str, Any]]:
+        """Fire the alerts whose condition just became true; returns them. `notify=False` only tracks
+        which are on (steps recomputed on resume fired theirs before the restart)."""
         fired = []
         for rule in self.rules:
             on = bool(rule.condition(values, self.thresholds))
-            if on and rule.name not in self.active:
+            if on and rule.name not in self.active and notify:
                 alert = {"alert": rule.name, "severity": rule.severity, "summary": rule.summary(values, self.thresholds),
                          **context}
                 log.warning("ALERT %s [%s] %s (step %s)", rule.name, rule.severity, alert["summary"],

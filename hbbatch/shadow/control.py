@@ -50,6 +50,13 @@ class ControlFile:
         self.path = Path(state_dir) / CONTROL_FILE
         self.applied_digest = applied_digest
 
+    def mark_applied(self) -> None:
+        """The file's current content counts as applied (a resumed run re-applied it from the log)."""
+        try:
+            self.applied_digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            pass
+
     def poll(self) -> dict[str, Any] | None:
         try:
             data = self.path.read_bytes()

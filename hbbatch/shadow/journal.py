@@ -1,18 +1,19 @@
 """The state directory of a shadow run: an append-only decision log and a snapshot to resume from.
 
     decisions.jsonl   one JSON line per step, appended and fsync'd before the step's snapshot is written
-    state.npz         the simulator's state (exact bits), the paper position, the source's cursor, rails
+    state.snapshot    the simulator's state (exact bits), the paper position, the source's cursor, rails
+                      (one JSON header line, then the arrays' raw bytes: one write, one fsync)
     run.json          what the directory belongs to: the hash of the settings that determine decisions
 
-Order per step: append the decision (fsync) -> replace the snapshot atomically. So after a kill at any
-moment the log holds every step of the snapshot and at most one more: on resume that step is computed
-again from the snapshot and must come out identical (it is not appended twice); a torn last line (a kill
-inside the write) is cut off first. A directory written by other settings is refused, untouched.
+Order per step: append the decision (fsync); every `shadow.snapshot_every_steps` steps (and at every
+manual override and at the end) replace the snapshot atomically. So after a kill at any moment the log
+holds every step of the snapshot and at most that many more: on resume those steps are computed again
+from the snapshot (overrides taken from the log) and must come out identical to their lines (they are
+not appended twice); a torn last line (a kill inside the write) is cut off first. A directory written by other settings is refused, untouched.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 
 from hbbatch.io import atomic_write, read_json, write_json
 
-DECISIONS, SNAPSHOT, RUN = "decisions.jsonl", "state.npz", "run.json"
+DECISIONS, SNAPSHOT, RUN = "decisions.jsonl", "state.snapshot", "run.json"
 VOLATILE = ("logged_at",)     # fields that may differ between a run and its resumption
 
 
@@ -97,21 +98,24 @@ class Journal:
 
     # ------------------------------------------------------------- snapshot
     def save(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        payload = {f"state/{k}": v for k, v in arrays.items()}
-        payload["meta"] = np.frombuffer(json.dumps(meta, allow_nan=False).encode(), dtype=np.uint8)
-
-        def write(tmp: Path) -> None:
-            buffer = io.BytesIO()
-            np.savez(buffer, **payload)
-            tmp.write_bytes(buffer.getvalue())
-
-        atomic_write(self.snapshot_path, write)
+        index, chunks, offset = [], [], 0
+        for name, value in arrays.items():
+            data = np.ascontiguousarray(value).tobytes()
+            index.append({"name": name, "dtype": value.dtype.str, "shape": list(value.shape), "offset": offset,
+                          "nbytes": len(data)})
+            chunks.append(data)
+            offset += len(data)
+        header = json.dumps({"arrays": index, "meta": meta}, allow_nan=False).encode() + b"\n"
+        atomic_write(self.snapshot_path, lambda tmp: tmp.write_bytes(header + b"".join(chunks)))
 
     def load(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         try:
-            with np.load(self.snapshot_path, allow_pickle=False) as data:
-                arrays = {k[len("state/"):]: data[k] for k in data.files if k.startswith("state/")}
-                meta = json.loads(bytes(data["meta"]).decode())
-        except (OSError, ValueError, KeyError) as exc:
+            raw = self.snapshot_path.read_bytes()
+            end = raw.index(b"\n")
+            header = json.loads(raw[:end])
+            body = memoryview(raw)[end + 1:]
+            arrays = {a["name"]: np.frombuffer(body[a["offset"]: a["offset"] + a["nbytes"]], dtype=np.dtype(a["dtype"]))
+                      .reshape(a["shape"]).copy() for a in header["arrays"]}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise StateDirError(f"{self.snapshot_path}: unreadable snapshot ({exc}); use a new shadow.state_dir") from None
-        return arrays, meta
+        return arrays, header["meta"]

@@ -121,6 +121,7 @@ class ShadowRun:
         self.fee_pips = int(round(float(config["market"]["fee_rate"]) * 1_000_000))
         self.tick_spacing = int(config["market"]["tick_spacing"])
         self.cap_max, self.cap_hours = hard_cap_settings(config)
+        self.snapshot_every = int(self.shadow["snapshot_every_steps"])
         rails = config["agent"]["rails"]
         self.config_override = str(rails["override"])
         self.config_override_from = float(rails["override_from_minute"]) / self.step_minutes
@@ -130,6 +131,7 @@ class ShadowRun:
         if hasattr(self.source, "on_retry"):
             self.source.on_retry = self.metrics.retries.inc
         self.history: list[dict[str, Any]] = []
+        self.recomputing, self._alert_values = False, None
         self.control_server: ControlServer | None = None
 
     @staticmethod
@@ -171,10 +173,10 @@ class ShadowRun:
         self.alerts.fired = list(meta.get("alerts_recent", []))
         self.source.resume(meta.get("source_state"))
         logged = self.journal.read_decisions(repair=True)
-        if len(logged) not in (self.step_index, self.step_index + 1):
+        if not self.step_index <= len(logged) <= self.step_index + self.snapshot_every:
             raise StateDirError(f"{self.journal.decisions_path}: {len(logged)} decisions but the snapshot is at "
                                 f"step {self.step_index}; the directory was edited; use a new shadow.state_dir")
-        self.pending = logged[self.step_index] if len(logged) > self.step_index else None
+        self.pending = logged[self.step_index:]     # logged after the snapshot: recomputed, checked, not re-logged
         self.history = [self._history_entry(r) for r in logged[: self.step_index]]
         self.metrics.restore(meta.get("totals", {}))
         log.info("shadow: resuming %s at step %d (config hash %s)", self.journal.dir, self.step_index + 1,
@@ -191,7 +193,7 @@ class ShadowRun:
         self.step_index, self.cursor, self.last_obs = 0, self.source.start_cursor(), first
         self.override = Override()
         self.hard_cap = HardCap(self.cap_max, self.cap_hours)
-        self.control_digest, self.pending = None, None
+        self.control_digest, self.pending = None, []
 
     def _save(self) -> None:
         from hbbatch.shadow.stepper import state_to_arrays
@@ -238,8 +240,21 @@ class ShadowRun:
         applied = [self.override.apply(r, self.step_index + 1) for r in requests]
         return applied[-1] if applied else None
 
+    def _replay_control(self, logged: dict[str, Any], control_file: ControlFile) -> dict[str, Any] | None:
+        """While recomputing logged steps, overrides come from the log (never from a newer file or request)."""
+        entry = logged.get("control")
+        if not entry:
+            return None
+        request = {k: entry[k] for k in ("command", "by", "reason", "via")}
+        if request["via"].startswith("file"):
+            control_file.mark_applied()
+        return self.override.apply(request, self.step_index + 1)
+
     def step(self, obs: Observation, cursor, control_file: ControlFile) -> dict[str, Any]:
-        control = self._poll_control(control_file)
+        logged = self.pending[0] if self.pending else None
+        self.recomputing = logged is not None
+        control = self._replay_control(logged, control_file) if logged else self._poll_control(control_file)
+        self.control_digest = control_file.applied_digest
         controls, remaining = self._controls(obs)
         previous = self.last_obs
         self.state, out = self.stepper.step(self.state, obs.log_return, obs.volume_usd, obs.pool_liquidity, controls)
@@ -275,15 +290,16 @@ class ShadowRun:
             "config_hash": self.info["config_hash"],
             "logged_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         }
-        if self.pending is not None:
-            if comparable(self.pending) != comparable(record):
-                diff = sorted(k for k in comparable(record) if self.pending.get(k) != record.get(k))
+        if logged is not None:
+            if comparable(logged) != comparable(record):
+                diff = sorted(k for k in comparable(record) if logged.get(k) != record.get(k))
                 raise StateDirError(f"{self.journal.decisions_path}: step {self.step_index} recomputed on resume "
                                     f"differs from the log in {diff}; use a new shadow.state_dir")
-            self.pending = None        # logged before the kill: not appended twice
+            self.pending.pop(0)        # logged before the kill: not appended twice
         else:
             self.journal.append(record)
-        self._save()
+        if control or self.step_index % self.snapshot_every == 0:
+            self._save()
         return record
 
     def _rails(self, remaining: int, obs: Observation) -> dict[str, int]:
@@ -340,11 +356,12 @@ class ShadowRun:
         m.widens_hour.set(widens_hour)
         lag = time.monotonic() - last_data_at
         m.lag.set(lag)
-        self.alerts.evaluate({"window_gas_usd": float(self.state.rails.window_gas_usd),
+        self._alert_values = {"window_gas_usd": float(self.state.rails.window_gas_usd),
                               "gas_cap_usd": float(a.gas_cap_usd_per_window), "drawdown": drawdown,
                               "drawdown_limit": float(a.max_drawdown), "widens_last_hour": widens_hour,
-                              "data_lag_seconds": lag, "emergency_stop": record["rails"]["emergency_stop"]},
-                             {"step": record["step"], "time": record["time"]})
+                              "data_lag_seconds": lag, "emergency_stop": record["rails"]["emergency_stop"]}
+        self.alerts.evaluate(self._alert_values, {"step": record["step"], "time": record["time"]},
+                             notify=not self.recomputing)
         every = max(int(self.monitoring["dashboard_every_steps"]), 1)
         if self.step_index % every == 0:
             self.write_dashboard(record)
@@ -353,12 +370,10 @@ class ShadowRun:
         """Between observations (a live source waiting): lag and the stale-data alert stay current."""
         lag = time.monotonic() - last_data_at
         self.metrics.lag.set(lag)
-        a = self.stepper.params.agent
-        self.alerts.evaluate({"window_gas_usd": float(self.state.rails.window_gas_usd),
-                              "gas_cap_usd": float(a.gas_cap_usd_per_window), "drawdown": 0.0,
-                              "drawdown_limit": float(a.max_drawdown), "widens_last_hour": 0.0,
-                              "data_lag_seconds": lag, "emergency_stop": 0},
-                             {"step": self.step_index, "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        if self._alert_values is not None:     # the last step's values, with the lag as it grows
+            self.alerts.evaluate({**self._alert_values, "data_lag_seconds": lag},
+                                 {"step": self.step_index,
+                                  "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
     def write_dashboard(self, latest: dict[str, Any] | None) -> None:
         from hbbatch.sim.types import OWNERS
@@ -401,6 +416,7 @@ class ShadowRun:
                     self._watch(record, last_data_at)
                     if max_steps is not None and self.step_index >= int(max_steps):
                         break
+            self._save()
             self.write_dashboard(record)
         finally:
             self.journal.close()

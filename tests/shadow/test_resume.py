@@ -62,10 +62,10 @@ def test_resume__a_step_logged_but_not_snapshotted_is_not_logged_twice(tmp_path)
     reference = run_in_process(config(tmp_path / "reference", ACTIVE, max_steps=40))
     state = tmp_path / "ahead"
     run_in_process(config(state, ACTIVE, max_steps=30))
-    older = tmp_path / "state_at_30.npz"
-    shutil.copy(state / "state.npz", older)
+    older = tmp_path / "state_at_30.snapshot"
+    shutil.copy(state / "state.snapshot", older)
     run_in_process(config(state, ACTIVE, max_steps=31))
-    shutil.copy(older, state / "state.npz")                           # killed between the log and the snapshot
+    shutil.copy(older, state / "state.snapshot")                           # killed between the log and the snapshot
     assert len(decisions(state)) == 31 and decisions(state)[-1]["action"] != "hold"
     run_in_process(config(state, ACTIVE, max_steps=40))
     assert [comparable(r) for r in decisions(state)] == [comparable(r) for r in decisions(reference.dir)]
@@ -90,3 +90,19 @@ def test_resume__an_edited_log_is_refused(tmp_path):
     (state / "decisions.jsonl").write_text("\n".join(lines[:5]) + "\n")
     with pytest.raises(StateDirError, match="decisions but the snapshot is at step 10"):
         run_in_process(config(state, max_steps=12))
+
+
+def test_resume__recomputed_steps_take_their_override_from_the_log(tmp_path):
+    state = tmp_path / "state"
+    run_in_process(config(state, ACTIVE, max_steps=25))
+    snapshot_25 = tmp_path / "state_at_25.snapshot"
+    shutil.copy(state / "state.snapshot", snapshot_25)
+    (state / "control.json").write_text('{"command": "pause", "by": "alice"}')
+    run_in_process(config(state, ACTIVE, max_steps=29))
+    expected = [comparable(r) for r in decisions(state)]
+    shutil.copy(snapshot_25, state / "state.snapshot")             # killed before the snapshots after step 25
+    run_in_process(config(state, ACTIVE, max_steps=40))
+    records = decisions(state)
+    assert [comparable(r) for r in records[:29]] == expected
+    assert [r["step"] for r in records if r["control"]] == [26]     # applied once, at the step it was
+    assert all(r["override"] == "pause" for r in records[25:])

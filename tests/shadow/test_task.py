@@ -34,7 +34,7 @@ def test_task__the_embedded_day_runs_offline_and_logs_every_step(tmp_path):
     assert records[0]["time"] == "2024-01-05T00:00:00+00:00"
     # calibration=default: the committed report's hash is recorded on every line and in run.json
     assert records[0]["calibration_hash"] not in ("", "none") and len({r["calibration_hash"] for r in records}) == 1
-    assert {"decisions.jsonl", "state.npz", "run.json", "dashboard.html"} <= {p.name for p in state.iterdir()}
+    assert {"decisions.jsonl", "state.snapshot", "run.json", "dashboard.html"} <= {p.name for p in state.iterdir()}
 
 
 def test_task__bars_source_reads_the_day_as_the_simulators_replay_does():
