@@ -17,6 +17,10 @@ import os
 import sys
 
 DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
+# Episodes per call of the compiled batch when a job streams its episodes (hbbatch.sim.rollout): host memory
+# for one batch's tables is about 2 KB per episode, so these stay near 0.5 GB (CPU) while keeping every
+# device busy (an accelerator's lanes want millions). Defined here, JAX-free, for the estimate at start-up.
+BATCH_EPISODES = {"cpu": 1 << 18, "accelerator": 1 << 21}
 VECTOR_WIDTH_FLAG = "--xla_cpu_prefer_vector_width"
 
 

@@ -13,7 +13,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from hbbatch.jax_setup import usable_cores
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from hbbatch.jax_setup import BATCH_EPISODES, usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +80,49 @@ def check(found: Estimate, scale: dict[str, Any], force: bool, label: str) -> No
 
 
 
+def _job_estimate(config: dict[str, Any], n_episodes: int, platform: str) -> Estimate:
+    batch = config["scale"]["batch_episodes"] or BATCH_EPISODES["cpu" if platform == "cpu" else "accelerator"]
+    return estimate(n_episodes, int(config["n_steps"]), str(config["dtype"]), int(batch),
+                    int(config["stats"]["max_episodes"]), platform=platform)
+
+
 def check_job(config: dict[str, Any], n_episodes: int, label: str) -> Estimate:
-    """`check` for a job's episodes on the device it will run on."""
+    """`check` for a job's episodes on the device it will run on (in the job: also on a remote worker)."""
     import jax
 
-    from hbbatch.sim.rollout import batch_layout
-
-    scale = config["scale"]
-    _, per_batch = batch_layout(n_episodes, scale["batch_episodes"])
     platform = jax.default_backend()
-    found = estimate(n_episodes, int(config["n_steps"]), str(config["dtype"]), per_batch,
-                     int(scale["stats_max_episodes"]), platform="cpu" if platform == "cpu" else platform)
-    check(found, scale, bool(config.get("force", False)), label)
+    found = _job_estimate(config, n_episodes, "cpu" if platform == "cpu" else platform)
+    check(found, config["scale"], bool(config.get("force", False)), label)
     return found
+
+
+def _platform_without_jax() -> str:
+    """The device the jobs will see, without importing JAX here (start-up): a CUDA plugin means a GPU."""
+    import importlib.util
+
+    return "gpu" if importlib.util.find_spec("jax_cuda12_plugin") is not None else "cpu"
+
+
+class ScaleCheckCallback(Callback):
+    """Before Hydra makes a folder: the estimate of a large job, and the refusal of one beyond the limits
+    (exit 2, one line, nothing written). A sharded job is estimated per shard."""
+
+    def _check(self, config: DictConfig) -> None:
+        if config.get("task") != "campaign":
+            return
+        from hbbatch.config.callback import ConfigRefused
+
+        plain = {k: OmegaConf.to_container(config[k], resolve=True) if OmegaConf.is_config(config[k]) else config[k]
+                 for k in ("n_episodes", "n_steps", "dtype", "scale", "stats", "force", "shards")}
+        per_job = -(-int(plain["n_episodes"]) // max(int(plain["shards"]), 1))
+        try:
+            check(_job_estimate(plain, per_job, _platform_without_jax()), plain["scale"], bool(plain["force"]),
+                  "each job" if int(plain["shards"]) <= 1 else "each shard")
+        except ScaleError as exc:
+            raise ConfigRefused(str(exc)) from None
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(config)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(config)

@@ -1,7 +1,7 @@
 """A job's episodes simulated batch by batch and streamed to its tables; its summary read back from them.
 
 Host memory stays bounded by one batch (`scale.batch_episodes`, by default sized to the device) and by the
-statistics sample (`scale.stats_max_episodes`), whatever n_episodes is: 10 M episodes run in under 4 GB.
+statistics sample (`stats.max_episodes`), whatever n_episodes is: 10 M episodes run in under 4 GB.
 Up to the sample size (200,000 episodes by default) the summary is computed from every episode, exactly
 as before. Beyond it, means, intervals and per-regime numbers come from a stride sample of episodes
 (hbbatch/tables.py: the same episode indices in every variant, so pairs stay paired), while the totals
@@ -83,7 +83,7 @@ def summarize_files(out: Path, config: dict[str, Any], label: str) -> dict[str, 
     """summary.json's numbers for a job's tables (see the module docstring for large jobs)."""
     stats_conf, rails = config["stats"], config["agent"]["rails"]
     n_episodes = tables.row_count(out / EPISODES)
-    limit = int(config["scale"]["stats_max_episodes"])
+    limit = int(stats_conf["max_episodes"])
     stride = tables.sample_stride(n_episodes, limit)
     episodes = tables.read_episodes(out / EPISODES, max_rows=limit)
     if stride == 1:

@@ -86,6 +86,9 @@ class StatsConf:
     bootstrap_seed: int = seed_field(20240105)
     metrics: List[str] = field(default_factory=lambda: list(COMPARED_METRICS))
     convergence_episodes: List[int] = bounded(factory=lambda: [100, 250, 500, 1000], ge=1, le=10**9)
+    # statistics on at most this many episodes per job: beyond, a stride sample over episode indices, the same
+    # in every variant (hbbatch/tables.py); the totals that gate criteria stay exact (campaign/stream.py)
+    max_episodes: int = bounded(200_000, ge=100)
 
 
 @dataclass
@@ -126,7 +129,6 @@ class ScaleConf:
     estimate_above_s: float = bounded(10.0, ge=0)   # print a time and memory estimate before runs longer than this
     max_hours: float = bounded(1.0, gt=0)           # refuse a run estimated longer than this unless force=true
     max_memory_gb: float = bounded(4.0, gt=0)       # refuse a run estimated above this peak memory unless force=true
-    stats_max_episodes: int = bounded(200_000, ge=100)  # statistics on at most this many episodes per job (stride sample)
     progress: str = one_of("auto", ("auto", "bar", "log", "off"))  # a bar on a terminal, log lines otherwise
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from hbbatch import exit_codes, runs, stats
+from hbbatch import exit_codes, runs, stats, tables
 from hbbatch import io as hbio
 from hbbatch.errors import one_line
 from hbbatch.report import axes
@@ -249,7 +249,8 @@ def pool_worlds(jobs: list[Job], stats_conf: dict[str, Any], refused: set[tuple[
         for label, members in settings.items():
             if (members[0].dir / CALIBRATION_SPREAD).is_file():
                 spreads[label] = pd.read_parquet(members[0].dir / CALIBRATION_SPREAD)
-            frames = [pd.read_parquet(j.dir / EPISODES) for j in members]
+            # large jobs: the same stride sample of episode indices in every setting (pairs stay paired)
+            frames = [tables.read_episodes(j.dir / EPISODES, max_rows=stats_conf.get("max_episodes")) for j in members]
             if from_episode is not None:
                 frames = [f[f["episode"] >= from_episode].reset_index(drop=True) for f in frames]
             episodes[label] = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

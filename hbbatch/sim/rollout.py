@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
+from hbbatch import jax_setup
 from hbbatch.sim import env, metrics, noise, precision, price
 from hbbatch.sim.types import OWNERS, REGIMES, RolloutSpec, SimParams, StepRecord
 
@@ -68,9 +69,7 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
 
 CHUNK_EPISODES = 2048  # CPU: episodes advanced together; a chunk's state stays in cache (512: 6 % slower, 128: 25 %)
 ACCELERATOR_CHUNK_EPISODES = 1 << 20  # GPU/TPU: one wide vmap per device (thousands of lanes), chunked only beyond this
-# Episodes per call of the compiled batch when streaming (`simulate_batches`): host memory for one batch's
-# tables is about 0.6 KB per episode, so these stay well under 1 GB while keeping every device busy.
-BATCH_EPISODES = {"cpu": 1 << 18, "accelerator": 1 << 21}
+BATCH_EPISODES = jax_setup.BATCH_EPISODES  # episodes per call when streaming (`simulate_batches`)
 
 
 def chunk_limit(platform: str) -> int:

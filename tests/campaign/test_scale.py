@@ -1,0 +1,92 @@
+"""Large jobs: an estimate first, a refusal beyond the limits unless force=true, tables streamed in batches."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hbbatch import tables
+from hbbatch.campaign import scale
+
+ROOT = Path(__file__).resolve().parents[2]
+LIMITS = {"estimate_above_s": 10.0, "max_hours": 1.0, "max_memory_gb": 4.0}
+
+
+def test_scale__estimate_is_episode_steps_over_the_measured_rate():
+    found = scale.estimate(10_000_000, 10_080, "float32", 1 << 18, 200_000, platform="cpu", cores=2)
+    rate = scale.CPU_RATE_PER_CORE["float32"] * 2
+    assert found.seconds == pytest.approx(1.008e11 / rate + scale.COMPILE_S)
+    # memory does not grow with the episodes: one batch and the statistics sample
+    small = scale.estimate(1_000_000, 10_080, "float32", 1 << 18, 200_000, platform="cpu", cores=2)
+    assert found.memory_gb == small.memory_gb < 4.0
+
+
+def test_scale__refuses_beyond_the_limits_unless_forced(caplog):
+    too_long = scale.estimate(10_000_000, 10_080, "float32", 1 << 18, 200_000, platform="cpu", cores=2)
+    with pytest.raises(scale.ScaleError, match=r"longer than scale.max_hours=1.0; add force=true"):
+        scale.check(too_long, LIMITS, force=False, label="B")
+    scale.check(too_long, LIMITS, force=True, label="B")           # runs anyway, says so
+    assert "running anyway (force=true)" in caplog.text
+    huge_batch = scale.estimate(10_000, 100, "float32", 1 << 26, 200_000, platform="cpu", cores=2)
+    scale.check(huge_batch, LIMITS, force=False, label="B")         # 10,000 episodes: the batch is 10,000
+    with pytest.raises(scale.ScaleError, match="above scale.max_memory_gb"):
+        scale.check(scale.estimate(1 << 26, 2, "float32", 1 << 26, 200_000, platform="cpu", cores=2), LIMITS,
+                    force=False, label="B")
+
+
+def test_scale__cli_refuses_a_ten_million_episode_week_before_writing_anything(tmp_path):
+    out = tmp_path / "outputs"
+    done = subprocess.run([sys.executable, "-m", "hbbatch", "n_episodes=10000000", f"paths.output_dir={out}"],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    message = done.stderr.strip().splitlines()[-1]
+    assert message.startswith("hbbatch: error: 1.01e+11 episode-steps: about ") and "force=true" in message
+    assert not out.exists()
+
+
+def test_tables__row_groups_do_not_depend_on_the_batches(tmp_path):
+    frame = pd.DataFrame({"episode": range(1000), "regime": ["jumpy", "trend_up"] * 500, "x": [0.5] * 1000})
+    one = tmp_path / "one.parquet"
+    many = tmp_path / "many.parquet"
+    tables.write_streamed({"t": one}, [{"t": frame}], rows_per_group=128)
+    tables.write_streamed({"t": many}, [{"t": frame.iloc[i:i + 37]} for i in range(0, 1000, 37)], rows_per_group=128)
+    assert one.read_bytes() == many.read_bytes()
+    pd.testing.assert_frame_equal(pd.read_parquet(many), frame)
+    sample = tables.read_episodes(many, max_rows=100)
+    assert sample["episode"].tolist() == list(range(0, 1000, 10))
+
+
+def test_tables__an_interrupted_stream_leaves_no_table(tmp_path):
+    def batches():
+        yield {"t": pd.DataFrame({"episode": [0, 1]})}
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tables.write_streamed({"t": tmp_path / "t.parquet"}, batches())
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_scale__a_million_episodes_stream_in_bounded_memory(tmp_path):
+    """RSS is set by one batch and the statistics sample, not by n_episodes (10 M: see bench/README.md)."""
+    out = tmp_path / "outputs"
+    code = ("import resource, runpy, sys; sys.argv = ['hbbatch', 'n_episodes=1000000', 'n_steps=2', "
+            f"'paths.output_dir={out}', 'report.html=false', 'scale.batch_episodes=131072', "
+            "'stats.max_episodes=50000']\n"
+            "try:\n    runpy.run_module('hbbatch', run_name='__main__')\n"
+            "finally:\n    print('RSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=900)
+    rss = float(done.stdout.strip().splitlines()[-1].split()[1])
+    (job,) = list((out / "default").iterdir())
+    assert tables.row_count(job / "episodes.parquet") == 1_000_000
+    assert tables.row_count(job / "rules.parquet") == 8_000_000
+    summary = pd.read_json(job / "summary.json", typ="series")["summary"]
+    assert summary["n_episodes"] == 1_000_000 and summary["statistics_sample"]["stride"] == 20
+    assert rss < 1500, rss
