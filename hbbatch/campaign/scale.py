@@ -20,8 +20,9 @@ from hbbatch.jax_setup import BATCH_EPISODES, usable_cores
 
 log = logging.getLogger(__name__)
 
-# Episode-steps per second per CPU core of the full agent (bench/README.md, 10,000 x 10,080 per CPU-s).
-CPU_RATE_PER_CORE = {"float32": 12e6, "float64": 5e6}
+# Episode-steps per second per CPU core of the full agent (bench/README.md, 10,000 x 10,080 per CPU-s,
+# AVX-512; a CPU without it, or a loaded machine, is slower: the progress line then gives the time left).
+CPU_RATE_PER_CORE = {"float32": 19e6, "float64": 6e6}
 # An accelerator's rate is not measured here: assume one modern GPU does what 40 of these cores do.
 ACCELERATOR_RATE = {"float32": 5e8, "float64": 1e8}
 COMPILE_S = 5.0                    # per distinct batch shape, cold cache (warm: ~0.2 s)

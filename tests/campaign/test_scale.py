@@ -27,7 +27,7 @@ def test_scale__estimate_is_episode_steps_over_the_measured_rate():
 
 
 def test_scale__refuses_beyond_the_limits_unless_forced(caplog):
-    too_long = scale.estimate(10_000_000, 10_080, "float32", 1 << 18, 200_000, platform="cpu", cores=2)
+    too_long = scale.estimate(10_000_000, 10_080, "float64", 1 << 18, 200_000, platform="cpu", cores=2)
     with pytest.raises(scale.ScaleError, match=r"longer than scale.max_hours=1.0; add force=true"):
         scale.check(too_long, LIMITS, force=False, label="B")
     scale.check(too_long, LIMITS, force=True, label="B")           # runs anyway, says so
@@ -41,7 +41,8 @@ def test_scale__refuses_beyond_the_limits_unless_forced(caplog):
 
 def test_scale__cli_refuses_a_ten_million_episode_week_before_writing_anything(tmp_path):
     out = tmp_path / "outputs"
-    done = subprocess.run([sys.executable, "-m", "hbbatch", "n_episodes=10000000", f"paths.output_dir={out}"],
+    done = subprocess.run([sys.executable, "-m", "hbbatch", "n_episodes=10000000", "dtype=float64",
+                           f"paths.output_dir={out}"],
                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 2, done.stderr[-2000:]
