@@ -59,7 +59,7 @@ def _default_feeds() -> Dict[str, List[str]]:
         "active_liquidity": ["ev_gate", "rail_pool_share"],
         "mev_share": ["ev_gate"],
         "drift": ["regime_trend"],
-        "realized_vol": ["regime_trend"],
+        "realized_vol": ["ev_gate", "regime_trend"],
     }
 
 

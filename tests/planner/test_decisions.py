@@ -1,4 +1,5 @@
-"""The decision table against hand computation and Uniswap v3's own amount formulas."""
+"""The decision table against hand computation (the simulator's own EV gate, worked by hand) and Uniswap v3's
+own amount formulas."""
 
 from __future__ import annotations
 
@@ -26,12 +27,42 @@ def test_agent_liquidity__holds_the_capital_in_a_centred_v3_band():
     assert agent_liquidity(1e5, 2270.0, 1200) * math.sqrt(2270.0) == pytest.approx(agent_liquidity(1e5, 1.0, 1200))
 
 
-def test_fee_gain__hand_computed_for_the_default_agent_and_market():
-    # L = 1e5 / (2 sqrt(2270) (1 - 1.0001^-300)) = 35,510.4; share = L / (L + 1.245e7) = 0.0028441;
-    # pool fees per hour = 0.0005 x 2.47e8 / 24 = 5,145.8 USD; over the 4-hour horizon: 58.54 USD.
-    assert fee_gain_usd(CTX, MODEL) == pytest.approx(58.5416, rel=1e-5)
+def _hand_gain(vol: float, mev_share: float = 0.0, fee_gate_ctx=None) -> float:
+    """The simulator's EV gate for a fresh 1200-tick band at $2,270, worked by hand (design.md; sim/policy.py):
+    H x L x P(in range) x (fee_rate x volume per step / (L + L_pool) - sigma^2 sqrt(P) / 4), less the swap of
+    the band's ETH (pool fee + price impact), with the default agent and market."""
+    price, width, horizon = 2270.0, 1200.0, 240.0
+    var = vol**2 / 525_600.0
+    liquidity = 1e5 / (2 * math.sqrt(price) * (1 - 1.0001 ** (-width / 4)))   # the band holding the capital
+    sd = math.sqrt(var * 0.5 * horizon) + 1e-12
+    edge = width / 2 * math.log(1.0001)
+    sigmoid = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+    p_in = sigmoid(1.702 * edge / sd) - sigmoid(-1.702 * edge / sd)
+    fees = 0.0005 * 2.47e8 * (1 - mev_share) / 1440 / (liquidity + 1.245e7)
+    lvr = 0.25 * var * math.sqrt(price)
+    eth = liquidity * (1 / math.sqrt(price) - 1 / (math.sqrt(price) * 1.0001 ** (width / 4)))
+    swap_usd = eth * price
+    swap = swap_usd * (0.0005 + swap_usd / (1.245e7 * math.sqrt(price)))
+    return horizon * liquidity * p_in * (fees - lvr) - swap
+
+
+def _flip(f, lo: float, hi: float) -> float:
+    """Where the monotone f(x) changes sign on [lo, hi] (bisection)."""
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if (f(mid) > 0) == (f(lo) > 0) else (lo, mid)
+    return (lo + hi) / 2
+
+
+def test_fee_gain__is_the_simulators_ev_gate_worked_by_hand():
+    # default market: regime-mix variance 0.4 x 0.55^2 + 0.3 x 0.75^2 + 0.3 x 0.65^2 = 0.4203 (vol 64.8 %)
+    mix_vol = math.sqrt(0.4 * 0.55**2 + 0.3 * 0.75**2 + 0.3 * 0.65**2)
+    assert fee_gain_usd(CTX, MODEL) == pytest.approx(_hand_gain(mix_vol), rel=1e-6)
+    assert fee_gain_usd(CTX, MODEL) == pytest.approx(-51.113, abs=1e-2)   # expected LVR and the swap exceed the fees
+    for vol, mev in ((0.2, 0.0), (0.2, 0.5), (0.4, 0.1), (1.0, 0.0)):
+        assert fee_gain_usd({**CTX, "realized_vol": vol, "mev_share": mev}, MODEL) == pytest.approx(
+            _hand_gain(vol, mev), rel=1e-6)
     assert fee_gate_usd(CTX, MODEL) == 4.0
-    assert fee_gain_usd({**CTX, "mev_share": 0.5}, MODEL) == pytest.approx(58.5416 / 2, rel=1e-5)
 
 
 def test_gas__from_gas_and_eth_prices_like_the_calibration():
@@ -41,12 +72,24 @@ def test_gas__from_gas_and_eth_prices_like_the_calibration():
     assert fee_gate_usd(ctx, MODEL) == pytest.approx(2 * 787_760 * 2e-9 * 3000)
 
 
-def test_ev_gate__mev_share_flips_it_near_0_9317():
-    flip = 1 - 4.0 / fee_gain_usd(CTX, MODEL)
-    assert flip == pytest.approx(0.93167, abs=1e-5)
-    assert not range_flips("mev_share", 0.0, flip - 1e-6, 0.01, ["ev_gate"], CTX, MODEL)
-    assert range_flips("mev_share", flip - 0.01, flip + 0.01, flip, ["ev_gate"], CTX, MODEL)
-    assert not range_flips("mev_share", flip + 1e-6, 1.0, 0.99, ["ev_gate"], CTX, MODEL)
+def test_ev_gate__closed_at_the_default_volatility_whatever_the_toxicity():
+    # the simulator's gate refuses a fresh band at 65 % volatility: no toxic share can open it
+    assert not range_flips("mev_share", 0.0, 1.0, 0.01, ["ev_gate"], CTX, MODEL)
+
+
+def test_ev_gate__realized_vol_flips_it_where_the_hand_computed_gain_meets_fee_gate():
+    flip = _flip(lambda v: _hand_gain(v) - 4.0, 0.05, 1.0)     # 36.2 % a year
+    assert flip == pytest.approx(0.3621, abs=1e-4)
+    assert range_flips("realized_vol", flip * 0.99, flip * 1.01, flip, ["ev_gate"], CTX, MODEL)
+    assert not range_flips("realized_vol", 0.05, flip * 0.99, 0.2, ["ev_gate"], CTX, MODEL)
+    assert not range_flips("realized_vol", flip * 1.01, 1.5, 0.65, ["ev_gate"], CTX, MODEL)
+
+
+def test_ev_gate__mev_share_flips_it_in_a_calm_market():
+    calm = {**CTX, "realized_vol": 0.2}
+    flip = _flip(lambda m: _hand_gain(0.2, m) - 4.0, 0.0, 1.0)    # about 0.30
+    assert range_flips("mev_share", flip - 0.01, flip + 0.01, flip, ["ev_gate"], calm, MODEL)
+    assert not range_flips("mev_share", 0.0, flip - 0.01, 0.01, ["ev_gate"], calm, MODEL)
 
 
 def test_rail_gas_cap__flips_where_gas_spend_reaches_the_cap():
@@ -60,9 +103,10 @@ def test_rail_gas_cap__flips_where_gas_spend_reaches_the_cap():
     assert range_flips("gas_price", 1.0, 1.1, 1.05, ["rail_gas_cap"], CTX, MODEL)
 
 
-def test_rail_pool_share__binds_below_l_over_max_share():
-    flip = agent_liquidity(1e5, 2270.0, 1200) / 0.05          # 710,208
-    assert flip == pytest.approx(710_207.6, rel=1e-6)
+def test_rail_pool_share__binds_where_the_band_would_pass_max_pool_share_of_active_liquidity():
+    # the band's L = 35,510.4 is 5 % of all active liquidity (its own included) at L_pool = L x 0.95 / 0.05
+    flip = agent_liquidity(1e5, 2270.0, 1200) * 0.95 / 0.05          # 674,697
+    assert flip == pytest.approx(674_697.3, rel=1e-6)
     assert range_flips("active_liquidity", flip * 0.9, flip * 1.1, flip, ["rail_pool_share"], CTX, MODEL)
     assert not range_flips("active_liquidity", 1e7, 1.5e7, 1.245e7, ["rail_pool_share"], CTX, MODEL)
 
@@ -77,8 +121,10 @@ def test_regime_trend__weekly_drift_tstat():
 
 
 def test_custom_agent_moves_the_thresholds():
-    strict = DecisionModel(agent=AgentConf(fee_gate_usd=57.0, rails=RailsConf()))   # flips at 1 - 57/58.54 = 0.026
-    assert range_flips("mev_share", 0.0, 0.05, 0.02, ["ev_gate"], strict.defaults(), strict)   # gate at the edge
+    calm = {**CTX, "realized_vol": 0.2}                          # gain 21.60 USD: passes FEE_GATE = 4
+    strict = DecisionModel(agent=AgentConf(fee_gate_usd=21.0, rails=RailsConf()))
+    assert range_flips("mev_share", 0.0, 0.05, 0.02, ["ev_gate"], calm, strict)          # gate at the edge
+    assert not range_flips("mev_share", 0.0, 0.05, 0.02, ["ev_gate"], calm, MODEL)
 
 
 def test_plausible_range__k_sigma_of_history_widening_with_age():
@@ -99,7 +145,7 @@ def test_could_change__unmapped_or_unknown_signals_count_as_able():
         state = record(state, "mev_toxicity", t * 3600.0, 0.0, {"mev_share": 0.01 + 0.001 * t})
     result = state.results["mev_toxicity"]
     feeds = {"mev_share": ["ev_gate"]}
-    args = dict(ctx=CTX, model=MODEL, k_sigma=2.0, min_history=3, age_s=3600.0, ttl_s=86400.0)
+    args = dict(ctx={**CTX, "realized_vol": 0.2}, model=MODEL, k_sigma=2.0, min_history=3, age_s=3600.0, ttl_s=86400.0)
     assert not could_change_decisions(["mev_share"], result, feeds, **args)
     assert could_change_decisions(["mev_share", "liquidity_depth"], result, feeds, **args)   # unmapped
     assert could_change_decisions(["mev_share"], None, feeds, **args)                        # never ran

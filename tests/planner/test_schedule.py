@@ -138,24 +138,27 @@ def test_no_risk_signal__below_every_threshold(roadmap_catalog):
     assert got["liquidity_depth"] == got["mev_toxicity"] == ("skip", "no risk signal")
 
 
-def toxicity_state(series: list[float]) -> CacheState:
+def toxicity_state(series: list[float], realized_vol: float = 0.2) -> CacheState:
     state = ran(CacheState(), "liquidity_depth", age_s=3600)         # fresh: leaves the expensive slot free
+    # a calm market (20 % a year) where the simulator's EV gate opens for a fresh band; at the default
+    # market's 65 % expected LVR exceeds the fees and no toxicity could open it (test_decisions)
+    state = ran(state, "realized_vol_jumps", age_s=600, realized_vol=realized_vol)
     return history(state, "mev_toxicity", "mev_share", series, last_age_s=2 * 86400)
 
 
 def test_would_not_change_decisions__toxicity_far_from_the_ev_gate(roadmap_catalog):
-    # With the default agent and market the EV gate flips at mev_share ~ 0.93 (test_decisions): a
-    # history around 1 % cannot flip it, one around 93 % can.
+    # At 20 % volatility the simulator's EV gate flips at mev_share ~ 0.30 (test_decisions): a history
+    # around 1 % cannot flip it, one around 30 % can.
     got = reasons(plan(roadmap_catalog, toxicity_state([0.010, 0.014, 0.011, 0.012]), {"toxicity": 0.2}, None, NOW))
     assert got["mev_toxicity"] == ("skip", "would not change decisions")
-    got = reasons(plan(roadmap_catalog, toxicity_state([0.90, 0.95, 0.92, 0.94]), {"toxicity": 0.2}, None, NOW))
+    got = reasons(plan(roadmap_catalog, toxicity_state([0.28, 0.32, 0.29, 0.31]), {"toxicity": 0.2}, None, NOW))
     assert got["mev_toxicity"] == ("run", "risk signal: toxicity")
 
 
 def test_would_not_change_decisions__gas_so_high_no_toxicity_opens_the_gate(roadmap_catalog):
     # 50 gwei at $3,000: a recenter costs 787,760 x 50e-9 x 3000 = $118, FEE_GATE = 2 x that = $236, above
     # the fee gain even with no toxic flow; a toxicity near the old flip point no longer matters.
-    state = ran(toxicity_state([0.90, 0.95, 0.92, 0.94]), "gas_regime", age_s=7200, gas_price=50.0, eth_price=3000.0)
+    state = ran(toxicity_state([0.28, 0.32, 0.29, 0.31]), "gas_regime", age_s=7200, gas_price=50.0, eth_price=3000.0)
     got = reasons(plan(roadmap_catalog, state, {"toxicity": 0.2}, None, NOW))
     assert got["mev_toxicity"] == ("skip", "would not change decisions")
 
