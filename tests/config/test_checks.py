@@ -11,7 +11,7 @@ import pytest
 
 from hbbatch.config import CONF_DIR
 from hbbatch.config.bounds import Bounds, bounded, one_of
-from hbbatch.config.callback import check_job_config, sweep_job_overrides
+from hbbatch.config.callback import BASIC_SWEEPER, check_job_config, sweep_job_overrides
 from hbbatch.config.checks import ConfigValueError, check_config, problems, unbounded_numbers
 
 # (overrides, the key the one-line message must name)
@@ -125,8 +125,11 @@ def test_accepted__every_group_option_passes_the_checks(compose_cfg, overrides):
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_accepted__every_job_of_every_experiment_passes_the_checks(compose_cfg, experiment):
     primary = compose_cfg([f"+experiment={experiment}"])
+    check_job_config(primary)
+    if primary.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
+        return   # Optuna picks its values as it runs: each trial checks its own config when it starts
     jobs = sweep_job_overrides(primary)
-    assert len(jobs) == 3
+    assert jobs
     for job in jobs:
         check_job_config(compose_cfg(job))   # a job's overrides include +experiment
 
