@@ -386,8 +386,8 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
 
     rows, comparisons, convergences, skipped_pairs, criteria_results = [], [], [], list(refused), []
     rules_by_world: dict[str, dict[str, pd.DataFrame]] = {}
-    failed = {j.label for j in jobs if j.status != "success"}
     for world in worlds:
+        failed = {j.label for j in jobs if j.status != "success" and j.world == world.name}
         variants = pd.DataFrame([variant_row(label, world.summaries[label], world.name, world.weeks[label])
                                  for label in world.episodes])
         rows.append(variants)
