@@ -66,6 +66,17 @@ def single_step(state: SimState, world: MarketMove, params: SimParams, gating: s
     return state, record, asked, why
 
 
+@functools.lru_cache(maxsize=8)
+def compiled_step(gating: str, classifier: str):
+    """The jitted step for a (static) gating and classifier: compiled once per process, whatever the run."""
+    return jax.jit(functools.partial(single_step, gating=gating, classifier=classifier))
+
+
+@functools.lru_cache(maxsize=8)
+def compiled_reset(classifier: str):
+    return jax.jit(functools.partial(env.reset, classifier=classifier))
+
+
 def _world(log_return: float, volume_usd: float, pool_liquidity: float, gas_usd: float) -> MarketMove:
     f = functools.partial(precision.array, dtype=DTYPE)
     log_return = f(log_return)
@@ -83,8 +94,8 @@ class Stepper:
                                              regime_mix=config["regime_mix"], dtype=DTYPE)
         self.gating = str(config["gating"]["mode"])
         self.classifier = "online"    # real prices have no true regime
-        self._step = jax.jit(functools.partial(single_step, gating=self.gating, classifier=self.classifier))
-        self._reset = jax.jit(functools.partial(env.reset, classifier=self.classifier))
+        self._step = compiled_step(self.gating, self.classifier)
+        self._reset = compiled_reset(self.classifier)
         with precision.scope():   # the replay's gas on bars: the median, no draw
             self.median_gas_usd = float(gas_paid_usd(precision.array(0.0, DTYPE), jnp.zeros((), bool),
                                                      self.params.market))

@@ -19,11 +19,11 @@ def _samples(text: str) -> dict:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def test_metrics__served_on_localhost_while_running_and_match_the_decision_log(tmp_path):
-    run = ShadowRun(config(tmp_path / "s", {**ACTIVE, "monitoring.port": 0}, max_steps=150, pace_s=0.01))
+def test_metrics__served_on_localhost_while_running_and_match_the_decision_log(memory_dir):
+    run = ShadowRun(config(memory_dir / "s", {**ACTIVE, "monitoring.port": 0}, max_steps=150, pace_s=0.01))
     thread = threading.Thread(target=run.run, daemon=True)
     thread.start()
-    wait_for(lambda: run.metrics.port and len(decisions(tmp_path / "s")) >= 40, 60, what="40 steps")
+    wait_for(lambda: run.metrics.port and len(decisions(memory_dir / "s")) >= 40, 60, what="40 steps")
     assert run.metrics._server.server_address[0] == "127.0.0.1"
     with urllib.request.urlopen(f"http://127.0.0.1:{run.metrics.port}/metrics", timeout=5) as reply:
         samples = _samples(reply.read().decode())
@@ -32,7 +32,7 @@ def test_metrics__served_on_localhost_while_running_and_match_the_decision_log(t
     assert ("hbbatch_rail_state", (("rail", "emergency_stop"),)) in samples
     # after the run: counters equal the log's totals
     final = _samples(run.metrics.text())
-    records = decisions(tmp_path / "s")
+    records = decisions(memory_dir / "s")
     last = records[-1]
     assert final[("hbbatch_actions_total", ())] == last["actions"]
     assert final[("hbbatch_widens_total", ())] == last["widens"]

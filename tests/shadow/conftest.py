@@ -104,3 +104,19 @@ def rpc_overrides(url: str, *extra: str) -> list[str]:
     return ["shadow.source=rpc", f"shadow.rpc_url='{url}/v3/{SECRET}?apikey={SECRET}'",
             f"shadow.start_block={OPEN_BLOCK}", "shadow.poll_s=0.2", "shadow.backoff_s=0.05", "shadow.timeout_s=2",
             *extra]
+
+
+@pytest.fixture
+def memory_dir(tmp_path):
+    """A scratch folder in memory where the machine has one (/dev/shm), else tmp_path: for checks of
+    decisions rather than of the disk, where the decision log's fsync per step would dominate."""
+    import shutil
+    import tempfile
+
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="hbbatch-shadow-", dir=shm))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

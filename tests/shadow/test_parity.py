@@ -28,8 +28,8 @@ def _replayed(cfg):
 
 
 @pytest.mark.parametrize("settings", [ACTIVE, pytest.param({}, marks=pytest.mark.slow)], ids=["active", "default"])
-def test_parity__shadow_over_the_day_makes_the_replays_decisions(tmp_path, settings):
-    cfg = config(tmp_path / "state", settings, max_steps=None)
+def test_parity__shadow_over_the_day_makes_the_replays_decisions(memory_dir, settings):
+    cfg = config(memory_dir / "state", settings, max_steps=None)
     finished = run_in_process(cfg)
     records = decisions(finished.dir)
     metrics, path, params = _replayed(cfg)
@@ -49,3 +49,14 @@ def test_parity__shadow_over_the_day_makes_the_replays_decisions(tmp_path, setti
     # the paper position (exact integers on the pool's own grid) and the simulator's floats agree closely
     # (2024-01-05, capital $100k: $23 apart with 40-tick bands and 11 actions, $1.1 on the defaults)
     assert abs(records[-1]["net_pnl_usd"] - records[-1]["sim_net_pnl_usd"]) < 5e-4 * capital
+
+
+def test_parity__the_step_compiles_once_across_runs_and_settings(memory_dir):
+    from hbbatch.shadow.stepper import compiled_step
+
+    step = compiled_step("off", "online")
+    run_in_process(config(memory_dir / "a", ACTIVE, max_steps=20))
+    compiled = step._cache_size()
+    run_in_process(config(memory_dir / "b", {**ACTIVE, "agent.rules.cooldown_minutes": 30,
+                                             "agent.rails.max_drawdown": 0.1}, max_steps=20))
+    assert step._cache_size() == compiled == 1        # new numbers, overrides and rails: no new compile

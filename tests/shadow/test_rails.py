@@ -22,9 +22,9 @@ def _acts(records):
     return [r for r in records if r["action"] != "hold"]
 
 
-def test_rails__gas_emergency_stop_refuses_the_action_over_the_cap(tmp_path):
+def test_rails__gas_emergency_stop_refuses_the_action_over_the_cap(memory_dir):
     # gas $4.70 per action (the market's median on bars); a $10 cap per 60 minutes allows two actions
-    finished = run_in_process(config(tmp_path / "s", {**ACTIVE, "agent.rails.gas_cap_usd_per_window": 10.0,
+    finished = run_in_process(config(memory_dir / "s", {**ACTIVE, "agent.rails.gas_cap_usd_per_window": 10.0,
                                                       "agent.rails.gas_window_minutes": 60.0}, max_steps=120))
     records = decisions(finished.dir)
     acts = _acts(records)
@@ -40,8 +40,8 @@ def test_rails__gas_emergency_stop_refuses_the_action_over_the_cap(tmp_path):
     assert not any(r["action"] != "hold" for r in records if first["step"] <= r["step"] <= 60)
 
 
-def test_rails__hard_cap_per_rolling_window_of_hours(tmp_path):
-    finished = run_in_process(config(tmp_path / "s", ACTIVE, max_steps=240,
+def test_rails__hard_cap_per_rolling_window_of_hours(memory_dir):
+    finished = run_in_process(config(memory_dir / "s", ACTIVE, max_steps=240,
                                      rails={"max_actions": 3, "window_hours": 1.0, "control_port": None}))
     acts = _acts(decisions(finished.dir))
     times = [datetime.fromisoformat(r["time"]) for r in acts]
@@ -52,8 +52,8 @@ def test_rails__hard_cap_per_rolling_window_of_hours(tmp_path):
     assert any(r["rails"]["hard_cap"] for r in decisions(finished.dir))
 
 
-def test_rails__position_size_limit_caps_the_position(tmp_path):
-    finished = run_in_process(config(tmp_path / "s", {**ACTIVE, "agent.rails.max_capital_usd": 20_000.0},
+def test_rails__position_size_limit_caps_the_position(memory_dir):
+    finished = run_in_process(config(memory_dir / "s", {**ACTIVE, "agent.rails.max_capital_usd": 20_000.0},
                                      max_steps=60))
     records = decisions(finished.dir)
     paper = finished.run.paper
@@ -63,8 +63,8 @@ def test_rails__position_size_limit_caps_the_position(tmp_path):
     assert all(r["rails"]["position_size"] for r in records[:5])
 
 
-def test_rails__drawdown_limit_exits_and_stands_down(tmp_path):
-    finished = run_in_process(config(tmp_path / "s", {**ACTIVE, "agent.rails.max_drawdown": 0.0005},
+def test_rails__drawdown_limit_exits_and_stands_down(memory_dir):
+    finished = run_in_process(config(memory_dir / "s", {**ACTIVE, "agent.rails.max_drawdown": 0.0005},
                                      max_steps=200))
     records = decisions(finished.dir)
     exits = [r for r in records if r["action"] == "exit"]
@@ -75,8 +75,8 @@ def test_rails__drawdown_limit_exits_and_stands_down(tmp_path):
     assert finished.run.paper.idle1 == 0                                  # all WETH sold
 
 
-def test_rails__control_file_pause_resume_exit_logged_with_who(tmp_path):
-    state = tmp_path / "s"
+def test_rails__control_file_pause_resume_exit_logged_with_who(memory_dir):
+    state = memory_dir / "s"
     run_in_process(config(state, ACTIVE, max_steps=25))
     (state / "control.json").write_text(json.dumps({"command": "pause", "by": "alice", "reason": "gas spike"}))
     run_in_process(config(state, ACTIVE, max_steps=80))
@@ -97,15 +97,15 @@ def test_rails__control_file_pause_resume_exit_logged_with_who(tmp_path):
     assert all(r["action"] == "hold" for r in last[1:]) and last[-1]["rails"]["manual_exit"]
 
 
-def test_rails__http_override_on_localhost_applies_at_the_next_step(tmp_path):
+def test_rails__http_override_on_localhost_applies_at_the_next_step(memory_dir):
     from hbbatch.shadow.task import ShadowRun
 
-    cfg = config(tmp_path / "s", ACTIVE, max_steps=300, pace_s=0.01,
+    cfg = config(memory_dir / "s", ACTIVE, max_steps=300, pace_s=0.01,
                  rails={"max_actions": None, "window_hours": None, "control_port": 0})
     run = ShadowRun(cfg)
     thread = threading.Thread(target=run.run, daemon=True)
     thread.start()
-    wait_for(lambda: run.control_server is not None and len(decisions(tmp_path / "s")) >= 10, 60, what="10 steps")
+    wait_for(lambda: run.control_server is not None and len(decisions(memory_dir / "s")) >= 10, 60, what="10 steps")
     url = f"http://127.0.0.1:{run.control_server.port}/control"
     body = json.dumps({"command": "pause", "by": "dana", "reason": "manual check"}).encode()
     with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=5) as reply:
@@ -114,11 +114,11 @@ def test_rails__http_override_on_localhost_applies_at_the_next_step(tmp_path):
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(bad, timeout=5)
     assert info.value.code == 400
-    wait_for(lambda: any(r["control"] for r in decisions(tmp_path / "s")), 30, what="the override")
+    wait_for(lambda: any(r["control"] for r in decisions(memory_dir / "s")), 30, what="the override")
     with urllib.request.urlopen(url, timeout=5) as reply:
         assert json.loads(reply.read())["mode"] == "pause"
     thread.join(120)
-    records = decisions(tmp_path / "s")
+    records = decisions(memory_dir / "s")
     applied = [r for r in records if r["control"]]
     assert len(applied) == 1 and applied[0]["control"]["by"] == "dana"
     assert applied[0]["control"]["via"] == "http 127.0.0.1"

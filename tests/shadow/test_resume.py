@@ -23,7 +23,7 @@ OVERRIDES = (f"shadow.max_steps={STEPS}", "shadow.pace_s=0.02", "monitoring.dash
 
 def test_resume__kill_9_at_several_points_gives_the_uninterrupted_decisions(tmp_path):
     reference = tmp_path / "reference"
-    done = run_shadow_cli(reference, *OVERRIDES)
+    done = run_shadow_cli(reference, *OVERRIDES, "shadow.pace_s=0")      # pacing changes no decision
     assert done.returncode == 0, done.stdout[-2000:]
     expected = [comparable(r) for r in decisions(reference)]
     assert [r["step"] for r in expected] == list(range(1, STEPS + 1))
@@ -48,9 +48,9 @@ def test_resume__kill_9_at_several_points_gives_the_uninterrupted_decisions(tmp_
     assert (state / "dashboard.html").exists()
 
 
-def test_resume__a_torn_last_line_is_cut_and_the_step_recomputed(tmp_path):
-    reference = run_in_process(config(tmp_path / "reference", ACTIVE, max_steps=40))
-    state = tmp_path / "torn"
+def test_resume__a_torn_last_line_is_cut_and_the_step_recomputed(memory_dir):
+    reference = run_in_process(config(memory_dir / "reference", ACTIVE, max_steps=40))
+    state = memory_dir / "torn"
     run_in_process(config(state, ACTIVE, max_steps=33))
     with open(state / "decisions.jsonl", "ab") as handle:
         handle.write(b'{"step":34,"time":"2024-01-05T00:3')          # a kill inside the write
@@ -58,11 +58,11 @@ def test_resume__a_torn_last_line_is_cut_and_the_step_recomputed(tmp_path):
     assert [comparable(r) for r in decisions(state)] == [comparable(r) for r in decisions(reference.dir)]
 
 
-def test_resume__a_step_logged_but_not_snapshotted_is_not_logged_twice(tmp_path):
-    reference = run_in_process(config(tmp_path / "reference", ACTIVE, max_steps=40))
-    state = tmp_path / "ahead"
+def test_resume__a_step_logged_but_not_snapshotted_is_not_logged_twice(memory_dir):
+    reference = run_in_process(config(memory_dir / "reference", ACTIVE, max_steps=40))
+    state = memory_dir / "ahead"
     run_in_process(config(state, ACTIVE, max_steps=30))
-    older = tmp_path / "state_at_30.snapshot"
+    older = memory_dir / "state_at_30.snapshot"
     shutil.copy(state / "state.snapshot", older)
     run_in_process(config(state, ACTIVE, max_steps=31))
     shutil.copy(older, state / "state.snapshot")                           # killed between the log and the snapshot
@@ -83,8 +83,8 @@ def test_resume__a_state_dir_of_other_settings_is_refused_untouched(tmp_path):
     assert {p.name: p.read_bytes() for p in state.iterdir()} == before
 
 
-def test_resume__an_edited_log_is_refused(tmp_path):
-    state = tmp_path / "state"
+def test_resume__an_edited_log_is_refused(memory_dir):
+    state = memory_dir / "state"
     run_in_process(config(state, max_steps=10))
     lines = (state / "decisions.jsonl").read_text().splitlines()
     (state / "decisions.jsonl").write_text("\n".join(lines[:5]) + "\n")
@@ -92,10 +92,10 @@ def test_resume__an_edited_log_is_refused(tmp_path):
         run_in_process(config(state, max_steps=12))
 
 
-def test_resume__recomputed_steps_take_their_override_from_the_log(tmp_path):
-    state = tmp_path / "state"
+def test_resume__recomputed_steps_take_their_override_from_the_log(memory_dir):
+    state = memory_dir / "state"
     run_in_process(config(state, ACTIVE, max_steps=25))
-    snapshot_25 = tmp_path / "state_at_25.snapshot"
+    snapshot_25 = memory_dir / "state_at_25.snapshot"
     shutil.copy(state / "state.snapshot", snapshot_25)
     (state / "control.json").write_text('{"command": "pause", "by": "alice"}')
     run_in_process(config(state, ACTIVE, max_steps=29))

@@ -72,12 +72,12 @@ def test_rpc__steps_match_the_published_minute_bars_of_the_same_events(standin_f
 def test_rpc__rate_limits_and_slow_replies_are_retried_and_change_nothing(standin_factory):
     calm = standin_factory("--bps", "400")
     reference = _take(RpcSource.connect(_settings(calm.url), 1.0, 10), 12)
-    faulty = standin_factory("--bps", "400", "--rate-limit-every", "5", "--slow-every", "11", "--slow-s", "1.5")
-    source = RpcSource.connect(_settings(faulty.url), 1.0, 10)
+    faulty = standin_factory("--bps", "400", "--rate-limit-every", "5", "--slow-every", "23", "--slow-s", "0.8")
+    source = RpcSource.connect(_settings(faulty.url, timeout_s=0.4), 1.0, 10)
     retries = []
     source.on_retry = lambda: retries.append(1)
     assert _take(source, 12) == reference
-    assert len(retries) >= 10          # one in five requests refused (429), one in eleven past the 1 s timeout
+    assert len(retries) >= 10          # one in five requests refused (429), one in 23 past the 0.4 s timeout
 
 
 def test_rpc__only_confirmed_blocks_are_read(standin_factory):
