@@ -37,7 +37,9 @@ def _git(repo, *args):
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
 
 
-def test_git_state__an_untracked_file_makes_the_tree_dirty(tmp_path):
+@pytest.fixture
+def committed(tmp_path):
+    """A git repository in tmp_path with one committed file, a.py."""
     try:
         _git(tmp_path, "init", "-q")
     except (OSError, subprocess.SubprocessError):
@@ -45,6 +47,11 @@ def test_git_state__an_untracked_file_makes_the_tree_dirty(tmp_path):
     (tmp_path / "a.py").write_text("x = 1\n")
     _git(tmp_path, "add", "a.py")
     _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "a")
+    return tmp_path
+
+
+def test_git_state__an_untracked_file_makes_the_tree_dirty(committed):
+    tmp_path = committed
     clean = git_state(tmp_path)
     assert clean["git_dirty"] is False and len(clean["git_commit"]) == 40
     (tmp_path / "new_rule.py").write_text("y = 2\n")
@@ -54,14 +61,8 @@ def test_git_state__an_untracked_file_makes_the_tree_dirty(tmp_path):
     assert git_state(tmp_path / "not_a_repo") == {"git_commit": None, "git_dirty": None}
 
 
-def test_git_state__reads_without_locks_and_never_rewrites_the_index(tmp_path):
-    try:
-        _git(tmp_path, "init", "-q")
-    except (OSError, subprocess.SubprocessError):
-        pytest.skip("git is not available")
-    (tmp_path / "a.py").write_text("x = 1\n")
-    _git(tmp_path, "add", "a.py")
-    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "a")
+def test_git_state__reads_without_locks_and_never_rewrites_the_index(committed):
+    tmp_path = committed
     index = tmp_path / ".git" / "index"
 
     def make_index_stale():
