@@ -133,8 +133,8 @@ def run_once(args: argparse.Namespace, out: Path) -> dict:
     for kind, column, first, total in (("wall", 0, record["first_job_at"], record["wall_s"]),
                                        ("cpu", 1, record["first_job_cpu"], record["cpu_s"])):
         stages = {s: record["exclusive"].get(s, [0.0, 0.0])[column] for s in STAGES}
-        # JAX reports compile durations in wall seconds only; on a loaded machine they exceed the CPU spent
-        stages["compile"] = record["compile_s"] if kind == "wall" else min(record["compile_s"], stages["simulate"])
+        # JAX reports compile durations in wall seconds only: the CPU table keeps compile inside simulate
+        stages["compile"] = record["compile_s"] if kind == "wall" else 0.0
         stages["simulate"] = max(stages["simulate"] - stages["compile"], 0.0)
         stages["start-up"] = first or 0.0
         stages["other"] = max(total - sum(v for k, v in stages.items() if k != "other"), 0.0)
@@ -155,7 +155,7 @@ def main(argv=None) -> int:
             results.append(run_once(args, Path(tmp) / f"run{index}"))
     print(f"{args.experiment} {' '.join(args.overrides)} (1-min load {os.getloadavg()[0]:.1f})")
     header = f"{'stage':<12}" + "".join(f"{('cold' if i == 0 else f'warm {i}'):>10}" for i in range(len(results)))
-    for kind, title in (("wall", "wall seconds"), ("cpu", "CPU seconds (compile: at most the wall figure)")):
+    for kind, title in (("wall", "wall seconds"), ("cpu", "CPU seconds (simulate includes compile)")):
         print(f"\n{title}\n{header}")
         for stage in STAGES:
             print(f"{stage:<12}" + "".join(f"{r[kind][stage]:>10.2f}" for r in results))
