@@ -33,6 +33,8 @@ class ShadowConf:
 
     source: str = one_of("bars", SOURCES)    # bars | rpc
     bars: Optional[str] = None               # demeter minute bars; null: the embedded 2024-01-05 mainnet day
+    gas_gwei: Optional[float] = bounded(None, ge=0, le=1e5)  # bars carry no gas: price each action at this
+    #                                       gas price x gas_units (null: market.gas_usd_median, as the replay)
     pace_s: float = bounded(0.0, ge=0, le=3600)                     # wall seconds per bar (0: as fast as possible)
     rpc_url: Optional[str] = None            # JSON-RPC endpoint (read only; no key needed, none is logged)
     pool: str = USDC_WETH_005_MAINNET        # a Uniswap v3 pool (token0 USDC, token1 WETH)

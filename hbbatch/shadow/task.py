@@ -32,7 +32,7 @@ from hbbatch.shadow.position import PaperPosition, open_position, pool_band
 log = logging.getLogger(__name__)
 DASHBOARD = "dashboard.html"
 DECIDING_SECTIONS = ("market", "agent", "floors", "regime_mix", "gating")
-SOURCE_KEYS = {"bars": ("source", "bars", "rails"),
+SOURCE_KEYS = {"bars": ("source", "bars", "gas_gwei", "gas_units", "rails"),
                "rpc": ("source", "pool", "chain_id", "confirmations", "start_block", "gas_units", "gas_tip_gwei",
                        "rails")}
 QUIET_LOGGERS = ("urllib3", "web3", "requests")   # their DEBUG lines carry request URLs
@@ -155,6 +155,11 @@ class ShadowRun:
             self._save()
             log.info("shadow: new run in %s (config hash %s, calibration %s, source %s)", self.journal.dir,
                      self.info["config_hash"], self.calibration_hash, self.source.describe())
+            if self.shadow["source"] == "bars" and self.shadow.get("gas_gwei") is None:
+                log.warning("shadow: bars carry no gas: each action pays market.gas_usd_median=$%.2f; on "
+                            "2024-01-05 mainnet averaged 22.8 gwei, about $41 per rebalance of %.0f gas "
+                            "(shadow.gas_gwei=22.8 prices it so)", self.stepper.median_gas_usd,
+                            float(self.shadow["gas_units"]))
             return
         arrays, meta = self.journal.load()
         template = self.stepper.reset(1.0)
@@ -223,9 +228,11 @@ class ShadowRun:
         else:
             override, start = self.config_override, self.config_override_from
         remaining = self.hard_cap.remaining(obs.time)
-        gas_usd = None
+        gas_usd, gwei = None, self.shadow.get("gas_gwei")
         if obs.gas_price_wei is not None:
             gas_usd = float(self.shadow["gas_units"]) * obs.gas_price_wei / 1e18 * self.last_obs.price_usd
+        elif gwei is not None:
+            gas_usd = float(self.shadow["gas_units"]) * float(gwei) * 1e-9 * self.last_obs.price_usd
         return StepControls(override=override, override_from_step=start,
                             max_actions_total=float(self.state.rails.actions) + remaining, gas_usd=gas_usd), remaining
 

@@ -129,3 +129,15 @@ def test_rails__control_commands_are_checked():
     with pytest.raises(ControlError, match="use one of pause, resume, exit"):
         parse_command({"command": "buy"}, "file")
     assert parse_command({"command": "exit", "by": "x" * 500}, "file")["by"] == "x" * 80
+
+
+def test_rails__the_days_real_gas_stops_the_agent_after_one_rebalance(memory_dir):
+    # 2024-01-05 averaged 22.82 gwei (Etherscan): with the 0.1 gwei tip a 790k-gas rebalance costs ~$41,
+    # so the default cap of $60 per day allows one; the JSON-RPC stand-in run of the same hours agrees
+    finished = run_in_process(config(memory_dir / "s", ACTIVE, max_steps=120, gas_gwei=22.92))
+    records = decisions(finished.dir)
+    acts = _acts(records)
+    assert len(acts) == 1 and acts[0]["gas_usd"] == pytest.approx(790_000 * 22.92e-9 * 2270, rel=0.002)
+    stops = [r for r in records if r["blocked_by"] == "emergency_stop"]
+    assert stops and stops[0]["step"] > acts[0]["step"]
+    assert all(r["rails"]["emergency_stop"] for r in records if r["step"] >= stops[0]["step"])
