@@ -1,18 +1,25 @@
 """Before a campaign simulates: check its world against the real history (hbbatch.worlds.validation).
 
-A world is identified by what determines its market paths (the world section, the market numbers after
-calibration, the regime mix, the seed and dtype) plus the validation settings; in a multirun each
-distinct world is validated once. The first job to need a world validates it under a lock and stores the
-result in the sweep folder (`.world_validation/<key>.json`); every other job of that world, in this
-process or another launcher's, reads it back.
+A world is identified by what determines its market paths and their check: the world section (with the
+validation settings), the market numbers after calibration, the regime mix, the seed and dtype, and the
+code and data the check runs on (the simulator's and the worlds' sources, the suite, the embedded
+history's index). The check is deterministic in these, so its result is stored and reused:
+- in a multirun, in the sweep folder (`.world_validation/<key>.json`): the first job to need a world
+  validates it under a lock, every other job of that world, in this process or another launcher's,
+  reads it back;
+- across runs, in `world.validation.cache_dir` (default `$XDG_CACHE_HOME/hbbatch/world_validation`),
+  unless `world.validation.cache=false`. A reused result says so (`cached`, `stored_at`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import hashlib
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,12 +30,39 @@ from hbbatch.campaign import stream
 log = logging.getLogger(__name__)
 WORLD_SECTIONS = ("market", "regime_mix", "seed", "dtype")
 CACHE_DIR = ".world_validation"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+CODE_DIRS = ("sim", "worlds")   # the code a world's sample and facts come from
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """sha256 over the sources of the simulator, the worlds (host side, embedded history index included) and
+    this module: a change to any of them is another check."""
+    digest = hashlib.sha256()
+    files = sorted(p for d in CODE_DIRS for p in (PACKAGE_DIR / d).rglob("*.py")) + [Path(__file__)]
+    files.append(PACKAGE_DIR / "data" / "history" / "index.json")
+    for path in files:
+        if path.is_file():
+            digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def suite_path(config: dict[str, Any]) -> Path:
+    return Path(config["paths"]["expectations_dir"]) / "world" / f"{config['world']['validation']['suite']}.json"
 
 
 def world_key(config: dict[str, Any]) -> str:
     """The hash of everything that decides the world's sample and its check (not the agent's settings)."""
     world = {k: v for k, v in config["world"].items() if k != "validate"}
-    return hbio.sha256_of({"world": world, **{k: config[k] for k in WORLD_SECTIONS if k in config}})
+    world["validation"] = {k: v for k, v in world.get("validation", {}).items() if k not in ("cache", "cache_dir")}
+    suite = suite_path(config)
+    return hbio.sha256_of({"world": world, **{k: config[k] for k in WORLD_SECTIONS if k in config},
+                           "code": code_fingerprint(),
+                           "suite": hashlib.sha256(suite.read_bytes()).hexdigest() if suite.is_file() else None})
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hbbatch" / "world_validation"
 
 
 @contextlib.contextmanager
@@ -64,24 +98,37 @@ def _validate(config: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _stores(config: dict[str, Any], sweep_dir: Path | None, name: str) -> list[Path]:
+    """Where this world's result may be stored: the sweep folder, then the cache across runs."""
+    conf = config["world"]["validation"]
+    stores = [Path(sweep_dir) / CACHE_DIR / name] if sweep_dir is not None else []
+    if conf.get("cache", True):
+        stores.append(Path(conf.get("cache_dir") or default_cache_dir()) / name)
+    return stores
+
+
 def check_world(config: dict[str, Any], cache_dir: Path | None, label: str = "") -> dict[str, Any]:
-    """The world's validation result for this job (validated now, or read from `cache_dir` where another
-    job of the same world stored it); `world.validate=false` gives a skipped result that says so."""
+    """The world's validation result for this job: validated now, or read back where this world's result
+    is stored (`cache_dir`: the sweep folder of a multirun; see the module docstring). `world.validate=false`
+    gives a skipped result that says so."""
     key = world_key(config)
     name = str(config["world"]["name"])
     if not config["world"].get("validate", True):
         log.warning("[%s] world %s is not validated (world.validate=false)", label, name)
         return {"world": name, "key": key, "status": "skipped", "success": None, "validate": False,
                 "message": f"world {name} not validated: world.validate=false"}
-    if cache_dir is None:
-        result = _validate(config)
-        return {**result, "key": key, "validate": True, "cached": False}
-    stored = Path(cache_dir) / CACHE_DIR / f"{key.split(':')[-1]}.json"
-    with _locked(stored.with_suffix(".lock")):
-        if stored.is_file():
-            result = json.loads(stored.read_text())
-            log.info("[%s] world %s: validation of %s reused", label, name, result.get("validated_by", "another job"))
-            return {**result, "cached": True}
+    stores = _stores(config, cache_dir, f"{key.split(':')[-1]}.json")
+    lock = _locked(stores[0].with_suffix(".lock")) if cache_dir is not None else contextlib.nullcontext()
+    with lock:
+        for store in stores:
+            if store.is_file():
+                result = json.loads(store.read_text())
+                for other in stores:
+                    if not other.is_file():
+                        hbio.write_json(other, result)
+                log.info("[%s] world %s: validation reused from %s", label, name, store)
+                return {**result, "cached": True, "stored_at": str(store)}
         result = {**_validate(config), "key": key, "validate": True, "validated_by": label}
-        hbio.write_json(stored, result)
+        for store in stores:
+            hbio.write_json(store, result)
     return {**result, "cached": False}

@@ -56,3 +56,5 @@ class WorldValidationConf:
     history_start: Optional[str] = "2020-01-01"   # the real history's window (UTC dates; null: all of it)
     history_end: Optional[str] = None
     tolerances: FactTolerances = field(default_factory=FactTolerances)
+    cache: bool = True                        # reuse the stored result of the same world, code and data
+    cache_dir: Optional[str] = None           # where results are kept across runs (null: $XDG_CACHE_HOME/hbbatch/world_validation)

@@ -7,7 +7,8 @@ import json
 from hbbatch.config.world_validation import FactTolerances
 from tests.test_cli import run_cli
 
-TINY = ["n_episodes=8", "n_steps=60", "stats.n_bootstrap=100", "world.validation.n_episodes=8"]
+TINY = ["n_episodes=8", "n_steps=60", "stats.n_bootstrap=100", "world.validation.n_episodes=8",
+        "world.validation.cache=false"]   # each test validates afresh (the cache across runs has its own test)
 # every tolerance opened wide: the plumbing of a passing world, not a claim that the world is right
 WIDE = [f"world.validation.tolerances.{group}.{'abs' if tol.abs is not None else 'factor'}=1000"
         for group, tol in vars(FactTolerances()).items()]
@@ -65,6 +66,19 @@ def test_world_check__a_multirun_validates_each_distinct_world_once(tmp_path):
         assert sorted(r["cached"] for r in results) == [False, True]    # validated by one job, read by the other
         assert len({r["key"] for r in results}) == 1
     assert by_seed[1][0]["key"] != by_seed[2][0]["key"]
+
+
+def test_world_check__a_world_checked_once_is_reused_by_the_next_run_and_another_seed_is_checked_again(tmp_path):
+    cache = [f"world.validation.cache_dir={tmp_path / 'cache'}", "world.validation.cache=true"]
+    for run in ("first", "second"):
+        assert run_cli(*TINY, *WIDE, *cache, f"hydra.run.dir={tmp_path / run}") == 0
+    first, second = (_json(tmp_path / run / "manifest.json")["world_validation"] for run in ("first", "second"))
+    assert first["cached"] is False and second["cached"] is True
+    assert second["stored_at"].startswith(str(tmp_path / "cache")) and second["facts"] == first["facts"]
+    assert run_cli(*TINY, *WIDE, *cache, "seed=7", f"hydra.run.dir={tmp_path / 'third'}") == 0
+    third = _json(tmp_path / "third" / "manifest.json")["world_validation"]
+    assert third["cached"] is False and third["key"] != first["key"]
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 2
 
 
 def test_world_check__a_sample_too_short_for_the_weekly_facts_is_refused_before_anything_runs(tmp_path, capsys):
