@@ -55,10 +55,15 @@ def world_key(config: dict[str, Any]) -> str:
     """The hash of everything that decides the world's sample and its check (not the agent's settings)."""
     world = {k: v for k, v in config["world"].items() if k != "validate"}
     world["validation"] = {k: v for k, v in world.get("validation", {}).items() if k not in ("cache", "cache_dir")}
-    suite = suite_path(config)
+    suite, history = suite_path(config), config["world"].get("history")
     return hbio.sha256_of({"world": world, **{k: config[k] for k in WORLD_SECTIONS if k in config},
-                           "code": code_fingerprint(),
-                           "suite": hashlib.sha256(suite.read_bytes()).hexdigest() if suite.is_file() else None})
+                           "code": code_fingerprint(), "suite": _file_sha256(suite),
+                           "history": _file_sha256(Path(history)) if history else None})
+
+
+def _file_sha256(path: Path) -> str | None:
+    """A file's content hash (a user's history file: a changed file is another world), None if absent."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def default_cache_dir() -> Path:
