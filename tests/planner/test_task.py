@@ -53,8 +53,11 @@ def test_run__forced_mode_and_bad_config(tmp_path):
 
 def test_run__signals_from_the_cache_and_the_latest_campaign(tmp_path):
     # the query cache: 5 gwei at $2,000 on the last day: 787,760 x 5e-9 x 2000 = $7.88 a recenter, at least
-    # twice the committed calibration's median ($1.62): gas regime high
+    # twice the latest calibration's median ($1.62): gas regime high
     cache = ResultCache(tmp_path / "cache")
+    calibrated = tmp_path / "outputs" / "calibrate" / "2024-01-04_00-00-00"
+    calibrated.mkdir(parents=True)
+    (calibrated / "calibration_report.json").write_text(json.dumps({"constants": {"market": {"gas_usd_median": 1.62}}}))
     rows = [{"day": "2024-01-04", "gas_price_gwei": 1.0, "eth_price_usd": 2300.0},
             {"day": "2024-01-05", "gas_price_gwei": 5.0, "eth_price_usd": 2000.0}]
     cache.put("gas_regime", rows, NOW - 600, 10.0, ["gas_price", "eth_price"])
