@@ -5,7 +5,9 @@ fact of the embedded real history. The tolerances are wider than the sampling no
 itself: a sample of `n_episodes` windows of `n_weeks` weeks drawn from the real history passes with
 the defaults in at least 99 % of draws (tests/worlds/test_validation.py checks it on the embedded
 history). Each fact group is a `FactTolerance`: `abs` for shares and correlations (|world - real| <=
-abs), `factor` for scales (real / factor <= world <= real * factor).
+abs), `factor` for scales (real / factor <= world <= real * factor). Measured over 400 draws of 64
+two-week windows of 2020-01 .. 2025-04: 399 pass; each tolerance is about 1.2 x the largest
+deviation between the 0.25 % and 99.75 % quantiles of its fact and the full history's value.
 """
 
 from __future__ import annotations
@@ -33,16 +35,16 @@ def _tol(abs: Optional[float] = None, factor: Optional[float] = None):
 class FactTolerances:
     """One tolerance per fact group; a fact belongs to the group its name starts with."""
 
-    weekly_abs_return: FactTolerance = _tol(factor=1.7)
+    weekly_abs_return: FactTolerance = _tol(factor=1.6)
     weekly_abs_return_q99: FactTolerance = _tol(factor=2.2)    # one week in a hundred: few in a sample
-    band_stay_share: FactTolerance = _tol(abs=0.15)
-    time_in_range: FactTolerance = _tol(abs=0.13)
-    acf_abs_hourly_return: FactTolerance = _tol(abs=0.15)
-    hourly_excess_kurtosis: FactTolerance = _tol(factor=5.0)   # a sample's kurtosis rests on its few largest hours
-    daily_volume_usd: FactTolerance = _tol(factor=3.0)
-    gas_per_action_usd: FactTolerance = _tol(factor=3.0)
-    gas_per_action_usd_q10: FactTolerance = _tol(factor=4.0)   # quiet-gas years come and go across a sample
-    gas_abs_return_rank_corr: FactTolerance = _tol(abs=0.2)
+    band_stay_share: FactTolerance = _tol(abs=0.13)
+    time_in_range: FactTolerance = _tol(abs=0.12)
+    acf_abs_hourly_return: FactTolerance = _tol(abs=0.10)
+    hourly_excess_kurtosis: FactTolerance = _tol(factor=4.5)   # a sample's kurtosis rests on its few largest hours
+    daily_volume_usd: FactTolerance = _tol(factor=3.0)         # wider than the noise (2.0): the pool is a choice
+    gas_per_action_usd: FactTolerance = _tol(factor=2.7)
+    gas_per_action_usd_q10: FactTolerance = _tol(factor=3.5)   # quiet-gas years come and go across a sample
+    gas_abs_return_rank_corr: FactTolerance = _tol(abs=0.11)
     fee_apr: FactTolerance = _tol(factor=2.5)
 
 
