@@ -1,14 +1,38 @@
-"""The world: where a campaign's market paths come from, and whether it is validated before simulating."""
+"""The world a campaign's market paths come from (`conf/world/<name>.yaml`, `world=<name>`).
+
+kind:
+  historical  stationary block bootstrap of real ETH history (hbbatch/data/history or world.history)
+  replay      consecutive non-overlapping windows of a history in time order (walk-forward)
+  parametric  the regime model of `market.*` (the `regimes` world)
+Stress worlds are historical worlds with one assumption changed (conf/world/stress_*.yaml).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 from hbbatch.config.world_validation import WorldValidationConf
+
+WORLD_KINDS = ("historical", "replay", "parametric")
+RECENTER_GAS_UNITS = 787_760.0  # burn + collect + swap + mint: hbbatch/calibration/gas.py
 
 
 @dataclass
 class WorldConf:
-    name: str = "regimes"                     # the scenario label (conf/world/<name>.yaml)
-    validate: bool = True                     # false: simulate without checking the world (the manifest says so)
+    name: str = "historical"                 # the scenario label (report, manifest, comparisons)
+    kind: str = "historical"                 # historical | replay | parametric
+    description: str = ""
+    history: Optional[str] = None            # a bars file (parquet/feather/CSV date,open,high,low,close[,volume],
+                                             # or demeter minute bars); null: the embedded Binance ETH/USDT history
+    bar_minutes: Optional[int] = None        # embedded bars to read (1, 5, 60); null: the step's own resolution
+                                             # when it holds min_history_days, else the finest that does
+    min_history_days: float = 365.0          # a month of minute bars is one market state, not a world
+    block_hours: float = 24.0                # mean block length of the stationary bootstrap
+    drift_annual: float = 0.0                # added to every step's log return (stress_down_trend)
+    gas_median_usd: Optional[float] = None   # rescale the history's gas per action to this median; null: as history
+    gas_units: float = RECENTER_GAS_UNITS    # gas of one action, for gas price -> USD
+    lp_fee_share: float = 1.0                # the LPs' share of the pool fee (fee switch: 0.75)
+    pool_fee_bp: int = 5                     # which embedded pool history sets volume and liquidity levels
+    validate: bool = True                    # false: simulate without checking the world (the manifest says so)
     validation: WorldValidationConf = field(default_factory=WorldValidationConf)

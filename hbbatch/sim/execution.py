@@ -61,8 +61,11 @@ def accrue(fill: Fill, observation: Observation, world: MarketMove) -> Accrual:
     obs, position = observation, fill.position
     log_price = obs.log_price + world.log_return
     log_lower, log_upper = position.tick_lower * pool.LOG_TICK, position.tick_upper * pool.LOG_TICK
-    fraction_in = pool.in_range_fraction(obs.log_price, log_price, log_lower, log_upper)
-    fees = pool.fees_usd(obs.fee_rate, world.volume_usd, position.liquidity, world.pool_liquidity, fraction_in)
+    # the step's range [low, high] (a coarse bar's own extremes): the share of it inside the band earns fees,
+    # at the rate LPs keep (below the pool's fee under a fee switch)
+    fraction_in = pool.in_range_fraction(obs.log_price + world.log_low, obs.log_price + world.log_high,
+                                         log_lower, log_upper)
+    fees = pool.fees_usd(world.lp_fee_rate, world.volume_usd, position.liquidity, world.pool_liquidity, fraction_in)
     in_range = (obs.log_price >= log_lower) & (obs.log_price < log_upper) & (position.liquidity > 0)
     sqrt_price = obs.sqrt_price_ref * jnp.exp(0.5 * log_price)  # from log_price: no float32 drift
     cash = fill.cash_usd + fees

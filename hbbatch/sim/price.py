@@ -37,6 +37,9 @@ class MarketMove(NamedTuple):
     gas_spell: jax.Array           # () bool after this step's switch
     pool_liquidity: jax.Array      # () competing active liquidity during the step
     gas_usd: jax.Array             # () the world's cost of one action this step (quoted before the move)
+    log_high: jax.Array            # () highest ln P in the step, relative to its start (>= max(0, log_return))
+    log_low: jax.Array             # () lowest ln P in the step, relative to its start (<= min(0, log_return))
+    lp_fee_rate: jax.Array         # () the fee LPs earn per unit of volume (below fee_rate under a fee switch)
 
 
 def draw_regime(regime_uniform: jax.Array, regime_cdf: jax.Array) -> jax.Array:
@@ -147,7 +150,9 @@ def move(draws: Draws, t: jax.Array, log_price: jax.Array, gas_spell: jax.Array,
                              hour_innovation=jnp.where(hour_ends, 0.0, hour_innovation))
     world = MarketMove(log_return=log_return, variance_per_step=variance_per_step, volume_usd=volume,
                        gas_noise=draws.z_gas, gas_spell=jnp.logical_xor(gas_spell, switch),
-                       pool_liquidity=pool_liquidity, gas_usd=gas)
+                       pool_liquidity=pool_liquidity, gas_usd=gas,
+                       log_high=jnp.maximum(log_return, 0.0), log_low=jnp.minimum(log_return, 0.0),
+                       lp_fee_rate=market.fee_rate)
     return world, next_state
 
 

@@ -41,7 +41,8 @@ def _replay(bars: Bars, params: SimParams, gating: str) -> tuple[dict[str, jax.A
         log_return, volume_usd, pool_liquidity = bar
         world = MarketMove(log_return=log_return, variance_per_step=log_return**2, volume_usd=volume_usd,
                            gas_noise=zero, gas_spell=jnp.zeros((), bool), pool_liquidity=pool_liquidity,
-                           gas_usd=gas_usd)
+                           gas_usd=gas_usd, log_high=jnp.maximum(log_return, 0.0),
+                           log_low=jnp.minimum(log_return, 0.0), lp_fee_rate=params.market.fee_rate)
         return env.advance(carry, world, params, gating, classifier)
 
     final, path = jax.lax.scan(body, state, (bars.log_return, bars.volume_usd, bars.pool_liquidity))

@@ -22,7 +22,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 from hbbatch import jax_setup
-from hbbatch.sim import env, metrics, noise, precision, price
+from hbbatch.sim import env, history, metrics, noise, precision, price
 from hbbatch.sim.types import OWNERS, REGIMES, RolloutSpec, SimParams, StepRecord
 
 
@@ -42,9 +42,14 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
     inner scan as data: inside one step XLA would re-inline the hash and Box-Muller into every fusion
     that uses a draw (measured: about a dozen copies per step).
     """
-    state = env.reset(seed, episode, params, spec.classifier)
+    if params.world is None:
+        state = env.reset(seed, episode, params, spec.classifier)
+        carry0, draw = state, price.draw
+        step = functools.partial(env.step_drawn, params=params, gating=spec.gating, classifier=spec.classifier)
+    else:  # a historical world: the cursor into the real bars travels with the state
+        state, cursor, step = history.reset(seed, episode, params, spec.classifier, spec.gating)
+        carry0, draw = (state, cursor), history.draw
     key, dtype = state.episode.counter_key, state.log_price.dtype
-    step = functools.partial(env.step_drawn, params=params, gating=spec.gating, classifier=spec.classifier)
 
     def inner(carry, draws):
         carry, record = step(draws, carry)
@@ -52,19 +57,21 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
 
     def block(carry, first_step, length):
         steps = first_step + jnp.arange(length, dtype=jnp.int32)
-        draws = jax.vmap(lambda t: price.draw(key, t, dtype))(steps)
+        draws = jax.vmap(lambda t: draw(key, t, dtype))(steps)
         return jax.lax.scan(inner, carry, draws)
 
     n_blocks, remainder = divmod(spec.n_steps, DRAW_BLOCK_STEPS)
     firsts = jnp.arange(n_blocks, dtype=jnp.int32) * DRAW_BLOCK_STEPS
-    state, path = jax.lax.scan(lambda c, t0: block(c, t0, DRAW_BLOCK_STEPS), state, firsts)
+    carry, path = jax.lax.scan(lambda c, t0: block(c, t0, DRAW_BLOCK_STEPS), carry0, firsts)
     if spec.record_path:
         path = jax.tree.map(lambda x: x.reshape((n_blocks * DRAW_BLOCK_STEPS,) + x.shape[2:]), path)
     if remainder:
-        state, tail = block(state, jnp.int32(n_blocks * DRAW_BLOCK_STEPS), remainder)
+        carry, tail = block(carry, jnp.int32(n_blocks * DRAW_BLOCK_STEPS), remainder)
         if spec.record_path:
             path = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), path, tail)
-    return metrics.episode_metrics(state, params), path
+    if params.world is None:
+        return metrics.episode_metrics(carry, params), path
+    return history.episode_metrics(carry, params), path
 
 
 CHUNK_EPISODES = 2048  # CPU: episodes advanced together; a chunk's state stays in cache (512: 6 % slower, 128: 25 %)

@@ -6,7 +6,7 @@ Shapes in comments are for ONE episode: the rollout adds the episode axis with `
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 
@@ -109,6 +109,7 @@ class AgentParams(NamedTuple):
 class SimParams(NamedTuple):
     market: MarketParams
     agent: AgentParams
+    world: Any = None                 # hbbatch.sim.history.HistoryParams for a historical world; None: parametric
 
 
 class Position(NamedTuple):

@@ -1,0 +1,178 @@
+"""Historical worlds on device: market moves read from real bars, by stationary block bootstrap or replay.
+
+The bars arrive as traced arrays (`HistoryParams`): a new history of the same length never recompiles.
+Which bar a step reads depends only on (seed, episode index, world), drawn from the same counter hash
+as the parametric world, so every agent setting sees the same path (common random numbers).
+
+Bootstrap (Politis and Romano's stationary bootstrap): an episode starts at a uniformly drawn bar;
+after each bar it moves on to the next one with probability 1 - restart_prob and jumps to a new
+uniformly drawn bar otherwise (blocks of geometric length, mean 1 / restart_prob bars); the history
+wraps circularly at its end. Replay: episode e reads bars [e * window, (e + 1) * window) in order.
+
+A bar coarser than the step (steps_per_bar = k > 1) is spread over k steps along a Brownian bridge
+from the bar's open to its close (step variance: the bar's Parkinson variance (ln H/L)^2 / (4 ln 2)
+over k), held inside the bar's real high and low, landing exactly on the close; each step's range
+for fees is the bar's high and low seen from that step's start (a real excursion anywhere in the
+bar may have happened in any of its steps). LVR integrates each step's realised squared move.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from hbbatch.sim import env, metrics, noise
+from hbbatch.sim.price import MarketMove
+from hbbatch.sim.types import REGIMES, SimParams, SimState
+
+# Columns of HistoryParams.bars
+LOG_RETURN, LOG_HIGH, LOG_LOW, ACTIVITY, GAS_USD, JUMP = range(6)
+N_COLUMNS = 6
+PARKINSON = 1.0 / (4.0 * 0.6931471805599453)  # E[(ln H/L)^2] = 4 ln 2 sigma^2 dt for a Brownian bar
+_EPISODE_STEP = 0xFFFFFFFE                     # episode-level uniforms (the env uses 0xFFFFFFFF)
+_TREND_UP, _JUMPY, _MEAN_REVERT = (REGIMES.index(r) for r in ("trend_up", "jumpy", "mean_revert"))
+
+
+class HistoryParams(NamedTuple):
+    """A historical world: real bars and how episodes read them (all traced)."""
+
+    bars: jax.Array                # (n_bars, N_COLUMNS) log_return, log_high, log_low (vs the previous close),
+                                   # activity (pool volume of the bar / the level's, mean 1), gas_usd of one action,
+                                   # jump (1.0 where |r| is a jump against its week's robust sigma)
+    pool_levels: jax.Array         # (n_days, 2) volume multiple, active-liquidity multiple of one real pool day
+                                   # (replay: one row per window)
+    restart_prob: jax.Array        # () per bar; 0 replays
+    window_bars: jax.Array         # () int32: replay window; 0 bootstraps
+    steps_per_bar: jax.Array       # () int32 k >= 1
+    drift_per_step: jax.Array      # () added to every step's log return (stress worlds; 0 as history)
+    gas_scale: jax.Array           # () multiplies the history's gas (stress worlds; 1 as history)
+    lp_fee_share: jax.Array        # () the LPs' share of the pool fee (fee switch: 0.75)
+    trend_tstat: jax.Array         # () the regime rule's thresholds, to label each episode's path
+    jumpy_variance_share: jax.Array  # ()
+
+
+class Cursor(NamedTuple):
+    """Where an episode is in the history, and the path's sums for its regime label."""
+
+    bar: jax.Array                 # () int32
+    substep: jax.Array             # () int32 in [0, steps_per_bar)
+    within: jax.Array              # () ln P moved since the bar opened
+    sum_return: jax.Array          # ()
+    sum_sq_return: jax.Array       # ()
+    sum_sq_jump: jax.Array         # ()
+    n: jax.Array                   # ()
+
+
+class EpisodeLevel(NamedTuple):
+    volume_multiple: jax.Array     # () the episode's pool volume level, times the market's reference
+    liquidity_multiple: jax.Array  # () its active liquidity, times the market's reference
+
+
+def _n_bars(world: HistoryParams) -> jax.Array:
+    return jnp.int32(world.bars.shape[0])
+
+
+def start(counter_key: jax.Array, episode: jax.Array, world: HistoryParams) -> tuple[Cursor, EpisodeLevel]:
+    """The episode's first bar and its pool level day, from (seed, episode) only."""
+    dtype = world.bars.dtype
+    u = noise.uniforms(counter_key, jnp.uint32(_EPISODE_STEP), 2, dtype)
+    n = _n_bars(world)
+    drawn = jnp.minimum((u[0] * n).astype(jnp.int32), n - 1)
+    replayed = episode.astype(jnp.int32) * world.window_bars
+    bar = jnp.where(world.window_bars > 0, replayed, drawn)
+    n_days = world.pool_levels.shape[0]
+    # replay: one level per window, the pool's on the day the window starts
+    day = jnp.where(world.window_bars > 0, jnp.minimum(episode.astype(jnp.int32), n_days - 1),
+                    jnp.minimum((u[1] * n_days).astype(jnp.int32), n_days - 1))
+    zero = jnp.zeros((), dtype)
+    cursor = Cursor(bar=bar, substep=jnp.zeros((), jnp.int32), within=zero, sum_return=zero, sum_sq_return=zero,
+                    sum_sq_jump=zero, n=zero)
+    return cursor, EpisodeLevel(volume_multiple=world.pool_levels[day, 0], liquidity_multiple=world.pool_levels[day, 1])
+
+
+def draw(counter_key: jax.Array, t: jax.Array, dtype) -> jax.Array:
+    """The step's uniforms: (restart?, where to) of the bootstrap, and a normal pair for sub-bar steps."""
+    return noise.uniforms(counter_key, t, 4, dtype)
+
+
+def move(u: jax.Array, cursor: Cursor, level: EpisodeLevel, pool_liquidity: jax.Array, world: HistoryParams,
+         fee_rate: jax.Array, volume_usd_per_step: jax.Array) -> tuple[Cursor, MarketMove]:
+    """One step's market move from the cursor's bar, and the cursor for the next step."""
+    row = world.bars[cursor.bar]
+    bar_return, bar_high, bar_low = row[LOG_RETURN], row[LOG_HIGH], row[LOG_LOW]
+    k = world.steps_per_bar
+    k_float = k.astype(row.dtype)
+    # Sub-bar steps follow a Brownian bridge to the bar's close (variance: the bar's Parkinson variance),
+    # held inside the bar's real high and low; the bar's last step lands on its close exactly.
+    left = (k - cursor.substep).astype(row.dtype)
+    remaining = bar_return - cursor.within
+    bar_variance = PARKINSON * (bar_high - bar_low) ** 2
+    z, _ = noise.normal_pair(u[2], u[3])
+    bridge = remaining / left + jnp.sqrt(bar_variance / k_float * (left - 1.0) / left) * z
+    within_next = jnp.where(left <= 1.0, bar_return, jnp.clip(cursor.within + bridge, bar_low, bar_high))
+    step_return = within_next - cursor.within
+    log_return = step_return + world.drift_per_step
+    # the bar's high and low, seen from this step's start, bound the step's range
+    log_high = jnp.maximum(bar_high - cursor.within, jnp.maximum(step_return, 0.0)) + world.drift_per_step
+    log_low = jnp.minimum(bar_low - cursor.within, jnp.minimum(step_return, 0.0)) + world.drift_per_step
+    world_move = MarketMove(
+        log_return=log_return, variance_per_step=log_return**2,   # realised: LVR sees jumps
+        volume_usd=volume_usd_per_step * level.volume_multiple * row[ACTIVITY],
+        gas_noise=jnp.zeros((), row.dtype), gas_spell=jnp.zeros((), bool), pool_liquidity=pool_liquidity,
+        log_high=jnp.maximum(log_high, jnp.maximum(log_return, 0.0)),
+        log_low=jnp.minimum(log_low, jnp.minimum(log_return, 0.0)),
+        gas_usd=row[GAS_USD] * world.gas_scale, lp_fee_rate=fee_rate * world.lp_fee_share)
+
+    # --- the next step's bar
+    next_substep = cursor.substep + 1
+    bar_done = next_substep >= k
+    n = _n_bars(world)
+    restart = (u[0] < world.restart_prob) & (world.window_bars == 0)
+    jumped = jnp.minimum((u[1] * n).astype(jnp.int32), n - 1)
+    following = jnp.where(cursor.bar + 1 >= n, 0, cursor.bar + 1)   # circular, as the stationary bootstrap
+    next_bar = jnp.where(bar_done, jnp.where(restart, jumped, following), cursor.bar)
+    sq = log_return**2
+    cursor = Cursor(bar=next_bar, substep=jnp.where(bar_done, 0, next_substep),
+                    within=jnp.where(bar_done, 0.0, within_next),
+                    sum_return=cursor.sum_return + log_return, sum_sq_return=cursor.sum_sq_return + sq,
+                    sum_sq_jump=cursor.sum_sq_jump + sq * row[JUMP], n=cursor.n + 1.0)
+    return cursor, world_move
+
+
+def label(cursor: Cursor, world: HistoryParams) -> jax.Array:
+    """The regime rule of `hbbatch.calibration.regimes` on the episode's step returns: trend_up when the
+    drift t-statistic reaches trend_tstat, else jumpy when jumps carry jumpy_variance_share of the
+    variance, else mean_revert. Jumps are flagged per bar against the bar's week (host side)."""
+    n = jnp.maximum(cursor.n, 2.0)
+    variance = jnp.maximum((cursor.sum_sq_return - cursor.sum_return**2 / n) / (n - 1.0), 1e-30)
+    tstat = cursor.sum_return / jnp.sqrt(n * variance)
+    jump_share = cursor.sum_sq_jump / jnp.maximum(cursor.sum_sq_return, 1e-30)
+    return jnp.where(tstat >= world.trend_tstat, _TREND_UP,
+                     jnp.where(jump_share >= world.jumpy_variance_share, _JUMPY, _MEAN_REVERT)).astype(jnp.int32)
+
+
+def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: str, gating: str):
+    """The episode's opening state, its cursor, and its step function `(uniforms, (state, cursor)) ->`."""
+    world, market = params.world, params.market
+    # the pool level comes from the episode's own counter key, which reset derives from (seed, episode)
+    counter_key = env.reset(seed, episode, params, classifier).episode.counter_key
+    cursor, level = start(counter_key, episode, world)
+    pool_liquidity = market.pool_liquidity * level.liquidity_multiple
+    state = env.reset(seed, episode, params, classifier, pool_liquidity=pool_liquidity)
+
+    def step(u: jax.Array, carry: tuple[SimState, Cursor]):
+        state, cursor = carry
+        cursor, world_move = move(u, cursor, level, pool_liquidity, world, market.fee_rate,
+                                  market.volume_usd_per_step)
+        state, record = env.advance(state, world_move, params, gating, classifier)
+        return (state, cursor), record
+
+    return state, cursor, step
+
+
+def episode_metrics(carry: tuple[SimState, Cursor], params: SimParams) -> dict[str, jax.Array]:
+    """The simulator's metrics, labelled with the regime of the episode's own path."""
+    state, cursor = carry
+    return {**metrics.episode_metrics(state, params), "regime": label(cursor, params.world)}

@@ -1,0 +1,199 @@
+"""A job's world config -> the simulator's historical-world params, and what the manifest records.
+
+    world_params(world, market, agent, n_steps, n_episodes, dtype) -> Built
+
+Which bars: the user's file (`world.history`) or the embedded history at `world.bar_minutes` (auto:
+the step's own resolution when it spans at least `world.min_history_days`, else the finest that
+does). Bars finer than the step are aggregated (high = max, low = min, volume summed); bars coarser
+than the step are spread over steps_per_bar steps (see `hbbatch.sim.history`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import math
+from dataclasses import asdict, dataclass, is_dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from hbbatch.config.sim import AgentConf
+from hbbatch.config.world import WORLD_KINDS, WorldConf
+from hbbatch.worlds import files, history, inputs, pool
+
+log = logging.getLogger(__name__)
+MINUTES_PER_YEAR = 525_600.0
+
+
+class WorldError(ValueError):
+    """A world setting that cannot run; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class Built:
+    params: Any                  # hbbatch.sim.history.HistoryParams, or None for the parametric world
+    n_episodes: int              # replay may hold fewer windows than episodes asked for
+    info: dict[str, Any]         # what the manifest records beside results
+
+
+def _plain(section: Any) -> dict[str, Any]:
+    if section is None:
+        return {}
+    return asdict(section) if is_dataclass(section) else dict(section)
+
+
+def world_conf(section: Any) -> dict[str, Any]:
+    base = asdict(WorldConf())
+    values = _plain(section)
+    unknown = set(values) - set(base)
+    if unknown:
+        raise WorldError(f"world: unknown key(s) {sorted(unknown)}; known keys are {', '.join(sorted(base))}")
+    conf = {**base, **values}
+    if conf["kind"] not in WORLD_KINDS:
+        raise WorldError(f"world.kind={conf['kind']!r}: use one of {', '.join(WORLD_KINDS)}")
+    for key, low in (("block_hours", 0.0), ("min_history_days", 0.0), ("gas_units", 0.0)):
+        if not (isinstance(conf[key], (int, float)) and math.isfinite(conf[key]) and conf[key] > low):
+            raise WorldError(f"world.{key}={conf[key]!r}: must be a finite number > {low:g}")
+    if not (math.isfinite(conf["drift_annual"]) and abs(conf["drift_annual"]) <= 50):
+        raise WorldError(f"world.drift_annual={conf['drift_annual']!r}: use a log drift per year within [-50, 50]")
+    if not 0.0 <= conf["lp_fee_share"] <= 1.0:
+        raise WorldError(f"world.lp_fee_share={conf['lp_fee_share']!r}: use a share in [0, 1] (fee switch: 0.75)")
+    gas = conf["gas_median_usd"]
+    if gas is not None and not (math.isfinite(gas) and gas >= 0):
+        raise WorldError(f"world.gas_median_usd={gas!r}: use a cost in USD >= 0, or null for the history's gas")
+    if conf["pool_fee_bp"] not in history.POOL_FEE_BPS:
+        raise WorldError(f"world.pool_fee_bp={conf['pool_fee_bp']!r}: the embedded pools are {history.POOL_FEE_BPS} bp")
+    return conf
+
+
+def _ratio(coarse: float, fine: float) -> int | None:
+    k = coarse / fine
+    return int(round(k)) if abs(k - round(k)) < 1e-9 and round(k) >= 1 else None
+
+
+def _span_days(frame: pd.DataFrame) -> float:
+    return float((frame["date"].iloc[-1] - frame["date"].iloc[0]) / pd.Timedelta(days=1))
+
+
+def choose_bar_minutes(step_minutes: float, requested: int | None, min_days: float) -> int:
+    if requested is not None:
+        if requested not in history.BAR_MINUTES:
+            raise WorldError(f"world.bar_minutes={requested}: the embedded history has {history.BAR_MINUTES} minutes")
+        if _ratio(requested, step_minutes) is None and _ratio(step_minutes, requested) is None:
+            raise WorldError(f"world.bar_minutes={requested} and market.step_minutes={step_minutes:g}: one must "
+                             "be a whole multiple of the other")
+        return requested
+    usable = [m for m in history.BAR_MINUTES
+              if (_ratio(m, step_minutes) or _ratio(step_minutes, m)) and _span_days(history.bars(m)) >= min_days]
+    if not usable:
+        raise WorldError(f"market.step_minutes={step_minutes:g}: no embedded history of at least "
+                         f"{min_days:g} days fits; set world.bar_minutes or lower world.min_history_days")
+    exact = [m for m in usable if m == step_minutes]
+    return exact[0] if exact else min(usable)
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _bars(source: str, bar_minutes: int | None) -> tuple[pd.DataFrame, float, str]:
+    """(bars, bar minutes, content hash) of a user's file or the embedded history."""
+    if source == "embedded":
+        return history.bars(bar_minutes), float(bar_minutes), history.index()[history.bars_file(bar_minutes).name]["sha256"]
+    frame = files.read_history(source)
+    return frame, files.bar_interval_minutes(frame), _file_sha256(Path(source))
+
+
+@functools.lru_cache(maxsize=8)
+def _columns(source: str, bar_minutes: int | None, step_minutes: float, gas_units: float,
+             jump_sigmas: float, pool_fee_bp: int) -> tuple[np.ndarray, pd.DatetimeIndex, int, dict[str, Any]]:
+    frame, minutes, digest = _bars(source, bar_minutes)
+    per_step = _ratio(step_minutes, minutes)
+    if per_step and per_step > 1:             # bars finer than the step: aggregate
+        frame, minutes = inputs.resample(frame, minutes, step_minutes), step_minutes
+    steps_per_bar = _ratio(minutes, step_minutes)
+    if steps_per_bar is None:
+        raise WorldError(f"{source}: bars of {minutes:g} minutes do not fit market.step_minutes={step_minutes:g}; "
+                         "use a step that divides the bar or is a multiple of it")
+    link = pool.fit_volume_link(pool_fee_bp)
+    arrays = inputs.bar_arrays(frame, minutes, history.gas_daily(), gas_units, link.elasticity, jump_sigmas)
+    if len(arrays.columns) < 2:
+        raise WorldError(f"{source}: fewer than 2 usable bars at {minutes:g} minutes")
+    info = {"history": source, "history_sha256": digest, "bar_minutes": minutes, "steps_per_bar": steps_per_bar,
+            "n_bars": int(len(arrays.columns)), "history_start": str(arrays.dates[0]),
+            "history_end": str(arrays.dates[-1]),
+            "volume_link": {"elasticity": round(link.elasticity, 4), "r_squared": round(link.r_squared, 4),
+                            "level_elasticity": round(link.level_elasticity, 4),
+                            "level_r_squared": round(link.level_r_squared, 4), "n_days": link.n_days}}
+    return arrays.columns, arrays.dates, steps_per_bar, info
+
+
+def _pool_levels(conf: dict[str, Any], dates: pd.DatetimeIndex | None) -> np.ndarray:
+    """Real pool days (volume, liquidity multiples); for replay, the day each window starts on."""
+    table = pool.levels(conf["pool_fee_bp"])
+    values = table[["volume_multiple", "liquidity_multiple"]].to_numpy(float)
+    if dates is None:
+        return values
+    position = pd.DatetimeIndex(table["date"]).get_indexer(dates.floor("D"), method="nearest")
+    return values[position]
+
+
+def world_params(world: Any, market: Mapping[str, Any], agent: Mapping[str, Any] | None, n_steps: int,
+                 n_episodes: int, dtype: str = "float32") -> Built:
+    """The historical-world params of a job (None for the parametric world) and the manifest's record."""
+    from hbbatch.sim.history import GAS_USD, HistoryParams  # jax on demand: config checks stay light
+
+    conf = world_conf(world)
+    record = {k: conf[k] for k in ("name", "kind", "description")}
+    if conf["kind"] == "parametric":
+        return Built(params=None, n_episodes=n_episodes, info=record)
+    agent = {**asdict(AgentConf()), **_plain(agent)}
+    if agent.get("classifier") == "oracle":
+        raise WorldError(f"agent.classifier=oracle: a {conf['kind']} world has no true regime to show the agent; "
+                         "use agent.classifier=online or world=regimes")
+    step_minutes = float(market.get("step_minutes", 1.0))
+    source = str(Path(conf["history"]).expanduser()) if conf["history"] else "embedded"
+    bar_minutes = None if conf["history"] else choose_bar_minutes(step_minutes, conf["bar_minutes"],
+                                                                  conf["min_history_days"])
+    columns, dates, steps_per_bar, info = _columns(source, bar_minutes, step_minutes, float(conf["gas_units"]),
+                                                   float(agent["jump_sigmas"]), int(conf["pool_fee_bp"]))
+    columns = columns.copy()
+    history_gas_median = float(np.median(columns[:, GAS_USD]))
+    gas_scale = 1.0 if conf["gas_median_usd"] is None else conf["gas_median_usd"] / max(history_gas_median, 1e-12)
+    bar_minutes_used = info["bar_minutes"]
+    window_bars, levels_dates = 0, None
+    if conf["kind"] == "replay":
+        if n_steps % steps_per_bar:
+            raise WorldError(f"n_steps={n_steps} is not a whole number of {bar_minutes_used:g}-minute bars "
+                             f"({steps_per_bar} steps each); use a multiple of {steps_per_bar}")
+        window_bars = n_steps // steps_per_bar
+        n_windows = len(columns) // window_bars
+        if n_windows < 1:
+            raise WorldError(f"{source}: {len(columns)} bars hold no window of {window_bars} bars "
+                             f"(n_steps={n_steps}); lower n_steps or use a longer history")
+        if n_episodes > n_windows:
+            log.warning("world=%s: the history holds %d windows of %d steps; running all %d of them, not %d episodes",
+                        conf["name"], n_windows, n_steps, n_windows, n_episodes)
+        n_episodes = min(n_episodes, n_windows)
+        levels_dates = dates[np.arange(n_episodes) * window_bars]
+    block_bars = conf["block_hours"] * 60.0 / bar_minutes_used
+    f = lambda x: np.asarray(x, dtype=dtype)  # noqa: E731
+    params = HistoryParams(
+        bars=f(columns), pool_levels=f(_pool_levels(conf, levels_dates)),
+        restart_prob=f(0.0 if window_bars else min(1.0, 1.0 / max(block_bars, 1.0))),
+        window_bars=np.asarray(window_bars, np.int32), steps_per_bar=np.asarray(steps_per_bar, np.int32),
+        drift_per_step=f(conf["drift_annual"] * step_minutes / MINUTES_PER_YEAR),
+        gas_scale=f(gas_scale), lp_fee_share=f(conf["lp_fee_share"]),
+        trend_tstat=f(agent["trend_tstat"]), jumpy_variance_share=f(agent["jumpy_variance_share"]))
+    record.update(info, block_hours=conf["block_hours"], mean_block_bars=round(block_bars, 3),
+                  drift_annual=conf["drift_annual"], gas_median_usd=round(history_gas_median * gas_scale, 4),
+                  history_gas_median_usd=round(history_gas_median, 4), lp_fee_share=conf["lp_fee_share"],
+                  pool_fee_bp=conf["pool_fee_bp"], n_pool_days=int(params.pool_levels.shape[0]))
+    if window_bars:
+        record.update(window_bars=window_bars, n_windows=int(len(columns) // window_bars), episodes_run=n_episodes)
+    return Built(params=params, n_episodes=n_episodes, info=record)

@@ -1,0 +1,93 @@
+"""Real bars -> the arrays a historical world reads on device (`hbbatch.sim.history.HistoryParams.bars`).
+
+Per bar, against the previous bar's close (a bar whose previous bar is missing is dropped, so no
+return spans a gap):
+    log_return = ln(close / previous close); log_high, log_low = ln(high or low / previous close)
+    activity   = the bar's pool volume relative to the pool's level: (Binance USD volume of the bar
+                 / its trailing 30-day mean) ** elasticity, normalised to mean 1 (see `hbbatch.worlds.pool`)
+    gas_usd    = the cost of one action on the bar's UTC day: units x gas price x ETH price (Etherscan daily)
+    jump       = |r| > jump_sigmas x robust sigma of the bar's own week (1.4826 x rolling median |r|)
+so volume, gas and jumps travel with the returns they happened beside.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from hbbatch.sim.history import ACTIVITY, GAS_USD, JUMP, LOG_HIGH, LOG_LOW, LOG_RETURN, N_COLUMNS
+
+MAD_TO_SIGMA = 1.4826
+VOLUME_WINDOW = "30D"
+
+
+class BarArrays(NamedTuple):
+    columns: np.ndarray          # (n_bars, N_COLUMNS) float64, in hbbatch.sim.history's column order
+    dates: pd.DatetimeIndex      # (n_bars,) the open time of each kept bar
+
+
+def contiguous_returns(frame: pd.DataFrame, bar_minutes: float) -> pd.DataFrame:
+    """Log return, high and low of every bar against the previous bar's close, where that bar exists."""
+    close = frame["close"].to_numpy(float)
+    previous = np.concatenate([[np.nan], close[:-1]])
+    follows = (frame["date"].diff() == pd.Timedelta(minutes=bar_minutes)).to_numpy()
+    log_return = np.log(close / previous)
+    out = pd.DataFrame({
+        "date": frame["date"].to_numpy(),
+        "log_return": log_return,
+        "log_high": np.maximum(np.log(frame["high"].to_numpy(float) / previous), np.maximum(log_return, 0.0)),
+        "log_low": np.minimum(np.log(frame["low"].to_numpy(float) / previous), np.minimum(log_return, 0.0)),
+        "volume_usd": (frame["volume"].to_numpy(float) * close) if "volume" in frame else np.nan,
+    })
+    return out[follows].reset_index(drop=True)
+
+
+def activity(returns: pd.DataFrame, elasticity: float) -> np.ndarray:
+    """Pool activity per bar (mean 1): trailing-30-day-relative exchange volume to the fitted elasticity."""
+    volume = returns["volume_usd"]
+    if volume.isna().all() or not (volume > 0).any():
+        return np.ones(len(returns))
+    level = volume.set_axis(pd.DatetimeIndex(returns["date"])).rolling(VOLUME_WINDOW, min_periods=1).mean()
+    relative = np.where(level.to_numpy() > 0, volume.to_numpy() / level.to_numpy(), 1.0)
+    shaped = np.power(np.maximum(relative, 0.0), elasticity)
+    return shaped / shaped.mean()
+
+
+def gas_per_action_usd(dates: pd.Series, gas: pd.DataFrame, units: float) -> np.ndarray:
+    """One action's gas in USD on each date's UTC day (nearest Etherscan day where a day is missing)."""
+    daily = gas.set_index("date")
+    usd = units * daily["gas_price_gwei"] * 1e-9 * daily["eth_price_usd"]
+    days = pd.DatetimeIndex(dates).floor("D")
+    position = usd.index.get_indexer(days, method="nearest")
+    return usd.to_numpy()[position]
+
+
+def jump_flags(log_return: pd.Series, dates: pd.Series, jump_sigmas: float) -> np.ndarray:
+    absolute = log_return.abs().set_axis(pd.DatetimeIndex(dates))
+    robust_sigma = MAD_TO_SIGMA * absolute.rolling("7D", min_periods=1).median().to_numpy()
+    return (absolute.to_numpy() > jump_sigmas * robust_sigma).astype(float)
+
+
+def bar_arrays(frame: pd.DataFrame, bar_minutes: float, gas: pd.DataFrame, gas_units: float,
+               elasticity: float, jump_sigmas: float) -> BarArrays:
+    returns = contiguous_returns(frame, bar_minutes)
+    columns = np.zeros((len(returns), N_COLUMNS))
+    columns[:, LOG_RETURN] = returns["log_return"]
+    columns[:, LOG_HIGH] = returns["log_high"]
+    columns[:, LOG_LOW] = returns["log_low"]
+    columns[:, ACTIVITY] = activity(returns, elasticity)
+    columns[:, GAS_USD] = gas_per_action_usd(returns["date"], gas, gas_units)
+    columns[:, JUMP] = jump_flags(returns["log_return"], returns["date"], jump_sigmas)
+    return BarArrays(columns=columns, dates=pd.DatetimeIndex(returns["date"]))
+
+
+def resample(frame: pd.DataFrame, bar_minutes: float, minutes: float) -> pd.DataFrame:
+    """Bars aggregated to `minutes` (a multiple of bar_minutes); buckets missing any bar are dropped."""
+    per = int(round(minutes / bar_minutes))
+    indexed = frame.set_index("date")
+    grouped = indexed.resample(f"{int(minutes)}min", origin="epoch")
+    out = grouped.agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
+    out = out[grouped["close"].count() == per]
+    return out.reset_index()
