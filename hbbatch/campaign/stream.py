@@ -27,6 +27,7 @@ from hbbatch.campaign.progress import Progress
 from hbbatch.report.files import EPISODES, MANIFEST, RULES  # noqa: F401
 from hbbatch.report.manifest import build_manifest, weeks_per_episode, world_fingerprint
 from hbbatch.report.summary import max_actions_per_window, rule_totals, summarize
+from hbbatch.worlds.build import Built, world_params
 
 log = logging.getLogger(__name__)
 SIM_SECTIONS = ("market", "agent", "floors", "regime_mix")
@@ -41,14 +42,22 @@ def rollout_spec(config: dict[str, Any], n_episodes: int):
                        dtype=str(config["dtype"]))
 
 
-def simulate_frames(config: dict[str, Any], start: int, stop: int,
-                    batch_episodes: int | None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+def build_world(config: dict[str, Any]) -> Built:
+    """The job's world (historical bars and how episodes read them; None params: the parametric world)."""
+    return world_params(config.get("world"), config["market"], config["agent"], int(config["n_steps"]),
+                        int(config["n_episodes"]), str(config["dtype"]))
+
+
+def simulate_frames(config: dict[str, Any], start: int, stop: int, batch_episodes: int | None,
+                    world: Built | None = None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """(episodes, rules) frames of episodes start .. stop - 1, one batch at a time."""
     from hbbatch.sim import make_params
     from hbbatch.sim.rollout import simulate_batches
 
+    world = build_world(config) if world is None else world
+    stop = min(stop, world.n_episodes)    # a replay runs at most the windows its history holds
     spec = rollout_spec(config, stop - start)
-    params = make_params(**{s: config[s] for s in SIM_SECTIONS}, dtype=spec.dtype)
+    params = make_params(**{s: config[s] for s in SIM_SECTIONS}, dtype=spec.dtype)._replace(world=world.params)
     for result in simulate_batches(spec, params, int(config["seed"]), start, batch_episodes):
         episodes = pd.DataFrame(result.episodes)
         episodes.insert(0, "seed", int(config["seed"]))
@@ -59,14 +68,17 @@ def simulate_to_files(config: dict[str, Any], out: Path, start: int, stop: int, 
     """Simulate episodes start .. stop - 1 into out/episodes.parquet and out/rules.parquet; (spec, seconds)."""
     scale = config["scale"]
     t0 = time.perf_counter()
+    world = build_world(config)   # before anything is written: a history file that fails its gate stops here
+    stop = min(stop, world.n_episodes)
     with Progress(label, stop - start, scale["progress"]) as progress:
         def batches():
-            for episodes, rules in simulate_frames(config, start, stop, scale["batch_episodes"]):
+            for episodes, rules in simulate_frames(config, start, stop, scale["batch_episodes"], world):
                 progress.advance(len(episodes))
                 yield {EPISODES: episodes, RULES: rules}
 
         tables.write_streamed({EPISODES: out / EPISODES, RULES: out / RULES}, batches())
-    return asdict(rollout_spec(config, int(config["n_episodes"]))), time.perf_counter() - t0
+    spec = asdict(rollout_spec(config, min(int(config["n_episodes"]), world.n_episodes)))
+    return {**spec, "world": world.info}, time.perf_counter() - t0
 
 
 def _exact_totals(out: Path, window_episodes: int) -> tuple[pd.DataFrame, int]:
@@ -111,10 +123,14 @@ def finish_job(out: Path, config: dict[str, Any], calibration: dict[str, Any], s
     label = str(record.get("campaign", "default"))
     summary = summarize_files(out, config, label)
     job = {k: v for k, v in record.items() if k != "world_validation"}
+    spec = dict(spec)
+    world = spec.pop("world", None)
     manifest = build_manifest(job={**job, "output_dir": str(out), "mode": mode}, config=config,
                               calibration=calibration, spec=spec, seed=int(config["seed"]))
     if "world_validation" in record:    # the world's check before simulating (hbbatch.campaign.world_check)
         manifest["world_validation"] = record["world_validation"]
+    if world is not None:   # name, history file and hash, bars, block length, gas and pool levels
+        manifest["world"] = world
     hbio.write_json(out / MANIFEST, manifest)
     return dict(status="success", message=f"{summary['n_episodes']} episodes", summary=summary,
                 config_hash=manifest["config_hash"], calibration_hash=calibration["hash"], seed=int(config["seed"]),

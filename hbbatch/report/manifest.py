@@ -22,7 +22,7 @@ PACKAGES = ("hbbatch", "jax", "jaxlib", "numpy", "pandas", "pyarrow", "hydra-cor
 REPO_DIR = Path(hbbatch.__file__).resolve().parents[1]
 # The config sections that determine a job's numbers (read after calibration is applied): two jobs with the
 # same hash simulate the same episodes. Where files go, the report's look and names are left out.
-RESULT_SECTIONS = ("market", "agent", "floors", "regime_mix", "gating", "n_episodes", "n_steps", "dtype", "seed")
+RESULT_SECTIONS = ("world", "market", "agent", "floors", "regime_mix", "gating", "n_episodes", "n_steps", "dtype", "seed")
 # The sections that make the world a job's episodes run in (read after calibration is applied): two jobs with
 # the same fingerprint and seed see the same market paths, whatever their agent settings.
 WORLD_SECTIONS = ("world", "market", "regime_mix", "n_steps", "dtype")
