@@ -129,12 +129,13 @@ def gate(frame: pd.DataFrame, path: Path) -> None:
     duplicated = frame["date"].duplicated().to_numpy()
     if duplicated.any():
         raise HistoryFileError(f"{path}: duplicated timestamps at {_rows(duplicated)}; keep one bar per time")
-    interval = pd.Timedelta(minutes=bar_interval_minutes(frame))
+    minutes = bar_interval_minutes(frame)
+    interval = pd.Timedelta(minutes=minutes)
     gaps = np.concatenate([[False], delta > interval.to_timedelta64()])
     if gaps.any():
-        raise HistoryFileError(f"{path}: gaps (more than {interval} between bars) before {_rows(gaps)}; "
+        raise HistoryFileError(f"{path}: gaps (more than the file's {minutes:g}-minute interval between bars) before {_rows(gaps)}; "
                                "fill the missing bars or split the file at the gaps")
     irregular = np.concatenate([[False], (delta > np.timedelta64(0)) & (delta < interval.to_timedelta64())])
     if irregular.any():
-        raise HistoryFileError(f"{path}: bars closer than the file's interval {interval} at {_rows(irregular)}; "
+        raise HistoryFileError(f"{path}: bars closer than the file's {minutes:g}-minute interval at {_rows(irregular)}; "
                                "resample the file to one bar interval")

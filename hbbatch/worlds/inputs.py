@@ -32,10 +32,11 @@ def contiguous_returns(frame: pd.DataFrame, bar_minutes: float) -> pd.DataFrame:
     """Log return, high and low of every bar against the previous bar's close, where that bar exists."""
     close = frame["close"].to_numpy(float)
     previous = np.concatenate([[np.nan], close[:-1]])
-    follows = (frame["date"].diff() == pd.Timedelta(minutes=bar_minutes)).to_numpy()
+    times = pd.DatetimeIndex(frame["date"]).as_unit("ns").asi8
+    follows = np.concatenate([[False], np.diff(times) == round(bar_minutes * 60e9)])
     log_return = np.log(close / previous)
     out = pd.DataFrame({
-        "date": frame["date"].to_numpy(),
+        "date": pd.DatetimeIndex(frame["date"]),
         "log_return": log_return,
         "log_high": np.maximum(np.log(frame["high"].to_numpy(float) / previous), np.maximum(log_return, 0.0)),
         "log_low": np.minimum(np.log(frame["low"].to_numpy(float) / previous), np.minimum(log_return, 0.0)),

@@ -1,0 +1,127 @@
+"""The historical world on device: bars read exactly, blocks of the configured length, common random
+numbers, one compile per history length, sub-bar bridges that land on the real closes."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+from hbbatch.sim import RolloutSpec, make_params, simulate
+from hbbatch.sim.history import (ACTIVITY, GAS_USD, JUMP, LOG_HIGH, LOG_LOW, LOG_RETURN, N_COLUMNS, Cursor,
+                                 EpisodeLevel, HistoryParams, move)
+from hbbatch.sim.rollout import compiled_batch, run
+
+
+def _bars(n: int, seed: int = 0, k: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    r = rng.normal(0.0, 0.002, n)
+    columns = np.zeros((n, N_COLUMNS))
+    columns[:, LOG_RETURN] = r
+    columns[:, LOG_HIGH] = np.maximum(r, 0.0) + rng.uniform(0, 0.001, n)
+    columns[:, LOG_LOW] = np.minimum(r, 0.0) - rng.uniform(0, 0.001, n)
+    columns[:, ACTIVITY] = 1.0
+    columns[:, GAS_USD] = 3.0
+    columns[:, JUMP] = 0.0
+    return columns
+
+
+def _world(columns: np.ndarray, restart_prob: float = 0.0, window_bars: int = 0, k: int = 1) -> HistoryParams:
+    f = lambda x: np.asarray(x, np.float32)  # noqa: E731
+    return HistoryParams(bars=f(columns), pool_levels=f([[1.0, 1.0]]), restart_prob=f(restart_prob),
+                         window_bars=np.asarray(window_bars, np.int32), steps_per_bar=np.asarray(k, np.int32),
+                         drift_per_step=f(0.0), gas_scale=f(1.0), lp_fee_share=f(1.0), trend_tstat=f(2.5),
+                         jumpy_variance_share=f(0.35))
+
+
+def _walk(world: HistoryParams, n_steps: int, seed: int = 1) -> tuple[np.ndarray, dict]:
+    """Step the cursor alone with host uniforms: bar index and move of every step."""
+    rng = np.random.default_rng(seed)
+    zero = jnp.zeros((), jnp.float32)
+    cursor = Cursor(bar=jnp.int32(0), substep=jnp.int32(0), within=zero, sum_return=zero, sum_sq_return=zero,
+                    sum_sq_jump=zero, n=zero)
+    level = EpisodeLevel(volume_multiple=jnp.float32(1.0), liquidity_multiple=jnp.float32(1.0))
+    step = jax.jit(lambda u, c, w: move(u, c, level, jnp.float32(1e7), w, jnp.float32(5e-4), jnp.float32(1e5)))
+    world = jax.tree.map(jnp.asarray, world)
+    bars, moves = [], []
+    for u in rng.uniform(1e-6, 1 - 1e-6, (n_steps, 4)).astype(np.float32):
+        bars.append(int(cursor.bar))
+        cursor, m = step(u, cursor, world)
+        moves.append(m)
+    stacked = {name: np.array([getattr(m, name) for m in moves]) for name in moves[0]._fields}
+    return np.array(bars), stacked
+
+
+def test_history__replay_reads_the_bars_in_order_exactly():
+    columns = _bars(50)
+    bars, moves = _walk(_world(columns, window_bars=50), 40)
+    np.testing.assert_array_equal(bars, np.arange(40))
+    np.testing.assert_allclose(moves["log_return"], columns[:40, LOG_RETURN].astype(np.float32))
+    np.testing.assert_allclose(moves["log_high"], columns[:40, LOG_HIGH].astype(np.float32))
+    np.testing.assert_allclose(moves["log_low"], columns[:40, LOG_LOW].astype(np.float32))
+    np.testing.assert_allclose(moves["gas_usd"], 3.0)
+
+
+def test_history__blocks_have_the_configured_mean_length():
+    n_bars, p = 100_000, 1.0 / 20.0
+    bars, _ = _walk(_world(_bars(n_bars), restart_prob=p), 6000)
+    breaks = np.flatnonzero(np.diff(bars) != 1)
+    lengths = np.diff(breaks)
+    # geometric block lengths, mean 1/p = 20: ~300 blocks, standard error about 20/sqrt(300) = 1.2
+    assert np.mean(lengths) == pytest.approx(20.0, abs=4.0)
+
+
+def test_history__a_coarse_bar_lands_on_its_close_and_stays_inside_its_range():
+    k = 5
+    columns = _bars(30, seed=3)
+    _, moves = _walk(_world(columns, window_bars=30, k=k), 30 * k)
+    path = np.cumsum(moves["log_return"])
+    closes = np.cumsum(columns[:, LOG_RETURN])
+    np.testing.assert_allclose(path[k - 1::k], closes, atol=2e-6)          # every k-th step ends on the close
+    opens = np.concatenate([[0.0], closes[:-1]])
+    inside = path.reshape(30, k) - opens[:, None]
+    assert np.all(inside <= columns[:, [LOG_HIGH]] + 1e-6) and np.all(inside >= columns[:, [LOG_LOW]] - 1e-6)
+    assert np.std(np.diff(path)) > 0.2 * np.std(columns[:, LOG_RETURN]) / np.sqrt(k)  # not a straight line
+
+
+def _params(columns, **world):
+    return make_params()._replace(world=_world(columns, **world))
+
+
+def test_history__market_paths_do_not_depend_on_agent_settings():
+    spec = RolloutSpec(n_episodes=8, n_steps=300, record_path=True)
+    columns = _bars(5000, seed=4)
+    world = _world(columns, restart_prob=1 / 50)
+    a = simulate(spec, make_params()._replace(world=world), seed=7)
+    b = simulate(spec, make_params(agent={"fee_gate_usd": 0.0, "gas_usd": 0.0},
+                                   floors={"mean_revert": 200, "jumpy": 200, "trend_up": 200})._replace(world=world),
+                 seed=7)
+    np.testing.assert_array_equal(a.path.price_usd, b.path.price_usd)
+    assert not np.array_equal(a.episodes["net_pnl_usd"], b.episodes["net_pnl_usd"])
+    c = simulate(spec, make_params()._replace(world=world), seed=8)
+    assert not np.array_equal(a.path.price_usd, c.path.price_usd)
+
+
+def test_history__a_new_history_of_the_same_length_does_not_recompile():
+    spec = RolloutSpec(n_episodes=4, n_steps=64)
+    fn, _, _ = compiled_batch(spec)
+    before = fn._cache_size()
+    first, _ = run(spec, _params(_bars(1000, seed=5), restart_prob=0.05), seed=1)
+    second, _ = run(spec, _params(_bars(1000, seed=6), restart_prob=0.01), seed=1)
+    assert fn._cache_size() == before + 1
+    assert not np.allclose(np.asarray(first["price_end"]), np.asarray(second["price_end"]))
+
+
+def test_history__replay_episode_ends_at_the_window_close_and_fees_scale_with_the_fee_switch():
+    columns = _bars(400, seed=9)
+    spec = RolloutSpec(n_episodes=4, n_steps=100)
+    # no rules: the agent never acts, so fees are linear in the LPs' fee rate
+    quiet = {"rules": {"enabled": []}}
+    full = simulate(spec, make_params(agent=quiet)._replace(world=_world(columns, window_bars=100)), seed=3)
+    switched_world = _world(columns, window_bars=100)._replace(lp_fee_share=np.float32(0.75))
+    switched = simulate(spec, make_params(agent=quiet)._replace(world=switched_world), seed=3)
+    windows = columns[:, LOG_RETURN].reshape(4, 100).sum(axis=1)
+    price_start = full.episodes["price_start"]
+    np.testing.assert_allclose(full.episodes["price_end"] / price_start, np.exp(windows), rtol=2e-5)
+    np.testing.assert_allclose(switched.episodes["fees_usd"], 0.75 * full.episodes["fees_usd"], rtol=1e-5)
+    assert (full.episodes["actions"] == 0).all()

@@ -1,0 +1,103 @@
+"""World configs -> simulator inputs: bar choice, replay windows, stress worlds, pool levels, the volume link."""
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hbbatch.sim import RolloutSpec, make_params, simulate
+from hbbatch.sim.history import ACTIVITY, GAS_USD, LOG_RETURN
+from hbbatch.worlds import build, history, inputs, pool
+
+
+def _hourly_file(tmp_path, n=240):
+    bars = history.bars(60).iloc[1000:1000 + n]      # 10 real days of 2017-10, no gap
+    path = tmp_path / "eth_1h.csv"
+    bars.assign(date=bars["date"].astype(str)).to_csv(path, index=False)
+    return path, bars
+
+
+@pytest.mark.parametrize("step, expected", [(1.0, 5), (5.0, 5), (60.0, 60), (15.0, 5)])
+def test_build__auto_bars_are_the_steps_own_when_long_enough_else_the_finest_long_one(step, expected):
+    # the 1-minute history is one month (2024-07-26 -> 08-25, the crash inside): below min_history_days
+    assert build.choose_bar_minutes(step, None, 365.0) == expected
+    assert build.choose_bar_minutes(1.0, None, 20.0) == 1
+    assert build.choose_bar_minutes(1.0, 1, 365.0) == 1
+
+
+def test_build__replay_of_a_user_file_uses_every_window_in_order_and_says_so(tmp_path, caplog):
+    path, bars = _hourly_file(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        built = build.world_params({"name": "replay", "kind": "replay", "history": str(path)},
+                                   {"step_minutes": 60.0}, {}, n_steps=48, n_episodes=50)
+    # 240 bars give 239 returns: 4 whole windows of 48
+    assert built.n_episodes == 4 and "holds 4 windows" in caplog.text
+    assert built.info["history_sha256"] and built.info["window_bars"] == 48
+    result = simulate(RolloutSpec(n_episodes=4, n_steps=48), make_params(market={"step_minutes": 60.0})
+                      ._replace(world=built.params), seed=1)
+    closes = bars["close"].to_numpy()
+    expected = closes[np.arange(1, 5) * 48] / closes[np.arange(4) * 48]   # window e: bars 48e+1 .. 48(e+1)
+    np.testing.assert_allclose(result.episodes["price_end"] / result.episodes["price_start"], expected, rtol=1e-5)
+
+
+def test_build__stress_worlds_change_only_their_assumption():
+    market, steps = {"step_minutes": 60.0}, 24 * 7
+    base = build.world_params({"name": "historical", "bar_minutes": 60}, market, {}, steps, 16)
+    high = build.world_params({"name": "stress_high_gas", "bar_minutes": 60, "gas_median_usd": 37.5}, market, {},
+                              steps, 16)
+    down = build.world_params({"name": "stress_down_trend", "bar_minutes": 60, "drift_annual": -2.67}, market, {},
+                              steps, 16)
+    assert high.info["gas_median_usd"] == pytest.approx(37.5)
+    gas = np.asarray(high.params.bars[:, GAS_USD]) * float(high.params.gas_scale)
+    assert np.median(gas) == pytest.approx(37.5, rel=1e-4)
+    spec = RolloutSpec(n_episodes=16, n_steps=steps)
+    params = make_params(market=market, agent={"rules": {"enabled": []}})
+    a = simulate(spec, params._replace(world=base.params), seed=5).episodes
+    d = simulate(spec, params._replace(world=down.params), seed=5).episodes
+    # the same real path, shifted by the drift: ln(P_end) moves by -2.67 / yr x one week exactly
+    shift = np.log(d["price_end"] / a["price_end"])
+    np.testing.assert_allclose(shift, -2.67 * steps * 60 / 525_600, atol=2e-4)
+
+
+def test_build__historical_gas_is_the_real_days_cost_of_an_action():
+    built = build.world_params({"name": "historical", "bar_minutes": 60}, {"step_minutes": 60.0}, {}, 168, 4)
+    gas = history.gas_daily().set_index("date")
+    day = gas.loc[pd.Timestamp("2024-01-05", tz="UTC")]
+    expected = 787_760 * day["gas_price_gwei"] * 1e-9 * day["eth_price_usd"]   # about $41 (issue 8)
+    assert expected == pytest.approx(41, abs=2)
+    hourly = history.bars(60)
+    # the bar of 2024-01-05 12:00 carries that day's cost
+    kept = inputs.contiguous_returns(hourly, 60)["date"]
+    row = np.flatnonzero(kept == pd.Timestamp("2024-01-05 12:00", tz="UTC"))
+    assert len(row) == 1
+    assert float(built.params.bars[row[0], GAS_USD]) == pytest.approx(expected, rel=1e-5)
+    assert np.mean(np.asarray(built.params.bars[:, ACTIVITY])) == pytest.approx(1.0, rel=1e-5)
+    returns = np.diff(np.log(hourly["close"].to_numpy()))
+    assert np.asarray(built.params.bars[:, LOG_RETURN]).std() == pytest.approx(returns.std(), rel=0.05)
+
+
+def test_pool__levels_are_one_on_the_calibration_day_and_the_volume_link_is_fitted():
+    levels = pool.levels(5).set_index("date")
+    ref = levels.loc[pd.Timestamp(pool.REFERENCE_DAY, tz="UTC")]
+    assert ref["volume_multiple"] == pytest.approx(1.0) and ref["liquidity_multiple"] == pytest.approx(1.0)
+    assert len(levels) > 1400 and (levels > 0).all().all()
+    link = pool.fit_volume_link(5)
+    assert 0.7 < link.elasticity < 1.05 and link.r_squared > 0.3 and link.level_r_squared < link.r_squared
+
+
+@pytest.mark.parametrize("world, message", [
+    ({"kind": "bootstrap"}, "world.kind='bootstrap'"),
+    ({"lp_fee_share": 1.5}, "world.lp_fee_share=1.5"),
+    ({"block_hours": 0.0}, "world.block_hours=0.0"),
+    ({"bar_minutes": 15}, "world.bar_minutes=15"),
+    ({"gas_median_usd": -1.0}, "world.gas_median_usd=-1.0"),
+])
+def test_build__bad_world_settings_name_the_key(world, message):
+    with pytest.raises(build.WorldError, match=message.replace("(", r"\(")):
+        build.world_params({"name": "x", **world}, {"step_minutes": 1.0}, {}, 100, 4)
+
+
+def test_build__the_oracle_classifier_is_refused_in_a_historical_world():
+    with pytest.raises(build.WorldError, match="agent.classifier=oracle"):
+        build.world_params({"name": "historical"}, {"step_minutes": 60.0}, {"classifier": "oracle"}, 100, 4)
