@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from hbbatch.config.bounds import bounded, one_of, plain_name
 from hbbatch.config.world_validation import WorldValidationConf
 
 WORLD_KINDS = ("historical", "replay", "parametric")
@@ -20,19 +21,19 @@ RECENTER_GAS_UNITS = 787_760.0  # burn + collect + swap + mint: hbbatch/calibrat
 
 @dataclass
 class WorldConf:
-    name: str = "historical"                 # the scenario label (report, manifest, comparisons)
-    kind: str = "historical"                 # historical | replay | parametric
+    name: str = plain_name("historical")     # the scenario label (report, manifest, comparisons)
+    kind: str = one_of("historical", WORLD_KINDS)  # historical | replay | parametric
     description: str = ""
     history: Optional[str] = None            # a bars file (parquet/feather/CSV date,open,high,low,close[,volume],
                                              # or demeter minute bars); null: the embedded Binance ETH/USDT history
-    bar_minutes: Optional[int] = None        # embedded bars to read (1, 5, 60); null: the step's own resolution
+    bar_minutes: Optional[int] = bounded(None, ge=1, le=60)  # embedded bars to read (1, 5, 60); null: the step's own resolution
                                              # when it holds min_history_days, else the finest that does
-    min_history_days: float = 365.0          # a month of minute bars is one market state, not a world
-    block_hours: float = 24.0                # mean block length of the stationary bootstrap
-    drift_annual: float = 0.0                # added to every step's log return (stress_down_trend)
-    gas_median_usd: Optional[float] = None   # rescale the history's gas per action to this median; null: as history
-    gas_units: float = RECENTER_GAS_UNITS    # gas of one action, for gas price -> USD
-    lp_fee_share: float = 1.0                # the LPs' share of the pool fee (fee switch: 0.75)
-    pool_fee_bp: int = 5                     # which embedded pool history sets volume and liquidity levels
+    min_history_days: float = bounded(365.0, gt=0, le=36500)  # a month of minute bars is one market state, not a world
+    block_hours: float = bounded(24.0, gt=0, le=100_000)  # mean block length of the stationary bootstrap
+    drift_annual: float = bounded(0.0, ge=-50, le=50)  # added to every step's log return (stress_down_trend)
+    gas_median_usd: Optional[float] = bounded(None, ge=0, le=100_000)  # rescale the history's gas per action to this median; null: as history
+    gas_units: float = bounded(RECENTER_GAS_UNITS, gt=0, le=1e8)  # gas of one action, for gas price -> USD
+    lp_fee_share: float = bounded(1.0, ge=0, le=1)  # the LPs' share of the pool fee (fee switch: 0.75)
+    pool_fee_bp: int = bounded(5, ge=5, le=30)  # which embedded pool history sets volume and liquidity levels
     validate: bool = True                    # false: simulate without checking the world (the manifest says so)
     validation: WorldValidationConf = field(default_factory=WorldValidationConf)
