@@ -77,12 +77,14 @@ def compiled_reset(classifier: str):
     return jax.jit(functools.partial(env.reset, classifier=classifier))
 
 
-def _world(log_return: float, volume_usd: float, pool_liquidity: float, gas_usd: float) -> MarketMove:
+def _world(log_return: float, volume_usd: float, pool_liquidity: float, gas_usd: float,
+           fee_rate: jax.Array) -> MarketMove:
     f = functools.partial(precision.array, dtype=DTYPE)
     log_return = f(log_return)
     return MarketMove(log_return=log_return, variance_per_step=log_return**2, volume_usd=f(volume_usd),
                       gas_noise=f(0.0), gas_spell=jnp.zeros((), bool), pool_liquidity=f(pool_liquidity),
-                      gas_usd=f(gas_usd))
+                      gas_usd=f(gas_usd), log_high=jnp.maximum(log_return, 0.0), log_low=jnp.minimum(log_return, 0.0),
+                      lp_fee_rate=f(fee_rate))
 
 
 class Stepper:
@@ -122,8 +124,8 @@ class Stepper:
         gas = self.median_gas_usd if controls.gas_usd is None else controls.gas_usd
         gas_before = float(state.totals.gas_usd)
         with precision.scope():
-            state, record, asked, why = self._step(state, _world(log_return, volume_usd, pool_liquidity, gas),
-                                                   self.params_for(controls))
+            world = _world(log_return, volume_usd, pool_liquidity, gas, self.params.market.fee_rate)
+            state, record, asked, why = self._step(state, world, self.params_for(controls))
         record, asked, why, owner, gas_total = jax.device_get((record, asked, why, state.owner, state.totals.gas_usd))
         wanted, did_ask = ACTION_KINDS[int(asked.kind)], bool(asked.asked)
         acted = bool(why.rebalance) or bool(why.drawdown_exit) or bool(why.manual_exit)
