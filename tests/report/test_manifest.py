@@ -10,7 +10,8 @@ from hbbatch.report.manifest import RESULT_SECTIONS, build_manifest, content_has
 
 
 def _config(**changes):
-    config = {"market": {"fee_rate": 0.0005}, "agent": {"gas_usd": 2.0}, "floors": {"mean_revert": 1200},
+    config = {"world": {"name": "historical"}, "market": {"fee_rate": 0.0005}, "agent": {"gas_usd": 2.0},
+              "floors": {"mean_revert": 1200},
               "regime_mix": {"mean_revert": 0.4}, "gating": {"mode": "ev"}, "n_episodes": 100, "n_steps": 60,
               "dtype": "float32", "seed": 42, "paths": {"output_dir": "outputs"}, "report": {"html": True},
               "experiment_name": "three_way", "campaign": "B"}
@@ -27,7 +28,7 @@ def test_build_manifest__config_hash_ignores_where_files_go_and_how_the_report_l
     assert _hash(_config(paths={"output_dir": "/elsewhere"}, report={"html": False},
                          experiment_name="renamed")) == base
     for changed in ({"market": {"fee_rate": 0.003}}, {"seed": 7}, {"n_episodes": 101}, {"gating": {"mode": "off"}},
-                    {"dtype": "float64"}, {"regime_mix": {"mean_revert": 0.49}}):
+                    {"dtype": "float64"}, {"regime_mix": {"mean_revert": 0.49}}, {"world": {"name": "stress_l2_gas"}}):
         assert _hash(_config(**changed)) != base, changed
     manifest = build_manifest(job={}, config=_config(), calibration={"hash": "none"}, spec={}, seed=42)
     assert manifest["config"]["paths"] == {"output_dir": "outputs"}   # the full config is still stored
