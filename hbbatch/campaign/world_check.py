@@ -90,10 +90,14 @@ def _validate(config: dict[str, Any]) -> dict[str, Any]:
     params = make_params(**{s: config[s] for s in stream.SIM_SECTIONS}, dtype=spec.dtype)
 
     conf = config["world"]["validation"]
+    # the world's own paths (historical bars or the parametric model), built for the sample's size
+    n_sample_steps = int(round(conf["n_weeks"] * 7 * 24 * 60 / float(config["market"]["step_minutes"])))
+    world = stream.build_world({**config, "n_steps": n_sample_steps, "n_episodes": int(conf["n_episodes"])})
+    params = params._replace(world=world.params)
     t0 = time.perf_counter()
     real = embedded_history_facts(float(config["calibration"]["recenter_gas_units"]), conf["history_start"],
                                   conf["history_end"])
-    paths = sample_paths(spec, params, int(config["seed"]), conf["n_episodes"], conf["n_weeks"],
+    paths = sample_paths(spec, params, int(config["seed"]), world.n_episodes, conf["n_weeks"],
                          float(config["market"]["step_minutes"]))
     t_sample = time.perf_counter() - t0
     result = validate_world(paths, real, conf, Path(config["paths"]["expectations_dir"]),

@@ -26,10 +26,13 @@ class WorldConf:
     description: str = ""
     history: Optional[str] = None            # a bars file (parquet/feather/CSV date,open,high,low,close[,volume],
                                              # or demeter minute bars); null: the embedded Binance ETH/USDT history
-    bar_minutes: Optional[int] = bounded(None, ge=1, le=60)  # embedded bars to read (1, 5, 60); null: the step's own resolution
-                                             # when it holds min_history_days, else the finest that does
-    min_history_days: float = bounded(365.0, gt=0, le=36500)  # a month of minute bars is one market state, not a world
-    block_hours: float = bounded(24.0, gt=0, le=100_000)  # mean block length of the stationary bootstrap
+    bar_minutes: Optional[int] = bounded(None, ge=1, le=60)  # embedded bars to read (1, 5, 60); null: the finest
+                                             # that covers history_start .. history_end
+    history_start: Optional[str] = "2020-01-01"   # the real window the world draws from (UTC dates; null: all)
+    history_end: Optional[str] = None        # (world validation compares against the same window by default)
+    # mean block length of the stationary bootstrap: a week keeps the weekly volatility clustering the
+    # world validation checks (ACF of |hourly r| at 168 h); a day's blocks wipe it out (README, Worlds)
+    block_hours: float = bounded(168.0, gt=0, le=100_000)
     drift_annual: float = bounded(0.0, ge=-50, le=50)  # added to every step's log return (stress_down_trend)
     gas_median_usd: Optional[float] = bounded(None, ge=0, le=100_000)  # rescale the history's gas per action to this median; null: as history
     gas_units: float = bounded(RECENTER_GAS_UNITS, gt=0, le=1e8)  # gas of one action, for gas price -> USD

@@ -2,9 +2,9 @@
 
     world_params(world, market, agent, n_steps, n_episodes, dtype) -> Built
 
-Which bars: the user's file (`world.history`) or the embedded history at `world.bar_minutes` (auto:
-the step's own resolution when it spans at least `world.min_history_days`, else the finest that
-does). Bars finer than the step are aggregated (high = max, low = min, volume summed); bars coarser
+Which bars: the user's file (`world.history`) or the embedded history between `world.history_start`
+and `world.history_end` at `world.bar_minutes` (auto: the finest resolution that fits the step and
+covers that window; from 2020-01-01, the default, only the hourly bars do). Bars finer than the step are aggregated (high = max, low = min, volume summed); bars coarser
 than the step are spread over steps_per_bar steps (see `hbbatch.sim.history`).
 """
 
@@ -55,7 +55,7 @@ def world_conf(section: Any) -> dict[str, Any]:
     conf = {**base, **values}
     if conf["kind"] not in WORLD_KINDS:
         raise WorldError(f"world.kind={conf['kind']!r}: use one of {', '.join(WORLD_KINDS)}")
-    for key, low in (("block_hours", 0.0), ("min_history_days", 0.0), ("gas_units", 0.0)):
+    for key, low in (("block_hours", 0.0), ("gas_units", 0.0)):
         if not (isinstance(conf[key], (int, float)) and math.isfinite(conf[key]) and conf[key] > low):
             raise WorldError(f"world.{key}={conf[key]!r}: must be a finite number > {low:g}")
     if not (math.isfinite(conf["drift_annual"]) and abs(conf["drift_annual"]) <= 50):
@@ -65,6 +65,12 @@ def world_conf(section: Any) -> dict[str, Any]:
     gas = conf["gas_median_usd"]
     if gas is not None and not (math.isfinite(gas) and gas >= 0):
         raise WorldError(f"world.gas_median_usd={gas!r}: use a cost in USD >= 0, or null for the history's gas")
+    for key in ("history_start", "history_end"):
+        if conf[key] is not None:
+            try:
+                pd.Timestamp(conf[key])
+            except ValueError as exc:
+                raise WorldError(f"world.{key}={conf[key]!r}: use a date such as 2020-01-01, or null") from exc
     if conf["pool_fee_bp"] not in history.POOL_FEE_BPS:
         raise WorldError(f"world.pool_fee_bp={conf['pool_fee_bp']!r}: the embedded pools are {history.POOL_FEE_BPS} bp")
     return conf
@@ -79,7 +85,28 @@ def _span_days(frame: pd.DataFrame) -> float:
     return float((frame["date"].iloc[-1] - frame["date"].iloc[0]) / pd.Timedelta(days=1))
 
 
-def choose_bar_minutes(step_minutes: float, requested: int | None, min_days: float) -> int:
+def _window(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
+    """The bars inside [start, end] (UTC dates, end inclusive)."""
+    keep = np.ones(len(frame), bool)
+    if start:
+        keep &= (frame["date"] >= pd.Timestamp(start, tz="UTC")).to_numpy()
+    if end:
+        keep &= (frame["date"] < pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1)).to_numpy()
+    return frame[keep].reset_index(drop=True)
+
+
+def _covers(frame: pd.DataFrame, start: str | None, end: str | None, earliest: pd.Timestamp,
+            latest: pd.Timestamp) -> bool:
+    slack = pd.Timedelta(days=2)
+    first = max(pd.Timestamp(start, tz="UTC"), earliest) if start else earliest
+    last = min(pd.Timestamp(end, tz="UTC"), latest) if end else latest
+    return bool(frame["date"].iloc[0] <= first + slack and frame["date"].iloc[-1] >= last - slack)
+
+
+def choose_bar_minutes(step_minutes: float, requested: int | None, start: str | None = None,
+                       end: str | None = None) -> int:
+    """The embedded resolution a world reads: the requested one, else the finest that fits the step and
+    covers the world's window (one-minute bars hold a single month; five-minute bars start 2022-08)."""
     if requested is not None:
         if requested not in history.BAR_MINUTES:
             raise WorldError(f"world.bar_minutes={requested}: the embedded history has {history.BAR_MINUTES} minutes")
@@ -87,13 +114,15 @@ def choose_bar_minutes(step_minutes: float, requested: int | None, min_days: flo
             raise WorldError(f"world.bar_minutes={requested} and market.step_minutes={step_minutes:g}: one must "
                              "be a whole multiple of the other")
         return requested
-    usable = [m for m in history.BAR_MINUTES
-              if (_ratio(m, step_minutes) or _ratio(step_minutes, m)) and _span_days(history.bars(m)) >= min_days]
+    frames = {m: history.bars(m) for m in history.BAR_MINUTES}
+    earliest = min(f["date"].iloc[0] for f in frames.values())
+    latest = max(f["date"].iloc[-1] for f in frames.values())
+    usable = [m for m, frame in frames.items()
+              if (_ratio(m, step_minutes) or _ratio(step_minutes, m)) and _covers(frame, start, end, earliest, latest)]
     if not usable:
-        raise WorldError(f"market.step_minutes={step_minutes:g}: no embedded history of at least "
-                         f"{min_days:g} days fits; set world.bar_minutes or lower world.min_history_days")
-    exact = [m for m in usable if m == step_minutes]
-    return exact[0] if exact else min(usable)
+        raise WorldError(f"market.step_minutes={step_minutes:g}: no embedded history covers world.history_start="
+                         f"{start} .. world.history_end={end} at a resolution that fits the step; set world.bar_minutes")
+    return min(usable)
 
 
 def _file_sha256(path: Path) -> str:
@@ -111,8 +140,11 @@ def _bars(source: str, bar_minutes: int | None) -> tuple[pd.DataFrame, float, st
 
 @functools.lru_cache(maxsize=8)
 def _columns(source: str, bar_minutes: int | None, step_minutes: float, gas_units: float,
-             jump_sigmas: float, pool_fee_bp: int) -> tuple[np.ndarray, pd.DatetimeIndex, int, dict[str, Any]]:
+             jump_sigmas: float, pool_fee_bp: int, start: str | None,
+             end: str | None) -> tuple[np.ndarray, pd.DatetimeIndex, int, dict[str, Any]]:
     frame, minutes, digest = _bars(source, bar_minutes)
+    if source == "embedded":
+        frame = _window(frame, start, end)
     per_step = _ratio(step_minutes, minutes)
     if per_step and per_step > 1:             # bars finer than the step: aggregate
         frame, minutes = inputs.resample(frame, minutes, step_minutes), step_minutes
@@ -158,10 +190,10 @@ def world_params(world: Any, market: Mapping[str, Any], agent: Mapping[str, Any]
                          "use agent.classifier=online or world=regimes")
     step_minutes = float(market.get("step_minutes", 1.0))
     source = str(Path(conf["history"]).expanduser()) if conf["history"] else "embedded"
-    bar_minutes = None if conf["history"] else choose_bar_minutes(step_minutes, conf["bar_minutes"],
-                                                                  conf["min_history_days"])
+    start, end = (None, None) if conf["history"] else (conf["history_start"], conf["history_end"])
+    bar_minutes = None if conf["history"] else choose_bar_minutes(step_minutes, conf["bar_minutes"], start, end)
     columns, dates, steps_per_bar, info = _columns(source, bar_minutes, step_minutes, float(conf["gas_units"]),
-                                                   float(agent["jump_sigmas"]), int(conf["pool_fee_bp"]))
+                                                   float(agent["jump_sigmas"]), int(conf["pool_fee_bp"]), start, end)
     columns = columns.copy()
     history_gas_median = float(np.median(columns[:, GAS_USD]))
     gas_scale = 1.0 if conf["gas_median_usd"] is None else conf["gas_median_usd"] / max(history_gas_median, 1e-12)

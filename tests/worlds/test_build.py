@@ -18,12 +18,13 @@ def _hourly_file(tmp_path, n=240):
     return path, bars
 
 
-@pytest.mark.parametrize("step, expected", [(1.0, 5), (5.0, 5), (60.0, 60), (15.0, 5)])
-def test_build__auto_bars_are_the_steps_own_when_long_enough_else_the_finest_long_one(step, expected):
-    # the 1-minute history is one month (2024-07-26 -> 08-25, the crash inside): below min_history_days
-    assert build.choose_bar_minutes(step, None, 365.0) == expected
-    assert build.choose_bar_minutes(1.0, None, 20.0) == 1
-    assert build.choose_bar_minutes(1.0, 1, 365.0) == 1
+@pytest.mark.parametrize("step, start, end, expected", [
+    (1.0, "2020-01-01", None, 60), (5.0, "2020-01-01", None, 60), (60.0, None, None, 60),
+    (1.0, "2022-08-01", None, 5), (15.0, "2022-08-01", None, 5), (1.0, "2024-07-27", "2024-08-24", 1)])
+def test_build__auto_bars_are_the_finest_that_cover_the_worlds_window(step, start, end, expected):
+    # minute bars hold one month (2024-07-26 -> 08-25, the crash inside); five-minute bars start 2022-08
+    assert build.choose_bar_minutes(step, None, start, end) == expected
+    assert build.choose_bar_minutes(1.0, 1, "2020-01-01", None) == 1
 
 
 def test_build__replay_of_a_user_file_uses_every_window_in_order_and_says_so(tmp_path, caplog):
@@ -66,7 +67,7 @@ def test_build__historical_gas_is_the_real_days_cost_of_an_action():
     day = gas.loc[pd.Timestamp("2024-01-05", tz="UTC")]
     expected = 787_760 * day["gas_price_gwei"] * 1e-9 * day["eth_price_usd"]   # about $41 (issue 8)
     assert expected == pytest.approx(41, abs=2)
-    hourly = history.bars(60)
+    hourly = build._window(history.bars(60), "2020-01-01", None)    # the world's default window
     # the bar of 2024-01-05 12:00 carries that day's cost
     kept = inputs.contiguous_returns(hourly, 60)["date"]
     row = np.flatnonzero(kept == pd.Timestamp("2024-01-05 12:00", tz="UTC"))
