@@ -22,7 +22,7 @@ def test_world_check__a_wrong_world_exits_2_with_nothing_simulated(tmp_path):
     # a calm, cheap world: volatility a tenth of ETH's, gas of a few cents
     wrong = ["market.vol_annual.mean_revert=0.05", "market.vol_annual.jumpy=0.05", "market.vol_annual.trend_up=0.05",
              "market.jumps_per_day.jumpy=0", "market.gas_usd_median=0.05"]
-    assert run_cli(*TINY, *wrong, f"hydra.run.dir={tmp_path}") == 2
+    assert run_cli(*TINY, "world=regimes", *wrong, f"hydra.run.dir={tmp_path}") == 2
     assert not (tmp_path / "episodes.parquet").exists() and not (tmp_path / "manifest.json").exists()
     record = _json(tmp_path / "summary.json")
     assert record["status"] == "error" and "nothing simulated" in record["message"]
@@ -37,7 +37,7 @@ def test_world_check__a_wrong_world_exits_2_with_nothing_simulated(tmp_path):
 
 
 def test_world_check__the_shipped_parametric_world_fails_and_the_message_names_the_facts(tmp_path):
-    assert run_cli(*TINY, f"hydra.run.dir={tmp_path}") == 2
+    assert run_cli(*TINY, "world=regimes", f"hydra.run.dir={tmp_path}") == 2
     message = _json(tmp_path / "summary.json")["message"]
     assert "acf_abs_hourly_return_1h" in message and "(real 0.28" in message and "allowed [" in message
 
