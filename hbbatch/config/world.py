@@ -30,9 +30,9 @@ class WorldConf:
                                              # that covers history_start .. history_end
     history_start: Optional[str] = "2020-01-01"   # the real window the world draws from (UTC dates; null: all)
     history_end: Optional[str] = None        # (world validation compares against the same window by default)
-    # mean block length of the stationary bootstrap: a week keeps the weekly volatility clustering the
-    # world validation checks (ACF of |hourly r| at 168 h); a day's blocks wipe it out (README, Worlds)
-    block_hours: float = bounded(168.0, gt=0, le=100_000)
+    # mean block length of the stationary bootstrap: 30 days keep the weekly volatility clustering the
+    # world validation checks (ACF of |hourly r| at 168 h); a day's or a week's blocks wipe it out (README)
+    block_hours: float = bounded(720.0, gt=0, le=100_000)
     drift_annual: float = bounded(0.0, ge=-50, le=50)  # added to every step's log return (stress_down_trend)
     gas_median_usd: Optional[float] = bounded(None, ge=0, le=100_000)  # rescale the history's gas per action to this median; null: as history
     gas_units: float = bounded(RECENTER_GAS_UNITS, gt=0, le=1e8)  # gas of one action, for gas price -> USD

@@ -4,10 +4,11 @@ The simulator's reference pool (MarketConf: the mainnet USDC/WETH 0.05 % pool on
 247 M USD a day, active liquidity 1.245e7) sets the units; the embedded daily WETH/USDT pool history
 (2021-05 -> 2025-04, `hbbatch.worlds.history.pool_daily`) sets how that level moves. Each episode
 draws one real pool day d:
-    volume multiple    = V30(d) / V30(2024-01-05)     V30: the pool's trailing 30-day mean daily volume
+    volume multiple    = V30(d) / V(2024-01-05)       V30: the pool's trailing 30-day mean daily volume
     liquidity multiple = TVL(d) / TVL(2024-01-05)
 so volume and liquidity come from the same day (their ratio, the pool's turnover, is what sets an LP's
-fee yield), relative to the calibration day; the pools are taken to move in proportion.
+fee yield), relative to the calibration day's own figures (the reference pool traded 1.64x this pool's
+150.8 M that day); the pools are taken to move in proportion.
 
 The link between Binance volume and pool volume (`fit_volume_link`): day-to-day deviations of the
 pool's volume from its 30-day mean follow Binance's deviations with an elasticity fitted by least
@@ -61,8 +62,11 @@ def levels(fee_bp: int = 5) -> pd.DataFrame:
     """One row per real pool day: date, volume_multiple, liquidity_multiple (see the module docstring)."""
     daily = history.pool_daily(fee_bp).set_index("date")
     level = daily["volume_usd"].rolling(LEVEL_DAYS, min_periods=LEVEL_DAYS).mean()
-    frame = pd.DataFrame({"volume_level_usd": level, "tvl_usd": daily["tvl_usd"]}).dropna()
+    frame = pd.DataFrame({"volume_level_usd": level, "volume_usd": daily["volume_usd"],
+                          "tvl_usd": daily["tvl_usd"]}).dropna()
+    # the reference pool's 247 M is one day's volume: divide by this pool's volume on that same day (150.8 M:
+    # the USDC pool traded 1.64x the USDT pool), not by its 30-day level (34.4 M: the day was 4.4x it)
     reference = frame.loc[pd.Timestamp(REFERENCE_DAY, tz="UTC")]
     return pd.DataFrame({"date": frame.index,
-                         "volume_multiple": (frame["volume_level_usd"] / reference["volume_level_usd"]).to_numpy(),
+                         "volume_multiple": (frame["volume_level_usd"] / reference["volume_usd"]).to_numpy(),
                          "liquidity_multiple": (frame["tvl_usd"] / reference["tvl_usd"]).to_numpy()})

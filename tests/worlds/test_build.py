@@ -80,8 +80,13 @@ def test_build__historical_gas_is_the_real_days_cost_of_an_action():
 
 def test_pool__levels_are_one_on_the_calibration_day_and_the_volume_link_is_fitted():
     levels = pool.levels(5).set_index("date")
-    ref = levels.loc[pd.Timestamp(pool.REFERENCE_DAY, tz="UTC")]
-    assert ref["volume_multiple"] == pytest.approx(1.0) and ref["liquidity_multiple"] == pytest.approx(1.0)
+    day = pd.Timestamp(pool.REFERENCE_DAY, tz="UTC")
+    ref = levels.loc[day]
+    daily = history.pool_daily(5).set_index("date")["volume_usd"]
+    # the calibration day itself: its 30-day level over its own volume (150.8 M that day, 4.4x its level)
+    assert daily.loc[day] == pytest.approx(150.8e6, rel=0.01)
+    assert ref["volume_multiple"] == pytest.approx(daily.loc[:day].iloc[-30:].mean() / daily.loc[day], rel=1e-9)
+    assert ref["liquidity_multiple"] == pytest.approx(1.0)
     assert len(levels) > 1400 and (levels > 0).all().all()
     link = pool.fit_volume_link(5)
     assert 0.7 < link.elasticity < 1.05 and link.r_squared > 0.3 and link.level_r_squared < link.r_squared

@@ -26,6 +26,6 @@ def test_world_cli__the_manifest_records_the_world_beside_results(tmp_path):
     assert single_run(tmp_path, "world=stress_fee_switch", "world.validate=false") == 0
     world = json.loads((tmp_path / "manifest.json").read_text())["world"]
     assert world["name"] == "stress_fee_switch" and world["lp_fee_share"] == 0.75
-    assert len(world["history_sha256"]) == 64 and world["block_hours"] == 168.0 and world["bar_minutes"] == 60.0
+    assert len(world["history_sha256"]) == 64 and world["block_hours"] == 720.0 and world["bar_minutes"] == 60.0
     episodes = pd.read_parquet(tmp_path / "episodes.parquet")
     assert np.isfinite(episodes["net_pnl_usd"]).all()
