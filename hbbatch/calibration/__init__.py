@@ -7,7 +7,7 @@
 Modules: `sources/` (snapshot, dune, files: one `fetch` interface returning a `results.QueryResult`
 in Dune's results shape; `dune_plan` runs the query planner's plan over its result cache), `gates`
 (expectations/calibration/*.json, one suite per query and one for the report), `gas`, `regimes`,
-`pool` (the fits), `fit` (constants and their inputs), `signals` (the planner's signal values of a
+`pool`, `world` (the fits), `null` (the regime null test), `fit` (constants and their inputs), `signals` (the planner's signal values of a
 result), `report` (schema, hash, `load_report`), `task` (the command), `build_snapshots` (derives the
 snapshots from ../shared/data). Choices, written down:
 
@@ -19,6 +19,16 @@ snapshots from ../shared/data). Choices, written down:
   volatility, the drift as the simulator reads it (E[P] grows as e^(drift t)), jump rate and size (a
   truncated-normal moment fit of the jumps beyond 4 robust sigmas), and an OU pull on the log price
   only when it survives the selection bias of the rule.
+- The regime mix is tested against a null (`null`): the rule applied to 2,000 bootstrap paths of
+  the same returns drawn independently (no regimes); per regime a p-value, and `identified` only
+  when one is below 0.05 / 3. An unidentified mix is kept as a figure; calibrated campaigns then run
+  in the historical world (hbbatch/campaign/calibration.py).
+- The `regimes` world (`world`): GARCH(1,1) on hourly ETH returns by maximum likelihood (arch),
+  jumps from a mixture on its standardised residuals, mean reversion only where a variance ratio is
+  significantly below 1, per-episode drift (trends both ways), volume's |return| share from daily
+  pool volume, gas from the pool day's window and its elasticity to volatility; from the embedded
+  history (hbbatch.worlds.history). Its numbers replace the daily-window per-regime fit in
+  `constants.market` and are MarketConf's defaults.
 - Pool: fee rate (fee-weighted, the LP's share after any protocol fee), volume per day, the median
   in-range liquidity and the last close from `pool_hourly_fees`; how volume follows |return| from
   `dynamic_fee_analysis`. Liquidity depth and MEV share are reported as figures, not constants.

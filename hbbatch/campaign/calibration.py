@@ -117,10 +117,16 @@ def apply_calibration(config: dict[str, Any], explicit: set[str],
     applied: dict[str, Any] = {}
     kept: list[str] = []
     sections = MERGED_ALWAYS + (WORLD_PART if calibration.get("apply_market", False) else ())
+    identified = mix_identified(report.data)
+    trust_mix = identified or bool(calibration.get("use_unidentified_mix", False))
+    fallback = None
     for section in sections:
         values = dict(constants.get(section) or {})
         if section == "regime_mix" and any(k.startswith("regime_mix.") for k in explicit):
             kept.append("regime_mix")    # a mix is one unit: half a calibrated mix would not sum to 1
+            continue
+        if section == "regime_mix" and not trust_mix:
+            fallback = _historical_instead(config)
             continue
         _merge(config[section], values, section, explicit, applied, kept)
     for key in kept:
@@ -129,5 +135,30 @@ def apply_calibration(config: dict[str, Any], explicit: set[str],
         check_config(config)
     except ConfigValueError as exc:
         raise CalibrationConfigError(f"{path}: after applying the calibration report, {exc}") from None
-    return {"source": calibration.get("source"), "path": str(path), "hash": report.hash,
-            "applied": applied, "kept": kept}
+    record = {"source": calibration.get("source"), "path": str(path), "hash": report.hash,
+              "applied": applied, "kept": kept, "regime_mix_identified": identified}
+    if fallback:
+        record["world_fallback"] = fallback
+    return record
+
+
+def mix_identified(report: Any) -> bool:
+    """Whether the report's regime mix differs from what its rule finds in regime-free paths (a report
+    from before the null test counts as identified: nothing says otherwise)."""
+    regimes = (report.get("fits") or {}).get("regimes") or {}
+    return bool(regimes.get("identified", True))
+
+
+def _historical_instead(config: dict[str, Any]) -> str | None:
+    """A regime mix that cannot be told from noise is not a world: a calibrated campaign in the parametric
+    world runs in the historical world instead (calibration.use_unidentified_mix=true keeps the mix)."""
+    world = config.get("world")
+    message = ("calibration: the report's regime mix cannot be told from noise (fits.regimes.null); "
+               "the mix is not applied")
+    if isinstance(world, dict) and world.get("kind") == "parametric":
+        world.update(name="historical", kind="historical",
+                     description="historical world: the calibrated regime mix is not identified")
+        log.warning("%s, and the campaign runs in the historical world instead of %r", message, "regimes")
+        return "historical: the calibrated regime mix is not identified (calibration.use_unidentified_mix=true keeps it)"
+    log.warning("%s", message)
+    return None

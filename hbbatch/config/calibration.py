@@ -45,6 +45,7 @@ class CalibrationConf:
     # none | default | file (campaigns); snapshot | dune | files (task=calibrate)
     source: str = one_of("none", CAMPAIGN_SOURCES + FIT_SOURCES)
     path: Optional[str] = None               # file: the calibration_report.json campaigns read
+    use_unidentified_mix: bool = False       # campaigns: apply a regime mix the null test cannot tell from noise
     apply_market: bool = False               # campaigns: also merge the report's market constants into the world
     queries: List[str] = field(default_factory=lambda: list(ALL_QUERIES))
     # e.g. {pool: "0x...", lookback_days: 30}: every query declaring it

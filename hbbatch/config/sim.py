@@ -40,29 +40,39 @@ class MarketConf:
     step_minutes: float = bounded(1.0, gt=0, le=1440)
     tick_spacing: int = bounded(10, ge=1, le=16383)  # 0.05 % pool
     fee_rate: float = bounded(0.0005, ge=0, le=0.1)  # LP share of each swap (0.000375 where the fee switch is on)
-    vol_annual: PerRegime = _per_regime(0.55, 0.75, 0.65, gt=0, le=20)
-    drift_annual: PerRegime = _per_regime(0.0, 0.0, 3.0, ge=-100, le=100)           # trend weeks: about +6 % a week
-    # std dev of the drift drawn per episode around drift_annual
-    drift_dispersion_annual: PerRegime = _per_regime(0.0, 0.0, 0.0, ge=0, le=100)
-    # OU pull on log price: half-life 0.7 day
-    mean_reversion_per_day: PerRegime = _per_regime(1.0, 0.0, 0.0, ge=0, le=1440)
-    jumps_per_day: PerRegime = _per_regime(0.0, 6.0, 0.0, ge=0, le=1440)
-    jump_size_std: PerRegime = _per_regime(0.0, 0.012, 0.0, ge=0, le=1)          # log-jump std dev
-    # hourly GARCH(1,1) of the diffusive variance (0, 0: constant volatility); alpha + beta < 1
-    garch_alpha: float = bounded(0.0, ge=0, lt=1)
-    garch_beta: float = bounded(0.0, ge=0, lt=1)
-    garch_start_log_sd: float = bounded(0.0, ge=0, le=5)  # spread of ln(conditional variance) at an episode's start
+    # The regimes world's price process: the fit of hbbatch/data/calibration_report.json (fits.world, by
+    # task=calibrate on the embedded hourly ETH history 2020-01 -> 2025-04; tests/config check they agree).
+    # diffusive volatility per regime (jumps come on top: realised hourly vol about 0.8-0.9)
+    vol_annual: PerRegime = _per_regime(0.5268, 0.5844, 0.6095, gt=0, le=20)
+    # E[P] drift: 0 where a regime's weeks show no significant drift; trend weeks go both ways, so the trend
+    # regime draws its drift per episode, N(4.733, 10.71) a year (5 of its 20 weeks in 2020-2025 went down)
+    drift_annual: PerRegime = _per_regime(0.0, 0.0, 4.733, ge=-100, le=100)
+    drift_dispersion_annual: PerRegime = _per_regime(0.0, 0.0, 10.71, ge=0, le=100)  # std dev of that draw
+    # OU pull on log price: none (variance ratios at 1 day / 1 week / 1 month are 0.98 / 1.04 / 1.13, p > 0.35)
+    mean_reversion_per_day: PerRegime = _per_regime(0.0, 0.0, 0.0, ge=0, le=1440)
+    # jumps: a two-normal mixture on the GARCH's standardised residuals, per regime
+    jumps_per_day: PerRegime = _per_regime(4.265, 3.568, 3.393, ge=0, le=1440)
+    jump_size_std: PerRegime = _per_regime(0.01618, 0.02138, 0.02089, ge=0, le=1)   # log-jump std dev
+    # hourly GARCH(1,1) of the diffusive variance by maximum likelihood (arch); 0, 0 is constant volatility
+    garch_alpha: float = bounded(0.08905, ge=0, lt=1)
+    garch_beta: float = bounded(0.9074, ge=0, lt=1)
+    garch_start_log_sd: float = bounded(0.8551, ge=0, le=5)  # spread of ln(conditional variance) at an episode's start
     volume_usd_per_day: float = bounded(2.47e8, ge=0, le=1e13)  # 2024-01-05: ~247 M USDC-equivalent
-    volume_vol_share: float = bounded(0.6, ge=0, le=1)  # share of volume that scales with |return| (rest is flow)
+    # share of volume that scales with |return| (rest is flow): daily WETH/USDT 0.05 % pool volume 2021-05 ->
+    # 2025-04 against the day's summed |hourly return|
+    volume_vol_share: float = bounded(0.6656, ge=0, le=1)
     # volatility at which the |return|-driven part is at its mean
-    volume_ref_vol_annual: float = bounded(0.55, gt=0, le=20)
+    volume_ref_vol_annual: float = bounded(0.515, gt=0, le=20)
     # active L in sqrt(ETH*USD); 2024-01-05 median 1.245e19 raw / 1e12
     pool_liquidity: float = bounded(1.245e7, gt=0, le=1e18)
     pool_liquidity_dispersion: float = bounded(0.25, ge=0, le=5)  # per-episode lognormal sigma of active liquidity
-    gas_usd_median: float = bounded(4.7, ge=0, le=1e5)  # world cost of a recenter (~0.79 M gas at 2 gwei, ETH $3,000)
-    gas_dispersion: float = bounded(0.35, ge=0, le=5)  # per-action lognormal sigma around the median
-    gas_vol_elasticity: float = bounded(0.0, ge=-5, le=5)  # gas x (vol / gas_ref_vol_annual)^elasticity
-    gas_ref_vol_annual: float = bounded(0.55, gt=0, le=20)  # volatility at which gas is at its median
+    # world cost of a recenter (787,760 gas) on the days of the pool's volume: median of the 30 days to
+    # 2024-01-05 (38 gwei, ETH ~$2,300; the day itself $41)
+    gas_usd_median: float = bounded(70.11, ge=0, le=1e5)
+    gas_dispersion: float = bounded(0.3979, ge=0, le=5)  # per-action lognormal sigma around the median
+    # gas x (vol / gas_ref_vol_annual)^elasticity: ln(daily gas) on ln(daily realised vol), 2020-2025
+    gas_vol_elasticity: float = bounded(0.3205, ge=-5, le=5)
+    gas_ref_vol_annual: float = bounded(0.484, gt=0, le=20)  # volatility at which gas is at its median
     gas_spells_per_day: float = bounded(0.5, ge=0, le=1440)  # rate of entering a high-gas spell
     gas_spell_hours: float = bounded(3.0, gt=0, le=8760)  # mean spell length
     gas_spell_multiplier: float = bounded(4.0, ge=1, le=1e4)  # gas during a spell, times the median

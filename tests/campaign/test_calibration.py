@@ -6,7 +6,8 @@ import json
 import pytest
 
 from hbbatch.calibration.report import DEFAULT_REPORT_PATH, finish_report, load_report
-from hbbatch.campaign.calibration import CalibrationConfigError, apply_calibration, explicit_keys, report_path
+from hbbatch.campaign.calibration import (CalibrationConfigError, _historical_instead, apply_calibration,
+                                          explicit_keys, report_path)
 
 REPORT = load_report(DEFAULT_REPORT_PATH)
 
@@ -90,3 +91,39 @@ def test_apply_calibration__a_rehashed_report_the_gates_would_refuse_is_refused(
     load_report(path)                    # the schema and the hash are fine ...
     with pytest.raises(GateError, match=f"on '{column}'"):   # ... the calibration gates are not
         apply_calibration(_config("file", path=str(path)), set(), environ={})
+
+
+def test_apply_calibration__an_unidentified_mix_is_not_applied():
+    assert REPORT.fits["regimes"]["identified"] is False          # the committed report: the mix is noise
+    config = _config(apply_market=True)
+    info = apply_calibration(config, set(), environ={})
+    assert info["regime_mix_identified"] is False
+    assert config["regime_mix"] == {"mean_revert": 0.49, "jumpy": 0.14, "trend_up": 0.36}   # not the artefact
+    assert not any(key.startswith("regime_mix") for key in info["applied"])
+    assert config["market"]["vol_annual"]["jumpy"] == REPORT.constants["market"]["vol_annual"]["jumpy"]
+
+
+def test_historical_instead__the_parametric_world_gives_way_to_the_historical_one():
+    config = {"world": {"name": "regimes", "kind": "parametric", "description": "the parametric regime model"}}
+    assert _historical_instead(config).startswith("historical")
+    assert config["world"]["name"] == "historical" and config["world"]["kind"] == "historical"
+    other = {"world": {"name": "stress_high_gas", "kind": "historical"}}
+    assert _historical_instead(other) is None and other["world"]["name"] == "stress_high_gas"
+
+
+def test_apply_calibration__an_unidentified_mix_is_kept_only_on_request():
+    config = _config(apply_market=True, use_unidentified_mix=True)
+    info = apply_calibration(config, set(), environ={})
+    assert "world_fallback" not in info
+    assert config["regime_mix"] == pytest.approx(REPORT.constants["regime_mix"])
+
+
+def test_apply_calibration__an_identified_mix_is_applied(tmp_path):
+    content = {k: v for k, v in copy.deepcopy(dict(REPORT.data)).items() if k not in ("hash", "provenance")}
+    content["fits"]["regimes"]["identified"] = True
+    path = tmp_path / "identified.json"
+    path.write_text(json.dumps(finish_report(content, {"source": "test"})))
+    config = _config(source="file", path=str(path), apply_market=True)
+    info = apply_calibration(config, set(), environ={})
+    assert info["regime_mix_identified"] is True and "world_fallback" not in info
+    assert config["regime_mix"] == pytest.approx(REPORT.constants["regime_mix"])

@@ -7,8 +7,11 @@ from hbbatch.sim import REGIMES, RolloutSpec, make_params, simulate
 
 # Clear-cut regimes: a strong trend, frequent large jumps, a quiet range. The classifier should name
 # each after its first day (its half-life is one day).
-MARKET = {"drift_annual": {"trend_up": 20.0}, "jumps_per_day": {"jumpy": 12.0}, "jump_size_std": {"jumpy": 0.01},
-          "vol_annual": {"mean_revert": 0.5, "jumpy": 0.5, "trend_up": 0.5}}
+# (The fitted world's regimes are not clear-cut: every regime has jumps and clustered volatility.)
+MARKET = {"drift_annual": {"trend_up": 20.0}, "drift_dispersion_annual": {"trend_up": 0.0},
+          "jumps_per_day": {"mean_revert": 0.0, "jumpy": 12.0, "trend_up": 0.0}, "jump_size_std": {"jumpy": 0.01},
+          "vol_annual": {"mean_revert": 0.5, "jumpy": 0.5, "trend_up": 0.5}, "garch_alpha": 0.0, "garch_beta": 0.0,
+          "garch_start_log_sd": 0.0}
 
 
 @pytest.mark.parametrize("regime", REGIMES)

@@ -5,9 +5,11 @@ import pytest
 
 from hbbatch.sim import RolloutSpec, make_params, simulate
 
-QUIET_MARKET = {  # one regime, driftless GBM, no jumps, no mean reversion: the LVR setting
+QUIET_MARKET = {  # one regime, driftless GBM, no jumps, no mean reversion, constant vol: the LVR setting
     "vol_annual": {"mean_revert": 0.8}, "drift_annual": {"mean_revert": 0.0},
     "mean_reversion_per_day": {"mean_revert": 0.0}, "pool_liquidity_dispersion": 0.0,
+    "jumps_per_day": {"mean_revert": 0.0}, "garch_alpha": 0.0, "garch_beta": 0.0, "garch_start_log_sd": 0.0,
+    "gas_vol_elasticity": 0.0,
 }
 ONLY_MEAN_REVERT = {"mean_revert": 1.0, "jumpy": 0.0, "trend_up": 0.0}
 NO_RULES = {"rules": {"enabled": []}}

@@ -114,7 +114,7 @@ def test_env__the_policy_needs_no_batch_dimension_and_vmaps():
 
 
 def test_env__the_world_moves_the_same_whatever_the_action():
-    params = make_params(floors=NARROW)
+    params = make_params(floors=NARROW, market={"gas_usd_median": 4.7})   # below the daily gas cap
     state = env.reset(jnp.uint32(9), jnp.uint32(2), params, "online")
     key = state.episode.counter_key
     world = env.market_move(key, state, params)

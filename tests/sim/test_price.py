@@ -12,8 +12,11 @@ GARCH = {"garch_alpha": 0.09, "garch_beta": 0.9, "garch_start_log_sd": 0.0}
 
 def _paths(n_episodes, n_steps, market, agent=None, seed=3, mix=ONLY("mean_revert"), gating="off"):
     spec = RolloutSpec(n_episodes=n_episodes, n_steps=n_steps, gating=gating, dtype="float64", record_path=True)
-    base = {"jumps_per_day": {"mean_revert": 0.0}, "drift_annual": {"mean_revert": 0.0},
-            "mean_reversion_per_day": {"mean_revert": 0.0}, "pool_liquidity_dispersion": 0.0}
+    base = {"drift_annual": {"mean_revert": 0.0},
+            "mean_reversion_per_day": {"mean_revert": 0.0}, "pool_liquidity_dispersion": 0.0,
+            "garch_alpha": 0.0, "garch_beta": 0.0, "garch_start_log_sd": 0.0,
+            "drift_dispersion_annual": {"mean_revert": 0.0, "jumpy": 0.0, "trend_up": 0.0},
+            "jumps_per_day": {"mean_revert": 0.0, "jumpy": 0.0, "trend_up": 0.0}}
     params = make_params(market={**base, **market}, agent=agent or NO_RULES, regime_mix=mix, dtype="float64")
     return simulate(spec, params, seed)
 

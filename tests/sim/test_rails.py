@@ -13,8 +13,13 @@ UNRESTRICTED = {"max_actions": 100_000, "max_actions_episodes": 1, "gas_cap_usd_
 SPEC = RolloutSpec(n_episodes=32, n_steps=1440, gating="off", dtype="float64")
 
 
+# The rails' defaults are sized for a few dollars of gas; the fitted world's 2024-01 gas ($70 a recenter)
+# is above the default daily cap, so these tests run on the cheap gas they were written for.
+CHEAP_GAS = {"gas_usd_median": 4.7}
+
+
 def _run(rails, market=None):
-    return simulate(SPEC, make_params(market=market, agent={**BUSY, "rails": {**UNRESTRICTED, **rails}}, floors=NARROW), 3)
+    return simulate(SPEC, make_params(market={**CHEAP_GAS, **(market or {})}, agent={**BUSY, "rails": {**UNRESTRICTED, **rails}}, floors=NARROW), 3)
 
 
 def _owner_actions(result, owner):
@@ -23,7 +28,10 @@ def _owner_actions(result, owner):
 
 
 def test_rails__unrestricted_agent_acts_often():
-    assert _run({}).episodes["actions"].min() >= 5 and _run({}).episodes["actions"].mean() > 20
+    # well above the caps the tests below set (3 per episode); about 20 in the fitted world (it was 20+ with
+    # the old OU pull, which kept the price at the band's edge)
+    actions = _run({}).episodes["actions"]
+    assert actions.min() >= 5 and actions.mean() > 15
 
 
 def test_rails__hard_cap_limits_actions_per_n_episodes():
