@@ -193,15 +193,13 @@ class Reference:
         jump_std = m.jump_size_std[regime]
         s.sigma = sigma
         drift = m.drift_annual[regime] + m.drift_dispersion_annual[regime] * drift_normal
-        s.drift_step = drift * m.dt_years - jump_prob * (np.exp(0.5 * jump_std**2) - 1.0)
-        # GARCH(1,1) on hourly innovations; omega sets the regime's long-run diffusive variance
+        s.drift_step = drift * m.dt_years
+        # GARCH(1,1) on the hourly innovation (diffusion + jumps); h / long run scales both
         s.hours_per_step = m.dt_years * 8760.0
         s.steps_per_hour = np.maximum(np.round(1.0 / s.hours_per_step), 1.0)
-        long_run = sigma**2 / 8760.0
-        persistence = m.garch_alpha + m.garch_beta
-        jump_var_hour = jump_prob * s.steps_per_hour * jump_std**2
-        s.omega = np.maximum((1.0 - persistence) * long_run - m.garch_alpha * jump_var_hour,
-                             1e-3 * (1.0 - persistence) * long_run)
+        long_run = sigma**2 / 8760.0 + jump_prob / s.hours_per_step * jump_std**2
+        s.long_run = long_run
+        s.omega = (1.0 - m.garch_alpha - m.garch_beta) * long_run
         spread = m.garch_start_log_sd
         s.variance_hour = long_run * np.exp(spread * variance_normal - 0.5 * spread**2)
         s.hour_innovation = full(0.0)
@@ -220,10 +218,12 @@ class Reference:
         u = uniforms(s.keys, t, 6, self.dtype)
         z_price, z_gas = normal_pair(u[0], u[1])
         z_jump, z_volume = normal_pair(u[2], u[3])
-        variance_step = s.variance_hour * s.hours_per_step
+        ratio = s.variance_hour / s.long_run
+        variance_step = s.sigma_sqrt_dt**2 * ratio
         diffusive = np.sqrt(variance_step) * z_price
-        jump = np.where(u[4] < s.jump_prob, s.jump_std * z_jump, 0.0)
-        log_return = s.drift_step - 0.5 * variance_step - s.kappa_dt * s.log_price + diffusive + jump
+        jump = np.where(u[4] < s.jump_prob, np.sqrt(ratio) * s.jump_std * z_jump, 0.0)
+        compensation = s.jump_prob * (np.exp(0.5 * ratio * s.jump_std**2) - 1.0)
+        log_return = s.drift_step - 0.5 * variance_step - compensation - s.kappa_dt * s.log_price + diffusive + jump
         vol_now = np.sqrt(s.variance_hour * 8760.0)
         hour_innovation = s.hour_innovation + diffusive + jump
         hour_ends = np.mod(t_float + 1.0, s.steps_per_hour) == 0.0

@@ -3,13 +3,15 @@
 Everything here is a function of the episode's constants, the market's own state and the step's
 uniforms, never of the agent.
 
-The log price moves by drift, an optional OU pull, a diffusive part and jumps. The diffusive variance
-is a GARCH(1,1) process fitted on hourly returns (hbbatch/calibration/world.py): the market carries the
-conditional variance of the current hour's innovation and the innovation accumulated since the hour
-began; at each hour's end h <- omega + alpha e^2 + beta h. Inside an hour the steps are Gaussian with
-variance h per hour, so hourly sums are exactly the fitted GARCH's normal innovations (plus jumps).
-omega is set per regime so that the long-run diffusive variance is the regime's `vol_annual`^2.
-With alpha = beta = 0 the volatility is constant, the model before clustering was fitted.
+The log price moves by drift, an optional OU pull, a diffusive part and jumps. Their variance is a
+GARCH(1,1) process fitted on hourly returns (hbbatch/calibration/world.py): the market carries h, the
+conditional variance of the current hour's innovation (diffusion and jumps together, as the fit sees
+returns), and the innovation accumulated since the hour began; at each hour's end
+h <- omega + alpha e^2 + beta h. The regime's numbers (`vol_annual`, `jumps_per_day`, `jump_size_std`)
+describe an hour at its long-run variance V = vol^2 / 8760 + jumps per hour x jump size^2; at variance h
+both the diffusion's variance and the jumps' sizes are scaled by h / V (the fit's standardised residuals
+are one mixture whatever h is), and omega = (1 - alpha - beta) V keeps V the long-run level.
+With alpha = beta = 0, h = V: constant volatility and fixed jump sizes, the model before clustering.
 """
 
 from __future__ import annotations
@@ -76,21 +78,17 @@ def regime_dynamics(regime: jax.Array, market: MarketParams, drift_normal: jax.A
     sigma = market.vol_annual[regime]
     jump_prob = market.jumps_per_day[regime] * DAYS_PER_YEAR * dt
     jump_std = market.jump_size_std[regime]
-    # Compensate drift so E[P_{t+1} | P_t] = P_t e^{drift dt}: drift 0 is a martingale price (the Ito term
-    # -h/2 is taken with the step's conditional variance in `move`).
-    jump_compensation = jump_prob * (jnp.exp(0.5 * jump_std**2) - 1.0)
+    # E[P_{t+1} | P_t] = P_t e^{drift dt}, drift 0 a martingale price: the Ito term and the jumps'
+    # compensation are taken with the step's conditional variance in `move`.
     drift = market.drift_annual[regime] + market.drift_dispersion_annual[regime] * drift_normal
     hours_per_step = dt * HOURS_PER_YEAR
     steps_per_hour = jnp.maximum(jnp.round(1.0 / hours_per_step), 1.0)
-    variance_per_hour = sigma**2 / HOURS_PER_YEAR
-    jump_variance_per_hour = jump_prob * steps_per_hour * jump_std**2
-    persistence = market.garch_alpha + market.garch_beta
-    # Long-run diffusive variance sigma^2: E[h] = (omega + alpha E[jump variance]) / (1 - alpha - beta).
-    omega = jnp.maximum((1.0 - persistence) * variance_per_hour - market.garch_alpha * jump_variance_per_hour,
-                        1e-3 * (1.0 - persistence) * variance_per_hour)
+    # the long-run variance of an hour's innovation: diffusion plus jumps (a step's jump chance x size^2)
+    variance_per_hour = sigma**2 / HOURS_PER_YEAR + jump_prob / hours_per_step * jump_std**2
+    omega = (1.0 - market.garch_alpha - market.garch_beta) * variance_per_hour
     return RegimeDynamics(
         vol_annual=sigma, sigma_sqrt_dt=sigma * jnp.sqrt(dt),
-        log_drift_per_step=drift * dt - jump_compensation,
+        log_drift_per_step=drift * dt,
         reversion_per_step=market.mean_reversion_per_day[regime] * DAYS_PER_YEAR * dt,
         jump_prob=jump_prob, jump_size_std=jump_std,
         hours_per_step=hours_per_step, steps_per_hour=steps_per_hour, garch_omega=omega,
@@ -127,11 +125,13 @@ def move(draws: Draws, t: jax.Array, log_price: jax.Array, gas_spell: jax.Array,
          dynamics: RegimeDynamics, pool_liquidity: jax.Array,
          market: MarketParams) -> tuple[MarketMove, MarketState]:
     """One step of the world: GARCH diffusion, drift, OU pull, jumps; volume; gas; the market's next state."""
-    variance_per_step = state.variance_per_hour * dynamics.hours_per_step
+    scale = state.variance_per_hour / dynamics.variance_per_hour     # h / V: 1 at the long-run level
+    variance_per_step = dynamics.sigma_sqrt_dt**2 * scale
     diffusive = jnp.sqrt(variance_per_step) * draws.z_price
-    jump = jnp.where(draws.u_jump < dynamics.jump_prob, dynamics.jump_size_std * draws.z_jump, 0.0)
+    jump = jnp.where(draws.u_jump < dynamics.jump_prob, jnp.sqrt(scale) * dynamics.jump_size_std * draws.z_jump, 0.0)
     innovation = diffusive + jump
-    log_return = (dynamics.log_drift_per_step - 0.5 * variance_per_step
+    jump_compensation = dynamics.jump_prob * (jnp.exp(0.5 * scale * dynamics.jump_size_std**2) - 1.0)
+    log_return = (dynamics.log_drift_per_step - 0.5 * variance_per_step - jump_compensation
                   - dynamics.reversion_per_step * log_price + innovation)
     # Volume: steady flow plus a part proportional to |move|, normalised to a mean of 1 at the reference vol.
     ref_abs_move = market.volume_ref_vol_annual * jnp.sqrt(market.dt_years * (2.0 / jnp.pi))

@@ -125,20 +125,20 @@ class RegimeDynamics(NamedTuple):
 
     vol_annual: jax.Array             # ()
     sigma_sqrt_dt: jax.Array          # () diffusive std dev per step
-    log_drift_per_step: jax.Array     # () drift less Ito and jump compensation
+    log_drift_per_step: jax.Array     # () drift per step (Ito and jump compensation come with the step's variance)
     reversion_per_step: jax.Array     # () OU pull per step
     jump_prob: jax.Array              # () per step
     jump_size_std: jax.Array          # ()
     hours_per_step: jax.Array         # ()
     steps_per_hour: jax.Array         # () steps between GARCH updates (at least 1)
-    garch_omega: jax.Array            # () GARCH constant per hour, set by the regime's long-run volatility
-    variance_per_hour: jax.Array      # () the regime's long-run diffusive variance per hour
+    garch_omega: jax.Array            # () GARCH constant per hour, set by the regime's long-run variance
+    variance_per_hour: jax.Array      # () the regime's long-run variance of an hour's innovation (diffusion + jumps)
 
 
 class MarketState(NamedTuple):
     """The market's own per-step state (GARCH): a function of the episode's draws only, never the agent."""
 
-    variance_per_hour: jax.Array      # () conditional variance of this hour's diffusive innovation
+    variance_per_hour: jax.Array      # () conditional variance of this hour's innovation (diffusion + jumps)
     hour_innovation: jax.Array        # () innovation of ln P since the hour began
 
 
