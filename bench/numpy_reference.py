@@ -218,7 +218,7 @@ class Reference:
         u = uniforms(s.keys, t, 6, self.dtype)
         z_price, z_gas = normal_pair(u[0], u[1])
         z_jump, z_volume = normal_pair(u[2], u[3])
-        ratio = s.variance_hour / s.long_run
+        ratio = np.where(s.long_run > 0, s.variance_hour / np.where(s.long_run > 0, s.long_run, 1.0), 1.0)
         variance_step = s.sigma_sqrt_dt**2 * ratio
         diffusive = np.sqrt(variance_step) * z_price
         jump = np.where(u[4] < s.jump_prob, np.sqrt(ratio) * s.jump_std * z_jump, 0.0)

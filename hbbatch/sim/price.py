@@ -125,7 +125,9 @@ def move(draws: Draws, t: jax.Array, log_price: jax.Array, gas_spell: jax.Array,
          dynamics: RegimeDynamics, pool_liquidity: jax.Array,
          market: MarketParams) -> tuple[MarketMove, MarketState]:
     """One step of the world: GARCH diffusion, drift, OU pull, jumps; volume; gas; the market's next state."""
-    scale = state.variance_per_hour / dynamics.variance_per_hour     # h / V: 1 at the long-run level
+    long_run = dynamics.variance_per_hour
+    # h / V: 1 at the long-run level (and in a world without any variance)
+    scale = jnp.where(long_run > 0, state.variance_per_hour / jnp.where(long_run > 0, long_run, 1.0), 1.0)
     variance_per_step = dynamics.sigma_sqrt_dt**2 * scale
     diffusive = jnp.sqrt(variance_per_step) * draws.z_price
     jump = jnp.where(draws.u_jump < dynamics.jump_prob, jnp.sqrt(scale) * dynamics.jump_size_std * draws.z_jump, 0.0)

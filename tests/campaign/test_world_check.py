@@ -39,7 +39,8 @@ def test_world_check__a_wrong_world_exits_2_with_nothing_simulated(tmp_path):
 def test_world_check__the_shipped_parametric_world_fails_and_the_message_names_the_facts(tmp_path):
     assert run_cli(*TINY, "world=regimes", f"hydra.run.dir={tmp_path}") == 2
     message = _json(tmp_path / "summary.json")["message"]
-    assert "acf_abs_hourly_return_1h" in message and "(real 0.28" in message and "allowed [" in message
+    # the refitted world has the real price facts; its gas is one month's (2024-01) against the whole history's
+    assert "gas_per_action_usd_q10" in message and "(real 5.1" in message and "allowed [" in message
 
 
 def test_world_check__validate_false_runs_and_the_manifest_records_it(tmp_path):

@@ -98,7 +98,8 @@ def test_economics__the_initial_position_is_credited_exactly_what_it_earned_befo
     # Independent of the per-step bookkeeping: rebuild HODL from the episode's two prices (it is linear in P)
     # and read equity off the recorded path just before the first action.
     spec = RolloutSpec(n_episodes=64, n_steps=1440, gating="off", dtype="float64", record_path=True)
-    result = simulate(spec, make_params(floors={"mean_revert": 200, "jumpy": 200, "trend_up": 200}), 5)
+    result = simulate(spec, make_params(floors={"mean_revert": 200, "jumpy": 200, "trend_up": 200},
+                                        market={"gas_usd_median": 4.7}), 5)   # cheap gas: the agent acts
     ep, path = result.episodes, result.path
     initial = result.rules["attributed_pnl_usd"][result.rules["rule"] == "initial"]
     checked = 0
