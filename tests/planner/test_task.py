@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from hbbatch.config.sim import MarketConf
 from omegaconf import OmegaConf
 
 from hbbatch.planner.cache import ResultCache
@@ -72,7 +74,8 @@ def test_run__signals_from_the_cache_and_the_latest_campaign(tmp_path):
     assert data["signals"]["gas_usd"] == pytest.approx(787_760 * 5e-9 * 2000)
     assert data["signals"]["gas_regime"] == "high" and data["mode"] == "high_churn"
     assert data["signals"]["actions_per_hour"] == pytest.approx(4 / 168)
-    assert data["signals"]["vol_ratio"] == pytest.approx(1.1 / 0.55)          # median vol / reference vol
+    # median vol / reference vol (MarketConf.volume_ref_vol_annual: the pool day's 0.515)
+    assert data["signals"]["vol_ratio"] == pytest.approx(1.1 / MarketConf().volume_ref_vol_annual)
     assert data["signals"]["drawdown"] == pytest.approx(0.16)
     assert data["risk_signals"] == ["vol_spike", "drawdown"]
     assert data["signal_sources"]["gas_usd"] == "query cache (gas_regime)"
