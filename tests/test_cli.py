@@ -62,7 +62,9 @@ def test_cli__default_campaign_writes_its_artifacts(tmp_path):
 
 @pytest.mark.parametrize("experiment", ["three_way", "long_run", "narrowing"])
 def test_cli__every_experiment_runs_at_tiny_size_and_writes_every_artifact(tmp_path, experiment):
-    code = run_cli(f"+experiment={experiment}", *TINY, f"hydra.sweep.dir={tmp_path}", "criteria.fail_on_violation=false")
+    one_world = ["experiment.worlds=[historical]"] if experiment == "three_way" else []
+    code = run_cli(f"+experiment={experiment}", *TINY, *one_world, f"hydra.sweep.dir={tmp_path}",
+                   "criteria.fail_on_violation=false")
     assert code == 0
     for name in RUN_FILES:
         assert (tmp_path / name).is_file(), name
@@ -260,3 +262,23 @@ def test_cli__a_campaign_sweep_aggregates_and_gates_in_one_run_folder(tmp_path):
     assert {(v["variant"], v["n_episodes"], v["replications"]) for v in summary["variants"]} == {
         ("A", 32, 2), ("B", 32, 2), ("C", 32, 2)}                                  # seeds pooled
     assert set(summary["paired_share"].values()) == {1.0}
+
+
+def test_cli__three_way_runs_each_setting_in_each_world_and_pairs_only_inside_a_world(tmp_path):
+    code = run_cli("+experiment=three_way", *TINY, "experiment.worlds=[historical,regimes]",
+                   "experiment.calibration_resamples=1", f"hydra.sweep.dir={tmp_path}", "report.html=false",
+                   "criteria.fail_on_violation=false")
+    assert code == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["worlds"] == ["historical", "regimes"] and len(summary["jobs"]) == 6
+    comparison = pd.read_parquet(tmp_path / "comparison.parquet")
+    assert set(zip(comparison["world"], comparison["pair"])) == {
+        (w, p) for w in ("historical", "regimes") for p in ("B - A", "C - A", "C - B")}
+    assert (comparison["paired_share"] == 1.0).all()                  # 100 % by construction
+    verdict = summary["verdict"]
+    assert all(s["worlds"] == 2 for s in verdict["settings"])
+    b = next(s for s in verdict["settings"] if s["variant"] == "B")
+    assert set(b["calibration_spread"]) == {"regimes"}                 # refits only in the parametric world
+    spread = pd.read_parquet(next(tmp_path.glob("*campaign=B*world=regimes*")) / "calibration_spread.parquet")
+    assert sorted(spread["resample"].unique()) == [0, 1]
+

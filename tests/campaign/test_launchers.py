@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["+experiment=three_way", "-m", "n_episodes=24", "n_steps=64", "report.html=false", "report.table=false",
+TINY = ["+experiment=three_way", "-m", "experiment.worlds=[historical]", "n_episodes=24", "n_steps=64", "report.html=false", "report.table=false",
         "world.validate=false"]   # the world check has its own tests (tests/campaign/test_world_check.py)
 
 
