@@ -56,7 +56,7 @@ def basic(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     tmp_path = tmp_path_factory.mktemp("basic")
     run_dir = run_cli(tmp_path, "basic")
     digests = table_digests(run_dir)
-    assert {"0_campaign=A/episodes.parquet", "1_campaign=B/rules.parquet", "comparison.parquet"} <= set(digests)
+    assert {"0_campaign=A,world=historical/episodes.parquet", "1_campaign=B,world=historical/rules.parquet", "comparison.parquet"} <= set(digests)
     return run_dir, digests
 
 
@@ -65,10 +65,10 @@ def test_shards__merge_into_the_unsharded_run_byte_for_byte(basic, tmp_path):
     sharded = run_cli(tmp_path, "sharded", "shards=3")
     assert table_digests(sharded) == digests
     # each shard ran its own episode range, and the merged jobs say which
-    summary = pd.read_json(sharded / "0_campaign=A" / "summary.json", typ="series")
+    summary = pd.read_json(sharded / "0_campaign=A,world=historical" / "summary.json", typ="series")
     assert [(s["start"], s["stop"]) for s in summary["shards"]] == [(0, 8), (8, 16), (16, 24)]
     assert summary["summary"]["n_episodes"] == 24
-    episodes = pd.read_parquet(sharded / "shards" / "4_campaign=B_shard1" / "episodes.parquet")
+    episodes = pd.read_parquet(sharded / "shards" / "4_campaign=B,world=historical_shard1" / "episodes.parquet")
     assert episodes["episode"].tolist() == list(range(8, 16))
 
 
