@@ -23,6 +23,7 @@ import pandas as pd
 
 from hbbatch import io as hbio
 from hbbatch import tables
+from hbbatch.campaign import rule_values
 from hbbatch.campaign.progress import Progress
 from hbbatch.report.files import EPISODES, MANIFEST, RULES  # noqa: F401
 from hbbatch.report.manifest import build_manifest, weeks_per_episode, world_fingerprint
@@ -37,9 +38,11 @@ RULE_SUMS = ["fires", "actions", "gas_usd", "attributed_pnl_usd"]
 def rollout_spec(config: dict[str, Any], n_episodes: int):
     from hbbatch.sim import RolloutSpec
 
+    step_minutes = float((config.get("market") or {}).get("step_minutes", 1.0))
+    warmup_steps = round(float(config["agent"].get("warmup_minutes", 0.0)) / step_minutes)
     return RolloutSpec(n_episodes=int(n_episodes), n_steps=int(config["n_steps"]),
                        gating=str(config["gating"]["mode"]), classifier=str(config["agent"]["classifier"]),
-                       dtype=str(config["dtype"]))
+                       dtype=str(config["dtype"]), warmup_steps=warmup_steps)
 
 
 def build_world(config: dict[str, Any]) -> Built:
@@ -122,6 +125,7 @@ def finish_job(out: Path, config: dict[str, Any], calibration: dict[str, Any], s
     record's new fields. The manifest is written here; summary.json by the caller, with timing."""
     label = str(record.get("campaign", "default"))
     summary = summarize_files(out, config, label)
+    rule_values.add_to_job(out, config, summary, label)
     job = {k: v for k, v in record.items() if k != "world_validation"}
     spec = dict(spec)
     world = spec.pop("world", None)

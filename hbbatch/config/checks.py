@@ -45,6 +45,10 @@ def problems(config: Mapping[str, Any], schema: type | None = None) -> list[str]
         schema = Config
     out: list[str] = []
     _walk_dataclass({k: v for k, v in config.items() if k != "hydra"}, schema, "", None, out)
+    if not out and isinstance(config.get("agent"), Mapping):   # what one field's bounds cannot see
+        from hbbatch.config.sim import agent_problems
+
+        out += agent_problems(config.get("market") or {}, config["agent"], config.get("floors") or {})
     return out
 
 

@@ -18,7 +18,7 @@ from hbbatch.config.calibration import CalibrationConf
 from hbbatch.config.planner import PlannerConf
 from hbbatch.config.replay import ReplayConf
 from hbbatch.config.shadow import MonitoringConf, ShadowConf
-from hbbatch.config.sim import AgentConf, FloorsConf, MarketConf, RegimeMixConf
+from hbbatch.config.sim import AgentConf, FloorsConf, MarketConf, RegimeMixConf, RuleValuesConf
 from hbbatch.config.world import WorldConf
 
 COMPARED_METRICS = ("net_pnl_usd", "pnl_vs_hodl_usd", "return", "gas_usd", "actions", "widen_share")
@@ -155,6 +155,7 @@ class Config:
     planner: PlannerConf = field(default_factory=PlannerConf)
     criteria: CriteriaConf = field(default_factory=CriteriaConf)
     stats: StatsConf = field(default_factory=StatsConf)
+    rule_values: RuleValuesConf = field(default_factory=RuleValuesConf)
     paths: PathsConf = field(default_factory=PathsConf)
     report: ReportConf = field(default_factory=ReportConf)
     experiment: ExperimentConf = field(default_factory=ExperimentConf)

@@ -8,7 +8,10 @@ until a calibration report replaces them.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from hbbatch.config.bounds import bounded, one_of
 
@@ -96,24 +99,42 @@ class RegimeMixConf:
     trend_up: float = bounded(0.3, ge=0, le=1)
 
 
+# The bot's named rules in priority order (the first that fires proposes the action); here, jax-free, so
+# that the config check can name an unknown one before anything runs.
+RULES = ("out_of_range", "edge", "vol_widen", "vol_narrow", "trend_shift")
+WIDTH_UNITS = ("ticks", "pct")
+REENTRIES = ("single_sided", "swap_to_ratio")
+
+
 @dataclass
 class RulesConf:
-    """Named rules, checked in this priority order; the first that fires proposes the action."""
+    """Named rules, checked in this priority order; the first that fires proposes the action.
 
-    out_of_range_minutes: float = bounded(15.0, ge=0, le=525600)  # recenter after this long out of range
+    out_of_range: re-enter once the price has been outside the band for `rebalance_after_minutes`
+    (measured on each bar's high-low range where the world gives one), single-sided or swapping to
+    the new band's ratio (`reentry`); edge: recenter when the price nears an edge (off by default: a
+    Hummingbot-style controller waits for the price to leave); vol_widen / vol_narrow: widen by
+    `widen_factor` when the jump-robust short/long volatility ratio has stayed above `vol_widen_ratio`
+    for `vol_persist_minutes`, narrow by the same factor (never below the regime's width) when it has
+    stayed below `vol_narrow_ratio` as long; trend_shift: in a classified trend, shift the band up.
+    """
+
+    rebalance_after_minutes: float = bounded(15.0, ge=0, le=525600)  # out of range this long: re-enter
+    reentry: str = one_of("single_sided", REENTRIES)  # single_sided: no swap, the band sits beside the price
     # recenter when price is within this share of the width from an edge
     edge_fraction: float = bounded(0.08, ge=0, lt=0.5)
-    vol_spike_ratio: float = bounded(2.0, gt=0, le=1e3)  # widen when short-window vol / long-window vol exceeds this
-    widen_factor: float = bounded(1.5, ge=1, le=100)
+    vol_widen_ratio: float = bounded(1.5, gt=0, le=1e3)   # short/long vol above this counts as high ...
+    vol_narrow_ratio: float = bounded(0.67, gt=0, le=1e3)  # ... below this as low
+    vol_persist_minutes: float = bounded(120.0, ge=0, le=525600)  # ... for this long before acting (hysteresis)
+    widen_factor: float = bounded(1.5, ge=1, le=100)       # widen multiplies, narrow divides the width by this
     max_width_ticks: float = bounded(6000.0, gt=0, le=1774544)
-    calm_ratio: float = bounded(0.6, gt=0, le=1e3)  # narrow back to the floor when the vol ratio falls below this
     # shift up when price is this share of the half-width above centre in a trend
     trend_shift_fraction: float = bounded(0.25, ge=0, le=1)
     cooldown_minutes: float = bounded(60.0, ge=0, le=525600)  # no new action this soon after the last one
-    vol_short_minutes: float = bounded(30.0, gt=0, le=525600)  # half-lives of the short and long volatility estimates
+    vol_short_minutes: float = bounded(60.0, gt=0, le=525600)  # half-lives of the short and long volatility estimates
     vol_long_minutes: float = bounded(1440.0, gt=0, le=525600)
-    enabled: list[str] = field(default_factory=lambda: ["out_of_range", "edge", "vol_spike_widen",
-                                                        "calm_narrow", "trend_shift"])
+    enabled: list[str] = one_of(None, RULES, factory=lambda: ["out_of_range", "vol_widen", "vol_narrow",
+                                                              "trend_shift"])
 
 
 @dataclass
@@ -141,7 +162,8 @@ class AgentConf:
     capital_usd: float = bounded(100_000.0, gt=0, le=1e12)
     gas_usd: float = bounded(2.0, ge=0, le=1e5)  # GAS: the agent's belief of one action's cost
     fee_gate_usd: float = bounded(4.0, ge=0, le=1e7)  # FEE_GATE: expected fee gain an action must reach
-    ev_horizon_minutes: float = bounded(240.0, gt=0, le=525600)  # horizon of the EV gate's fee estimate
+    # the gate credits a band with its expected holding time (half-width^2 / variance), at most this long
+    ev_horizon_minutes: float = bounded(10080.0, gt=0, le=525600)
     classifier: str = one_of("online", ("online", "oracle"))  # online | oracle (sees the true regime; ablations)
     # drift and jump-share memory of the online classifier
     classifier_halflife_minutes: float = bounded(1440.0, gt=0, le=525600)
@@ -150,5 +172,55 @@ class AgentConf:
     # classified jumpy when jumps carry at least this share of variance
     jumpy_variance_share: float = bounded(0.3, ge=0, le=1)
     trend_tstat: float = bounded(2.0, ge=0, le=100)  # classified trend_up when the drift t-statistic reaches this
+    # The band's full width per classified regime, in `width_unit` (ticks, or % of price); the floors
+    # stay the floors: the bot never holds less than floors.<regime> ticks.
+    width_unit: str = one_of("ticks", WIDTH_UNITS)
+    width: PerRegime = _per_regime(1200.0, 1400.0, 1600.0, gt=0, le=1774544)
+    # history folded into the classifier and volatility estimates before the first decision (the
+    # world's own history where it has one, else steps drawn from the same process)
+    warmup_minutes: float = bounded(1440.0, ge=0, le=525600)
     rules: RulesConf = field(default_factory=RulesConf)
     rails: RailsConf = field(default_factory=RailsConf)
+
+
+@dataclass
+class RuleValuesConf:
+    """Counterfactual rule values: each enabled rule switched off on the same seeds (rule_values.parquet)."""
+
+    enabled: bool = True
+    max_episodes: int = bounded(20_000, ge=1, le=10_000_000)  # the first this many episodes of a job
+
+
+def width_in_ticks(width: float, unit: str) -> float:
+    """A band's full width in ticks from ticks or from % of price (the band [P (1 - w/2), P (1 + w/2)])."""
+    if unit == "ticks":
+        return float(width)
+    half = float(width) / 200.0
+    if not 0.0 < half < 1.0:
+        return math.nan
+    return math.log((1.0 + half) / (1.0 - half)) / math.log(1.0001)
+
+
+def agent_problems(market: Mapping[str, Any], agent: Mapping[str, Any], floors: Mapping[str, Any]) -> list[str]:
+    """What no single field's bounds can see, one line each: a width below one tick spacing, a timer
+    shorter than one step."""
+    out: list[str] = []
+    spacing, step = float(market.get("tick_spacing", 10)), float(market.get("step_minutes", 1.0))
+    unit = agent.get("width_unit", "ticks")
+    for regime, value in (agent.get("width") or {}).items():
+        ticks = width_in_ticks(value, unit)
+        if not ticks >= spacing:
+            out.append(f"agent.width.{regime}: {value} {unit} is {ticks:.4g} ticks, below one tick spacing "
+                       f"({spacing:g}); use at least {spacing:g} ticks")
+    for regime, value in (floors or {}).items():
+        if float(value) < spacing:
+            out.append(f"floors.{regime}: {value} ticks is below one tick spacing ({spacing:g})")
+    rules = agent.get("rules") or {}
+    for key in ("rebalance_after_minutes", "vol_persist_minutes"):
+        if key in rules and float(rules[key]) < step:
+            out.append(f"agent.rules.{key}: {rules[key]} minutes is shorter than one step ({step:g} minutes)")
+    for where, section, key in (("agent", agent, "warmup_minutes"), ("agent.rules", rules, "cooldown_minutes")):
+        if key in section and 0.0 < float(section[key]) < step:
+            out.append(f"{where}.{key}: {section[key]} minutes is shorter than one step ({step:g} minutes); "
+                       "use 0 or at least one step")
+    return out

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from hbbatch.sim import execution, noise, policy, pool, price, rails
-from hbbatch.sim.types import (ACTION_KINDS, N_OWNERS, OWNERS, Action, EpisodeConstants, Observation,
+from hbbatch.sim.types import (ACTION_KINDS, N_OWNERS, N_REGIMES, OWNERS, Memory, Action, EpisodeConstants, Observation,
                                SimParams, SimState, StepRecord, Totals)
 
 _DRAWDOWN_OWNER, _MANUAL_OWNER = OWNERS.index("rail_drawdown"), OWNERS.index("manual_override")
@@ -35,8 +35,11 @@ def start_tick(params: SimParams) -> jax.Array:
 
 
 def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: str,
-          pool_liquidity: jax.Array | None = None) -> SimState:
-    """The episode's constants and opening position (`pool_liquidity` given when replaying real bars)."""
+          pool_liquidity: jax.Array | None = None, warmup_steps: int = 0) -> SimState:
+    """The episode's constants, the policy's memory after `warmup_steps` (static) of the world before the
+    open, and the opening band: the bot starts the week holding half its capital in ETH and half in USD
+    (the HODL portfolio) and opens the band its policy picks like any other action, paying the world's
+    median gas and the swap to the band's ratio. `pool_liquidity` is given when replaying real bars."""
     m, a = params.market, params.agent
     dtype = m.fee_rate.dtype
     counter_key = noise.episode_key(seed, episode)
@@ -46,31 +49,80 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
         pool_liquidity = price.draw_pool_liquidity(episode_draws.pool_normal, m)
     dynamics = price.regime_dynamics(regime, m, episode_draws.drift_normal)
     prior_vol = jnp.sum(m.vol_annual * jnp.diff(m.regime_cdf, prepend=0.0))
-    step_var = prior_vol**2 * m.dt_years
     zero = jnp.zeros((), dtype)
-    memory = policy.initial_memory(step_var, m.volume_usd_per_step)
-    regime_estimate = regime if classifier == "oracle" else policy.classify(memory, a)
     sqrt_price = pool.sqrt_price_at_tick(start_tick(params))
-    lower, upper = policy.snap_band(zero, a.floor_ticks[regime_estimate], m.tick_spacing)
-    band = policy.make_position(zero, lower, upper, sqrt_price)
-    unit_value = pool.value_per_liquidity(sqrt_price, band.sqrt_lower, band.sqrt_upper)
-    position = band._replace(liquidity=rails.deployable_liquidity(a.capital_usd, unit_value, pool_liquidity, a))
-    eth, usd = pool.amounts_for_liquidity(sqrt_price, position.sqrt_lower, position.sqrt_upper, position.liquidity)
-    idle_usd = a.capital_usd - position.liquidity * unit_value
+    price_usd = sqrt_price**2
+    hodl_eth, hodl_usd = 0.5 * a.capital_usd / price_usd, 0.5 * a.capital_usd
+    empty = policy.make_position(zero, zero, zero + m.tick_spacing, sqrt_price)
     zeros = jnp.zeros((N_OWNERS,), dtype)
     totals = Totals(fees_usd=zero, gas_usd=zero, swap_cost_usd=zero, lvr_usd=zero, widens=zero,
                     steps_in_range=zero, sum_sq_return=zero, max_drawdown=zero,
                     emergency_stops=zero, drawdown_exit=jnp.zeros((), bool), rule_fires=zeros, rule_actions=zeros,
-                    rule_gas_usd=zeros, rule_pnl_usd=zeros)
-    return SimState(
+                    rule_gas_usd=zeros, rule_pnl_usd=zeros, classified_steps=jnp.zeros((N_REGIMES,), dtype))
+    state = SimState(
         t=jnp.zeros((), jnp.int32), log_price=zero, sqrt_price=sqrt_price, gas_spell=jnp.zeros((), bool),
         market=price.initial_market_state(dynamics, episode_draws.variance_normal, m),
-        cash_usd=idle_usd, equity_usd=a.capital_usd, relative_usd=zero, position=position,
-        owner=jnp.zeros((), jnp.int32), memory=memory, rails=rails.initial_state(a.capital_usd), totals=totals,
-        episode=EpisodeConstants(counter_key=counter_key, regime=regime,
-                                 dynamics=dynamics, sqrt_price_start=sqrt_price,
-                                 pool_liquidity=pool_liquidity, hodl_eth=eth, hodl_usd=usd + idle_usd),
+        cash_usd=a.capital_usd, equity_usd=a.capital_usd, relative_usd=zero, position=empty,
+        owner=jnp.zeros((), jnp.int32), memory=policy.initial_memory(prior_vol**2 * m.dt_years, m.volume_usd_per_step),
+        rails=rails.initial_state(a.capital_usd), totals=totals,
+        episode=EpisodeConstants(counter_key=counter_key, regime=regime, dynamics=dynamics,
+                                 sqrt_price_start=sqrt_price, pool_liquidity=pool_liquidity,
+                                 hodl_eth=hodl_eth, hodl_usd=hodl_usd),
     )
+    return open_band(state._replace(memory=warm_up(state, params, warmup_steps)), params, classifier)
+
+
+def warm_up(state: SimState, params: SimParams, n_steps: int) -> Memory:
+    """The policy's memory after the `n_steps` (static) steps of the world that precede the episode: the
+    same process and regime, drawn from counters the episode never uses (2^32 - 1 - n_steps .. 2^32 - 2),
+    so the episode's own path is the same whatever the warm-up. The market state it ends in is
+    discarded for the same reason."""
+    if n_steps == 0:
+        return state.memory
+    key, dtype = state.episode.counter_key, state.log_price.dtype
+
+    def body(carry, j):
+        memory, log_price, gas_spell, market = carry
+        counter = jnp.uint32(0xFFFFFFFE) - (n_steps - 1 - j).astype(jnp.uint32)
+        before = state._replace(t=(j - n_steps).astype(jnp.int32), log_price=log_price, gas_spell=gas_spell,
+                                market=market)
+        world, market = world_move(price.draw(key, counter, dtype), before, params)
+        no = jnp.zeros((), bool)
+        memory = policy.remember(memory, world.log_return, world.volume_usd, no, no, params.agent)
+        return (memory, log_price + world.log_return, world.gas_spell, market), None
+
+    carry = (state.memory, state.log_price, state.gas_spell, state.market)
+    (memory, *_), _ = jax.lax.scan(body, carry, jnp.arange(n_steps, dtype=jnp.int32))
+    return memory
+
+
+def open_band(state: SimState, params: SimParams, classifier: str) -> SimState:
+    """The opening action: the band of the classified regime's width, centred on the price, funded from
+    the HODL portfolio (the swap to the band's ratio and the median gas paid, credited to `initial`)."""
+    m, a, ep = params.market, params.agent, state.episode
+    sqrt_price, zero = state.sqrt_price, jnp.zeros_like(state.log_price)
+    regime_estimate = ep.regime if classifier == "oracle" else policy.classify(state.memory, a)
+    lower, upper = policy.snap_band(zero, a.width_ticks[regime_estimate], m.tick_spacing)
+    band = policy.make_position(zero, lower, upper, ep.sqrt_price_start)
+    unit_value = pool.value_per_liquidity(sqrt_price, band.sqrt_lower, band.sqrt_upper)
+    gas = price.gas_paid_usd(zero, jnp.zeros((), bool), m)
+
+    def funded(value_usd):
+        position = band._replace(liquidity=rails.deployable_liquidity(value_usd, unit_value, ep.pool_liquidity, a))
+        eth, _ = pool.amounts_for_liquidity(sqrt_price, position.sqrt_lower, position.sqrt_upper, position.liquidity)
+        swap_cost = pool.swap_cost_usd((ep.hodl_eth - eth) * sqrt_price**2, m.fee_rate, sqrt_price, ep.pool_liquidity)
+        return position, swap_cost
+
+    _, swap_estimate = funded(a.capital_usd)
+    position, swap_cost = funded(a.capital_usd - gas - swap_estimate)   # costs come out of the capital deployed
+    cash = a.capital_usd - position.liquidity * unit_value - gas - swap_cost
+    equity = a.capital_usd - gas - swap_cost
+    initial = (jnp.arange(N_OWNERS) == 0).astype(zero.dtype)
+    tot = state.totals._replace(gas_usd=gas, swap_cost_usd=swap_cost, rule_actions=initial,
+                                rule_gas_usd=initial * gas)
+    rail_state = state.rails._replace(actions=jnp.ones_like(zero), peak_equity_usd=equity)
+    return state._replace(cash_usd=cash, equity_usd=equity, relative_usd=equity - a.capital_usd, position=position,
+                          rails=rail_state, totals=tot)
 
 
 def market_move(key: jax.Array, state: SimState, params: SimParams) -> price.MarketMove:
@@ -124,9 +176,8 @@ def transition(state: SimState, world: price.MarketMove, action: Action,
 
     owners = jnp.arange(N_OWNERS)
     by_owner = (owners == owner).astype(equity.dtype)
-    position, held = fill.position, state.position
-    width, old_width = position.tick_upper - position.tick_lower, held.tick_upper - held.tick_lower
-    widened = outcome.rebalance & (width > old_width)
+    position = fill.position
+    widened = outcome.rebalance & (action.kind == ACTION_WIDEN)   # counted by the rule's intent
     peak = rail_state.peak_equity_usd
     totals = Totals(
         fees_usd=tot.fees_usd + accrued.fees_usd, gas_usd=tot.gas_usd + fill.gas_usd,
@@ -140,17 +191,14 @@ def transition(state: SimState, world: price.MarketMove, action: Action,
         rule_actions=tot.rule_actions + by_owner * outcome.acted,
         rule_gas_usd=tot.rule_gas_usd + by_owner * fill.gas_usd,
         rule_pnl_usd=tot.rule_pnl_usd + by_owner * (relative - state.relative_usd),
+        classified_steps=tot.classified_steps + (jnp.arange(N_REGIMES) == action.regime_estimate),
     )
-    kind = jnp.where(outcome.exit, ACTION_EXIT,
-                     jnp.where(~outcome.rebalance, ACTION_HOLD,
-                               jnp.where(widened, ACTION_WIDEN,
-                                         jnp.where(width < old_width, ACTION_NARROW, ACTION_RECENTER))))
     state = state._replace(t=state.t + 1, log_price=accrued.log_price, sqrt_price=accrued.sqrt_price,
                            gas_spell=world.gas_spell, cash_usd=accrued.cash_usd, equity_usd=equity,
                            relative_usd=relative, position=position, owner=owner, memory=memory, rails=rail_state,
                            totals=totals)
     record = StepRecord(price_usd=accrued.sqrt_price**2, tick_lower=position.tick_lower,
-                        tick_upper=position.tick_upper, action=kind.astype(jnp.int32), equity_usd=equity,
+                        tick_upper=position.tick_upper, action=action.kind, equity_usd=equity,
                         regime_estimate=action.regime_estimate, volume_usd=world.volume_usd,
                         gas_usd=world.gas_usd, pool_liquidity=world.pool_liquidity)
     return state, record

@@ -31,7 +31,7 @@ class Accrual(NamedTuple):
     fees_usd: jax.Array        # () earned over the move
     lvr_usd: jax.Array         # ()
     in_range: jax.Array        # () bool: in range when the step began (time in range)
-    out_of_range: jax.Array    # () bool: out of range after the move (the out-of-range clock)
+    out_of_range: jax.Array    # () bool: the whole step out of range (the out-of-range clock)
     cash_usd: jax.Array        # () the fill's cash plus the fees
     equity_usd: jax.Array      # () position value at the new price plus cash (fees included)
 
@@ -71,6 +71,11 @@ def accrue(fill: Fill, observation: Observation, world: MarketMove) -> Accrual:
     cash = fill.cash_usd + fees
     # LVR of the realised move (jumps included): the loss against rebalancing at the step's start
     lvr = pool.lvr_usd(obs.sqrt_price, sqrt_price, position.sqrt_lower, position.sqrt_upper, position.liquidity)
+    # Out of range for the whole step: judged on the bar's high-low range where the world gives one (a
+    # coarse bar whose close is outside may have traded inside the band), else on the close.
+    high = obs.log_price + getattr(world, "log_high", log_price - obs.log_price)
+    low = obs.log_price + getattr(world, "log_low", log_price - obs.log_price)
+    out_of_range = ((high < log_lower) | (low >= log_upper)) & (position.liquidity > 0)
     return Accrual(log_price=log_price, sqrt_price=sqrt_price, fees_usd=fees, lvr_usd=lvr, in_range=in_range,
-                   out_of_range=((log_price < log_lower) | (log_price >= log_upper)) & (position.liquidity > 0),
+                   out_of_range=out_of_range,
                    cash_usd=cash, equity_usd=position_value_usd(position, sqrt_price) + cash)

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from hbbatch.sim.types import SimParams, SimState
+from hbbatch.sim.types import REGIMES, SimParams, SimState
 
 
 class Metric(NamedTuple):
@@ -35,6 +35,7 @@ METRICS: dict[str, Metric] = {
     "max_drawdown": Metric("Max drawdown", "fraction"),
     "emergency_stops": Metric("Emergency stops", "count"),
     "drawdown_exit": Metric("Drawdown exit", "bool"),
+    **{f"steps_classified_{regime}": Metric(f"Steps classified {regime}", "count") for regime in REGIMES},
 }
 RULE_METRICS: dict[str, Metric] = {
     "fires": Metric("Fires", "count"),
@@ -78,4 +79,5 @@ def episode_metrics(state: SimState, params: SimParams) -> dict[str, jax.Array]:
         "rule_actions": tot.rule_actions,
         "rule_gas_usd": tot.rule_gas_usd,
         "rule_pnl_usd": tot.rule_pnl_usd,
+        **{f"steps_classified_{regime}": tot.classified_steps[i] for i, regime in enumerate(REGIMES)},
     }

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 import jax.numpy as jnp
 import numpy as np
 
-from hbbatch.config.sim import MIX_TOLERANCE, AgentConf, FloorsConf, MarketConf, RailsConf, RegimeMixConf, RulesConf
+from hbbatch.config.sim import MIX_TOLERANCE, REENTRIES, WIDTH_UNITS, AgentConf, agent_problems, width_in_ticks, FloorsConf, MarketConf, RailsConf, RegimeMixConf, RulesConf
 from hbbatch.sim import precision
 from hbbatch.sim.price import DAYS_PER_YEAR, MINUTES_PER_YEAR
 from hbbatch.sim.types import OVERRIDES, REGIMES, RULES, AgentParams, MarketParams, SimParams
@@ -73,16 +73,20 @@ def make_params(market: Any = None, agent: Any = None, floors: Any = None, regim
     steps_per_minute = 1.0 / mk["step_minutes"]
     minutes = lambda m: float(m) * steps_per_minute  # noqa: E731  minutes -> steps
     half_life_alpha = lambda m: 1.0 - 0.5 ** (1.0 / max(minutes(m), 1e-9))  # noqa: E731
+    cross = agent_problems(mk, {**ag, "rules": rules}, fl)
+    if cross:
+        raise ParamsError(cross[0])
     unknown_rules = set(rules["enabled"]) - set(RULES)
     if unknown_rules:
         raise ParamsError(f"agent.rules.enabled: unknown rule(s) {sorted(unknown_rules)}; use {', '.join(RULES)}")
     if rails["override"] not in OVERRIDES:
         raise ParamsError(f"agent.rails.override: {rails['override']!r}; use one of {', '.join(OVERRIDES)}")
+    if ag["width_unit"] not in WIDTH_UNITS:
+        raise ParamsError(f"agent.width_unit: {ag['width_unit']!r}; use one of {', '.join(WIDTH_UNITS)}")
+    if rules["reentry"] not in REENTRIES:
+        raise ParamsError(f"agent.rules.reentry: {rules['reentry']!r}; use one of {', '.join(REENTRIES)}")
     if ag["classifier"] not in ("online", "oracle"):
         raise ParamsError(f"agent.classifier: {ag['classifier']!r}; use online or oracle")
-    for name in ("mean_revert", "jumpy", "trend_up"):
-        if fl[name] < mk["tick_spacing"]:
-            raise ParamsError(f"floors.{name}: {fl[name]} ticks is below the tick spacing {mk['tick_spacing']}")
     if rails["max_actions_episodes"] < 1 or rails["max_actions"] // rails["max_actions_episodes"] < 2:
         raise ParamsError(f"agent.rails.max_actions={rails['max_actions']} per max_actions_episodes="
                           f"{rails['max_actions_episodes']}: each episode gets K // N actions, one kept for a safety "
@@ -128,13 +132,17 @@ def make_params(market: Any = None, agent: Any = None, floors: Any = None, regim
     agent_params = AgentParams(
         capital_usd=f(ag["capital_usd"]), gas_usd=f(ag["gas_usd"]), fee_gate_usd=f(ag["fee_gate_usd"]),
         ev_horizon_steps=f(minutes(ag["ev_horizon_minutes"])), floor_ticks=f(_per_regime(fl)),
+        width_ticks=f(np.maximum(_per_regime({r: width_in_ticks(w, ag["width_unit"]) for r, w in ag["width"].items()}),
+                                 _per_regime(fl))),
         classifier_alpha=f(half_life_alpha(ag["classifier_halflife_minutes"])),
         jump_sigmas=f(ag["jump_sigmas"]), jumpy_variance_share=f(ag["jumpy_variance_share"]),
         trend_tstat=f(ag["trend_tstat"]),
         rule_enabled=jnp.asarray([r in rules["enabled"] for r in RULES]),
-        out_of_range_steps=f(minutes(rules["out_of_range_minutes"])), edge_fraction=f(rules["edge_fraction"]),
-        vol_spike_ratio=f(rules["vol_spike_ratio"]), widen_factor=f(rules["widen_factor"]),
-        max_width_ticks=f(rules["max_width_ticks"]), calm_ratio=f(rules["calm_ratio"]),
+        rebalance_after_steps=f(minutes(rules["rebalance_after_minutes"])),
+        reentry_single_sided=jnp.asarray(rules["reentry"] == "single_sided"), edge_fraction=f(rules["edge_fraction"]),
+        vol_widen_ratio=f(rules["vol_widen_ratio"]), vol_narrow_ratio=f(rules["vol_narrow_ratio"]),
+        vol_persist_steps=f(minutes(rules["vol_persist_minutes"])), widen_factor=f(rules["widen_factor"]),
+        max_width_ticks=f(rules["max_width_ticks"]),
         trend_shift_fraction=f(rules["trend_shift_fraction"]), cooldown_steps=f(minutes(rules["cooldown_minutes"])),
         vol_short_alpha=f(half_life_alpha(rules["vol_short_minutes"])),
         vol_long_alpha=f(half_life_alpha(rules["vol_long_minutes"])),

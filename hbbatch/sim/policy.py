@@ -1,4 +1,4 @@
-"""The LP bot's policy: online regime classifier, width floors, named rules, the EV gate.
+"""The LP bot's policy: online regime classifier, widths and floors, named rules, the EV gate.
 
 `act(observation, memory, params) -> Action` is pure and has no batch dimension: the simulator, the
 replay of real bars and shadow mode call the same function. `remember` folds what the step showed
@@ -18,7 +18,8 @@ from hbbatch.sim.types import ACTION_KINDS, REGIMES, RULES, Action, AgentParams,
 
 _SQRT_HALF_PI = 1.2533141373155001  # E|z| = sqrt(2/pi) for a normal, so sigma ~ E|r| * sqrt(pi/2)
 _MEAN_REVERT, _JUMPY, _TREND = (REGIMES.index(r) for r in ("mean_revert", "jumpy", "trend_up"))
-_WIDEN, _NARROW, _TREND_RULE = RULES.index("vol_spike_widen"), RULES.index("calm_narrow"), RULES.index("trend_shift")
+_OUT_OF_RANGE, _WIDEN, _NARROW, _TREND_RULE = (RULES.index(r) for r in ("out_of_range", "vol_widen", "vol_narrow",
+                                                                         "trend_shift"))
 _HOLD, _RECENTER, _WIDEN_KIND, _NARROW_KIND = (ACTION_KINDS.index(k) for k in ("hold", "recenter", "widen", "narrow"))
 
 
@@ -46,8 +47,9 @@ def initial_memory(variance_per_step: jax.Array, volume_usd_per_step: jax.Array)
     zero = jnp.zeros_like(variance_per_step)
     return Memory(mean_abs_return=jnp.sqrt(variance_per_step) / _SQRT_HALF_PI, mean_return=zero,
                   mean_sq_return=variance_per_step, mean_sq_jump=zero, var_short=variance_per_step,
-                  var_long=variance_per_step, mean_volume_usd=volume_usd_per_step + zero,
-                  steps_out_of_range=zero, steps_since_action=jnp.full_like(variance_per_step, 1e9))
+                  var_long=variance_per_step, robust_var_short=variance_per_step, robust_var_long=variance_per_step,
+                  mean_volume_usd=volume_usd_per_step + zero, steps_out_of_range=zero,
+                  steps_since_action=jnp.full_like(variance_per_step, 1e9), steps_vol_high=zero, steps_vol_low=zero)
 
 
 def update_estimates(memory: Memory, log_return: jax.Array, volume_usd: jax.Array, params: AgentParams) -> Memory:
@@ -66,6 +68,8 @@ def update_estimates(memory: Memory, log_return: jax.Array, volume_usd: jax.Arra
         mean_sq_jump=ewma(memory.mean_sq_jump, jnp.where(is_jump, r_sq, 0.0), alpha),
         var_short=ewma(memory.var_short, r_sq, params.vol_short_alpha),
         var_long=ewma(memory.var_long, r_sq, params.vol_long_alpha),
+        robust_var_short=ewma(memory.robust_var_short, jnp.minimum(r_sq, threshold**2), params.vol_short_alpha),
+        robust_var_long=ewma(memory.robust_var_long, jnp.minimum(r_sq, threshold**2), params.vol_long_alpha),
         mean_volume_usd=ewma(memory.mean_volume_usd, volume_usd, params.vol_long_alpha),
     )
 
@@ -78,31 +82,44 @@ def snap_band(center_tick: jax.Array, width_ticks: jax.Array, tick_spacing: jax.
     return lower, lower + width
 
 
+def robust_vol_ratio(memory: Memory) -> jax.Array:
+    """Short- over long-window volatility of jump-winsorised returns: one jump does not move it much."""
+    return jnp.sqrt(memory.robust_var_short / jnp.maximum(memory.robust_var_long, 1e-30))
+
+
 def propose(tick: jax.Array, position: Position, memory: Memory, regime_estimate: jax.Array,
             params: AgentParams, tick_spacing: jax.Array) -> Proposal:
     """The first enabled rule, in priority order, whose trigger holds, and the band it asks for."""
     lower, upper = position.tick_lower, position.tick_upper
     width = upper - lower
     centre = 0.5 * (lower + upper)
-    floor = params.floor_ticks[regime_estimate]
+    base = params.width_ticks[regime_estimate]   # the regime's width, never below its floor
     in_range = (tick >= lower) & (tick < upper)
-    vol_ratio = jnp.sqrt(memory.var_short / jnp.maximum(memory.var_long, 1e-30))
     triggers = jnp.stack([
-        memory.steps_out_of_range >= params.out_of_range_steps,                        # out_of_range
+        (memory.steps_out_of_range >= params.rebalance_after_steps) & ~in_range,           # out_of_range
         in_range & (jnp.minimum(tick - lower, upper - tick) < params.edge_fraction * width),  # edge
-        (vol_ratio > params.vol_spike_ratio) & (width < params.max_width_ticks),        # vol_spike_widen
-        (vol_ratio < params.calm_ratio) & (width > 1.01 * floor),                     # calm_narrow (back to floor)
+        (memory.steps_vol_high >= params.vol_persist_steps) & (width < params.max_width_ticks),  # vol_widen
+        (memory.steps_vol_low >= params.vol_persist_steps) & (width > 1.01 * base),           # vol_narrow
         (regime_estimate == _TREND) & in_range & (tick - centre > params.trend_shift_fraction * 0.5 * width),
     ]) & params.rule_enabled
     rule = jnp.argmax(triggers).astype(jnp.int32)
-    keep_width = jnp.maximum(floor, width)
     new_width = jnp.select(
         [rule == _WIDEN, rule == _NARROW],
-        [jnp.maximum(jnp.minimum(width * params.widen_factor, params.max_width_ticks), floor), floor],
-        keep_width,
+        [jnp.maximum(jnp.minimum(width * params.widen_factor, params.max_width_ticks), base),
+         jnp.maximum(width / params.widen_factor, base)],
+        jnp.maximum(base, width),   # a recenter keeps the width (at least the regime's)
     )
     skew = jnp.where(rule == _TREND_RULE, params.trend_shift_fraction * 0.5 * new_width, 0.0)
     new_lower, new_upper = snap_band(tick + skew, new_width, tick_spacing)
+    # Single-sided re-entry: the band sits beside the price on the side the held token can fund alone
+    # (all USD after the price left upwards: just below it; all ETH after it left downwards: just above).
+    single_sided = (rule == _OUT_OF_RANGE) & params.reentry_single_sided & ~in_range
+    snapped_width = new_upper - new_lower
+    below = jnp.floor(tick / tick_spacing) * tick_spacing - snapped_width
+    above = jnp.ceil(tick / tick_spacing) * tick_spacing
+    side_lower = jnp.where(tick >= upper, below, above)
+    new_lower = jnp.where(single_sided, side_lower, new_lower)
+    new_upper = jnp.where(single_sided, side_lower + snapped_width, new_upper)
     return Proposal(fired=jnp.any(triggers) & (position.liquidity > 0), rule=rule,
                     tick_lower=new_lower, tick_upper=new_upper)
 
@@ -115,15 +132,23 @@ def probability_in_range(log_price: jax.Array, log_lower: jax.Array, log_upper: 
     return cdf((log_upper - log_price) / horizon_sd) - cdf((log_lower - log_price) / horizon_sd)
 
 
+def expected_holding_steps(position: Position, variance_per_step: jax.Array, params: AgentParams) -> jax.Array:
+    """How long a band is expected to hold: a driftless walk leaves an interval of half-width h (in ln P)
+    from its centre after h^2 / sigma^2 steps on average; at least one step, at most the gate's horizon."""
+    half_width = 0.5 * (position.tick_upper - position.tick_lower) * pool.LOG_TICK
+    return jnp.clip(half_width**2 / jnp.maximum(variance_per_step, 1e-30), 1.0, params.ev_horizon_steps)
+
+
 def expected_gain_usd(log_price: jax.Array, sqrt_price: jax.Array, current: Position, proposed: Position,
                       eth_change: jax.Array, regime_estimate: jax.Array, memory: Memory, params: AgentParams,
                       fee_rate: jax.Array, pool_liquidity: jax.Array) -> jax.Array:
-    """Expected fees net of expected LVR over the gate's horizon with the proposed band, minus the same for
-    keeping the current one. Both scale with liquidity in range, so the sign of (fees - LVR) per unit of
-    liquidity, set by volume against variance, decides whether concentrating or widening pays. In a
-    classified trend the estimated drift also prices the change in ETH held (`eth_change`)."""
+    """Expected fees net of expected LVR over the proposed band's expected holding time, minus the same for
+    keeping the current band over that time. Both scale with liquidity in range, so the sign of (fees - LVR)
+    per unit of liquidity, set by volume against variance, decides whether concentrating or widening pays.
+    In a classified trend the estimated drift also prices the change in ETH held (`eth_change`)."""
     variance_per_step = 0.5 * (memory.var_short + memory.var_long)
-    horizon_sd = jnp.sqrt(variance_per_step * 0.5 * params.ev_horizon_steps) + 1e-12
+    holding_steps = expected_holding_steps(proposed, variance_per_step, params)
+    horizon_sd = jnp.sqrt(variance_per_step * 0.5 * holding_steps) + 1e-12
     lvr_per_liquidity = 0.25 * variance_per_step * sqrt_price  # sigma^2 dt sqrt(P) / 4 per step
 
     def net_rate(position: Position) -> jax.Array:
@@ -134,7 +159,13 @@ def expected_gain_usd(log_price: jax.Array, sqrt_price: jax.Array, current: Posi
 
     drift_per_step = jnp.where(regime_estimate == _TREND, memory.mean_return, 0.0)
     directional = drift_per_step * sqrt_price**2 * eth_change
-    return params.ev_horizon_steps * (net_rate(proposed) - net_rate(current) + directional)
+    return holding_steps * (net_rate(proposed) - net_rate(current) + directional)
+
+
+def passes_gate(net_gain_usd: jax.Array, params: AgentParams) -> jax.Array:
+    """The EV gate: the expected gain net of swap cost, less GAS (the bot's belief of the action's gas),
+    must reach FEE_GATE. Both constants move decisions: raising either asks more of an action."""
+    return net_gain_usd - params.gas_usd >= params.fee_gate_usd
 
 
 def make_position(liquidity: jax.Array, tick_lower: jax.Array, tick_upper: jax.Array,
@@ -161,14 +192,20 @@ def rebalance_swap_cost_usd(observation: Observation, eth_held: jax.Array, eth_t
                               obs.pool_liquidity)
 
 
+def estimate_regime(observation: Observation, memory: Memory, params: AgentParams, classifier: str = "online"):
+    """The regime the policy acts on: its online classification, or the true one (`classifier="oracle"`)."""
+    regime = observation.true_regime if classifier == "oracle" else classify(memory, params)
+    return regime.astype(jnp.int32)
+
+
 def act(observation: Observation, memory: Memory, params: AgentParams, gating: str = "ev",
         classifier: str = "online") -> Action:
     """The bot's decision for one step: the first rule that fires (off cooldown) proposes a band at the
-    regime's floor or wider; the EV gate (`gating="ev"`, static) lets it through when its expected gain,
-    net of swap cost, reaches FEE_GATE and exceeds GAS. `classifier="oracle"` (static) reads the true
+    regime's width or wider; the EV gate (`gating="ev"`, static) lets it through when its expected gain,
+    net of swap cost, less GAS reaches FEE_GATE (`passes_gate`). `classifier="oracle"` (static) reads the true
     regime from the observation instead of classifying online (ablations only)."""
     obs, pos = observation, observation.position
-    regime_estimate = (obs.true_regime if classifier == "oracle" else classify(memory, params)).astype(jnp.int32)
+    regime_estimate = estimate_regime(obs, memory, params, classifier)
     tick = pool.tick_at_log_price(obs.log_price)
     proposal = propose(tick, pos, memory, regime_estimate, params, obs.tick_spacing)
     target = make_position(pos.liquidity, proposal.tick_lower, proposal.tick_upper, obs.sqrt_price_ref)
@@ -180,13 +217,12 @@ def act(observation: Observation, memory: Memory, params: AgentParams, gating: s
     if gating == "ev":
         gain = expected_gain_usd(obs.log_price, obs.sqrt_price, pos, target, eth_target - eth_held,
                                  regime_estimate, memory, params, obs.fee_rate, obs.pool_liquidity)
-        net_gain = gain - swap_cost
-        passes_gate = (net_gain >= params.fee_gate_usd) & (net_gain - params.gas_usd > 0.0)
+        gate_open = passes_gate(gain - swap_cost, params)
     else:
-        passes_gate = jnp.ones((), bool)
+        gate_open = jnp.ones((), bool)
     asked = proposal.fired & (memory.steps_since_action >= params.cooldown_steps)
     intent = jnp.select([proposal.rule == _WIDEN, proposal.rule == _NARROW], [_WIDEN_KIND, _NARROW_KIND], _RECENTER)
-    kind = jnp.where(asked & passes_gate, intent, _HOLD).astype(jnp.int32)
+    kind = jnp.where(asked & gate_open, intent, _HOLD).astype(jnp.int32)
     return Action(kind=kind, rule=proposal.rule, asked=asked, position=target, swap_cost_usd=swap_cost,
                   regime_estimate=regime_estimate)
 
@@ -194,8 +230,14 @@ def act(observation: Observation, memory: Memory, params: AgentParams, gating: s
 def remember(memory: Memory, log_return: jax.Array, volume_usd: jax.Array, out_of_range: jax.Array,
              acted: jax.Array, params: AgentParams) -> Memory:
     """The memory after a step: the step's return and pool volume folded into the estimates, the
-    out-of-range clock (steps the band has been out of range after the move) and the cooldown clock."""
-    return update_estimates(memory, log_return, volume_usd, params)._replace(
+    out-of-range clock (steps the band has been wholly out of range), the cooldown clock, and the
+    persistence clocks of high and low volatility (restarted by an action: each widen or narrow needs
+    its own spell of persistent volatility)."""
+    updated = update_estimates(memory, log_return, volume_usd, params)
+    ratio = robust_vol_ratio(updated)
+    return updated._replace(
         steps_out_of_range=jnp.where(out_of_range, memory.steps_out_of_range + 1.0, 0.0),
         steps_since_action=jnp.where(acted, 1.0, memory.steps_since_action + 1.0),
+        steps_vol_high=jnp.where((ratio > params.vol_widen_ratio) & ~acted, memory.steps_vol_high + 1.0, 0.0),
+        steps_vol_low=jnp.where((ratio < params.vol_narrow_ratio) & ~acted, memory.steps_vol_low + 1.0, 0.0),
     )

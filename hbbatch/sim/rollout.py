@@ -43,7 +43,7 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
     that uses a draw (measured: about a dozen copies per step).
     """
     if params.world is None:
-        state = env.reset(seed, episode, params, spec.classifier)
+        state = env.reset(seed, episode, params, spec.classifier, warmup_steps=spec.warmup_steps)
         carry0, draw = state, price.draw
         step = functools.partial(env.step_drawn, params=params, gating=spec.gating, classifier=spec.classifier)
     else:  # a historical world: the cursor into the real bars travels with the state

@@ -10,9 +10,8 @@ from typing import Any, NamedTuple
 
 import jax
 
-from hbbatch.config.sim import REGIMES  # one definition, jax-free
+from hbbatch.config.sim import REGIMES, RULES  # one definition each, jax-free
 # Attribution owners: the initial position, the rules in priority order, then the rails that act.
-RULES = ("out_of_range", "edge", "vol_spike_widen", "calm_narrow", "trend_shift")
 OWNERS = ("initial",) + RULES + ("rail_drawdown", "manual_override")
 N_REGIMES, N_RULES, N_OWNERS = len(REGIMES), len(RULES), len(OWNERS)
 ACTION_KINDS = ("hold", "recenter", "widen", "narrow", "exit")
@@ -32,6 +31,7 @@ class RolloutSpec:
     classifier: str = "online"    # "oracle" lets the agent see the true regime (ablations)
     dtype: str = "float32"
     record_path: bool = False     # also return per-step price and band (tests, replay): memory O(N*T)
+    warmup_steps: int = 0         # steps of the world folded into the policy's memory before the open
 
     def __post_init__(self) -> None:
         for name, allowed in (("gating", GATINGS), ("classifier", CLASSIFIERS), ("dtype", DTYPES)):
@@ -77,21 +77,24 @@ class AgentParams(NamedTuple):
     """The agent's settings, all traced: sweeping them never recompiles."""
 
     capital_usd: jax.Array            # ()
-    gas_usd: jax.Array                # () belief
-    fee_gate_usd: jax.Array           # ()
-    ev_horizon_steps: jax.Array       # ()
+    gas_usd: jax.Array                # () GAS: the bot's belief of one action's cost
+    fee_gate_usd: jax.Array           # () FEE_GATE
+    ev_horizon_steps: jax.Array       # () longest holding time the gate credits a band with
     floor_ticks: jax.Array            # (n_regimes,)
+    width_ticks: jax.Array            # (n_regimes,) the band's width per classified regime, at least the floor
     classifier_alpha: jax.Array       # () EWMA weight per step
     jump_sigmas: jax.Array            # ()
     jumpy_variance_share: jax.Array   # ()
     trend_tstat: jax.Array            # ()
-    rule_enabled: jax.Array           # (n_rules,) bool
-    out_of_range_steps: jax.Array     # ()
+    rule_enabled: jax.Array           # (n_rules,) bool: a rule switched off never fires (counterfactual runs)
+    rebalance_after_steps: jax.Array  # () out of range this long before re-entering
+    reentry_single_sided: jax.Array   # () bool: re-enter beside the price with the token held (no swap)
     edge_fraction: jax.Array          # ()
-    vol_spike_ratio: jax.Array        # ()
+    vol_widen_ratio: jax.Array        # ()
+    vol_narrow_ratio: jax.Array       # ()
+    vol_persist_steps: jax.Array      # ()
     widen_factor: jax.Array           # ()
     max_width_ticks: jax.Array        # ()
-    calm_ratio: jax.Array             # ()
     trend_shift_fraction: jax.Array   # ()
     cooldown_steps: jax.Array         # ()
     vol_short_alpha: jax.Array        # ()
@@ -149,11 +152,15 @@ class Memory(NamedTuple):
     mean_return: jax.Array            # () EWMA r (drift)
     mean_sq_return: jax.Array         # () EWMA r^2
     mean_sq_jump: jax.Array           # () EWMA r^2 over jump returns
-    var_short: jax.Array              # () short-window EWMA r^2
+    var_short: jax.Array              # () short-window EWMA r^2 (the EV gate's variance)
     var_long: jax.Array               # () long-window EWMA r^2
+    robust_var_short: jax.Array       # () short-window EWMA of r^2 winsorised at jump_sigmas (the width rules')
+    robust_var_long: jax.Array        # () long-window ...
     mean_volume_usd: jax.Array        # () long-window EWMA of the pool's volume per step (on-chain)
-    steps_out_of_range: jax.Array     # ()
+    steps_out_of_range: jax.Array     # () consecutive steps the band spent wholly out of range
     steps_since_action: jax.Array     # ()
+    steps_vol_high: jax.Array         # () consecutive steps the robust vol ratio stayed above vol_widen_ratio
+    steps_vol_low: jax.Array          # () ... below vol_narrow_ratio
 
 
 class RailState(NamedTuple):
@@ -211,7 +218,8 @@ class Totals(NamedTuple):
     rule_fires: jax.Array             # (n_owners,)
     rule_actions: jax.Array           # (n_owners,)
     rule_gas_usd: jax.Array           # (n_owners,)
-    rule_pnl_usd: jax.Array           # (n_owners,) attributed pnl vs hodl
+    rule_pnl_usd: jax.Array           # (n_owners,) attributed pnl vs hodl (holding-period diagnostic)
+    classified_steps: jax.Array       # (n_regimes,) steps the policy classified as each regime
 
 
 class EpisodeConstants(NamedTuple):
