@@ -26,7 +26,8 @@ MINUTES_PER_YEAR, DAYS_PER_YEAR = 525_600.0, 365.0
 N_OWNERS = len(OWNERS)
 OVERRIDE_HOLD, OVERRIDE_EXIT = 1, 2
 DRAWDOWN_OWNER, MANUAL_OWNER = OWNERS.index("rail_drawdown"), OWNERS.index("manual_override")
-WIDEN, NARROW, TREND_RULE = RULES.index("vol_spike_widen"), RULES.index("calm_narrow"), RULES.index("trend_shift")
+OUT_OF_RANGE, WIDEN, NARROW, TREND_RULE = (RULES.index(r) for r in ("out_of_range", "vol_widen", "vol_narrow",
+                                                                   "trend_shift"))
 TREND_REGIME = REGIMES.index("trend_up")
 U32 = np.uint32
 
@@ -109,8 +110,9 @@ class Reference:
     """Episodes `0 .. n_episodes-1` of (spec, params, seed), stepped with NumPy."""
 
     def __init__(self, spec: RolloutSpec, params: SimParams, seed: int):
-        if spec.record_path:
-            raise ValueError("numpy_reference: record_path is not ported; use RolloutSpec(record_path=False)")
+        if spec.record_path or spec.warmup_steps:
+            raise ValueError("numpy_reference: record_path and warm-up are not ported; use RolloutSpec(record_path=False, "
+                             "warmup_steps=0)")
         self.spec = spec
         self.m = SimpleNamespace(**{k: np.asarray(v) for k, v in params.market._asdict().items()})
         self.a = SimpleNamespace(**{k: np.asarray(v) for k, v in params.agent._asdict().items()})
@@ -164,29 +166,40 @@ class Reference:
             log_price=full(0.0), gas_spell=np.zeros(n, bool),
             mean_abs_return=full(np.sqrt(step_var) / SQRT_HALF_PI), mean_return=full(0.0),
             mean_sq_return=full(step_var), mean_sq_jump=full(0.0), var_short=full(step_var), var_long=full(step_var),
-            mean_volume_usd=full(m.volume_usd_per_step),
-            steps_out_of_range=full(0.0), steps_since_action=full(1e9), window_gas_usd=full(0.0),
+            robust_var_short=full(step_var), robust_var_long=full(step_var), mean_volume_usd=full(m.volume_usd_per_step),
+            steps_out_of_range=full(0.0), steps_since_action=full(1e9), steps_vol_high=full(0.0),
+            steps_vol_low=full(0.0), window_gas_usd=full(0.0),
             stopped_until_step=full(0.0), stood_down=np.zeros(n, bool), owner=np.zeros(n, np.int64),
         )
         estimate = regime if self.spec.classifier == "oracle" else self.classify(s)
-        s.tick_lower, s.tick_upper = self.snap_band(full(0.0), a.floor_ticks[estimate])
+        # The opening band: the classified regime's width, funded from half ETH, half USD (the HODL
+        # portfolio), paying the median gas and the swap into the band's ratio out of the capital deployed.
+        s.tick_lower, s.tick_upper = self.snap_band(full(0.0), a.width_ticks[estimate])
         sqrt_price = self.sqrt_price_of(full(0.0))
         sqrt_lower = sqrt_price * np.exp(0.5 * LOG_TICK * s.tick_lower)
         sqrt_upper = sqrt_price * np.exp(0.5 * LOG_TICK * s.tick_upper)
         unit_value = value_per_liquidity(sqrt_price, sqrt_lower, sqrt_upper)
-        s.liquidity = self.deployable(a.capital_usd, unit_value, pool_liquidity)
-        eth = eth_for_liquidity(sqrt_price, sqrt_lower, sqrt_upper, s.liquidity)
-        usd = s.liquidity * (np.minimum(np.maximum(sqrt_price, sqrt_lower), sqrt_upper) - sqrt_lower)
-        idle_usd = a.capital_usd - s.liquidity * unit_value
-        s.cash_usd = idle_usd
-        s.hodl_eth, s.hodl_usd = eth, usd + idle_usd
+        s.hodl_eth, s.hodl_usd = full(0.5 * a.capital_usd / sqrt_price**2), full(0.5 * a.capital_usd)
+        gas = full(m.gas_usd_median)
+
+        def funded(value):
+            liquidity = self.deployable(value, unit_value, pool_liquidity)
+            eth = eth_for_liquidity(sqrt_price, sqrt_lower, sqrt_upper, liquidity)
+            return liquidity, swap_cost_usd((s.hodl_eth - eth) * sqrt_price**2, m.fee_rate, sqrt_price, pool_liquidity)
+
+        _, swap_estimate = funded(a.capital_usd)
+        s.liquidity, swap_cost = funded(a.capital_usd - gas - swap_estimate)
+        s.cash_usd = a.capital_usd - s.liquidity * unit_value - gas - swap_cost
         for name in ("fees_usd", "gas_usd", "swap_cost_usd", "lvr_usd", "actions", "widens", "steps_in_range",
                      "sum_sq_return", "max_drawdown", "emergency_stops"):
             setattr(s, "total_" + name, full(0.0))
-        s.peak_equity_usd = full(a.capital_usd)
+        s.total_gas_usd, s.total_swap_cost_usd, s.total_actions = gas, swap_cost, full(1.0)
+        s.peak_equity_usd = a.capital_usd - gas - swap_cost
         s.drawdown_exit = np.zeros(n, bool)
         for name in ("fires", "actions", "gas_usd", "pnl_usd"):
             setattr(s, "rule_" + name, np.zeros((n, N_OWNERS), dt))
+        s.rule_actions[:, 0], s.rule_gas_usd[:, 0] = 1.0, gas
+        s.classified_steps = np.zeros((n, len(REGIMES)), dt)
         # The regime's market numbers, gathered once per episode.
         sigma = m.vol_annual[regime]
         jump_prob = m.jumps_per_day[regime] * DAYS_PER_YEAR * m.dt_years
@@ -249,22 +262,29 @@ class Reference:
         lower, upper = s.tick_lower, s.tick_upper
         width = upper - lower
         centre = 0.5 * (lower + upper)
-        floor = a.floor_ticks[estimate]
+        base = a.width_ticks[estimate]
         in_range = (tick >= lower) & (tick < upper)
-        vol_ratio = np.sqrt(s.var_short / np.maximum(s.var_long, 1e-30))
         triggers = np.stack([
-            s.steps_out_of_range >= a.out_of_range_steps,
+            (s.steps_out_of_range >= a.rebalance_after_steps) & ~in_range,
             in_range & (np.minimum(tick - lower, upper - tick) < a.edge_fraction * width),
-            (vol_ratio > a.vol_spike_ratio) & (width < a.max_width_ticks),
-            (vol_ratio < a.calm_ratio) & (width > 1.01 * floor),
+            (s.steps_vol_high >= a.vol_persist_steps) & (width < a.max_width_ticks),
+            (s.steps_vol_low >= a.vol_persist_steps) & (width > 1.01 * base),
             (estimate == TREND_REGIME) & in_range & (tick - centre > a.trend_shift_fraction * 0.5 * width),
         ]) & a.rule_enabled[:, None]
         rule = np.argmax(triggers, axis=0)
         fired = np.any(triggers, axis=0) & (s.liquidity > 0)
-        new_width = np.where(rule == WIDEN, np.maximum(np.minimum(width * a.widen_factor, a.max_width_ticks), floor),
-                             np.where(rule == NARROW, floor, np.maximum(floor, width)))
+        new_width = np.where(rule == WIDEN, np.maximum(np.minimum(width * a.widen_factor, a.max_width_ticks), base),
+                             np.where(rule == NARROW, np.maximum(width / a.widen_factor, base), np.maximum(base, width)))
         skew = np.where(rule == TREND_RULE, a.trend_shift_fraction * 0.5 * new_width, 0.0)
         proposed_lower, proposed_upper = self.snap_band(tick + skew, new_width)
+        # single-sided re-entry: beside the price, on the side the token held funds alone
+        spacing = m.tick_spacing
+        single_sided = (rule == OUT_OF_RANGE) & a.reentry_single_sided & ~in_range
+        snapped_width = proposed_upper - proposed_lower
+        side_lower = np.where(tick >= upper, np.floor(tick / spacing) * spacing - snapped_width,
+                              np.ceil(tick / spacing) * spacing)
+        proposed_lower = np.where(single_sided, side_lower, proposed_lower)
+        proposed_upper = np.where(single_sided, side_lower + snapped_width, proposed_upper)
 
         # --- its cost, the gate, the rails
         new_sqrt_lower, new_sqrt_upper = self.band_sqrt(proposed_lower), self.band_sqrt(proposed_upper)
@@ -276,7 +296,9 @@ class Reference:
                                             s.pool_liquidity)
         if spec.gating == "ev":
             variance = 0.5 * (s.var_short + s.var_long)
-            horizon_sd = np.sqrt(variance * 0.5 * a.ev_horizon_steps) + 1e-12
+            half_width = 0.5 * (proposed_upper - proposed_lower) * LOG_TICK
+            holding = np.clip(half_width**2 / np.maximum(variance, 1e-30), 1.0, a.ev_horizon_steps)
+            horizon_sd = np.sqrt(variance * 0.5 * holding) + 1e-12
             lvr_per_liquidity = 0.25 * variance * sqrt_price
 
             def net_rate_of(liquidity, lower_tick, upper_tick):
@@ -286,11 +308,11 @@ class Reference:
                 return liquidity * p_in * (fees - lvr_per_liquidity)
 
             drift = np.where(estimate == TREND_REGIME, s.mean_return, 0.0)
-            gain = a.ev_horizon_steps * (net_rate_of(new_liquidity, proposed_lower, proposed_upper)
+            gain = holding * (net_rate_of(new_liquidity, proposed_lower, proposed_upper)
                                          - net_rate_of(s.liquidity, lower, upper)
                                          + drift * price_usd * (eth_target - eth_held))
             net_gain = gain - rebalance_swap_cost
-            passes_gate = (net_gain >= a.fee_gate_usd) & (net_gain - a.gas_usd > 0.0)
+            passes_gate = net_gain - a.gas_usd >= a.fee_gate_usd
         else:
             passes_gate = True
         override_active = t_float >= a.override_from_step
@@ -362,10 +384,16 @@ class Reference:
         s.mean_sq_jump = s.mean_sq_jump + alpha * (np.where(np.abs(log_return) > threshold, r_sq, 0.0) - s.mean_sq_jump)
         s.var_short = s.var_short + a.vol_short_alpha * (r_sq - s.var_short)
         s.var_long = s.var_long + a.vol_long_alpha * (r_sq - s.var_long)
+        robust_sq = np.minimum(r_sq, threshold**2)
+        s.robust_var_short = s.robust_var_short + a.vol_short_alpha * (robust_sq - s.robust_var_short)
+        s.robust_var_long = s.robust_var_long + a.vol_long_alpha * (robust_sq - s.robust_var_long)
+        ratio = np.sqrt(s.robust_var_short / np.maximum(s.robust_var_long, 1e-30))
+        s.steps_vol_high = np.where((ratio > a.vol_widen_ratio) & ~acted, s.steps_vol_high + 1.0, 0.0)
+        s.steps_vol_low = np.where((ratio < a.vol_narrow_ratio) & ~acted, s.steps_vol_low + 1.0, 0.0)
         s.mean_volume_usd = s.mean_volume_usd + a.vol_long_alpha * (volume - s.mean_volume_usd)
         s.steps_out_of_range = np.where(out_of_range, s.steps_out_of_range + 1.0, 0.0)
         s.steps_since_action = np.where(acted, 1.0, s.steps_since_action + 1.0)
-        widened = moved & ((new_upper - new_lower) > width)
+        widened = moved & (rule == WIDEN)   # by the rule's intent
 
         # --- totals and attribution to whoever set the position held over the move
         s.total_fees_usd += fees
@@ -384,6 +412,7 @@ class Reference:
         s.rule_actions[rows, owner] += acted
         s.rule_gas_usd[rows, owner] += gas
         s.rule_pnl_usd[rows, owner] += relative_next - relative_start
+        s.classified_steps[rows, estimate] += 1.0
         s.stood_down = s.stood_down | exit_now
         s.owner = owner
         s.log_price, s.gas_spell, s.cash_usd = log_price, s.gas_spell ^ switch, cash
@@ -417,6 +446,7 @@ class Reference:
             "widens": s.total_widens.astype(np.int64), "time_in_range": s.total_steps_in_range / n_steps,
             "max_drawdown": s.total_max_drawdown, "emergency_stops": s.total_emergency_stops.astype(np.int64),
             "drawdown_exit": s.drawdown_exit,
+            **{f"steps_classified_{r}": s.classified_steps[:, i] for i, r in enumerate(REGIMES)},
         }
         rules = {
             "episode": np.repeat(np.arange(n, dtype=np.int64), N_OWNERS),

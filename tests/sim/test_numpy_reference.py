@@ -18,14 +18,19 @@ from hbbatch.sim import OWNERS, RULES, RolloutSpec, make_params, noise, precisio
 N_EPISODES, N_STEPS, SEED = 67, 1450, 7
 NARROW_FLOORS = {"mean_revert": 200, "jumpy": 300, "trend_up": 400}
 # Looser triggers so that within one simulated day every rule both fires and acts.
-BUSY_AGENT = {"trend_tstat": 0.5, "rules": {"cooldown_minutes": 20, "edge_fraction": 0.15, "calm_ratio": 0.9}}
+BUSY_AGENT = {"trend_tstat": 0.5, "width": NARROW_FLOORS,
+              "rules": {"cooldown_minutes": 20, "edge_fraction": 0.15, "vol_widen_ratio": 1.05, "vol_narrow_ratio": 0.95,
+                        "vol_persist_minutes": 20, "enabled": list(RULES)}}
 RAILS = {"gas_cap_usd_per_window": 15.0, "gas_window_minutes": 240, "max_drawdown": 0.006,
          "max_actions": 40, "max_actions_episodes": 4, "max_pool_share": 0.004}
 
 CASES = {
     "default_ev_gate": ("ev", {}),
     "gating_off_every_rule": ("off", dict(agent=BUSY_AGENT, floors=NARROW_FLOORS)),
-    "rails_trip": ("off", dict(agent={"rules": {"cooldown_minutes": 10}, "rails": RAILS}, floors=NARROW_FLOORS)),
+    "rails_trip": ("off", dict(agent={"width": NARROW_FLOORS, "rules": {"cooldown_minutes": 10}, "rails": RAILS},
+                               floors=NARROW_FLOORS)),
+    "swap_to_ratio_ev": ("ev", dict(agent={**BUSY_AGENT, "rules": {**BUSY_AGENT["rules"], "reentry": "swap_to_ratio"}},
+                                    floors=NARROW_FLOORS)),
     "manual_exit": ("off", dict(agent={"rails": {"override": "exit", "override_from_minute": 300}},
                                 floors=NARROW_FLOORS)),
 }
