@@ -194,11 +194,13 @@ class Reference:
                      "sum_sq_return", "max_drawdown", "emergency_stops"):
             setattr(s, "total_" + name, full(0.0))
         s.total_gas_usd, s.total_swap_cost_usd, s.total_actions = gas, swap_cost, full(1.0)
+        s.window_gas_usd = gas.copy()   # the opening's gas counts in the first rail window
         s.peak_equity_usd = a.capital_usd - gas - swap_cost
         s.drawdown_exit = np.zeros(n, bool)
         for name in ("fires", "actions", "gas_usd", "pnl_usd"):
             setattr(s, "rule_" + name, np.zeros((n, N_OWNERS), dt))
         s.rule_actions[:, 0], s.rule_gas_usd[:, 0] = 1.0, gas
+        s.rule_pnl_usd[:, 0] = -(gas + swap_cost)   # the opening's costs, against HODL
         s.classified_steps = np.zeros((n, len(REGIMES)), dt)
         # The regime's market numbers, gathered once per episode.
         sigma = m.vol_annual[regime]

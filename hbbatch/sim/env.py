@@ -119,8 +119,8 @@ def open_band(state: SimState, params: SimParams, classifier: str) -> SimState:
     equity = a.capital_usd - gas - swap_cost
     initial = (jnp.arange(N_OWNERS) == 0).astype(zero.dtype)
     tot = state.totals._replace(gas_usd=gas, swap_cost_usd=swap_cost, rule_actions=initial,
-                                rule_gas_usd=initial * gas)
-    rail_state = state.rails._replace(actions=jnp.ones_like(zero), peak_equity_usd=equity)
+                                rule_gas_usd=initial * gas, rule_pnl_usd=initial * (equity - a.capital_usd))
+    rail_state = state.rails._replace(actions=jnp.ones_like(zero), window_gas_usd=gas, peak_equity_usd=equity)
     return state._replace(cash_usd=cash, equity_usd=equity, relative_usd=equity - a.capital_usd, position=position,
                           rails=rail_state, totals=tot)
 

@@ -16,6 +16,8 @@ NO_RULES = {"rules": {"enabled": []}}
 
 
 def _sim(n_episodes, n_steps, seed=11, gating="off", market=None, agent=None, floors=None, mix=ONLY_MEAN_REVERT):
+    if floors:   # the band at the floor: the bot's width per regime set to it
+        agent = {"width": floors, **(agent or {})}
     spec = RolloutSpec(n_episodes=n_episodes, n_steps=n_steps, gating=gating, dtype="float64")
     params = make_params(market={**QUIET_MARKET, **(market or {})}, agent=agent, floors=floors, regime_mix=mix)
     return simulate(spec, params, seed).episodes
@@ -25,7 +27,8 @@ def test_economics__lp_loss_equals_lvr_and_its_closed_form():
     width_ticks, sigma, n_steps = 1200, 0.8, 60
     ep = _sim(50_000, n_steps, market={"fee_rate": 0.0}, agent=NO_RULES, floors={"mean_revert": width_ticks})
     assert np.all(ep["time_in_range"] == 1.0)
-    mean_loss = -ep["pnl_vs_hodl_usd"].mean()
+    # the LP's loss against HODL, without the opening's gas and swap (paid once, at t = 0)
+    mean_loss = -(ep["pnl_vs_hodl_usd"] + ep["gas_usd"] + ep["swap_cost_usd"]).mean()
     mean_lvr = ep["lvr_usd"].mean()
     assert mean_loss == pytest.approx(mean_lvr, rel=0.02)
     # closed form for a centred band (Milionis et al.): l/V = sigma^2 / (8 (1 - 1.0001^(-W/4))) per year
@@ -37,8 +40,8 @@ def test_economics__lp_loss_equals_lvr_and_its_closed_form():
 def test_economics__flat_price_has_no_impermanent_loss():
     ep = _sim(8, 500, market={"vol_annual": {"mean_revert": 0.0}}, agent=NO_RULES)
     np.testing.assert_allclose(ep["price_end"], ep["price_start"], rtol=1e-12)
-    # with the price flat, equity - hodl is exactly the fees earned
-    np.testing.assert_allclose(ep["pnl_vs_hodl_usd"], ep["fees_usd"], rtol=1e-9)
+    # with the price flat, equity - hodl is exactly the fees earned less the opening's gas and swap
+    np.testing.assert_allclose(ep["pnl_vs_hodl_usd"], ep["fees_usd"] - ep["gas_usd"] - ep["swap_cost_usd"], rtol=1e-9)
     assert np.all(ep["fees_usd"] > 0)
 
 
@@ -58,7 +61,8 @@ def test_economics__fees_match_hand_computation_on_a_flat_price():
 def test_economics__out_of_range_position_earns_no_fees():
     # a strong trend carries the price out of a narrow band; with no rules the agent never follows
     market = {**QUIET_MARKET, "drift_annual": {"mean_revert": 400.0}, "vol_annual": {"mean_revert": 0.05}}
-    params = make_params(market=market, agent=NO_RULES, floors={"mean_revert": 20}, regime_mix=ONLY_MEAN_REVERT)
+    params = make_params(market=market, agent={**NO_RULES, "width": {"mean_revert": 20}}, floors={"mean_revert": 20},
+                         regime_mix=ONLY_MEAN_REVERT)
     long, short = (simulate(RolloutSpec(n_episodes=16, n_steps=n, gating="off", dtype="float64", record_path=True),
                             params, 11) for n in (600, 300))
     lower, upper = long.path.tick_lower[:, 0], long.path.tick_upper[:, 0]
@@ -98,7 +102,8 @@ def test_economics__the_initial_position_is_credited_exactly_what_it_earned_befo
     # Independent of the per-step bookkeeping: rebuild HODL from the episode's two prices (it is linear in P)
     # and read equity off the recorded path just before the first action.
     spec = RolloutSpec(n_episodes=64, n_steps=1440, gating="off", dtype="float64", record_path=True)
-    result = simulate(spec, make_params(floors={"mean_revert": 200, "jumpy": 200, "trend_up": 200},
+    narrow = {"mean_revert": 200, "jumpy": 200, "trend_up": 200}
+    result = simulate(spec, make_params(agent={"width": narrow}, floors=narrow,
                                         market={"gas_usd_median": 4.7}), 5)   # cheap gas: the agent acts
     ep, path = result.episodes, result.path
     initial = result.rules["attributed_pnl_usd"][result.rules["rule"] == "initial"]

@@ -14,7 +14,7 @@ CASES = {  # gating, classifier, dtype, sections: the EV gate, floors only with 
     # cheap gas: at the fitted world's 2024-01 gas ($70 a recenter) the EV gate passes nothing in a day
     "ev_gate": ("ev", "online", "float32", dict(market={"gas_usd_median": 4.7})),
     "oracle": pytest.param("ev", "oracle", "float32", {}, marks=pytest.mark.slow),
-    "rails_trip": ("off", "online", "float64", dict(agent={"rules": {"cooldown_minutes": 10}, "rails": RAILS},
+    "rails_trip": ("off", "online", "float64", dict(agent={"width": NARROW, "rules": {"cooldown_minutes": 10}, "rails": RAILS},
                                                     floors=NARROW)),
     "manual_exit": pytest.param("ev", "online", "float64",
                                 dict(agent={"rails": {"override": "exit", "override_from_minute": 300}}, floors=NARROW),
@@ -71,7 +71,8 @@ def test_env__scanning_step_with_the_policy_reproduces_the_rollout_exactly(gatin
 def test_env__an_observation_built_from_plain_values_gives_the_policy_the_same_decisions():
     """Shadow mode's path: `observation.build` from price, position, cash, gas and pool liquidity must make
     the same decisions as the simulator's own observation of the same state."""
-    params = make_params(dtype="float64", agent={"rules": {"cooldown_minutes": 10}}, floors=NARROW)
+    params = make_params(dtype="float64", agent={"width": NARROW, "rules": {"cooldown_minutes": 5,
+                                                                            "rebalance_after_minutes": 5}}, floors=NARROW)
     state = env.reset(jnp.uint32(3), jnp.uint32(1), params, "online")
     key, m = state.episode.counter_key, params.market
     ref_price = observation.reference_price_usd(float(m.price_start_usd), int(m.tick_spacing))
@@ -130,6 +131,6 @@ def test_env__the_world_moves_the_same_whatever_the_action():
     after_hold, _ = step(key, state, hold, params)
     after_recenter, _ = step(key, state, recenter, params)
     assert float(after_recenter.position.tick_lower) == float(pos.tick_lower) + 100.0
-    assert float(after_recenter.totals.gas_usd) > 0.0 and float(after_hold.totals.gas_usd) == 0.0
+    assert float(after_recenter.totals.gas_usd) > float(after_hold.totals.gas_usd) == float(state.totals.gas_usd)
     np.testing.assert_array_equal(after_recenter.log_price, after_hold.log_price)
     np.testing.assert_array_equal(after_recenter.memory.var_short, after_hold.memory.var_short)

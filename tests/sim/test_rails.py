@@ -19,7 +19,9 @@ CHEAP_GAS = {"gas_usd_median": 4.7}
 
 
 def _run(rails, market=None):
-    return simulate(SPEC, make_params(market={**CHEAP_GAS, **(market or {})}, agent={**BUSY, "rails": {**UNRESTRICTED, **rails}}, floors=NARROW), 3)
+    return simulate(SPEC, make_params(market={**CHEAP_GAS, **(market or {})},
+                                      agent={**BUSY, "width": NARROW, "rails": {**UNRESTRICTED, **rails}},
+                                      floors=NARROW), 3)
 
 
 def _owner_actions(result, owner):
@@ -65,8 +67,8 @@ def test_rails__gas_window_that_is_not_a_whole_number_of_steps_still_resets():
     market = {"gas_dispersion": 0.0, "gas_spell_multiplier": 1.0, "gas_usd_median": 5.0, "step_minutes": 7.0}
     spec = RolloutSpec(n_episodes=32, n_steps=206, gating="off", dtype="float64")   # 24 hours
     rails = {**UNRESTRICTED, "gas_window_minutes": 60, "gas_cap_usd_per_window": 12.0}
-    result = simulate(spec, make_params(market=market, agent={"rules": {"cooldown_minutes": 7}, "rails": rails},
-                                        floors=NARROW), 3)
+    result = simulate(spec, make_params(market=market, agent={"width": NARROW, "rules": {"cooldown_minutes": 7},
+                                                              "rails": rails}, floors=NARROW), 3)
     assert result.episodes["actions"].mean() > 8          # more than one window's worth: windows do reset
 
 
@@ -84,7 +86,7 @@ def test_rails__drawdown_limit_exits_and_stands_down():
 
 def test_rails__manual_override_hold_and_exit():
     held = _run({"override": "hold", "override_from_minute": 0})
-    assert held.episodes["actions"].sum() == 0
+    assert np.all(held.episodes["actions"] == 1)    # the opening band (before the first step), nothing after
     exited = _run({"override": "exit", "override_from_minute": 60})
     np.testing.assert_array_equal(_owner_actions(exited, "manual_override"), 1)
     # after the exit the account is all cash: no more fees, equity stays put

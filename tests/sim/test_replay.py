@@ -19,7 +19,8 @@ def test_replay__fees_on_real_bars_match_an_independent_pandas_computation():
     frame = read_minute_bars(BARS)
     bars, price_start = to_bars(frame)
     params = make_params(market={"price_start_usd": price_start, "tick_spacing": 1, "fee_rate": FEE_RATE},
-                         agent={"capital_usd": CAPITAL_USD, "rules": {"enabled": []}},
+                         agent={"capital_usd": CAPITAL_USD, "rules": {"enabled": []},
+                                "width": {"mean_revert": WIDTH_TICKS}},
                          floors={"mean_revert": WIDTH_TICKS}, dtype="float64")
     metrics, path = replay(bars, params, gating="off")
 
