@@ -198,7 +198,7 @@ def transition(state: SimState, world: price.MarketMove, action: Action,
                            relative_usd=relative, position=position, owner=owner, memory=memory, rails=rail_state,
                            totals=totals)
     record = StepRecord(price_usd=accrued.sqrt_price**2, tick_lower=position.tick_lower,
-                        tick_upper=position.tick_upper, action=action.kind, equity_usd=equity,
+                        tick_upper=position.tick_upper, action=action.kind, owner=owner, equity_usd=equity,
                         regime_estimate=action.regime_estimate, volume_usd=world.volume_usd,
                         gas_usd=world.gas_usd, pool_liquidity=world.pool_liquidity)
     return state, record

@@ -258,6 +258,7 @@ class StepRecord(NamedTuple):
     tick_lower: jax.Array             # ()
     tick_upper: jax.Array             # ()
     action: jax.Array                 # () index into ACTION_KINDS
+    owner: jax.Array                  # () index into OWNERS: whose action set the position held (the rule on an action)
     regime_estimate: jax.Array        # () the agent's classification, index into REGIMES
     equity_usd: jax.Array             # ()
     volume_usd: jax.Array             # () the pool's volume in the step (the world's, not the agent's)
