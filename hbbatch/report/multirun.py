@@ -494,8 +494,12 @@ def report_extras(run_dir: Path, jobs: list[Job]) -> dict[str, Any]:
     if (run_dir / RULE_VALUES).is_file():
         frames = [pd.read_parquet(run_dir / RULE_VALUES)]
     else:
-        frames = [pd.read_parquet(j.dir / RULE_VALUES).assign(world=j.world) for j in jobs
-                  if (j.dir / RULE_VALUES).is_file()]
+        # a job names itself by campaign; the run labels it by its settings (and seed, for replications)
+        seen = [(j.label, j.world) for j in jobs]
+        frames = [pd.read_parquet(j.dir / RULE_VALUES).assign(
+                      world=j.world, variant=j.label if seen.count((j.label, j.world)) == 1
+                      else f"{j.label} seed {j.record.get('seed')}#{j.num}")
+                  for j in jobs if (j.dir / RULE_VALUES).is_file()]
     if frames:
         extras["rule_values"] = pd.concat(frames, ignore_index=True)
     for key in ("world_validation", "classifier_confusion"):

@@ -111,7 +111,8 @@ def test_policy__width_in_percent_of_price():
 
 @pytest.mark.parametrize("agent, floors, key", [
     ({"width": {"jumpy": 5}}, None, "agent.width.jumpy"),
-    ({"width_unit": "pct", "width": {"trend_up": 0.05}}, None, "agent.width.trend_up"),
+    ({"width_unit": "pct", "width": {"mean_revert": 12.0, "jumpy": 14.0, "trend_up": 0.05}}, None,
+     "agent.width.trend_up"),
     ({"rules": {"rebalance_after_minutes": 0.5}}, None, "agent.rules.rebalance_after_minutes"),
     ({"rules": {"vol_persist_minutes": 0}}, None, "agent.rules.vol_persist_minutes"),
     ({"warmup_minutes": 0.25}, None, "agent.warmup_minutes"),

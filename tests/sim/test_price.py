@@ -52,7 +52,8 @@ def test_price__garch_market_paths_do_not_depend_on_agent_settings():
               "gas_vol_elasticity": 0.3}
     mix = {"mean_revert": 0.4, "jumpy": 0.3, "trend_up": 0.3}
     calm = _paths(32, 720, market, agent={"gas_usd": 2.0}, mix=mix, gating="ev")
-    busy = _paths(32, 720, market, agent={"gas_usd": 9.0, "rules": {"cooldown_minutes": 5, "edge_fraction": 0.3}},
+    busy = _paths(32, 720, market, agent={"gas_usd": 9.0, "rules": {"cooldown_minutes": 5, "edge_fraction": 0.3,
+                                                            "enabled": ["out_of_range", "edge"]}},
                   mix=mix, gating="off")
     np.testing.assert_array_equal(calm.path.price_usd, busy.path.price_usd)
     assert not np.array_equal(calm.episodes["actions"], busy.episodes["actions"])
@@ -93,7 +94,7 @@ def test_lvr__equals_the_loss_of_a_hedged_position_in_a_jumpy_world():
               "drift_annual": {"jumpy": 0.0}, "mean_reversion_per_day": {"jumpy": 0.0}}
     result = _paths(64, 1440, market, mix=ONLY("jumpy"))
     ep = result.episodes
-    assert np.all(ep["actions"] == 0) and np.all(ep["fees_usd"] == 0)
+    assert np.all(ep["actions"] == 1) and np.all(ep["fees_usd"] == 0)   # the opening band only
     loss, liquidity, in_range, s = _hedged_loss(result, market, float(ep["capital_usd"][0]))
     np.testing.assert_allclose(ep["lvr_usd"], loss, rtol=1e-7, atol=1e-7)
     # ... and its expectation is the closed form with the jumps' variance: L sqrt(P)/4 (sigma^2 dt + p s^2)
