@@ -94,12 +94,20 @@ def test_cli__same_seed_reproduces_identical_tables_and_hb_seed_changes_them(tmp
 
 
 def test_cli__a_job_that_raises_is_recorded_and_the_multirun_exits_2(tmp_path):
-    code = run_cli(*TINY, "-m", f"hydra.sweep.dir={tmp_path}", "floors.mean_revert=1200,5")   # -m anywhere
+    # a hard cap that leaves no rebalance passes every bound but is refused when the job builds its params
+    code = run_cli(*TINY, "-m", f"hydra.sweep.dir={tmp_path}", "agent.rails.max_actions=120,15")   # -m anywhere
     assert code == 2
     results = {r["unique_id"]: r for r in json.loads((tmp_path / "run_results.json").read_text())["results"]}
-    ok, bad = results["job.default.floors.mean_revert=1200"], results["job.default.floors.mean_revert=5"]
+    ok, bad = results["job.default.agent.rails.max_actions=120"], results["job.default.agent.rails.max_actions=15"]
     assert ok["status"] == "success" and bad["status"] == "error"
-    assert "floors.mean_revert" in bad["message"] and "tick spacing" in bad["message"]
+    assert "agent.rails.max_actions" in bad["message"]
+
+
+def test_cli__a_band_below_one_tick_spacing_is_refused_before_anything_runs(tmp_path, capsys):
+    assert run_cli(*TINY, "-m", f"hydra.sweep.dir={tmp_path}", "floors.mean_revert=1200,5") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hbbatch: error:") and "floors.mean_revert" in err and "tick spacing" in err
+    assert not (tmp_path / "run_results.json").exists()
 
 
 @pytest.mark.parametrize("args, needle", [
