@@ -8,6 +8,7 @@ import pytest
 
 from hbbatch.campaign.rule_values import COLUMNS, classifier_confusion, mark_bad_rules, rule_values
 from hbbatch.config.sim import REGIMES, AgentConf, MarketConf, RegimeMixConf
+from hbbatch.config.world import WorldConf
 from hbbatch.sim import RolloutSpec, make_params, simulate
 
 N_EPISODES, N_STEPS, SEED = 48, 1200, 3
@@ -21,9 +22,9 @@ def _config():
     agent = asdict(AgentConf())
     agent.update({k: v for k, v in BUSY.items() if k != "rules"})
     agent["rules"].update(BUSY["rules"])
-    return {"n_steps": N_STEPS, "seed": SEED, "dtype": "float64", "gating": {"mode": "off"},
+    return {"n_steps": N_STEPS, "n_episodes": N_EPISODES, "seed": SEED, "dtype": "float64", "gating": {"mode": "off"},
             "market": asdict(MarketConf()), "agent": agent, "floors": FLOORS, "regime_mix": asdict(RegimeMixConf()),
-            "scale": {"batch_episodes": None}, "rule_values": {"enabled": True, "max_episodes": 10_000},
+            "world": {**asdict(WorldConf()), "name": "regimes", "kind": "parametric"}, "scale": {"batch_episodes": None}, "rule_values": {"enabled": True, "max_episodes": 10_000},
             "stats": {"confidence": 0.95, "n_bootstrap": 400, "bootstrap_seed": 1}}
 
 

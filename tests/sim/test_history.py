@@ -93,7 +93,8 @@ def test_history__market_paths_do_not_depend_on_agent_settings():
     columns = _bars(5000, seed=4)
     world = _world(columns, restart_prob=1 / 50)
     a = simulate(spec, make_params()._replace(world=world), seed=7)
-    b = simulate(spec, make_params(agent={"fee_gate_usd": 0.0, "gas_usd": 0.0},
+    b = simulate(spec, make_params(agent={"fee_gate_usd": 0.0, "gas_usd": 0.0,
+                                          "width": {"mean_revert": 200, "jumpy": 200, "trend_up": 200}},
                                    floors={"mean_revert": 200, "jumpy": 200, "trend_up": 200})._replace(world=world),
                  seed=7)
     np.testing.assert_array_equal(a.path.price_usd, b.path.price_usd)
@@ -124,4 +125,4 @@ def test_history__replay_episode_ends_at_the_window_close_and_fees_scale_with_th
     price_start = full.episodes["price_start"]
     np.testing.assert_allclose(full.episodes["price_end"] / price_start, np.exp(windows), rtol=2e-5)
     np.testing.assert_allclose(switched.episodes["fees_usd"], 0.75 * full.episodes["fees_usd"], rtol=1e-5)
-    assert (full.episodes["actions"] == 0).all()
+    assert (full.episodes["actions"] == 1).all()   # the opening band only
