@@ -72,7 +72,9 @@ def test_env__an_observation_built_from_plain_values_gives_the_policy_the_same_d
     """Shadow mode's path: `observation.build` from price, position, cash, gas and pool liquidity must make
     the same decisions as the simulator's own observation of the same state."""
     params = make_params(dtype="float64", agent={"width": NARROW, "rules": {"cooldown_minutes": 5,
-                                                                            "rebalance_after_minutes": 5}}, floors=NARROW)
+                                                                            "rebalance_after_minutes": 5,
+                                                                            "enabled": ["out_of_range", "edge"]}},
+                         floors=NARROW, market={"gas_usd_median": 4.7})   # gas under the rails' daily cap
     state = env.reset(jnp.uint32(3), jnp.uint32(1), params, "online")
     key, m = state.episode.counter_key, params.market
     ref_price = observation.reference_price_usd(float(m.price_start_usd), int(m.tick_spacing))

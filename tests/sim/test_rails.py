@@ -7,7 +7,8 @@ import pytest
 from hbbatch.sim import ParamsError, RolloutSpec, make_params, observation, policy, precision, rails, simulate
 from hbbatch.sim.types import Action
 
-BUSY = {"rules": {"cooldown_minutes": 5}}          # an agent that acts often without its gate
+BUSY = {"rules": {"cooldown_minutes": 5, "reentry": "swap_to_ratio",   # every rule on, edge included
+                   "enabled": ["out_of_range", "edge", "vol_widen", "vol_narrow", "trend_shift"]}}          # an agent that acts often without its gate
 NARROW = {"mean_revert": 100, "jumpy": 100, "trend_up": 100}
 UNRESTRICTED = {"max_actions": 100_000, "max_actions_episodes": 1, "gas_cap_usd_per_window": 1e12, "max_drawdown": 1.0}
 SPEC = RolloutSpec(n_episodes=32, n_steps=1440, gating="off", dtype="float64")
@@ -15,7 +16,7 @@ SPEC = RolloutSpec(n_episodes=32, n_steps=1440, gating="off", dtype="float64")
 
 # The rails' defaults are sized for a few dollars of gas; the fitted world's 2024-01 gas ($70 a recenter)
 # is above the default daily cap, so these tests run on the cheap gas they were written for.
-CHEAP_GAS = {"gas_usd_median": 4.7}
+CHEAP_GAS = {"gas_usd_median": 4.7, "garch_start_log_sd": 0.0}   # and no near-flat weeks: a busy agent
 
 
 def _run(rails, market=None):
