@@ -18,8 +18,8 @@ def _sweep_jobs(cfg):
     return [list(combo) for combo in itertools.product(*axes)]
 
 
-def test_experiments__are_the_roadmap_three():
-    assert EXPERIMENTS == ["long_run", "narrowing", "three_way"]
+def test_experiments__include_the_roadmap_three():
+    assert {"long_run", "narrowing", "three_way"} <= set(EXPERIMENTS)
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
@@ -27,8 +27,10 @@ def test_experiment__composes_with_every_job_of_its_sweep(compose_cfg, experimen
     cfg = compose_cfg([f"+experiment={experiment}"])
     assert cfg.experiment_name == experiment
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
+    if not str(cfg.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+        return   # an Optuna search picks its values as it runs (its own tests run one)
     jobs = _sweep_jobs(cfg)
-    assert len(jobs) == 3
+    assert len(jobs) >= 3
     for job in jobs:
         job_cfg = compose_cfg([f"+experiment={experiment}", *job])
         for key in job_cfg:   # every interpolation of the job's own config resolves
