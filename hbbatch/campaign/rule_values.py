@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -39,11 +39,11 @@ def without_rule(config: dict[str, Any], rule: str) -> dict[str, Any]:
     return changed
 
 
-def rule_values(config: dict[str, Any], episodes: pd.DataFrame, label: str, start: int, stop: int) -> pd.DataFrame:
+def rule_values(config: dict[str, Any], episodes: pd.DataFrame, label: str, start: int, stop: int,
+                simulate_frames: Callable[..., Any]) -> pd.DataFrame:
     """rule_values.parquet's rows for a job whose episodes are `episodes` (episode indices start .. stop - 1):
-    per enabled rule, metric and regime ("all" overall), the paired value with - without the rule."""
-    from hbbatch.campaign.stream import simulate_frames
-
+    per enabled rule, metric and regime ("all" overall), the paired value with - without the rule.
+    `simulate_frames` is hbbatch.campaign.stream's (passed in: stream calls this module, not the reverse)."""
     settings, stats_conf = config["rule_values"], config["stats"]
     stop = min(stop, start + int(settings["max_episodes"]))
     with_rule = episodes[(episodes["episode"] >= start) & (episodes["episode"] < stop)]
@@ -99,7 +99,8 @@ def classifier_confusion(episodes: pd.DataFrame, regimes: tuple[str, ...]) -> di
     return {r: out[r] for r in regimes if r in out}
 
 
-def add_to_job(out: Path, config: dict[str, Any], summary: dict[str, Any], label: str) -> None:
+def add_to_job(out: Path, config: dict[str, Any], summary: dict[str, Any], label: str,
+               simulate_frames: Callable[..., Any]) -> None:
     """A finished job's classifier confusion (into `summary`) and, when `rule_values.enabled`, its
     rule values: out/rule_values.parquet, and the per-rule rows of `summary` marked by them."""
     columns = ["episode", "regime", "seed", "net_pnl_usd", "pnl_vs_hodl_usd", "price_start", "realized_vol",
@@ -109,7 +110,7 @@ def add_to_job(out: Path, config: dict[str, Any], summary: dict[str, Any], label
     if not config["rule_values"]["enabled"] or episodes.empty:
         return
     start = int(episodes["episode"].min())
-    values = rule_values(config, episodes, label, start, int(episodes["episode"].max()) + 1)
+    values = rule_values(config, episodes, label, start, int(episodes["episode"].max()) + 1, simulate_frames)
     hbio.write_parquet(out / RULE_VALUES, values)
     summary["rules"] = mark_bad_rules(summary["rules"], values)
     summary["rule_values"] = RULE_VALUES

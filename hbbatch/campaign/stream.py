@@ -125,7 +125,7 @@ def finish_job(out: Path, config: dict[str, Any], calibration: dict[str, Any], s
     record's new fields. The manifest is written here; summary.json by the caller, with timing."""
     label = str(record.get("campaign", "default"))
     summary = summarize_files(out, config, label)
-    rule_values.add_to_job(out, config, summary, label)
+    rule_values.add_to_job(out, config, summary, label, simulate_frames)
     job = {k: v for k, v in record.items() if k != "world_validation"}
     spec = dict(spec)
     world = spec.pop("world", None)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from hbbatch.campaign.rule_values import COLUMNS, classifier_confusion, mark_bad_rules, rule_values
+from hbbatch.campaign.stream import simulate_frames
 from hbbatch.config.sim import REGIMES, AgentConf, MarketConf, RegimeMixConf
 from hbbatch.config.world import WorldConf
 from hbbatch.sim import RolloutSpec, make_params, simulate
@@ -38,7 +39,7 @@ def _episodes(enabled):
 
 @pytest.fixture(scope="module")
 def values():
-    return rule_values(_config(), _episodes(["out_of_range", "vol_widen"]), "A", 0, N_EPISODES)
+    return rule_values(_config(), _episodes(["out_of_range", "vol_widen"]), "A", 0, N_EPISODES, simulate_frames)
 
 
 def test_rule_values__columns_and_one_row_per_rule_regime_and_metric(values):
