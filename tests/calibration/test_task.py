@@ -14,6 +14,7 @@ from hydra import compose, initialize_config_dir
 from hbbatch.calibration.report import load_report
 from hbbatch.calibration.task import before_constants, format_changes, run
 from hbbatch.config import CONF_DIR, register_configs
+from hbbatch.config.sim import MarketConf
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,10 +75,11 @@ def test_format_changes__one_line_per_number():
         "mean_revert": 0.5, "jumpy": 0.9, "trend_up": 0.6}}})
     lines = table.splitlines()
     assert lines[0].split() == ["constant", "before", "after"]
+    vol = MarketConf().vol_annual  # the schema's defaults are the "before" column
     assert [line.split() for line in lines[2:]] == [["agent.gas_usd", "2", "4.2"],
-                                                     ["market.vol_annual.mean_revert", "0.55", "0.5"],
-                                                     ["market.vol_annual.jumpy", "0.75", "0.9"],
-                                                     ["market.vol_annual.trend_up", "0.65", "0.6"]]
+                                                     ["market.vol_annual.mean_revert", f"{vol.mean_revert:.6g}", "0.5"],
+                                                     ["market.vol_annual.jumpy", f"{vol.jumpy:.6g}", "0.9"],
+                                                     ["market.vol_annual.trend_up", f"{vol.trend_up:.6g}", "0.6"]]
 
 
 def test_cli__task_calibrate_writes_under_the_hydra_run_directory(tmp_path):

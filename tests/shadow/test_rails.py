@@ -137,7 +137,7 @@ def test_rails__the_days_real_gas_stops_the_agent_after_one_rebalance(memory_dir
     finished = run_in_process(config(memory_dir / "s", ACTIVE, max_steps=120, gas_gwei=22.92))
     records = decisions(finished.dir)
     acts = _acts(records)
-    assert len(acts) == 1 and acts[0]["gas_usd"] == pytest.approx(790_000 * 22.92e-9 * 2270, rel=0.002)
+    assert len(acts) == 1 and acts[0]["gas_usd"] == pytest.approx(790_000 * 22.92e-9 * acts[0]["price_usd"], rel=0.002)
     stops = [r for r in records if r["blocked_by"] == "emergency_stop"]
     assert stops and stops[0]["step"] > acts[0]["step"]
     assert all(r["rails"]["emergency_stop"] for r in records if r["step"] >= stops[0]["step"])

@@ -16,7 +16,8 @@ from tests.shadow.helpers import config, run_in_process
 STEPS = 120
 # narrow floors without the gate: about eight actions in two hours of the real day
 ACTIVE = {"gating.mode": "off", "floors.mean_revert": 40, "floors.jumpy": 40, "floors.trend_up": 40,
-          "agent.rules.cooldown_minutes": 5}
+          "agent.width.mean_revert": 40, "agent.width.jumpy": 40, "agent.width.trend_up": 40,
+          "agent.rules.cooldown_minutes": 5, "market.gas_usd_median": 4.7}   # cheap gas: the rails tests count actions
 OVERRIDES = (f"shadow.max_steps={STEPS}", "shadow.pace_s=0.02", "monitoring.dashboard_every_steps=25",
              *(f"{k}={v}" for k, v in ACTIVE.items()))
 
