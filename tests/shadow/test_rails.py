@@ -15,7 +15,7 @@ from tests.shadow.conftest import decisions, wait_for
 from tests.shadow.helpers import config, run_in_process
 from tests.shadow.test_resume import ACTIVE
 
-# Without rails, ACTIVE acts at steps 31, 48, 64, 71, 93, 110, 115, 120, ... (test_resume's settings)
+# Without rails, ACTIVE acts at steps 94, 99, 104, 109, 114, ... after its opening band (test_resume's settings)
 
 
 def _acts(records):

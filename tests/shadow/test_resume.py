@@ -60,15 +60,18 @@ def test_resume__a_torn_last_line_is_cut_and_the_step_recomputed(memory_dir):
 
 
 def test_resume__a_step_logged_but_not_snapshotted_is_not_logged_twice(memory_dir):
-    reference = run_in_process(config(memory_dir / "reference", ACTIVE, max_steps=40))
+    reference = run_in_process(config(memory_dir / "reference", ACTIVE, max_steps=120))
+    acting = [r["step"] for r in decisions(reference.dir) if r["action"] != "hold" and r["step"] > 1]
+    assert acting, "the busy agent acts within the first two hours"
+    first = acting[0]                                                      # kill right after this action's line
     state = memory_dir / "ahead"
-    run_in_process(config(state, ACTIVE, max_steps=30))
-    older = memory_dir / "state_at_30.snapshot"
+    run_in_process(config(state, ACTIVE, max_steps=first - 1))
+    older = memory_dir / "state_before.snapshot"
     shutil.copy(state / "state.snapshot", older)
-    run_in_process(config(state, ACTIVE, max_steps=31))
+    run_in_process(config(state, ACTIVE, max_steps=first))
     shutil.copy(older, state / "state.snapshot")                           # killed between the log and the snapshot
-    assert len(decisions(state)) == 31 and decisions(state)[-1]["action"] != "hold"
-    run_in_process(config(state, ACTIVE, max_steps=40))
+    assert len(decisions(state)) == first and decisions(state)[-1]["action"] != "hold"
+    run_in_process(config(state, ACTIVE, max_steps=120))
     assert [comparable(r) for r in decisions(state)] == [comparable(r) for r in decisions(reference.dir)]
 
 

@@ -14,7 +14,8 @@ def test_world_cli__a_history_file_with_a_gap_is_stopped_before_anything_is_simu
     bad = tmp_path / "bars.csv"
     bars.drop(index=[50, 51]).to_csv(bad, index=False)
     out = tmp_path / "run"
-    code = single_run(out, "world=replay", f"world.history={bad}", "market.step_minutes=60")
+    code = single_run(out, "world=replay", f"world.history={bad}", "market.step_minutes=60",
+                      "agent.rules.rebalance_after_minutes=60")
     assert code == 2
     assert not (out / "episodes.parquet").exists() and not (out / "manifest.json").exists()
     summary = json.loads((out / "summary.json").read_text())
