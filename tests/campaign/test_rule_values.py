@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hbbatch.campaign.stream import simulate_frames
 from hbbatch.campaign.rule_values import COLUMNS, classifier_confusion, mark_bad_rules, rule_values
 from hbbatch.campaign.stream import simulate_frames
 from hbbatch.config.sim import REGIMES, AgentConf, MarketConf, RegimeMixConf
@@ -17,6 +18,7 @@ BUSY = {"rules": {"cooldown_minutes": 10, "rebalance_after_minutes": 5, "enabled
                   "vol_widen_ratio": 1.05, "vol_persist_minutes": 20},
         "width": {"mean_revert": 300, "jumpy": 300, "trend_up": 300}, "warmup_minutes": 0}
 FLOORS = {"mean_revert": 300, "jumpy": 300, "trend_up": 300}
+CHEAP_GAS = {"gas_usd_median": 4.7}   # under the rails' daily gas cap: the rules act
 
 
 def _config():
@@ -24,7 +26,7 @@ def _config():
     agent.update({k: v for k, v in BUSY.items() if k != "rules"})
     agent["rules"].update(BUSY["rules"])
     return {"n_steps": N_STEPS, "n_episodes": N_EPISODES, "seed": SEED, "dtype": "float64", "gating": {"mode": "off"},
-            "market": asdict(MarketConf()), "agent": agent, "floors": FLOORS, "regime_mix": asdict(RegimeMixConf()),
+            "market": {**asdict(MarketConf()), **CHEAP_GAS}, "agent": agent, "floors": FLOORS, "regime_mix": asdict(RegimeMixConf()),
             "world": {**asdict(WorldConf()), "name": "regimes", "kind": "parametric"}, "scale": {"batch_episodes": None}, "rule_values": {"enabled": True, "max_episodes": 10_000},
             "stats": {"confidence": 0.95, "n_bootstrap": 400, "bootstrap_seed": 1}}
 
@@ -32,7 +34,7 @@ def _config():
 def _episodes(enabled):
     agent = {**BUSY, "rules": {**BUSY["rules"], "enabled": enabled}}
     spec = RolloutSpec(n_episodes=N_EPISODES, n_steps=N_STEPS, gating="off", dtype="float64")
-    frame = pd.DataFrame(simulate(spec, make_params(agent=agent, floors=FLOORS, dtype="float64"), SEED).episodes)
+    frame = pd.DataFrame(simulate(spec, make_params(market=CHEAP_GAS, agent=agent, floors=FLOORS, dtype="float64"), SEED).episodes)
     frame.insert(0, "seed", SEED)
     return frame
 
