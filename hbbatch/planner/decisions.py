@@ -179,8 +179,8 @@ def drift_tstat(ctx: Mapping[str, float], model: DecisionModel) -> float:
 
 
 def _ev_gate(ctx: Mapping[str, float], model: DecisionModel) -> bool:
-    gain = fee_gain_usd(ctx, model)   # the simulator's test, GAS and FEE_GATE as measured
-    return gain >= fee_gate_usd(ctx, model) and gain - gas_usd(ctx, model) > 0.0
+    gain = fee_gain_usd(ctx, model)   # the simulator's test (policy.passes_gate), GAS and FEE_GATE as measured
+    return gain - gas_usd(ctx, model) >= fee_gate_usd(ctx, model)
 
 
 def _rail_gas_cap(ctx: Mapping[str, float], model: DecisionModel) -> bool:
