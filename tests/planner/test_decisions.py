@@ -122,8 +122,11 @@ def test_regime_trend__weekly_drift_tstat():
 
 
 def test_custom_agent_moves_the_thresholds():
-    calm = {**CTX, "realized_vol": 0.2}                          # gain 21.60 USD: passes FEE_GATE = 4
-    strict = DecisionModel(agent=AgentConf(fee_gate_usd=21.0, rails=RailsConf()))
+    calm = {**CTX, "realized_vol": 0.2}
+    gain, gain_toxic = _hand_gain(0.2), _hand_gain(0.2, 0.05)
+    assert gain_toxic - 2.0 > 4.0                                  # passes the default FEE_GATE = 4 throughout
+    # a FEE_GATE just under the non-toxic gain less GAS: 5 % toxic flow closes the gate
+    strict = DecisionModel(agent=AgentConf(fee_gate_usd=(gain + gain_toxic) / 2 - 2.0, rails=RailsConf()))
     assert range_flips("mev_share", 0.0, 0.05, 0.02, ["ev_gate"], calm, strict)          # gate at the edge
     assert not range_flips("mev_share", 0.0, 0.05, 0.02, ["ev_gate"], calm, MODEL)
 

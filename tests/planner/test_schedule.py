@@ -147,18 +147,19 @@ def toxicity_state(series: list[float], realized_vol: float = 0.2) -> CacheState
 
 
 def test_would_not_change_decisions__toxicity_far_from_the_ev_gate(roadmap_catalog):
-    # At 20 % volatility the simulator's EV gate flips at mev_share ~ 0.30 (test_decisions): a history
-    # around 1 % cannot flip it, one around 30 % can.
+    # At 20 % volatility the simulator's EV gate flips at mev_share ~ 0.85 (a fresh band held about a week,
+    # test_decisions' hand-worked gain less GAS against FEE_GATE): a history around 1 % cannot flip it, one
+    # around 85 % can.
     got = reasons(plan(roadmap_catalog, toxicity_state([0.010, 0.014, 0.011, 0.012]), {"toxicity": 0.2}, None, NOW))
     assert got["mev_toxicity"] == ("skip", "would not change decisions")
-    got = reasons(plan(roadmap_catalog, toxicity_state([0.28, 0.32, 0.29, 0.31]), {"toxicity": 0.2}, None, NOW))
+    got = reasons(plan(roadmap_catalog, toxicity_state([0.83, 0.87, 0.84, 0.86]), {"toxicity": 0.2}, None, NOW))
     assert got["mev_toxicity"] == ("run", "risk signal: toxicity")
 
 
 def test_would_not_change_decisions__gas_so_high_no_toxicity_opens_the_gate(roadmap_catalog):
     # 50 gwei at $3,000: a recenter costs 787,760 x 50e-9 x 3000 = $118, FEE_GATE = 2 x that = $236, above
     # the fee gain even with no toxic flow; a toxicity near the old flip point no longer matters.
-    state = ran(toxicity_state([0.28, 0.32, 0.29, 0.31]), "gas_regime", age_s=7200, gas_price=50.0, eth_price=3000.0)
+    state = ran(toxicity_state([0.83, 0.87, 0.84, 0.86]), "gas_regime", age_s=7200, gas_price=50.0, eth_price=3000.0)
     got = reasons(plan(roadmap_catalog, state, {"toxicity": 0.2}, None, NOW))
     assert got["mev_toxicity"] == ("skip", "would not change decisions")
 

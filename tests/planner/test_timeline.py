@@ -52,7 +52,9 @@ def test_risk_days__normal_runs_depth_every_six_hours_high_churn_never(roadmap_c
 
 
 def test_value_of_information__toxicity_far_from_the_gate_stops_after_enough_history(roadmap_catalog_static):
-    report = run(roadmap_catalog_static, constant(24 * 6, drawdown=0.3), "normal")["normal"]
+    series = constant(24 * 6, drawdown=0.3)
+    series.realized_vol[:] = 0.7   # the gate, which flips near 54 % a year for a fresh band, far away
+    report = run(roadmap_catalog_static, series, "normal")["normal"]
     assert report.runs["mev_toxicity"] == 3               # voi.min_history results, then the range is known
     assert report.reasons["mev_toxicity"]["would not change decisions"] == 24 * 6 - 1 - 3 * 24
 
