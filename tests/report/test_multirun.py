@@ -79,11 +79,19 @@ def test_finish_run__a_failed_criterion_exits_1_and_says_by_how_much(tmp_path, m
 
 def test_finish_run__a_missed_warn_criterion_is_reported_and_exits_0(tmp_path, make_job, run_config):
     run_dir = _three_way(tmp_path, make_job, b_widen=0.6)
-    assert run_config()["criteria"]["checks"]["widen_share"]["severity"] == "warn"   # the roadmap default
-    assert finish_run(run_dir, collect_jobs(run_dir), run_config()) == 0
+    assert run_config()["criteria"]["checks"]["widen_share"]["severity"] == "error"   # the roadmap default gates
+    warns = run_config(checks={"widen_share": {"severity": "warn"}})
+    assert finish_run(run_dir, collect_jobs(run_dir), warns) == 0
     results = json.loads((run_dir / "run_results.json").read_text())["results"]
     status = {r["unique_id"]: r["status"] for r in results}
     assert status["criterion.widen_share.B"] == "warn" and status["criterion.widen_share.C"] == "pass"
+
+
+def test_finish_run__the_widen_criterion_gates_by_default(tmp_path, make_job, run_config):
+    run_dir = _three_way(tmp_path, make_job, b_widen=0.6)
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config()) == 1
+    criteria = json.loads((run_dir / "criteria.json").read_text())["results"]
+    assert {(c["check"], c["variant"]) for c in criteria if c["status"] == "fail"} == {("widen_share", "B")}
 
 
 def test_finish_run__no_improvement_fails_the_pnl_criterion(tmp_path, make_job, run_config):
