@@ -7,6 +7,9 @@ import pandas as pd
 import pytest
 
 from hbbatch.sim import RolloutSpec, make_params, simulate
+
+# hourly steps: the agent's timers must be at least one step (a 15-minute timer is refused)
+HOURLY = {"warmup_minutes": 0, "rules": {"rebalance_after_minutes": 60, "vol_persist_minutes": 120}}
 from hbbatch.sim.history import ACTIVITY, GAS_USD, LOG_RETURN
 from hbbatch.worlds import build, history, inputs, pool
 
@@ -35,7 +38,7 @@ def test_build__replay_of_a_user_file_uses_every_window_in_order_and_says_so(tmp
     # 240 bars give 239 returns: 4 whole windows of 48
     assert built.n_episodes == 4 and "holds 4 windows" in caplog.text
     assert built.info["history_sha256"] and built.info["window_bars"] == 48
-    result = simulate(RolloutSpec(n_episodes=4, n_steps=48), make_params(market={"step_minutes": 60.0})
+    result = simulate(RolloutSpec(n_episodes=4, n_steps=48), make_params(market={"step_minutes": 60.0}, agent=HOURLY)
                       ._replace(world=built.params), seed=1)
     closes = bars["close"].to_numpy()
     expected = closes[np.arange(1, 5) * 48] / closes[np.arange(4) * 48]   # window e: bars 48e+1 .. 48(e+1)
@@ -53,7 +56,7 @@ def test_build__stress_worlds_change_only_their_assumption():
     gas = np.asarray(high.params.bars[:, GAS_USD]) * float(high.params.gas_scale)
     assert np.median(gas) == pytest.approx(37.5, rel=1e-4)
     spec = RolloutSpec(n_episodes=16, n_steps=steps)
-    params = make_params(market=market, agent={"rules": {"enabled": []}})
+    params = make_params(market=market, agent={**HOURLY, "rules": {**HOURLY["rules"], "enabled": []}})
     a = simulate(spec, params._replace(world=base.params), seed=5).episodes
     d = simulate(spec, params._replace(world=down.params), seed=5).episodes
     # the same real path, shifted by the drift: ln(P_end) moves by -2.67 / yr x one week exactly
