@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hbbatch.config.sim import MarketConf
 from hbbatch.planner import plans as p
 from hbbatch.planner.catalog import load_catalog
 from hbbatch.planner.schedule import plan
@@ -183,10 +184,11 @@ def test_would_not_change_decisions__never_applies_to_p0(roadmap_catalog):
 
 
 def test_plan_reports_mode_and_signals(roadmap_catalog):
-    got = plan(roadmap_catalog, CacheState(), {"gas_usd": 20.0}, None, NOW)
-    assert (got.mode, got.mode_reason) == ("high_churn", "auto: gas regime high")   # 20 >= 2 x 4.7
+    high_gas = 3.0 * MarketConf().gas_usd_median                 # at least 2 x the market's gas median
+    got = plan(roadmap_catalog, CacheState(), {"gas_usd": high_gas}, None, NOW)
+    assert (got.mode, got.mode_reason) == ("high_churn", "auto: gas regime high")
     assert got.signals["gas_regime"] == "high"
-    forced = plan(roadmap_catalog, CacheState(), {"gas_usd": 20.0}, {"mode": "normal"}, NOW)
+    forced = plan(roadmap_catalog, CacheState(), {"gas_usd": high_gas}, {"mode": "normal"}, NOW)
     assert (forced.mode, forced.mode_reason) == ("normal", "forced: normal")
 
 
