@@ -152,6 +152,9 @@ class ShadowRun:
         resuming = self.journal.claim({k: v for k, v in self.info.items()})
         if not resuming:
             self._open()
+            # the opening band is the run's first action (the log's `actions` counts it): the counters do too
+            self.metrics.actions.inc(int(self.state.rails.actions))
+            self.metrics.rule_actions.labels("initial").inc(int(self.state.rails.actions))
             self._save()
             log.info("shadow: new run in %s (config hash %s, calibration %s, source %s)", self.journal.dir,
                      self.info["config_hash"], self.calibration_hash, self.source.describe())

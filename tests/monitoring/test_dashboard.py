@@ -41,7 +41,7 @@ def test_dashboard__renders_in_chromium_with_the_runs_numbers(tmp_path):
     for section in ("Net PnL and PnL vs HODL", "Gas spent", "Actions and widens per hour", "Rules", "Rails", "Alerts",
                     "Manual overrides"):
         assert section in text, section
-    for rule in ("edge", "out_of_range", "vol_spike_widen", "rail_drawdown", "manual_override"):
+    for rule in ("edge", "out_of_range", "vol_widen", "rail_drawdown", "manual_override"):
         assert rule in text
     assert parsed.svgs == 3 and parsed.polylines == 3
     assert "http://" not in html and "https://" not in html          # self-contained: nothing fetched

@@ -20,7 +20,9 @@ def _samples(text: str) -> dict:
 
 
 def test_metrics__served_on_localhost_while_running_and_match_the_decision_log(memory_dir):
-    run = ShadowRun(config(memory_dir / "s", {**ACTIVE, "monitoring.port": 0}, max_steps=150, pace_s=0.01))
+    # edge is off by default (the controller waits for the price to leave): on here so both rules act
+    edge_on = {"agent.rules.enabled": ["out_of_range", "edge", "vol_widen", "vol_narrow", "trend_shift"]}
+    run = ShadowRun(config(memory_dir / "s", {**ACTIVE, **edge_on, "monitoring.port": 0}, max_steps=150, pace_s=0.01))
     thread = threading.Thread(target=run.run, daemon=True)
     thread.start()
     wait_for(lambda: run.metrics.port and len(decisions(memory_dir / "s")) >= 40, 60, what="40 steps")

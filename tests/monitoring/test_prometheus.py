@@ -70,7 +70,7 @@ scrape_configs:
         rails = {r["metric"]["rail"] for r in _query(base, "hbbatch_rail_state")}
         assert {"emergency_stop", "hard_cap", "position_size", "drawdown_exit", "manual_pause"} <= rails
         fires = {r["metric"]["rule"] for r in _query(base, "hbbatch_rule_fires_total")}
-        assert {"edge", "out_of_range", "vol_spike_widen"} <= fires
+        assert {"edge", "out_of_range", "vol_widen"} <= fires
         # what Prometheus holds is what the decision log says at about the same step
         step = float(_query(base, "hbbatch_step")[0]["value"][1])
         actions = float(_query(base, "hbbatch_actions_total")[0]["value"][1])
