@@ -371,8 +371,9 @@ class Reference:
         relative_next = equity_next - (s.hodl_eth * next_sqrt_price**2 + s.hodl_usd)
 
         # --- memory and rails
-        next_tick = log_price / LOG_TICK
-        out_of_range = ((next_tick < new_lower) | (next_tick >= new_upper)) & (liquidity > 0)
+        # wholly out of range over the step: judged on the step's high-low range (start and end here)
+        high, low = s.log_price + np.maximum(log_return, 0.0), s.log_price + np.minimum(log_return, 0.0)
+        out_of_range = ((high < new_lower * LOG_TICK) | (low >= new_upper * LOG_TICK)) & (liquidity > 0)
         window = a.gas_window_steps
         window_start = (np.floor((t_float + 1.0) / window) * window) == t_float + 1.0
         s.window_gas_usd = np.where(window_start, 0.0, s.window_gas_usd + gas)

@@ -73,8 +73,9 @@ def accrue(fill: Fill, observation: Observation, world: MarketMove) -> Accrual:
     lvr = pool.lvr_usd(obs.sqrt_price, sqrt_price, position.sqrt_lower, position.sqrt_upper, position.liquidity)
     # Out of range for the whole step: judged on the bar's high-low range where the world gives one (a
     # coarse bar whose close is outside may have traded inside the band), else on the close.
-    high = obs.log_price + getattr(world, "log_high", log_price - obs.log_price)
-    low = obs.log_price + getattr(world, "log_low", log_price - obs.log_price)
+    has_range = hasattr(world, "log_high") and hasattr(world, "log_low")
+    high = obs.log_price + world.log_high if has_range else log_price
+    low = obs.log_price + world.log_low if has_range else log_price
     out_of_range = ((high < log_lower) | (low >= log_upper)) & (position.liquidity > 0)
     return Accrual(log_price=log_price, sqrt_price=sqrt_price, fees_usd=fees, lvr_usd=lvr, in_range=in_range,
                    out_of_range=out_of_range,
