@@ -220,7 +220,7 @@ class Reference:
         s.hour_innovation = full(0.0)
         s.kappa_dt = m.mean_reversion_per_day[regime] * DAYS_PER_YEAR * m.dt_years
         s.jump_prob, s.jump_std, s.sigma_sqrt_dt = jump_prob, jump_std, sigma * np.sqrt(m.dt_years)
-        s.ref_abs_move = m.volume_ref_vol_annual * np.sqrt(m.dt_years) * math.sqrt(2.0 / math.pi)
+        s.ref_abs_move = m.volume_ref_vol_annual * np.sqrt(m.dt_years * (2.0 / math.pi))
         self.s = s
 
     def step(self) -> None:

@@ -48,12 +48,14 @@ def test_price__garch_keeps_the_regimes_long_run_volatility():
 
 
 def test_price__garch_market_paths_do_not_depend_on_agent_settings():
+    # cheap gas and narrow bands for the busy agent, so that it acts within the half day where the calm one holds
     market = {**GARCH, "garch_start_log_sd": 0.8, "drift_dispersion_annual": {"trend_up": 5.0},
-              "gas_vol_elasticity": 0.3}
+              "gas_vol_elasticity": 0.3, "gas_usd_median": 1.0}
     mix = {"mean_revert": 0.4, "jumpy": 0.3, "trend_up": 0.3}
     calm = _paths(32, 720, market, agent={"gas_usd": 2.0}, mix=mix, gating="ev")
-    busy = _paths(32, 720, market, agent={"gas_usd": 9.0, "rules": {"cooldown_minutes": 5, "edge_fraction": 0.3,
-                                                            "enabled": ["out_of_range", "edge"]}},
+    busy = _paths(32, 720, market, agent={"gas_usd": 9.0, "width": {"mean_revert": 200, "jumpy": 300, "trend_up": 400},
+                                          "rules": {"cooldown_minutes": 5, "edge_fraction": 0.3,
+                                                    "enabled": ["out_of_range", "edge"]}},
                   mix=mix, gating="off")
     np.testing.assert_array_equal(calm.path.price_usd, busy.path.price_usd)
     assert not np.array_equal(calm.episodes["actions"], busy.episodes["actions"])
