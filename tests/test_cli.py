@@ -146,7 +146,8 @@ def test_cli__subprocess_bad_input_is_one_line_on_stderr_and_exit_2(args, env, n
 
 @pytest.mark.slow
 def test_cli__joblib_launcher_gives_the_same_numbers_as_the_basic_launcher(tmp_path):
-    common = ["+experiment=three_way", *TINY, "criteria.fail_on_violation=false", "report.html=false"]
+    common = ["+experiment=three_way", "experiment.worlds=[historical]", *TINY, "criteria.fail_on_violation=false",
+              "report.html=false"]
     assert run_cli(*common, f"hydra.sweep.dir={tmp_path / 'basic'}") == 0
     assert run_cli(*common, f"hydra.sweep.dir={tmp_path / 'joblib'}", "hydra/launcher=joblib",
                    "hydra.launcher.n_jobs=2") == 0
