@@ -296,7 +296,7 @@ class Reference:
         eth_target = eth_for_liquidity(sqrt_price, new_sqrt_lower, new_sqrt_upper, new_liquidity)
         rebalance_swap_cost = swap_cost_usd((eth_held - eth_target) * price_usd, m.fee_rate, sqrt_price,
                                             s.pool_liquidity)
-        if spec.gating == "ev":
+        if spec.gating == "ev" and bool(a.ev_gate):
             variance = 0.5 * (s.var_short + s.var_long)
             half_width = 0.5 * (proposed_upper - proposed_lower) * LOG_TICK
             holding = np.clip(half_width**2 / np.maximum(variance, 1e-30), 1.0, a.ev_horizon_steps)

@@ -36,12 +36,14 @@ RULE_SUMS = ["fires", "actions", "gas_usd", "attributed_pnl_usd"]
 
 
 def rollout_spec(config: dict[str, Any], n_episodes: int):
+    """The job's static shapes. The EV gate is compiled in for every job and switched by the traced
+    `AgentParams.ev_gate` (gating.mode), so campaigns A, B and C share one compiled batch."""
     from hbbatch.sim import RolloutSpec
 
     step_minutes = float((config.get("market") or {}).get("step_minutes", 1.0))
     warmup_steps = round(float(config["agent"].get("warmup_minutes", 0.0)) / step_minutes)
     return RolloutSpec(n_episodes=int(n_episodes), n_steps=int(config["n_steps"]),
-                       gating=str(config["gating"]["mode"]), classifier=str(config["agent"]["classifier"]),
+                       gating="ev", classifier=str(config["agent"]["classifier"]),
                        dtype=str(config["dtype"]), warmup_steps=warmup_steps)
 
 
@@ -60,7 +62,8 @@ def simulate_frames(config: dict[str, Any], start: int, stop: int, batch_episode
     world = build_world(config) if world is None else world
     stop = min(stop, world.n_episodes)    # a replay runs at most the windows its history holds
     spec = rollout_spec(config, stop - start)
-    params = make_params(**{s: config[s] for s in SIM_SECTIONS}, dtype=spec.dtype)._replace(world=world.params)
+    params = make_params(**{s: config[s] for s in SIM_SECTIONS}, dtype=spec.dtype,
+                         gating=str(config["gating"]["mode"]))._replace(world=world.params)
     for result in simulate_batches(spec, params, int(config["seed"]), start, batch_episodes):
         episodes = pd.DataFrame(result.episodes)
         episodes.insert(0, "seed", int(config["seed"]))

@@ -93,7 +93,8 @@ class Stepper:
     def __init__(self, config: dict[str, Any], price_start_usd: float):
         market = {**config["market"], "price_start_usd": float(price_start_usd)}
         self.params: SimParams = make_params(market=market, agent=config["agent"], floors=config["floors"],
-                                             regime_mix=config["regime_mix"], dtype=DTYPE)
+                                             regime_mix=config["regime_mix"], dtype=DTYPE,
+                                             gating=str(config["gating"]["mode"]))
         self.gating = str(config["gating"]["mode"])
         self.classifier = "online"    # real prices have no true regime
         self._step = compiled_step(self.gating, self.classifier)

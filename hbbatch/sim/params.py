@@ -11,7 +11,7 @@ import numpy as np
 from hbbatch.config.sim import MIX_TOLERANCE, REENTRIES, WIDTH_UNITS, AgentConf, agent_problems, width_in_ticks, FloorsConf, MarketConf, RailsConf, RegimeMixConf, RulesConf
 from hbbatch.sim import precision
 from hbbatch.sim.price import DAYS_PER_YEAR, MINUTES_PER_YEAR
-from hbbatch.sim.types import OVERRIDES, REGIMES, RULES, AgentParams, MarketParams, SimParams
+from hbbatch.sim.types import GATINGS, OVERRIDES, REGIMES, RULES, AgentParams, MarketParams, SimParams
 
 
 
@@ -61,8 +61,11 @@ def regime_weights(regime_mix: Any) -> np.ndarray:
 
 
 def make_params(market: Any = None, agent: Any = None, floors: Any = None, regime_mix: Any = None,
-                dtype: str = "float32") -> SimParams:
-    """SimParams from mappings with the keys of hbbatch.config.sim's dataclasses (missing keys: defaults)."""
+                dtype: str = "float32", gating: str = "ev") -> SimParams:
+    """SimParams from mappings with the keys of hbbatch.config.sim's dataclasses (missing keys: defaults);
+    `gating` is gating.mode: "ev" (the EV gate applies) or "off" (floors only: campaign A)."""
+    if gating not in GATINGS:
+        raise ParamsError(f"gating.mode: {gating!r}; use one of {', '.join(GATINGS)}")
     mk = _merged(MarketConf(), market, "market")
     ag = _merged(AgentConf(), agent, "agent")
     rules = _merged(RulesConf(), ag.pop("rules"), "agent.rules")
@@ -131,6 +134,7 @@ def make_params(market: Any = None, agent: Any = None, floors: Any = None, regim
     )
     agent_params = AgentParams(
         capital_usd=f(ag["capital_usd"]), gas_usd=f(ag["gas_usd"]), fee_gate_usd=f(ag["fee_gate_usd"]),
+        ev_gate=jnp.asarray(gating == "ev"),
         ev_horizon_steps=f(minutes(ag["ev_horizon_minutes"])), floor_ticks=f(_per_regime(fl)),
         width_ticks=f(np.maximum(_per_regime({r: width_in_ticks(w, ag["width_unit"]) for r, w in ag["width"].items()}),
                                  _per_regime(fl))),

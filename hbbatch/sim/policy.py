@@ -201,8 +201,9 @@ def estimate_regime(observation: Observation, memory: Memory, params: AgentParam
 def act(observation: Observation, memory: Memory, params: AgentParams, gating: str = "ev",
         classifier: str = "online") -> Action:
     """The bot's decision for one step: the first rule that fires (off cooldown) proposes a band at the
-    regime's width or wider; the EV gate (`gating="ev"`, static) lets it through when its expected gain,
-    net of swap cost, less GAS reaches FEE_GATE (`passes_gate`). `classifier="oracle"` (static) reads the true
+    regime's width or wider; the EV gate lets it through when its expected gain, net of swap cost, less GAS
+    reaches FEE_GATE (`passes_gate`). The gate applies when `params.ev_gate` (traced) is set and
+    `gating="ev"` (static; "off" compiles the gate out). `classifier="oracle"` (static) reads the true
     regime from the observation instead of classifying online (ablations only)."""
     obs, pos = observation, observation.position
     regime_estimate = estimate_regime(obs, memory, params, classifier)
@@ -214,10 +215,10 @@ def act(observation: Observation, memory: Memory, params: AgentParams, gating: s
                                                                   params))
     eth_held, eth_target = eth_held_and_target(obs, target)
     swap_cost = rebalance_swap_cost_usd(obs, eth_held, eth_target)
-    if gating == "ev":
+    if gating == "ev":   # compiled in; params.ev_gate (traced) switches it, so gate on and off share a compile
         gain = expected_gain_usd(obs.log_price, obs.sqrt_price, pos, target, eth_target - eth_held,
                                  regime_estimate, memory, params, obs.fee_rate, obs.pool_liquidity)
-        gate_open = passes_gate(gain - swap_cost, params)
+        gate_open = passes_gate(gain - swap_cost, params) | ~params.ev_gate
     else:
         gate_open = jnp.ones((), bool)
     asked = proposal.fired & (memory.steps_since_action >= params.cooldown_steps)

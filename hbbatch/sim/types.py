@@ -27,7 +27,9 @@ class RolloutSpec:
 
     n_episodes: int
     n_steps: int
-    gating: str = "ev"            # key into GATINGS: "off" is campaign A (floors only)
+    gating: str = "ev"            # key into GATINGS: "ev" compiles the EV gate in and `AgentParams.ev_gate`
+    #                               switches it per run (traced: A, B and C share one compile); "off" compiles
+    #                               it out (floors only, whatever ev_gate says)
     classifier: str = "online"    # "oracle" lets the agent see the true regime (ablations)
     dtype: str = "float32"
     record_path: bool = False     # also return per-step price and band (tests, replay): memory O(N*T)
@@ -79,6 +81,7 @@ class AgentParams(NamedTuple):
     capital_usd: jax.Array            # ()
     gas_usd: jax.Array                # () GAS: the bot's belief of one action's cost
     fee_gate_usd: jax.Array           # () FEE_GATE
+    ev_gate: jax.Array                # () bool: the EV gate applies (gating.mode=ev); off is campaign A (floors only)
     ev_horizon_steps: jax.Array       # () longest holding time the gate credits a band with
     floor_ticks: jax.Array            # (n_regimes,)
     width_ticks: jax.Array            # (n_regimes,) the band's width per classified regime, at least the floor

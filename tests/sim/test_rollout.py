@@ -48,6 +48,23 @@ def test_rollout__compiles_once_across_param_values(tiny):
     assert fn._cache_size() == 1
 
 
+def test_rollout__gate_off_as_a_traced_flag_decides_as_the_gate_compiled_out(tiny):
+    """Campaign A (floors only) and B share one compiled batch: the traced ev_gate flag switches the gate off
+    with the same decisions as a spec that compiles the gate out (money to float64 rounding)."""
+    spec = dataclasses.replace(tiny, n_episodes=32, n_steps=1440, dtype="float64")
+    sections = dict(agent={"gas_usd": 2.0, "fee_gate_usd": 4.0}, market={"gas_usd_median": 4.7})
+    compiled_out = simulate(dataclasses.replace(spec, gating="off"), make_params(**sections), 42)
+    compiled_batch.cache_clear()
+    flag_off = simulate(spec, make_params(**sections, gating="off"), 42)
+    gate_on = simulate(spec, make_params(**sections, gating="ev"), 42)
+    assert compiled_batch.cache_info().misses == 1 and compiled_batch(spec)[0]._cache_size() == 1
+    for key in ("actions", "widens", "emergency_stops"):
+        np.testing.assert_array_equal(flag_off.episodes[key], compiled_out.episodes[key])
+    np.testing.assert_array_equal(flag_off.rules["actions"], compiled_out.rules["actions"])
+    np.testing.assert_allclose(flag_off.episodes["net_pnl_usd"], compiled_out.episodes["net_pnl_usd"], rtol=1e-12)
+    assert flag_off.episodes["actions"].sum() > gate_on.episodes["actions"].sum()   # the gate blocked some
+
+
 def test_rollout__same_seed_reproduces_and_another_seed_changes(tiny):
     a, b, c = (simulate(tiny, make_params(), seed) for seed in (42, 42, 43))
     for key in ("net_pnl_usd", "fees_usd", "actions", "price_end"):
