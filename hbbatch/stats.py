@@ -5,10 +5,17 @@ variant is compared with its baseline on the per-episode differences Δ_i = x_i(
 of the episodes they share. Widen share is a ratio of sums (Σ widens / Σ actions), not a mean: its
 bootstrap resamples episodes and recomputes the ratio, its t interval uses the ratio's linearisation.
 Student's t quantiles come from the regularised incomplete beta function (no SciPy at run time).
+
+Bootstraps cost O(n + B x min(n, BOOTSTRAP_UNITS)): up to BOOTSTRAP_UNITS observations each one is a resampled
+unit (the ordinary bootstrap); beyond, observation i joins group i mod BOOTSTRAP_UNITS and the groups' sums
+and sizes are resampled (a bootstrap of batch means: episodes are independent, so the groups are
+independent and nearly equal, and a resample's mean is its summed values over its summed sizes). At 4 M
+episodes one bootstrap then resamples 4,096 groups of about 1,000 episodes, not 4 M episodes.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from collections.abc import Sequence
@@ -23,6 +30,7 @@ PAIR_KEYS = ("episode", "regime")   # plus "seed" where both sides carry it: poo
 MARKET_KEYS = ("price_start", "realized_vol")   # the path itself: equal on paired episodes (common random numbers)
 MARKET_RTOL = 1e-9
 BOOTSTRAP_CHUNK_ELEMENTS = 1 << 22   # resamples drawn a block of rows at a time: memory O(chunk x n), not O(B x n)
+BOOTSTRAP_UNITS = 4096   # most units a bootstrap resamples: beyond, sums of this many groups (module docstring)
 RATIO_METRICS = {"widen_share": ("widens", "actions")}   # metric: (numerator, denominator) columns
 ALL = "all"
 
@@ -71,6 +79,7 @@ def t_cdf(t: float, df: float) -> float:
     return 1.0 - tail if t > 0 else tail
 
 
+@functools.lru_cache(maxsize=4096)   # every interval of a run asks for the same few (p, df)
 def t_quantile(p: float, df: float) -> float:
     """The p-quantile of Student's t with df degrees of freedom (bisection on the CDF to 1e-12)."""
     if not 0.0 < p < 1.0:
@@ -138,6 +147,32 @@ def bootstrap_sums(columns: np.ndarray, n_resamples: int, rng: np.random.Generat
     return out
 
 
+def resampling_units(columns: np.ndarray, max_units: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The units a bootstrap of `columns` (n, k) resamples and their sizes: the rows themselves (sizes None:
+    one each) up to max_units rows; beyond, the column sums of max_units groups (row i in group
+    i mod max_units, so each group spans the whole table) and the groups' row counts."""
+    columns = np.asarray(columns, dtype=np.float64)
+    n, max_units = columns.shape[0], int(max_units or BOOTSTRAP_UNITS)
+    if n <= max_units:
+        return columns, None
+    group = np.arange(n) % max_units
+    sums = np.column_stack([np.bincount(group, weights=columns[:, j], minlength=max_units)
+                            for j in range(columns.shape[1])])
+    return sums, np.bincount(group, minlength=max_units).astype(np.float64)
+
+
+def bootstrap_totals(columns: np.ndarray, n_resamples: int, rng: np.random.Generator,
+                     max_units: int | None = None) -> tuple[np.ndarray, np.ndarray | float]:
+    """(sums, sizes) of each resample: sums (n_resamples, k) of `columns` (n, k), sizes the observations each
+    resample holds (a float n when the rows themselves are the units, as in bootstrap_sums; an array
+    (n_resamples,) when groups are). A resample's mean is sums / sizes. Cost O(n + n_resamples x units)."""
+    units, sizes = resampling_units(columns, max_units)
+    if sizes is None:
+        return bootstrap_sums(units, n_resamples, rng), float(units.shape[0])
+    totals = bootstrap_sums(np.column_stack([units, sizes]), n_resamples, rng)
+    return totals[:, :-1], totals[:, -1]
+
+
 def percentile_interval(resampled: np.ndarray, confidence: float) -> tuple[float, float]:
     finite = resampled[np.isfinite(resampled)]
     if finite.size == 0:
@@ -196,7 +231,7 @@ def describe_metrics(frame: pd.DataFrame, metrics: Sequence[str], confidence: fl
         return {m: {"n": 0, "estimate": math.nan, "sd": math.nan, "t_low": math.nan, "t_high": math.nan,
                     "boot_low": math.nan, "boot_high": math.nan} for m in metrics}
     names = list(dict.fromkeys(c for m in metrics for c in _metric_columns(m)))
-    sums = bootstrap_sums(frame[names].to_numpy(np.float64), n_bootstrap, _rng(seed, "describe", label))
+    sums, sizes = bootstrap_totals(frame[names].to_numpy(np.float64), n_bootstrap, _rng(seed, "describe", label))
     boot_of = {c: sums[:, i] for i, c in enumerate(names)}
     out = {}
     for metric in metrics:
@@ -209,7 +244,7 @@ def describe_metrics(frame: pd.DataFrame, metrics: Sequence[str], confidence: fl
             boot = _sums_ratio(*(boot_of[c] for c in RATIO_METRICS[metric]))
         else:
             estimate, sd, low, high = t_interval(frame[metric].to_numpy(np.float64), confidence)
-            boot = boot_of[metric] / n
+            boot = boot_of[metric] / sizes
         boot_low, boot_high = percentile_interval(boot, confidence)
         out[metric] = {"n": n, "estimate": estimate, "sd": sd, "t_low": low, "t_high": high,
                        "boot_low": boot_low, "boot_high": boot_high}
@@ -292,7 +327,7 @@ def _paired_columns(part: pd.DataFrame, metrics: Sequence[str]) -> tuple[np.ndar
     return np.column_stack(columns), names
 
 
-def _paired_metric(part: pd.DataFrame, metric: str, boot_of: dict[str, np.ndarray],
+def _paired_metric(part: pd.DataFrame, metric: str, boot_of: dict[str, np.ndarray], sizes: np.ndarray | float,
                    confidence: float) -> dict[str, float]:
     n = len(part)
     if metric in RATIO_METRICS:
@@ -311,7 +346,7 @@ def _paired_metric(part: pd.DataFrame, metric: str, boot_of: dict[str, np.ndarra
         xv, xb = part[f"{metric}_v"].to_numpy(np.float64), part[f"{metric}_b"].to_numpy(np.float64)
         mean_v, mean_b = float(xv.mean()), float(xb.mean())
         diff, sd, low, high = t_interval(xv - xb, confidence)
-        boot = boot_of[f"{metric}_diff"] / n
+        boot = boot_of[f"{metric}_diff"] / sizes
     boot_low, boot_high = percentile_interval(boot, confidence)
     return {"mean_variant": mean_v, "mean_baseline": mean_b, "mean_diff": diff, "sd_diff": sd,
             "t_low": low, "t_high": high, "boot_low": boot_low, "boot_high": boot_high}
@@ -345,13 +380,13 @@ def compare_pair(variant: pd.DataFrame, baseline: pd.DataFrame, metrics: Sequenc
         n_v = len(variant) if regime == ALL else int((variant["regime"] == regime).sum())
         n_b = len(baseline) if regime == ALL else int((baseline["regime"] == regime).sum())
         mismatch = len(mismatched_regimes) if regime == ALL else int((mismatched_regimes == regime).sum())
-        boot_of = {}
+        boot_of, sizes = {}, float(n)
         if n:
             columns, names = _paired_columns(part, metrics)
-            sums = bootstrap_sums(columns, n_bootstrap, _rng(seed, variant_label, baseline_label, regime))
+            sums, sizes = bootstrap_totals(columns, n_bootstrap, _rng(seed, variant_label, baseline_label, regime))
             boot_of = {c: sums[:, i] for i, c in enumerate(names)}
         for metric in metrics:
-            stats = (_paired_metric(part, metric, boot_of, confidence) if n
+            stats = (_paired_metric(part, metric, boot_of, sizes, confidence) if n
                      else dict.fromkeys(STAT_COLUMNS, math.nan))
             rows.append({"variant": variant_label, "baseline": baseline_label,
                          "pair": f"{variant_label} - {baseline_label}", "metric": metric, "regime": regime,

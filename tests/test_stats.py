@@ -210,3 +210,73 @@ def test_pair_episodes__rows_with_a_different_market_path_are_not_pairs():
     assert (row.n_pairs, row.unpaired_mismatch, row.paired_share) == (2, 2, 0.5)
     with pytest.raises(stats.PairingError, match=r"C vs A: different markets: same episode index, different price"):
         stats.pair_episodes(variant.assign(price_start=variant.price_start * 1.01), base, "C", "A")
+
+
+# ---------------------------------------------------------------- bootstraps of many episodes: groups
+
+def test_resampling_units__rows_up_to_the_limit_then_groups_spanning_the_table():
+    columns = np.arange(10.0).reshape(5, 2)
+    units, sizes = stats.resampling_units(columns, max_units=5)
+    assert sizes is None and units is not None and np.array_equal(units, columns)
+    units, sizes = stats.resampling_units(np.arange(10.0)[:, None], max_units=4)   # rows 0,4,8 | 1,5,9 | 2,6 | 3,7
+    np.testing.assert_array_equal(units[:, 0], [12.0, 15.0, 8.0, 10.0])
+    np.testing.assert_array_equal(sizes, [3.0, 3.0, 2.0, 2.0])
+    units, sizes = stats.resampling_units(np.ones((1_000_003, 3)), max_units=stats.BOOTSTRAP_UNITS)
+    assert units.shape == (stats.BOOTSTRAP_UNITS, 3) and sizes.sum() == 1_000_003   # work O(units), not O(n)
+
+
+def test_bootstrap_totals__up_to_the_limit_the_ordinary_bootstrap_to_the_bit():
+    columns = np.random.default_rng(5).normal(size=(stats.BOOTSTRAP_UNITS, 2))
+    sums, sizes = stats.bootstrap_totals(columns, 300, np.random.default_rng(8))
+    assert sizes == stats.BOOTSTRAP_UNITS
+    np.testing.assert_array_equal(sums, stats.bootstrap_sums(columns, 300, np.random.default_rng(8)))
+
+
+def test_compare_pair__grouped_bootstrap_of_normal_pairs_matches_the_t_interval():
+    # n well beyond BOOTSTRAP_UNITS: groups are resampled; the mean of normals has the t interval as oracle
+    n = 50_000
+    rng = np.random.default_rng(11)
+    base = _episodes(rng.normal(100.0, 40.0, n), ["mean_revert"] * n)
+    variant = base.assign(net_pnl_usd=base["net_pnl_usd"] + rng.normal(3.0, 25.0, n))
+    row = stats.compare_pair(variant, base, ["net_pnl_usd"], variant_label="B", baseline_label="A",
+                             n_bootstrap=2000, seed=1).iloc[0]
+    diff = variant["net_pnl_usd"].to_numpy() - base["net_pnl_usd"].to_numpy()
+    t_half = stats.t_quantile(0.975, n - 1) * diff.std(ddof=1) / math.sqrt(n)
+    assert (row.t_high - row.t_low) / 2 == pytest.approx(t_half, rel=1e-9)
+    boot_half = (row.boot_high - row.boot_low) / 2
+    assert boot_half == pytest.approx(t_half, rel=0.08)          # resampling noise of 2,000 resamples: ~2.5 %
+    assert (row.boot_high + row.boot_low) / 2 == pytest.approx(diff.mean(), abs=0.15 * t_half)
+
+
+def test_bootstrap_totals__groups_give_the_ordinary_bootstraps_interval():
+    # the same data, every row a unit vs 64 groups: the same interval up to resampling noise
+    x = np.random.default_rng(12).exponential(1.0, 6000)[:, None]
+    intervals = []
+    for max_units in (len(x), 64):
+        sums, sizes = stats.bootstrap_totals(x, 4000, np.random.default_rng(3), max_units=max_units)
+        intervals.append(stats.percentile_interval(sums[:, 0] / sizes, 0.95))
+    (low_rows, high_rows), (low_groups, high_groups) = intervals
+    half = (high_rows - low_rows) / 2
+    assert (high_groups - low_groups) / 2 == pytest.approx(half, rel=0.2)   # 64 groups: sd known to ~9 %
+    assert (low_groups + high_groups) / 2 == pytest.approx((low_rows + high_rows) / 2, abs=0.2 * half)
+
+
+def test_bootstrap_totals__grouped_intervals_cover_the_true_mean_about_95_percent():
+    rng = np.random.default_rng(2025)
+    hits, trials = 0, 300
+    for i in range(trials):   # skewed data, 2,000 observations in 128 unequal groups (15 or 16 each)
+        x = rng.exponential(1.0, 2000)[:, None]
+        sums, sizes = stats.bootstrap_totals(x, 400, np.random.default_rng(i), max_units=128)
+        low, high = stats.percentile_interval(sums[:, 0] / sizes, 0.95)
+        hits += low <= 1.0 <= high
+    assert 0.91 <= hits / trials <= 0.98
+
+
+def test_describe_metrics__widen_share_of_many_episodes_matches_its_linearised_t_interval():
+    n = 30_000
+    rng = np.random.default_rng(13)
+    actions = rng.poisson(4, n) + 1
+    frame = pd.DataFrame({"episode": np.arange(n), "widens": rng.binomial(actions, 0.2), "actions": actions})
+    d = stats.describe_metric(frame, "widen_share", 0.95, 2000, seed=2)
+    assert d["estimate"] == pytest.approx(frame["widens"].sum() / frame["actions"].sum())
+    assert (d["boot_high"] - d["boot_low"]) / 2 == pytest.approx((d["t_high"] - d["t_low"]) / 2, rel=0.08)
