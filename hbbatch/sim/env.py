@@ -15,6 +15,9 @@ whoever set the position held (the holding-period attribution diagnostic).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
 import jax
 import jax.numpy as jnp
 
@@ -35,11 +38,13 @@ def start_tick(params: SimParams) -> jax.Array:
 
 
 def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: str,
-          pool_liquidity: jax.Array | None = None, warmup_steps: int = 0) -> SimState:
+          pool_liquidity: jax.Array | None = None, warmup_steps: int = 0,
+          warmup_world: WarmupWorld | None = None) -> SimState:
     """The episode's constants, the policy's memory after `warmup_steps` (static) of the world before the
     open, and the opening band: the bot starts the week holding half its capital in ETH and half in USD
     (the HODL portfolio) and opens the band its policy picks like any other action, paying the world's
-    median gas and the swap to the band's ratio. `pool_liquidity` is given when replaying real bars."""
+    median gas and the swap to the band's ratio. `pool_liquidity` is given when replaying real bars;
+    `warmup_world` is the world before the episode (default: the parametric world's, `parametric_warmup`)."""
     m, a = params.market, params.agent
     dtype = m.fee_rate.dtype
     counter_key = noise.episode_key(seed, episode)
@@ -69,31 +74,58 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
                                  sqrt_price_start=sqrt_price, pool_liquidity=pool_liquidity,
                                  hodl_eth=hodl_eth, hodl_usd=hodl_usd),
     )
-    return open_band(state._replace(memory=warm_up(state, params, warmup_steps)), params, classifier)
+    if warmup_world is None:
+        warmup_world = parametric_warmup(state, params, warmup_steps)
+    return open_band(state._replace(memory=warm_up(state.memory, warmup_world, warmup_steps, params)), params,
+                     classifier)
 
 
-def warm_up(state: SimState, params: SimParams, n_steps: int) -> Memory:
-    """The policy's memory after the `n_steps` (static) steps of the world that precede the episode: the
-    same process and regime, drawn from counters the episode never uses (2^32 - 1 - n_steps .. 2^32 - 2),
-    so the episode's own path is the same whatever the warm-up. The market state it ends in is
-    discarded for the same reason."""
+class WarmupWorld(NamedTuple):
+    """The world before an episode, one step at a time: `step(carry, j) -> (carry, move, seen)` gives warm-up
+    step j's move (j = 0 .. n - 1, the last just before the open); a step not `seen` (before the world's
+    history begins) leaves the memory as it was."""
+
+    step: Callable[[Any, jax.Array], tuple[Any, price.MarketMove, jax.Array]]
+    carry: Any
+
+
+def warmup_counter(j: jax.Array, n_steps: int, last: int) -> jax.Array:
+    """The counter of warm-up step j of n (static): last - (n - 1 - j), counters no episode step uses."""
+    return jnp.uint32(last) - (n_steps - 1 - j).astype(jnp.uint32)
+
+
+def warm_up(memory: Memory, world: WarmupWorld, n_steps: int, params: SimParams) -> Memory:
+    """The policy's memory after the `n_steps` (static) steps of `world` that precede the episode, each folded
+    in by `policy.remember`, the update of every step of the episode (with no band yet: never out of range,
+    no action). Every world warms up through this function; only the source of the moves differs."""
     if n_steps == 0:
-        return state.memory
-    key, dtype = state.episode.counter_key, state.log_price.dtype
+        return memory
+    no = jnp.zeros((), bool)
 
     def body(carry, j):
-        memory, log_price, gas_spell, market = carry
-        counter = jnp.uint32(0xFFFFFFFE) - (n_steps - 1 - j).astype(jnp.uint32)
+        memory, source = carry
+        source, move, seen = world.step(source, j)
+        folded = policy.remember(memory, move.log_return, move.volume_usd, no, no, params.agent)
+        return (jax.tree.map(lambda new, old: jnp.where(seen, new, old), folded, memory), source), None
+
+    (memory, _), _ = jax.lax.scan(body, (memory, world.carry), jnp.arange(n_steps, dtype=jnp.int32))
+    return memory
+
+
+def parametric_warmup(state: SimState, params: SimParams, n_steps: int) -> WarmupWorld:
+    """The parametric world before the episode: the same process and regime, drawn from counters the episode
+    never uses (2^32 - 1 - n_steps .. 2^32 - 2), so the episode's own path is the same whatever the warm-up.
+    The market state it ends in is discarded for the same reason."""
+    key, dtype = state.episode.counter_key, state.log_price.dtype
+
+    def step(carry, j):
+        log_price, gas_spell, market = carry
         before = state._replace(t=(j - n_steps).astype(jnp.int32), log_price=log_price, gas_spell=gas_spell,
                                 market=market)
-        world, market = world_move(price.draw(key, counter, dtype), before, params)
-        no = jnp.zeros((), bool)
-        memory = policy.remember(memory, world.log_return, world.volume_usd, no, no, params.agent)
-        return (memory, log_price + world.log_return, world.gas_spell, market), None
+        move, market = world_move(price.draw(key, warmup_counter(j, n_steps, 0xFFFFFFFE), dtype), before, params)
+        return (log_price + move.log_return, move.gas_spell, market), move, jnp.ones((), bool)
 
-    carry = (state.memory, state.log_price, state.gas_spell, state.market)
-    (memory, *_), _ = jax.lax.scan(body, carry, jnp.arange(n_steps, dtype=jnp.int32))
-    return memory
+    return WarmupWorld(step=step, carry=(state.log_price, state.gas_spell, state.market))
 
 
 def open_band(state: SimState, params: SimParams, classifier: str) -> SimState:

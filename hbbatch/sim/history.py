@@ -14,6 +14,10 @@ from the bar's open to its close (step variance: the bar's Parkinson variance (l
 over k), held inside the bar's real high and low, landing exactly on the close; each step's range
 for fees is the bar's high and low seen from that step's start (a real excursion anywhere in the
 bar may have happened in any of its steps). LVR integrates each step's realised squared move.
+
+Warm-up (`warmup_world`): before its first decision the policy folds in the real bars that precede the
+episode's first bar (the dates before its start, whatever the bootstrap does after it), bridged like the
+episode's own, through `env.warm_up`, the parametric world's warm-up too.
 """
 
 from __future__ import annotations
@@ -153,14 +157,50 @@ def label(cursor: Cursor, world: HistoryParams) -> jax.Array:
                      jnp.where(jump_share >= world.jumpy_variance_share, _JUMPY, _MEAN_REVERT)).astype(jnp.int32)
 
 
-def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: str, gating: str):
-    """The episode's opening state, its cursor, and its step function `(uniforms, (state, cursor)) ->`."""
+_WARMUP_LAST = _EPISODE_STEP - 1              # warm-up bridges draw from counters below the episode-level ones
+
+
+def warmup_world(counter_key: jax.Array, first_bar: jax.Array, level: EpisodeLevel, pool_liquidity: jax.Array,
+                 world: HistoryParams, fee_rate: jax.Array, volume_usd_per_step: jax.Array,
+                 n_steps: int) -> env.WarmupWorld:
+    """The real history before the episode's first bar, for `env.warm_up`: the m = n_steps // k whole bars
+    that fit in the warm-up (k steps per bar), bars first_bar - m .. first_bar - 1 read in order (the dates
+    that precede the episode's, whatever the bootstrap does after its first bar), each spread over its k steps
+    by `move` as in the episode (the bridge's normals from counters the episode never uses, so its path is
+    the same with or without warm-up). Not seen, so the memory keeps its prior there: the n_steps - m k
+    leading steps, and bars before the history's first (an episode that starts within m bars of the history's
+    beginning warms up on the bars there are; a replay's first window on none)."""
+    k = world.steps_per_bar
+    n_bars = jnp.int32(n_steps) // k
+    lead = jnp.int32(n_steps) - n_bars * k
+    zero = jnp.zeros((), world.bars.dtype)
+
+    def step(within, j):
+        position = jnp.maximum(j - lead, 0)
+        bar = first_bar - n_bars + position // k
+        seen = (j >= lead) & (bar >= 0)
+        cursor = Cursor(bar=jnp.maximum(bar, 0), substep=position % k, within=within, sum_return=zero,
+                        sum_sq_return=zero, sum_sq_jump=zero, n=zero)
+        u = draw(counter_key, env.warmup_counter(j, n_steps, _WARMUP_LAST), world.bars.dtype)
+        after, world_move = move(u, cursor, level, pool_liquidity, world, fee_rate, volume_usd_per_step)
+        return jnp.where(seen, after.within, 0.0), world_move, seen
+
+    return env.WarmupWorld(step=step, carry=zero)
+
+
+def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: str, gating: str,
+          warmup_steps: int = 0):
+    """The episode's opening state (the policy warmed up on the real bars before its first), its cursor, and
+    its step function `(uniforms, (state, cursor)) ->`."""
     world, market = params.world, params.market
-    # the pool level comes from the episode's own counter key, which reset derives from (seed, episode)
-    counter_key = env.reset(seed, episode, params, classifier).episode.counter_key
+    # the pool level comes from the episode's own counter key, the one env.reset derives from (seed, episode)
+    counter_key = noise.episode_key(seed, episode)
     cursor, level = start(counter_key, episode, world)
     pool_liquidity = market.pool_liquidity * level.liquidity_multiple
-    state = env.reset(seed, episode, params, classifier, pool_liquidity=pool_liquidity)
+    before = warmup_world(counter_key, cursor.bar, level, pool_liquidity, world, market.fee_rate,
+                          market.volume_usd_per_step, warmup_steps)
+    state = env.reset(seed, episode, params, classifier, pool_liquidity=pool_liquidity, warmup_steps=warmup_steps,
+                      warmup_world=before)
 
     def step(u: jax.Array, carry: tuple[SimState, Cursor]):
         state, cursor = carry

@@ -47,7 +47,8 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
         carry0, draw = state, price.draw
         step = functools.partial(env.step_drawn, params=params, gating=spec.gating, classifier=spec.classifier)
     else:  # a historical world: the cursor into the real bars travels with the state
-        state, cursor, step = history.reset(seed, episode, params, spec.classifier, spec.gating)
+        state, cursor, step = history.reset(seed, episode, params, spec.classifier, spec.gating,
+                                             spec.warmup_steps)
         carry0, draw = (state, cursor), history.draw
     key, dtype = state.episode.counter_key, state.log_price.dtype
 

@@ -1,5 +1,6 @@
 """The historical world on device: bars read exactly, blocks of the configured length, common random
-numbers, one compile per history length, sub-bar bridges that land on the real closes."""
+numbers, one compile per history length, sub-bar bridges that land on the real closes, and the warm-up on
+the real bars before each episode."""
 
 import jax
 import jax.numpy as jnp
@@ -104,7 +105,7 @@ def test_history__market_paths_do_not_depend_on_agent_settings():
 
 
 def test_history__a_new_history_of_the_same_length_does_not_recompile():
-    spec = RolloutSpec(n_episodes=4, n_steps=64)
+    spec = RolloutSpec(n_episodes=4, n_steps=64, warmup_steps=48)   # the warm-up's bars are traced too
     fn, _, _ = compiled_batch(spec)
     before = fn._cache_size()
     first, _ = run(spec, _params(_bars(1000, seed=5), restart_prob=0.05), seed=1)
@@ -126,3 +127,117 @@ def test_history__replay_episode_ends_at_the_window_close_and_fees_scale_with_th
     np.testing.assert_allclose(full.episodes["price_end"] / price_start, np.exp(windows), rtol=2e-5)
     np.testing.assert_allclose(switched.episodes["fees_usd"], 0.75 * full.episodes["fees_usd"], rtol=1e-5)
     assert (full.episodes["actions"] == 1).all()   # the opening band only
+
+
+# --- warm-up on the real bars before the episode
+
+def _regime_bars(n_per_segment: int = 1000, seed: int = 11) -> np.ndarray:
+    """Calm, jumpy, trending and calm again, one-step bars with pool activity that varies."""
+    rng = np.random.default_rng(seed)
+    n = 4 * n_per_segment
+    r = rng.normal(0.0, 0.0008, n)
+    jumpy = slice(n_per_segment, 2 * n_per_segment)
+    r[jumpy] += np.where(rng.uniform(size=n_per_segment) < 0.01, rng.choice([-0.02, 0.02], n_per_segment), 0.0)
+    r[2 * n_per_segment: 3 * n_per_segment] += 0.0004
+    columns = np.zeros((n, N_COLUMNS))
+    columns[:, LOG_RETURN] = r
+    columns[:, LOG_HIGH] = np.maximum(r, 0.0) + 1e-4
+    columns[:, LOG_LOW] = np.minimum(r, 0.0) - 1e-4
+    columns[:, ACTIVITY] = rng.lognormal(0.0, 0.5, n)
+    columns[:, GAS_USD] = 3.0
+    return columns
+
+
+def _hand_warm_up(log_returns: np.ndarray, volumes_usd: np.ndarray, agent, market) -> dict[str, float]:
+    """The policy's memory update, by hand in NumPy (policy.remember with no band and no action)."""
+    g = lambda name: float(getattr(agent, name))  # noqa: E731
+    weights = np.diff(np.asarray(market.regime_cdf, np.float64), prepend=0.0)
+    v0 = float(np.sum(np.asarray(market.vol_annual, np.float64) * weights)) ** 2 * float(market.dt_years)
+    half_pi = np.sqrt(np.pi / 2.0)
+    m = {"mean_abs_return": np.sqrt(v0) / half_pi, "mean_return": 0.0, "mean_sq_return": v0, "mean_sq_jump": 0.0,
+         "var_short": v0, "var_long": v0, "robust_var_short": v0, "robust_var_long": v0,
+         "mean_volume_usd": float(market.volume_usd_per_step), "steps_out_of_range": 0.0,
+         "steps_since_action": 1e9, "steps_vol_high": 0.0, "steps_vol_low": 0.0}
+    a, a_short, a_long = g("classifier_alpha"), g("vol_short_alpha"), g("vol_long_alpha")
+    for r, volume in zip(log_returns, volumes_usd):
+        threshold = g("jump_sigmas") * m["mean_abs_return"] * half_pi
+        capped = min(r * r, threshold**2)
+        m["mean_abs_return"] += a * (min(abs(r), threshold) - m["mean_abs_return"])
+        m["mean_return"] += a * (r - m["mean_return"])
+        m["mean_sq_return"] += a * (r * r - m["mean_sq_return"])
+        m["mean_sq_jump"] += a * ((r * r if abs(r) > threshold else 0.0) - m["mean_sq_jump"])
+        m["var_short"] += a_short * (r * r - m["var_short"])
+        m["var_long"] += a_long * (r * r - m["var_long"])
+        m["robust_var_short"] += a_short * (capped - m["robust_var_short"])
+        m["robust_var_long"] += a_long * (capped - m["robust_var_long"])
+        m["mean_volume_usd"] += a_long * (volume - m["mean_volume_usd"])
+        m["steps_since_action"] += 1.0
+        ratio = np.sqrt(m["robust_var_short"] / max(m["robust_var_long"], 1e-30))
+        m["steps_vol_high"] = m["steps_vol_high"] + 1.0 if ratio > g("vol_widen_ratio") else 0.0
+        m["steps_vol_low"] = m["steps_vol_low"] + 1.0 if ratio < g("vol_narrow_ratio") else 0.0
+    return m
+
+
+def _hand_regime(m: dict[str, float], agent) -> str:
+    """The classifier's rule on a hand-run memory."""
+    alpha = float(agent.classifier_alpha)
+    variance = max(m["mean_sq_return"] - m["mean_return"] ** 2, 1e-30)
+    t_stat = m["mean_return"] / np.sqrt(variance) * np.sqrt((2.0 - alpha) / alpha)
+    if t_stat >= float(agent.trend_tstat):
+        return "trend_up"
+    return "jumpy" if m["mean_sq_jump"] / max(m["mean_sq_return"], 1e-30) >= float(agent.jumpy_variance_share) \
+        else "mean_revert"
+
+
+WARMUP_STEPS = 1440
+
+
+def test_history__warm_up_memory_equals_a_hand_run_of_the_policy_update_over_the_bars_before_the_episode():
+    from hbbatch.sim import history, precision
+
+    world = _world(_regime_bars(), restart_prob=1 / 500)._replace(pool_levels=np.asarray([[1.7, 0.9]]))
+    columns = world.bars.astype(np.float64)   # the bars as the world holds them
+    with precision.scope():
+        params = jax.tree.map(lambda x: jnp.asarray(x, jnp.float64) if np.issubdtype(np.asarray(x).dtype, np.floating)
+                              else jnp.asarray(x), make_params(dtype="float64")._replace(world=world))
+        reset = jax.jit(jax.vmap(lambda e: history.reset(jnp.uint32(5), e, params, "online", "ev", WARMUP_STEPS)[:2]))
+        state, cursor = reset(jnp.arange(40, dtype=jnp.uint32))
+    first = np.asarray(cursor.bar)
+    assert (first < WARMUP_STEPS).any() and (first >= WARMUP_STEPS).any()   # both kinds of start drawn
+    volume_per_step = float(params.market.volume_usd_per_step) * 1.7
+    classified = []
+    for e, bar in enumerate(first):
+        before = slice(max(bar - WARMUP_STEPS, 0), bar)   # near the history's start: the bars there are
+        expected = _hand_warm_up(columns[before, LOG_RETURN], volume_per_step * columns[before, ACTIVITY],
+                                 params.agent, params.market)
+        for name, value in expected.items():
+            assert float(getattr(state.memory, name)[e]) == pytest.approx(value, rel=1e-9, abs=1e-15), (e, name)
+        classified.append(_hand_regime(expected, params.agent))
+    assert {"jumpy", "trend_up"} <= set(classified)   # the opening decisions see the dates before them
+
+
+def test_history__warm_up_sets_the_first_decisions_regime_and_leaves_the_market_path_unchanged():
+    from hbbatch.sim import history
+    from hbbatch.sim.types import REGIMES
+
+    world = _world(_regime_bars(), restart_prob=1 / 500)
+    params = make_params()._replace(world=world)
+    spec = RolloutSpec(n_episodes=32, n_steps=64, record_path=True)
+    cold = simulate(spec, params, seed=5)
+    warm = simulate(RolloutSpec(n_episodes=32, n_steps=64, record_path=True, warmup_steps=WARMUP_STEPS), params, seed=5)
+    np.testing.assert_array_equal(cold.path.price_usd, warm.path.price_usd)   # common random numbers
+    np.testing.assert_array_equal(cold.path.volume_usd, warm.path.volume_usd)
+    assert (cold.path.regime_estimate[:, 0] == REGIMES.index("mean_revert")).all()   # the prior, by construction
+    first = warm.path.regime_estimate[:, 0]
+    assert (first != REGIMES.index("mean_revert")).any()
+    # a coarser bar: the whole bars before the first are bridged into the warm-up, the path still the same
+    coarse = make_params()._replace(world=_world(_regime_bars(), restart_prob=1 / 50, k=60))
+    a = simulate(RolloutSpec(n_episodes=8, n_steps=120, record_path=True), coarse, seed=5)
+    b = simulate(RolloutSpec(n_episodes=8, n_steps=120, record_path=True, warmup_steps=WARMUP_STEPS), coarse, seed=5)
+    np.testing.assert_array_equal(a.path.price_usd, b.path.price_usd)
+    state, cursor = jax.jit(jax.vmap(lambda e: history.reset(jnp.uint32(5), e, jax.tree.map(jnp.asarray, coarse),
+                                                             "online", "ev", WARMUP_STEPS)[:2]))(jnp.arange(8, dtype=jnp.uint32))
+    assert (np.asarray(cursor.bar) >= WARMUP_STEPS // 60).all()
+    # these bars move about 1e-4 a minute against the prior's 7.6e-4: a day of them pulls the estimate down
+    prior_variance = float(params.market.vol_annual[0]) ** 2 * float(params.market.dt_years)
+    assert np.all(np.asarray(state.memory.var_short) < 0.1 * prior_variance)
