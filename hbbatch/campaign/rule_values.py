@@ -22,10 +22,11 @@ import pandas as pd
 
 from hbbatch import io as hbio
 from hbbatch.config.sim import REGIMES
+from hbbatch.report.files import RULE_VALUES
+from hbbatch.report.rule_values import mark_bad_rules
 from hbbatch.stats import compare_pair
 
 log = logging.getLogger(__name__)
-RULE_VALUES = "rule_values.parquet"
 VALUE_METRICS = ("net_pnl_usd", "pnl_vs_hodl_usd")
 COLUMNS = ["variant", "rule", "regime", "metric", "value_usd", "low", "high", "n_pairs", "t_low", "t_high",
            "mean_with_usd", "mean_without_usd", "confidence"]
@@ -64,24 +65,6 @@ def rule_values(config: dict[str, Any], episodes: pd.DataFrame, label: str, star
         log.info("[%s] value of %s: %+.2f USD/episode net PnL [%+.2f, %+.2f] over %d pairs", label, rule,
                  overall["value_usd"], overall["low"], overall["high"], overall["n_pairs"])
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
-
-
-def mark_bad_rules(summary_rules: list[dict[str, Any]], values: pd.DataFrame) -> list[dict[str, Any]]:
-    """summary.json's per-rule rows with each rule's value (overall net PnL) beside its totals; `bad` is set
-    by the value (upper bound below zero), the attribution's sign kept as `attributed_bad`."""
-    overall = values[(values["regime"] == "all") & (values["metric"] == "net_pnl_usd")].set_index("rule")
-    rows = []
-    for row in summary_rules:
-        row = dict(row)
-        row["attributed_bad"] = bool(row.get("bad", False))
-        if row["rule"] in overall.index:
-            v = overall.loc[row["rule"]]
-            row.update(value_usd=float(v["value_usd"]), value_low=float(v["low"]), value_high=float(v["high"]),
-                       bad=bool(v["high"] < 0))
-        else:   # not a rule (initial position, rails) or not enabled: no counterfactual, never bad
-            row.update(value_usd=None, value_low=None, value_high=None, bad=False)
-        rows.append(row)
-    return rows
 
 
 def classifier_confusion(episodes: pd.DataFrame, regimes: tuple[str, ...]) -> dict[str, dict[str, float]]:

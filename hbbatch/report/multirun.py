@@ -19,7 +19,8 @@ from hbbatch import exit_codes, runs, stats, tables
 from hbbatch import io as hbio
 from hbbatch.errors import one_line
 from hbbatch.report import axes
-from hbbatch.report.files import EPISODES, MANIFEST, SUMMARY
+from hbbatch.report import rule_values
+from hbbatch.report.files import EPISODES, MANIFEST, RULE_VALUES, SUMMARY
 from hbbatch.report.run_results import build_run_results
 from hbbatch.report.summary import pooled_summary, variant_row
 from hbbatch.report.verdict import money
@@ -27,7 +28,6 @@ from hbbatch.report.verdict import money
 log = logging.getLogger(__name__)
 COMPARISON, CRITERIA, RUN_RESULTS, REPORT = "comparison.parquet", "criteria.json", "run_results.json", "report.html"
 CALIBRATION_SPREAD = "calibration_spread.parquet"   # hbbatch.campaign.calibration_spread
-RULE_VALUES = "rule_values.parquet"   # the agent's counterfactual rule values (per job, and the run's)
 
 
 class RunConfigError(ValueError):
@@ -383,6 +383,8 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
     else:
         worlds = pool_worlds(jobs, stats_conf, {(r["variant"], r["world"]) for r in refused})
     several = len({j.world for j in jobs}) > 1
+    pooled = {(label, w.name) for w in worlds for label in w.episodes}
+    values = rule_values.run_table([j for j in jobs if (j.label, j.world) in pooled]) if not single else pd.DataFrame()
 
     rows, comparisons, convergences, skipped_pairs, criteria_results = [], [], [], list(refused), []
     rules_by_world: dict[str, dict[str, pd.DataFrame]] = {}
@@ -395,7 +397,7 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
         comparisons.append(comparison)
         convergences.append(convergence)
         skipped_pairs += skipped
-        rules = {label: pd.DataFrame(summary["rules"]) for label, summary in world.summaries.items()}
+        rules = rule_values.rule_tables(world.summaries, values, world.name)
         rules_by_world[world.name] = rules
         if crit_conf.get("enabled", True) and crit_conf.get("checks") and judged and baseline in world.episodes:
             from hbbatch.criteria import evaluate
@@ -425,12 +427,14 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
 
     from hbbatch.report.verdict import decide
 
-    extras = report_extras(run_dir, jobs)
+    extras = report_extras(run_dir, jobs, values)
     verdict = decide(variants, comparison, criteria_results, baseline, code, errors,
                      calibration_spread=calibration_spreads(worlds, baseline))
     job_dicts = [j.as_dict() for j in jobs]
     shares = paired_shares(comparison)
     hbio.write_parquet(run_dir / COMPARISON, comparison)
+    if len(values):
+        hbio.write_parquet(run_dir / RULE_VALUES, values)
     if judged:
         hbio.write_json(run_dir / CRITERIA, {
             "baseline": baseline, "judged": judged, "thresholds": dict(crit_conf["thresholds"]),
@@ -442,7 +446,8 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
             "worlds": [w.name for w in worlds], "verdict": verdict.to_dict(),
             **({"search": search.to_dict()} if search is not None else {}),
             "jobs": job_dicts, "variants": variants.to_dict(orient="records"), "paired_share": shares,
-            "skipped_pairs": skipped_pairs, "convergence": convergence.to_dict(orient="records"), "errors": errors})
+            "skipped_pairs": skipped_pairs, "convergence": convergence.to_dict(orient="records"), "errors": errors,
+            **({"rule_values": RULE_VALUES} if len(values) else {})})
     elapsed = (time.time() - started) if started else sum(j["execution_time"] for j in job_dicts)
     hbio.write_json(run_dir / RUN_RESULTS, build_run_results(
         jobs=job_dicts, criteria=criteria_results, experiment=experiment, elapsed_s=elapsed, exit_code=code,
@@ -487,21 +492,15 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
     return code
 
 
-def report_extras(run_dir: Path, jobs: list[Job]) -> dict[str, Any]:
-    """What other parts of a run leave for the report, where present: rule values (rule_values.parquet, the run's
-    or else each job's), world validation and classifier quality (recorded by the jobs)."""
+def report_extras(run_dir: Path, jobs: list[Job], values: pd.DataFrame | None = None) -> dict[str, Any]:
+    """What other parts of a run leave for the report, where present: rule values (the run's table,
+    hbbatch.report.rule_values; a single run's own rule_values.parquet), world validation and classifier
+    quality (recorded by the jobs)."""
     extras: dict[str, Any] = {}
-    if (run_dir / RULE_VALUES).is_file():
-        frames = [pd.read_parquet(run_dir / RULE_VALUES)]
-    else:
-        # a job names itself by campaign; the run labels it by its settings (and seed, for replications)
-        seen = [(j.label, j.world) for j in jobs]
-        frames = [pd.read_parquet(j.dir / RULE_VALUES).assign(
-                      world=j.world, variant=j.label if seen.count((j.label, j.world)) == 1
-                      else f"{j.label} seed {j.record.get('seed')}#{j.num}")
-                  for j in jobs if (j.dir / RULE_VALUES).is_file()]
-    if frames:
-        extras["rule_values"] = pd.concat(frames, ignore_index=True)
+    if values is not None and len(values):
+        extras["rule_values"] = values
+    elif (run_dir / RULE_VALUES).is_file():
+        extras["rule_values"] = pd.read_parquet(run_dir / RULE_VALUES)
     for key in ("world_validation", "classifier_confusion"):
         found = {}
         for job in jobs:

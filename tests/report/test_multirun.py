@@ -286,3 +286,52 @@ def test_finish_run__shows_the_calibration_spread_beside_the_monte_carlo_interva
     low, high = b["calibration_spread"]["default"]
     assert low == pytest.approx(0.0, abs=3.0) and high == pytest.approx(80.0, abs=3.0)
     assert "calibration [" in (run_dir / "report.html").read_text()
+
+
+def _rule_values(campaign, values_usd, half_width_usd=1.5, n_pairs=400):
+    """A job's rule_values.parquet as hbbatch.campaign.rule_values writes it: {rule: value} overall, in
+    net PnL and PnL vs HODL, symmetric intervals."""
+    rows = [{"variant": campaign, "rule": rule, "regime": regime, "metric": metric, "value_usd": value,
+             "low": value - half_width_usd, "high": value + half_width_usd, "n_pairs": n_pairs,
+             "t_low": value - half_width_usd, "t_high": value + half_width_usd, "mean_with_usd": 100.0 + value,
+             "mean_without_usd": 100.0, "confidence": 0.95}
+            for rule, value in values_usd.items() for regime in ("all", "jumpy")
+            for metric in ("net_pnl_usd", "pnl_vs_hodl_usd")]
+    return pd.DataFrame(rows)
+
+
+def test_finish_run__the_runs_rule_values_judge_bad_rules_by_value_not_by_attribution(tmp_path, make_job, run_config):
+    run_dir = tmp_path / "run"
+    a, b = episodes_frame(), episodes_frame(shift_usd=40.0)
+    make_job(run_dir, 0, "A", ["campaign=A"], a)
+    make_job(run_dir, 1, "B", ["campaign=B"], b, rules=rules_frame(b, edge_pnl_usd=+3.0))   # attribution: good
+    _rule_values("A", {"edge": 2.0, "vol_spike_widen": 1.0}).to_parquet(run_dir / "0_A" / "rule_values.parquet")
+    # edge (about 85 % of B's actions) loses money in B only: switching it off would have earned $4 an episode
+    _rule_values("B", {"edge": -4.0, "vol_spike_widen": 1.0}).to_parquet(run_dir / "1_B" / "rule_values.parquet")
+    assert finish_run(run_dir, collect_jobs(run_dir), run_config()) == 1
+    failed = [c for c in json.loads((run_dir / "criteria.json").read_text())["results"] if c["status"] == "fail"]
+    assert [c["check"] for c in failed] == ["no_new_bad_rule"]
+    table = pd.read_parquet(run_dir / "rule_values.parquet")
+    assert {"world", "variant", "rule", "regime", "metric", "value_usd", "low", "high", "n_pairs"} <= set(table.columns)
+    assert set(table["variant"]) == {"A", "B"} and table["world"].nunique() == 1 and len(table) == 16
+    row = table.query("variant == 'B' and rule == 'edge' and regime == 'all' and metric == 'net_pnl_usd'").iloc[0]
+    assert (row.value_usd, row.high, row.n_pairs, row.replications) == (-4.0, -2.5, 400, 1)
+    assert json.loads((run_dir / "summary.json").read_text())["rule_values"] == "rule_values.parquet"
+    assert "Rule dashboard" in (run_dir / "report.html").read_text()
+
+
+def test_finish_run__replications_rule_values_pool_by_pairs_with_intervals_in_quadrature(tmp_path, make_job, run_config):
+    run_dir = tmp_path / "run"
+    for num, (campaign, seed, value, half, n) in enumerate((("A", 1, 10.0, 4.0, 100), ("A", 2, 20.0, 2.0, 300),
+                                                           ("B", 1, 5.0, 1.0, 400))):
+        job_dir = make_job(run_dir, num, campaign, [f"seed={seed}", f"campaign={campaign}"],
+                           episodes_frame(shift_usd=40.0 * (campaign == "B"), seed=seed))
+        _rule_values(campaign, {"edge": value}, half, n).to_parquet(job_dir / "rule_values.parquet")
+    finish_run(run_dir, collect_jobs(run_dir), run_config())
+    table = pd.read_parquet(run_dir / "rule_values.parquet")
+    row = table.query("variant == 'A' and regime == 'all' and metric == 'net_pnl_usd'").iloc[0]
+    # by hand: (100 x 10 + 300 x 20) / 400; half-width sqrt((0.25 x 4)^2 + (0.75 x 2)^2)
+    half = (1.0 + 2.25) ** 0.5
+    assert (row.value_usd, row.n_pairs, row.replications) == (17.5, 400, 2)
+    assert row.low == pytest.approx(17.5 - half) and row.high == pytest.approx(17.5 + half)
+    assert row.mean_with_usd == pytest.approx(117.5) and row.t_high == pytest.approx(17.5 + half)
