@@ -320,7 +320,8 @@ def test_finish_run__the_runs_rule_values_judge_bad_rules_by_value_not_by_attrib
     assert "Rule dashboard" in (run_dir / "report.html").read_text()
 
 
-def test_finish_run__replications_rule_values_pool_by_pairs_with_intervals_in_quadrature(tmp_path, make_job, run_config):
+def test_finish_run__replications_rule_values_pool_by_pairs_with_intervals_in_quadrature(tmp_path, make_job,
+                                                                                        run_config):
     run_dir = tmp_path / "run"
     for num, (campaign, seed, value, half, n) in enumerate((("A", 1, 10.0, 4.0, 100), ("A", 2, 20.0, 2.0, 300),
                                                            ("B", 1, 5.0, 1.0, 400))):

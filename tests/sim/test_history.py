@@ -235,8 +235,9 @@ def test_history__warm_up_sets_the_first_decisions_regime_and_leaves_the_market_
     a = simulate(RolloutSpec(n_episodes=8, n_steps=120, record_path=True), coarse, seed=5)
     b = simulate(RolloutSpec(n_episodes=8, n_steps=120, record_path=True, warmup_steps=WARMUP_STEPS), coarse, seed=5)
     np.testing.assert_array_equal(a.path.price_usd, b.path.price_usd)
-    state, cursor = jax.jit(jax.vmap(lambda e: history.reset(jnp.uint32(5), e, jax.tree.map(jnp.asarray, coarse),
-                                                             "online", "ev", WARMUP_STEPS)[:2]))(jnp.arange(8, dtype=jnp.uint32))
+    traced = jax.tree.map(jnp.asarray, coarse)
+    reset = jax.jit(jax.vmap(lambda e: history.reset(jnp.uint32(5), e, traced, "online", "ev", WARMUP_STEPS)[:2]))
+    state, cursor = reset(jnp.arange(8, dtype=jnp.uint32))
     assert (np.asarray(cursor.bar) >= WARMUP_STEPS // 60).all()
     # these bars move about 1e-4 a minute against the prior's 7.6e-4: a day of them pulls the estimate down
     prior_variance = float(params.market.vol_annual[0]) ** 2 * float(params.market.dt_years)
