@@ -11,6 +11,7 @@ over every episode. summary.json records the sample under `statistics_sample`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -128,7 +129,8 @@ def finish_job(out: Path, config: dict[str, Any], calibration: dict[str, Any], s
     record's new fields. The manifest is written here; summary.json by the caller, with timing."""
     label = str(record.get("campaign", "default"))
     summary = summarize_files(out, config, label)
-    rule_values.add_to_job(out, config, summary, label, simulate_frames)
+    # a rule switched off changes the agent, not the world: every counterfactual runs in the job's world
+    rule_values.add_to_job(out, config, summary, label, functools.partial(simulate_frames, world=build_world(config)))
     job = {k: v for k, v in record.items() if k != "world_validation"}
     spec = dict(spec)
     world = spec.pop("world", None)
