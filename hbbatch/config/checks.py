@@ -4,6 +4,8 @@ Refused, each with one line naming the key, what is wrong and the accepted range
 - a number that is NaN, infinite or outside its field's bounds;
 - a string outside its field's choices (an enum), a name with a path separator, an output folder that
   climbs out with '..';
+- a world's exemption from a fact (world.validation.exempt_facts) that is not a fact of its suite, has no
+  reason, or that the world's changed assumptions do not move (hbbatch.config.world.exemption_problems);
 - a key the schema does not have (`+n_episode=10`: OmegaConf lets an explicit append through; here it
   is an error, with the nearest key as the fix).
 
@@ -49,6 +51,10 @@ def problems(config: Mapping[str, Any], schema: type | None = None) -> list[str]
         from hbbatch.config.sim import agent_problems
 
         out += agent_problems(config.get("market") or {}, config["agent"], config.get("floors") or {})
+    if not out and isinstance(config.get("world"), Mapping):   # exemptions name facts of the world suite
+        from hbbatch.config.world import exemption_problems
+
+        out += exemption_problems(config["world"], (config.get("paths") or {}).get("expectations_dir"))
     return out
 
 

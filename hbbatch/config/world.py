@@ -9,8 +9,10 @@ Stress worlds are historical worlds with one assumption changed (conf/world/stre
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Optional
+from pathlib import Path
+from typing import Any, Mapping, Optional
 
 from hbbatch.config.bounds import bounded, one_of, plain_name
 from hbbatch.config.world_validation import WorldValidationConf
@@ -40,3 +42,57 @@ class WorldConf:
     pool_fee_bp: int = bounded(5, ge=5, le=30)  # which embedded pool history sets volume and liquidity levels
     validate: bool = True                    # false: simulate without checking the world (the manifest says so)
     validation: WorldValidationConf = field(default_factory=WorldValidationConf)
+
+
+# Stress assumptions: world field -> (its value in the history itself, the fact groups it moves by
+# construction). A world that sets one of them differently is a stress world and may exempt those facts
+# from its validation (world.validation.exempt_facts); a world that changes none (historical, replay, the
+# parametric regimes world, whose market is market.*) has nothing to be exempted from.
+STRESS_ASSUMPTIONS = {
+    "drift_annual": (0.0, ("weekly_abs_return", "band_stay_share", "time_in_range", "fee_apr")),
+    "gas_median_usd": (None, ("gas_per_action_usd",)),
+    "lp_fee_share": (1.0, ("fee_apr",)),
+}
+
+
+def changed_assumptions(world: Mapping[str, Any]) -> list[str]:
+    """The stress assumptions a world section changes (none in a parametric world: they act on history)."""
+    if world.get("kind", "historical") == "parametric":
+        return []
+    return [key for key, (history_value, _) in STRESS_ASSUMPTIONS.items() if world.get(key, history_value) != history_value]
+
+
+def suite_facts(expectations_dir: str | Path, suite: str) -> list[str] | None:
+    """The facts a world suite checks (the columns of its expectations); None if the file cannot be read
+    (the validation itself then says so)."""
+    path = Path(expectations_dir) / "world" / f"{suite}.json"
+    try:
+        expectations = json.loads(path.read_text()).get("expectations", [])
+    except (OSError, ValueError, AttributeError):
+        return None
+    return [e.get("kwargs", {}).get("column") for e in expectations if isinstance(e, dict)]
+
+
+def exemption_problems(world: Mapping[str, Any], expectations_dir: str | Path | None) -> list[str]:
+    """world.validation.exempt_facts refused, one line each: a name that is not a fact of the suite, a
+    missing reason, any exemption in a world that changes no stress assumption, or a fact that none of
+    the world's changed assumptions moves."""
+    validation = world.get("validation") or {}
+    exempt = validation.get("exempt_facts") or {}
+    if not exempt:
+        return []
+    key, name = "world.validation.exempt_facts", world.get("name", "?")
+    facts = suite_facts(expectations_dir, validation.get("suite", "stylised_facts")) if expectations_dir else None
+    out = [f"{key}.{fact}: not a fact of the world suite {validation.get('suite', 'stylised_facts')}; "
+           f"use one of {', '.join(facts)}" for fact in exempt if facts is not None and fact not in facts]
+    out += [f"{key}.{fact}: give a one-line reason why world {name} changes it on purpose"
+            for fact, reason in exempt.items() if not isinstance(reason, str) or not reason.strip() or "\n" in reason]
+    if out:
+        return out
+    changed = changed_assumptions(world)
+    if not changed:
+        return [f"{key}: world {name} changes no assumption of the history ({', '.join(STRESS_ASSUMPTIONS)}), "
+                f"so none of its facts can be exempted; world.validate=false runs it unchecked (recorded)"]
+    groups = [g for c in changed for g in STRESS_ASSUMPTIONS[c][1]]
+    return [f"{key}.{fact}: world {name} changes {', '.join(changed)}, which does not move this fact by construction "
+            f"(it moves {', '.join(g + '*' for g in groups)})" for fact in exempt if not fact.startswith(tuple(groups))]

@@ -13,7 +13,7 @@ deviation between the 0.25 % and 99.75 % quantiles of its fact and the full hist
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Dict, Optional
 
 from hbbatch.config.bounds import bounded, one_of, plain_name
 
@@ -58,5 +58,9 @@ class WorldValidationConf:
     history_start: Optional[str] = "2020-01-01"   # the real history's window (UTC dates; null: all of it)
     history_end: Optional[str] = None
     tolerances: FactTolerances = field(default_factory=FactTolerances)
+    # fact -> one-line reason: facts a stress world changes on purpose, reported but not failing. Only a
+    # world that changes an assumption of the history (hbbatch.config.world.STRESS_ASSUMPTIONS) may name
+    # them, and only facts that assumption moves; every other fact is checked as in any world.
+    exempt_facts: Dict[str, str] = field(default_factory=dict)
     cache: bool = True                        # reuse the stored result of the same world, code and data
     cache_dir: Optional[str] = None           # where results are kept across runs (null: $XDG_CACHE_HOME/hbbatch/world_validation)

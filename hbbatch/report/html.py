@@ -273,7 +273,7 @@ def _world_facts(result: Mapping[str, Any]) -> str:
     rows = [[f.get("title") or f.get("fact") or f.get("name"), _fact_cell(f.get("real")),
              _fact_cell(f.get("world", f.get("observed"))),
              f"[{_fact_cell(f.get('low'))}, {_fact_cell(f.get('high'))}]" if f.get("low") is not None else "–",
-             f.get("status", "")] for f in facts]
+             f.get("note", "") if f.get("status") == "exempt" else f.get("status", "")] for f in facts]
     classes = [["", "", "", "", _status_class("status", f.get("status"))] for f in facts]
     return line + (_table(["Stylised fact", "Real history", "World", "Allowed", "Status"], rows, classes) if rows else "")
 

@@ -4,11 +4,13 @@ The check is a great-expectations suite (expectations/world/<suite>.json, loaded
 hbbatch.quality) with one expectation per fact over a one-row table of the world's facts; its bounds
 are `$PARAMETER`s, bound here to the real history's fact widened by the tolerance of the fact's group
 (world.validation.tolerances). A fact the real history cannot give (NaN there: no data for it) is
-skipped and says so; a fact the world cannot give while the history can is a failure.
+skipped and says so; a fact the world cannot give while the history can is a failure. A fact the world
+changes on purpose (world.validation.exempt_facts, a stress world's; hbbatch.config.world) is still
+checked and reported, with whether it lies in the range, as `exempt` with its reason: it never fails.
 
 The sample is `n_episodes` episodes of `n_weeks` weeks from the job's own simulator spec and params
-(only its sizes changed, and the per-step path recorded), under the job's seed: the first week of
-each is the market path the campaign's first episodes see.
+(only its sizes changed), under the job's seed, the market alone (hbbatch.sim.market_path): the first
+week of each is the market path the campaign's first episodes see.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from hbbatch.quality import SuiteError, bind_parameters, read_suite_json, valida
 from hbbatch.worlds.facts import FACT_TITLES, MarketPaths, sample_sizes, stylised_facts
 
 log = logging.getLogger(__name__)
-PASS, FAIL, WARN, SKIPPED = "pass", "fail", "warn", "skipped"
+PASS, FAIL, WARN, SKIPPED, EXEMPT = "pass", "fail", "warn", "skipped", "exempt"
 MINUTES_PER_WEEK = 7 * 1440
 
 
@@ -40,16 +42,15 @@ class WorldValidationError(ValueError):
 
 
 def sample_paths(spec: Any, params: Any, seed: int, n_episodes: int, n_weeks: int, step_minutes: float) -> MarketPaths:
-    """The world's market over a sample: the job's spec with its sizes replaced and the path recorded."""
-    from hbbatch.sim import simulate
+    """The world's market over a sample: the job's spec and params with the sample's sizes, the market alone
+    (`hbbatch.sim.market_path`: the paths the rollout's episodes see, without the agent's work)."""
+    from hbbatch.sim.market_path import market_paths
 
     n_steps = int(round(n_weeks * MINUTES_PER_WEEK / step_minutes))
-    sample = dataclasses.replace(spec, n_episodes=int(n_episodes), n_steps=n_steps, record_path=True)
-    result = simulate(sample, params, seed=seed)
-    path = result.path
-    opens = np.asarray(result.episodes["price_start"], float)[:, None]
+    path = market_paths(dataclasses.replace(spec, n_episodes=int(n_episodes), n_steps=n_steps), params, seed=seed)
+    opens = np.asarray(path.price_start_usd, float)[:, None]
     close = np.concatenate([opens, np.asarray(path.price_usd, float)], axis=1)
-    fee_rate = float(np.asarray(params.market.fee_rate))
+    fee_rate = float(np.mean(path.lp_fee_rate))   # the LPs' fee (constant over a world): a fee switch's shows
     return MarketPaths(step_minutes=step_minutes, close_usd=close, volume_usd=np.asarray(path.volume_usd, float),
                        gas_usd=np.asarray(path.gas_usd, float), pool_liquidity=np.asarray(path.pool_liquidity, float),
                        fee_rate=fee_rate)
@@ -88,11 +89,22 @@ def _row(fact: str, real: float, world: float, low: float, high: float, status: 
             "low": clean(low), "high": clean(high), "status": status, "severity": severity, "note": note}
 
 
+def _exempt(row: dict[str, Any], reason: str) -> None:
+    """An exempt fact's row: reported as checked (in_range), with its reason; it never fails."""
+    row["exempt_reason"] = reason
+    if row["status"] == SKIPPED:
+        return
+    row["in_range"] = row["status"] == PASS
+    row["status"] = EXEMPT
+    row["note"] = f"exempt ({'in' if row['in_range'] else 'outside'} the range): {reason}"
+
+
 def check_facts(world: Mapping[str, float], real: Mapping[str, float], conf: Mapping[str, Any],
                 suite_path: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Each fact of the suite: real, world, allowed range and status (pass | fail | warn | skipped), and
-    the GX suite result (None when no fact could be checked)."""
+    """Each fact of the suite: real, world, allowed range and status (pass | fail | warn | skipped | exempt),
+    and the GX suite result (None when no fact could be checked)."""
     tolerances = dict(conf["tolerances"])
+    exempt = dict(conf.get("exempt_facts") or {})
     suite_json = read_suite_json(suite_path)
     kept, rows, parameters = [], {}, {}
     for expectation in suite_json["expectations"]:
@@ -117,17 +129,24 @@ def check_facts(world: Mapping[str, float], real: Mapping[str, float], conf: Map
         parameters.update({f"{fact}_min": low, f"{fact}_max": high})
         rows[fact] = _row(fact, r, w, low, high, PASS, severity)
         kept.append(expectation)
-    if not kept:
-        return list(rows.values()), None
-    suite = bind_parameters({**suite_json, "expectations": kept}, parameters, suite_path,
-                            where="world.validation.tolerances")
-    outcome = validate(pd.DataFrame([{f: float(world[f]) for f in (e["kwargs"]["column"] for e in kept)}]),
-                       suite_path, suite_json=suite)
-    for o in outcome.outcomes:
-        row = rows[o.kwargs["column"]]
-        if not o.success:
-            row["status"] = FAIL if row["severity"] == "error" else WARN
-    return list(rows.values()), outcome.to_dict()
+    unknown = sorted(set(exempt) - set(rows))
+    if unknown:
+        raise SuiteError(f"world.validation.exempt_facts.{unknown[0]}: not a fact of the suite {suite_path.name}; "
+                         f"use one of {', '.join(rows)}")
+    suite_result = None
+    if kept:
+        suite = bind_parameters({**suite_json, "expectations": kept}, parameters, suite_path,
+                                where="world.validation.tolerances")
+        outcome = validate(pd.DataFrame([{f: float(world[f]) for f in (e["kwargs"]["column"] for e in kept)}]),
+                           suite_path, suite_json=suite)
+        for o in outcome.outcomes:
+            row = rows[o.kwargs["column"]]
+            if not o.success:
+                row["status"] = FAIL if row["severity"] == "error" else WARN
+        suite_result = outcome.to_dict()
+    for fact, reason in exempt.items():
+        _exempt(rows[fact], reason)
+    return list(rows.values()), suite_result
 
 
 def describe(row: dict[str, Any]) -> str:
@@ -146,7 +165,10 @@ def validate_world(world_paths: MarketPaths, real_facts: Mapping[str, float], co
     suite_path = Path(expectations_dir) / "world" / f"{conf['suite']}.json"
     rows, suite_result = check_facts(facts, real_facts, conf, suite_path)
     failed = [r for r in rows if r["status"] == FAIL]
+    exempt = [r for r in rows if r["status"] == EXEMPT]
     status = FAIL if failed else PASS
+    checked = len(rows) - len(exempt)
+    exempt_note = (f" ({len(exempt)} exempt by design: {', '.join(r['fact'] for r in exempt)})" if exempt else "")
     return {
         "world": world, "status": status, "success": not failed, "suite": conf["suite"],
         "sample": {**sample_sizes(world_paths), "n_weeks": int(conf["n_weeks"]),
@@ -154,9 +176,11 @@ def validate_world(world_paths: MarketPaths, real_facts: Mapping[str, float], co
         "facts": rows, "failed": [r["fact"] for r in failed],
         "warned": [r["fact"] for r in rows if r["status"] == WARN],
         "skipped": [r["fact"] for r in rows if r["status"] == SKIPPED],
-        "message": (f"world {world} passed {sum(r['status'] == PASS for r in rows)} of {len(rows)} stylised facts"
-                    if not failed else f"world {world} fails {len(failed)} of {len(rows)} stylised facts: "
-                    + "; ".join(describe(r) for r in failed)),
+        "exempt": [{"fact": r["fact"], "reason": r["exempt_reason"], "status": r["status"],
+                    "in_range": r.get("in_range")} for r in rows if "exempt_reason" in r],
+        "message": (f"world {world} passed {sum(r['status'] == PASS for r in rows)} of {checked} stylised facts"
+                    if not failed else f"world {world} fails {len(failed)} of {checked} stylised facts: "
+                    + "; ".join(describe(r) for r in failed)) + exempt_note,
         "suite_result": suite_result,
         "seconds": time.perf_counter() - t0,
     }

@@ -91,3 +91,42 @@ def test_world_check__a_sample_too_short_for_the_weekly_facts_is_refused_before_
 def test_world_check__a_tolerance_with_both_abs_and_factor_is_a_one_line_error(tmp_path):
     assert run_cli(*TINY, "world.validation.tolerances.band_stay_share.factor=2", f"hydra.run.dir={tmp_path}") == 2
     assert "give exactly one of abs or factor" in _json(tmp_path / "summary.json")["message"]
+
+
+def test_world_check__a_multirun_never_hands_one_worlds_result_to_another(tmp_path):
+    # two worlds x two campaigns: each world validated once, each job reads its own world's result
+    code = run_cli(*TINY, *WIDE, "-m", "campaign=A,B", "world=historical,stress_l2_gas", f"hydra.sweep.dir={tmp_path}",
+                   "criteria.enabled=false")
+    assert code == 0
+    assert len(list((tmp_path / ".world_validation").glob("*.json"))) == 2
+    by_world = {}
+    for path in sorted(tmp_path.glob("*/manifest.json")):
+        manifest = _json(path)
+        recorded = manifest["world_validation"]
+        assert recorded["world"] == manifest["config"]["world"]["name"]
+        by_world.setdefault(recorded["world"], []).append(recorded)
+    assert sorted(by_world) == ["historical", "stress_l2_gas"]
+    gas = {w: {r["fact"]: r["world"] for r in results[0]["facts"]}["gas_per_action_usd_q50"] for w, results in by_world.items()}
+    assert gas["stress_l2_gas"] < 0.2 and gas["historical"] > 10       # cents against dollars: never swapped
+    assert {len({r["key"] for r in results}) for results in by_world.values()} == {1}
+    assert by_world["historical"][0]["key"] != by_world["stress_l2_gas"][0]["key"]
+    assert by_world["historical"][0]["exempt"] == [] and len(by_world["stress_l2_gas"][0]["exempt"]) == 3
+
+
+def test_world_check__the_key_separates_worlds_seeds_samples_and_exemptions():
+    from hbbatch.campaign.world_check import world_key
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from hbbatch.config import CONF_DIR
+
+    def key(*overrides):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return world_key(OmegaConf.to_container(compose("config", overrides=list(overrides)), resolve=True))
+
+    base = key("world=stress_l2_gas")
+    assert base == key("world=stress_l2_gas", "campaign=B", "agent.gas_usd=3")   # settings are not the world
+    others = [key("world=historical"), key("world=stress_high_gas"), key("world=stress_l2_gas", "seed=7"),
+              key("world=stress_l2_gas", "world.validation.n_episodes=32"),
+              key("world=stress_l2_gas", "~world.validation.exempt_facts.gas_per_action_usd_q90")]
+    assert len({base, *others}) == 6
