@@ -44,22 +44,24 @@ class WorldConf:
     validation: WorldValidationConf = field(default_factory=WorldValidationConf)
 
 
-# Stress assumptions: world field -> (its value in the history itself, the fact groups it moves by
-# construction). A world that sets one of them differently is a stress world and may exempt those facts
-# from its validation (world.validation.exempt_facts); a world that changes none (historical, replay, the
-# parametric regimes world, whose market is market.*) has nothing to be exempted from.
+# Stress assumptions: world field -> the fact groups it moves by construction. A world that sets one of them
+# differently from the default world (WorldConf) is a stress world and may exempt those facts from its
+# validation (world.validation.exempt_facts); a world that changes none (historical, replay, the parametric
+# regimes world, whose market is market.*) has nothing to be exempted from.
 STRESS_ASSUMPTIONS = {
-    "drift_annual": (0.0, ("weekly_abs_return", "band_stay_share", "time_in_range", "fee_apr")),
-    "gas_median_usd": (None, ("gas_per_action_usd",)),
-    "lp_fee_share": (1.0, ("fee_apr",)),
+    "drift_annual": ("weekly_abs_return", "band_stay_share", "time_in_range", "fee_apr"),
+    "gas_median_usd": ("gas_per_action_usd",),
+    "lp_fee_share": ("fee_apr",),
 }
 
 
 def changed_assumptions(world: Mapping[str, Any]) -> list[str]:
-    """The stress assumptions a world section changes (none in a parametric world: they act on history)."""
+    """The stress assumptions a world section sets differently from the default world (none in a parametric
+    world: they act on history)."""
     if world.get("kind", "historical") == "parametric":
         return []
-    return [key for key, (history_value, _) in STRESS_ASSUMPTIONS.items() if world.get(key, history_value) != history_value]
+    default = WorldConf()
+    return [key for key in STRESS_ASSUMPTIONS if world.get(key, getattr(default, key)) != getattr(default, key)]
 
 
 def suite_facts(expectations_dir: str | Path, suite: str) -> list[str] | None:
@@ -91,8 +93,8 @@ def exemption_problems(world: Mapping[str, Any], expectations_dir: str | Path | 
         return out
     changed = changed_assumptions(world)
     if not changed:
-        return [f"{key}: world {name} changes no assumption of the history ({', '.join(STRESS_ASSUMPTIONS)}), "
+        return [f"{key}: world {name} changes none of the default world's assumptions ({', '.join(STRESS_ASSUMPTIONS)}), "
                 f"so none of its facts can be exempted; world.validate=false runs it unchecked (recorded)"]
-    groups = [g for c in changed for g in STRESS_ASSUMPTIONS[c][1]]
+    groups = [g for c in changed for g in STRESS_ASSUMPTIONS[c]]
     return [f"{key}.{fact}: world {name} changes {', '.join(changed)}, which does not move this fact by construction "
             f"(it moves {', '.join(g + '*' for g in groups)})" for fact in exempt if not fact.startswith(tuple(groups))]

@@ -52,16 +52,20 @@ def test_exemptions__check_facts_refuses_an_unknown_fact(real):
 
 
 def _world(**kw):
+    from hbbatch.config.world import WorldConf
+
+    default = WorldConf()
     validation = {"suite": "stylised_facts", "exempt_facts": kw.pop("exempt", {})}
-    return {"name": "w", "kind": "historical", "drift_annual": 0.0, "gas_median_usd": None, "lp_fee_share": 1.0,
-            **kw, "validation": validation}
+    return {"name": "w", "kind": "historical", "drift_annual": default.drift_annual,
+            "gas_median_usd": default.gas_median_usd, "lp_fee_share": default.lp_fee_share, **kw,
+            "validation": validation}
 
 
 @pytest.mark.parametrize("world, needle", [
     (_world(gas_median_usd=0.05, exempt={"gas_q10": "x"}), "exempt_facts.gas_q10: not a fact of the world suite"),
     (_world(gas_median_usd=0.05, exempt={"gas_per_action_usd_q10": " "}), "give a one-line reason"),
-    (_world(exempt={"gas_per_action_usd_q10": "x"}), "world w changes no assumption of the history"),
-    (_world(kind="parametric", gas_median_usd=0.05, exempt={"gas_per_action_usd_q10": "x"}), "changes no assumption"),
+    (_world(exempt={"gas_per_action_usd_q10": "x"}), "world w changes none of the default world's assumptions"),
+    (_world(kind="parametric", gas_median_usd=0.05, exempt={"gas_per_action_usd_q10": "x"}), "changes none of the default"),
     (_world(gas_median_usd=0.05, exempt={"band_stay_share_800": "x"}),
      "band_stay_share_800: world w changes gas_median_usd, which does not move this fact"),
     (_world(lp_fee_share=0.75, exempt={"gas_per_action_usd_q50": "x"}), "it moves fee_apr*"),
@@ -84,7 +88,8 @@ def test_exemptions__each_shipped_stress_world_passes_the_config_check_and_decla
             config = OmegaConf.to_container(compose("config", overrides=[f"world={name}"]), resolve=True)
         assert problems(config) == [], name
         declared[name] = config["world"]["validation"]["exempt_facts"]
-    assert sorted(declared["stress_l2_gas"]) == sorted(GAS) == sorted(declared["stress_high_gas"])
+    assert sorted(declared["stress_l2_gas"]) == sorted(GAS)
+    assert declared["stress_high_gas"] == {}      # its gas quantiles pass as they are (median $37 against $38)
     assert list(declared["stress_fee_switch"]) == ["fee_apr_3000"]
     assert all(f.startswith(("weekly_abs_return", "band_stay_share", "time_in_range")) for f in declared["stress_down_trend"])
     assert declared["historical"] == {}
