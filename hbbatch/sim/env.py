@@ -81,12 +81,16 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
 
 
 class WarmupWorld(NamedTuple):
-    """The world before an episode, one step at a time: `step(carry, j) -> (carry, move, seen)` gives warm-up
-    step j's move (j = 0 .. n - 1, the last just before the open); a step not `seen` (before the world's
-    history begins) leaves the memory as it was."""
+    """The world before an episode, one step at a time: `draw(j)` is warm-up step j's random numbers
+    (j = 0 .. n - 1, the last just before the open) and `step(carry, draws, j) -> (carry, move, seen)` its
+    move; a step not `seen` (before the world's history begins) leaves the memory as it was."""
 
-    step: Callable[[Any, jax.Array], tuple[Any, price.MarketMove, jax.Array]]
+    draw: Callable[[jax.Array], Any]
+    step: Callable[[Any, Any, jax.Array], tuple[Any, price.MarketMove, jax.Array]]
     carry: Any
+
+
+WARMUP_DRAW_BLOCK_STEPS = 32   # warm-up draws are made this many steps at a time, as the rollout's (see there)
 
 
 def warmup_counter(j: jax.Array, n_steps: int, last: int) -> jax.Array:
@@ -97,19 +101,29 @@ def warmup_counter(j: jax.Array, n_steps: int, last: int) -> jax.Array:
 def warm_up(memory: Memory, world: WarmupWorld, n_steps: int, params: SimParams) -> Memory:
     """The policy's memory after the `n_steps` (static) steps of `world` that precede the episode, each folded
     in by `policy.remember`, the update of every step of the episode (with no band yet: never out of range,
-    no action). Every world warms up through this function; only the source of the moves differs."""
+    no action). Every world warms up through this function; only the source of the moves differs. Draws are
+    made a block at a time before an inner scan, so XLA does not copy the hash into every use of a draw."""
     if n_steps == 0:
         return memory
     no = jnp.zeros((), bool)
 
-    def body(carry, j):
-        memory, source = carry
-        source, move, seen = world.step(source, j)
+    def inner(carry, drawn):
+        (memory, source), (j, draws) = carry, drawn
+        source, move, seen = world.step(source, draws, j)
         folded = policy.remember(memory, move.log_return, move.volume_usd, no, no, params.agent)
         return (jax.tree.map(lambda new, old: jnp.where(seen, new, old), folded, memory), source), None
 
-    (memory, _), _ = jax.lax.scan(body, (memory, world.carry), jnp.arange(n_steps, dtype=jnp.int32))
-    return memory
+    def block(carry, first, length):
+        steps = first + jnp.arange(length, dtype=jnp.int32)
+        return jax.lax.scan(inner, carry, (steps, jax.vmap(world.draw)(steps)))[0]
+
+    n_blocks, remainder = divmod(n_steps, WARMUP_DRAW_BLOCK_STEPS)
+    firsts = jnp.arange(n_blocks, dtype=jnp.int32) * WARMUP_DRAW_BLOCK_STEPS
+    carry = jax.lax.scan(lambda c, t0: (block(c, t0, WARMUP_DRAW_BLOCK_STEPS), None), (memory, world.carry),
+                         firsts)[0]
+    if remainder:
+        carry = block(carry, jnp.int32(n_blocks * WARMUP_DRAW_BLOCK_STEPS), remainder)
+    return carry[0]
 
 
 def parametric_warmup(state: SimState, params: SimParams, n_steps: int) -> WarmupWorld:
@@ -118,14 +132,17 @@ def parametric_warmup(state: SimState, params: SimParams, n_steps: int) -> Warmu
     The market state it ends in is discarded for the same reason."""
     key, dtype = state.episode.counter_key, state.log_price.dtype
 
-    def step(carry, j):
+    def draw(j):
+        return price.draw(key, warmup_counter(j, n_steps, 0xFFFFFFFE), dtype)
+
+    def step(carry, draws, j):
         log_price, gas_spell, market = carry
         before = state._replace(t=(j - n_steps).astype(jnp.int32), log_price=log_price, gas_spell=gas_spell,
                                 market=market)
-        move, market = world_move(price.draw(key, warmup_counter(j, n_steps, 0xFFFFFFFE), dtype), before, params)
+        move, market = world_move(draws, before, params)
         return (log_price + move.log_return, move.gas_spell, market), move, jnp.ones((), bool)
 
-    return WarmupWorld(step=step, carry=(state.log_price, state.gas_spell, state.market))
+    return WarmupWorld(draw=draw, step=step, carry=(state.log_price, state.gas_spell, state.market))
 
 
 def open_band(state: SimState, params: SimParams, classifier: str) -> SimState:

@@ -175,17 +175,19 @@ def warmup_world(counter_key: jax.Array, first_bar: jax.Array, level: EpisodeLev
     lead = jnp.int32(n_steps) - n_bars * k
     zero = jnp.zeros((), world.bars.dtype)
 
-    def step(within, j):
+    def draw_step(j):
+        return draw(counter_key, env.warmup_counter(j, n_steps, _WARMUP_LAST), world.bars.dtype)
+
+    def step(within, u, j):
         position = jnp.maximum(j - lead, 0)
         bar = first_bar - n_bars + position // k
         seen = (j >= lead) & (bar >= 0)
         cursor = Cursor(bar=jnp.maximum(bar, 0), substep=position % k, within=within, sum_return=zero,
                         sum_sq_return=zero, sum_sq_jump=zero, n=zero)
-        u = draw(counter_key, env.warmup_counter(j, n_steps, _WARMUP_LAST), world.bars.dtype)
         after, world_move = move(u, cursor, level, pool_liquidity, world, fee_rate, volume_usd_per_step)
         return jnp.where(seen, after.within, 0.0), world_move, seen
 
-    return env.WarmupWorld(step=step, carry=zero)
+    return env.WarmupWorld(draw=draw_step, step=step, carry=zero)
 
 
 def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: str, gating: str,
