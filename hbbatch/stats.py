@@ -122,10 +122,20 @@ def t_interval(values: np.ndarray, confidence: float) -> tuple[float, float, flo
     return mean, sd, mean - half, mean + half
 
 
+ROW_BINCOUNT_MIN = 512   # from this many observations each resample's counts are one bincount of their own
+
+
 def bootstrap_counts(n: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_resamples, n) multiplicities of each observation in each resample (rows sum to n)."""
-    draws = rng.integers(0, n, size=(n_resamples, n)) + n * np.arange(n_resamples)[:, None]
-    # counts via one bincount: 10x faster than rng.multinomial with n equal cells
+    """(n_resamples, n) multiplicities of each observation in each resample (rows sum to n): the counts of
+    rng.integers(0, n, (n_resamples, n)), row by row."""
+    draws = rng.integers(0, n, size=(n_resamples, n))
+    if n >= ROW_BINCOUNT_MIN:   # a bincount per row stays in cache: 2-5x faster than one over every row
+        counts = np.empty((n_resamples, n))
+        for row, drawn in zip(counts, draws):
+            row[:] = np.bincount(drawn, minlength=n)
+        return counts
+    # small rows: one bincount over all of them (row r's draws offset by r * n); 10x faster than multinomial
+    draws += n * np.arange(n_resamples)[:, None]
     return np.bincount(draws.ravel(), minlength=n_resamples * n).reshape(n_resamples, n).astype(np.float64)
 
 

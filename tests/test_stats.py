@@ -50,6 +50,13 @@ def test_bootstrap_counts__rows_are_resamples_of_n():
     assert counts.mean() == pytest.approx(1.0, abs=0.05)
 
 
+@pytest.mark.parametrize("n", [7, 300, stats.ROW_BINCOUNT_MIN, 1000])
+def test_bootstrap_counts__are_the_multiplicities_of_the_generators_draws(n):
+    draws = np.random.default_rng(4).integers(0, n, size=(50, n))
+    expected = np.array([[np.sum(row == i) for i in range(n)] for row in draws], dtype=np.float64)
+    np.testing.assert_array_equal(stats.bootstrap_counts(n, 50, np.random.default_rng(4)), expected)
+
+
 def test_describe_metric__bootstrap_agrees_with_t_for_a_large_normal_sample():
     rng = np.random.default_rng(3)
     frame = pd.DataFrame({"episode": np.arange(2000), "x": rng.normal(10.0, 4.0, 2000)})
