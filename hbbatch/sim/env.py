@@ -39,12 +39,13 @@ def start_tick(params: SimParams) -> jax.Array:
 
 def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: str,
           pool_liquidity: jax.Array | None = None, warmup_steps: int = 0,
-          warmup_world: WarmupWorld | None = None) -> SimState:
+          warmup_world: WarmupWorld | None = None, opening_gas_usd: jax.Array | None = None) -> SimState:
     """The episode's constants, the policy's memory after `warmup_steps` (static) of the world before the
     open, and the opening band: the bot starts the week holding half its capital in ETH and half in USD
     (the HODL portfolio) and opens the band its policy picks like any other action, paying the world's
     median gas and the swap to the band's ratio. `pool_liquidity` is given when replaying real bars;
-    `warmup_world` is the world before the episode (default: the parametric world's, `parametric_warmup`)."""
+    `warmup_world` is the world before the episode (default: the parametric world's, `parametric_warmup`);
+    `opening_gas_usd` where the world's gas at the open is known (a historical world: its first bar's day)."""
     m, a = params.market, params.agent
     dtype = m.fee_rate.dtype
     counter_key = noise.episode_key(seed, episode)
@@ -77,7 +78,7 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
     if warmup_world is None:
         warmup_world = parametric_warmup(state, params, warmup_steps)
     return open_band(state._replace(memory=warm_up(state.memory, warmup_world, warmup_steps, params)), params,
-                     classifier)
+                     classifier, opening_gas_usd)
 
 
 class WarmupWorld(NamedTuple):
@@ -145,16 +146,18 @@ def parametric_warmup(state: SimState, params: SimParams, n_steps: int) -> Warmu
     return WarmupWorld(draw=draw, step=step, carry=(state.log_price, state.gas_spell, state.market))
 
 
-def open_band(state: SimState, params: SimParams, classifier: str) -> SimState:
+def open_band(state: SimState, params: SimParams, classifier: str,
+              gas_usd: jax.Array | None = None) -> SimState:
     """The opening action: the band of the classified regime's width, centred on the price, funded from
-    the HODL portfolio (the swap to the band's ratio and the median gas paid, credited to `initial`)."""
+    the HODL portfolio (the swap to the band's ratio and the gas paid, credited to `initial`). `gas_usd`:
+    the world's gas at the open; None: the market's median (the parametric world)."""
     m, a, ep = params.market, params.agent, state.episode
     sqrt_price, zero = state.sqrt_price, jnp.zeros_like(state.log_price)
     regime_estimate = ep.regime if classifier == "oracle" else policy.classify(state.memory, a)
     lower, upper = policy.snap_band(zero, a.width_ticks[regime_estimate], m.tick_spacing)
     band = policy.make_position(zero, lower, upper, ep.sqrt_price_start)
     unit_value = pool.value_per_liquidity(sqrt_price, band.sqrt_lower, band.sqrt_upper)
-    gas = price.gas_paid_usd(zero, jnp.zeros((), bool), m)
+    gas = price.gas_paid_usd(zero, jnp.zeros((), bool), m) if gas_usd is None else gas_usd.astype(zero.dtype)
 
     def funded(value_usd):
         position = band._replace(liquidity=rails.deployable_liquidity(value_usd, unit_value, ep.pool_liquidity, a))

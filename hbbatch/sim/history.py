@@ -201,8 +201,10 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
     pool_liquidity = market.pool_liquidity * level.liquidity_multiple
     before = warmup_world(counter_key, cursor.bar, level, pool_liquidity, world, market.fee_rate,
                           market.volume_usd_per_step, warmup_steps)
+    # the opening band pays the gas of the episode's first bar's day, as every later action pays its own
+    opening_gas_usd = world.bars[cursor.bar, GAS_USD] * world.gas_scale
     state = env.reset(seed, episode, params, classifier, pool_liquidity=pool_liquidity, warmup_steps=warmup_steps,
-                      warmup_world=before)
+                      warmup_world=before, opening_gas_usd=opening_gas_usd)
 
     def step(u: jax.Array, carry: tuple[SimState, Cursor]):
         state, cursor = carry

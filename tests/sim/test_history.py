@@ -242,3 +242,13 @@ def test_history__warm_up_sets_the_first_decisions_regime_and_leaves_the_market_
     # these bars move about 1e-4 a minute against the prior's 7.6e-4: a day of them pulls the estimate down
     prior_variance = float(params.market.vol_annual[0]) ** 2 * float(params.market.dt_years)
     assert np.all(np.asarray(state.memory.var_short) < 0.1 * prior_variance)
+def test_history__the_opening_band_pays_the_gas_of_the_episodes_first_bar():
+    # replay windows start on known bars: each window's opening band pays that bar's gas times the world's
+    # scale, not the parametric market's median (market.gas_usd_median, $70.11 by default)
+    columns = _bars(400, seed=11)
+    columns[:, GAS_USD] = np.arange(400) * 0.01 + 1.0
+    spec = RolloutSpec(n_episodes=4, n_steps=100)
+    world = _world(columns, window_bars=100)._replace(gas_scale=np.float32(2.0))
+    quiet = {"rules": {"enabled": []}}   # the opening band is the only action
+    result = simulate(spec, make_params(agent=quiet)._replace(world=world), seed=3)
+    np.testing.assert_allclose(result.episodes["gas_usd"], 2.0 * columns[[0, 100, 200, 300], GAS_USD], rtol=1e-6)
