@@ -135,7 +135,7 @@ def _fit_world(fits: Mapping[str, Any], settings: FitSettings, missing: list[dic
 def _constants(fits: Mapping[str, Any], missing: list[dict[str, str]]) -> tuple[dict[str, Any], dict[str, Any]]:
     gas, regimes = fits["gas"], fits["regimes"]
     constants: dict[str, Any] = {
-        "agent": {"gas_usd": gas["gas_usd_median"], "fee_gate_usd": gas["fee_gate_usd"]},
+        "agent": {"gas_usd": gas["gas_usd"], "fee_gate_usd": gas["fee_gate_usd"]},
         "regime_mix": dict(regimes["mix"]),
         "market": {"gas_usd_median": gas["gas_usd_median"]},
     }

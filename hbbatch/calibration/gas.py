@@ -7,8 +7,11 @@ v3-periphery Jest snapshots), is the sum of
     SwapRouter "#exactInputSingle 0 -> 1"                             107,180  (re-balance the tokens)
     NonfungiblePositionManager "#mint ... same pool, different ticks" 451,862  (the new position)
                                                                     = 787,760 gas units
-Per day: gas_usd = units x gas price (gwei) x 1e-9 x ETH price (USD); the median over the window is
-GAS, and FEE_GATE = fee_gate_multiple x GAS (2 by default, as the roadmap's $2/$4 and $4.20/$8.40).
+Per day: gas_usd = units x gas price (gwei) x 1e-9 x ETH price (USD). GAS is the mean over the window:
+the EV gate weighs an action's expected cost, and the expected cost of an action taken on a random day
+of the window is the mean, not the median (30 days to 2026-06-02: mean $1.83, median $1.62). FEE_GATE =
+fee_gate_multiple x GAS (2 by default, as the roadmap's $2/$4 and $4.20/$8.40). The median is the
+window's gas level, the one the historical worlds rescale the history's gas to (world.gas_median_usd).
 """
 
 from __future__ import annotations
@@ -32,18 +35,20 @@ def gas_usd_per_day(frame: pd.DataFrame, recenter_gas_units: float) -> pd.Series
 
 def fit_gas(frame: pd.DataFrame, recenter_gas_units: float = RECENTER_GAS_UNITS,
             fee_gate_multiple: float = 2.0) -> dict[str, Any]:
-    """GAS (median daily cost of a recenter), its spread, and FEE_GATE, from gas_regime's rows."""
+    """GAS (expected cost of a recenter: the mean over the window's days), its level (median) and spread,
+    and FEE_GATE, from gas_regime's rows."""
     gas_usd = gas_usd_per_day(frame, recenter_gas_units).to_numpy(float)
-    median = float(np.median(gas_usd))
+    median, mean = float(np.median(gas_usd)), float(np.mean(gas_usd))
     return {
+        "gas_usd": mean,
         "gas_usd_median": median,
         "gas_usd_p10": float(np.quantile(gas_usd, 0.10)),
         "gas_usd_p90": float(np.quantile(gas_usd, 0.90)),
-        "gas_usd_mean": float(np.mean(gas_usd)),
+        "gas_usd_mean": mean,
         "gas_usd_log_sigma": float(np.std(np.log(gas_usd), ddof=1)) if gas_usd.size > 1 else 0.0,
         "gas_price_gwei_median": float(frame["gas_price_gwei"].median()),
         "eth_price_usd_median": float(frame["eth_price_usd"].median()),
-        "fee_gate_usd": fee_gate_multiple * median,
+        "fee_gate_usd": fee_gate_multiple * mean,
         "fee_gate_multiple": float(fee_gate_multiple),
         "recenter_gas_units": float(recenter_gas_units),
         "days": int(gas_usd.size),

@@ -19,6 +19,12 @@ from hbbatch.config.world_validation import WorldValidationConf
 
 WORLD_KINDS = ("historical", "replay", "parametric")
 RECENTER_GAS_UNITS = 787_760.0  # burn + collect + swap + mint: hbbatch/calibration/gas.py
+# The gas the user pays once the settings go live: one recenter at the median of the latest 30 days of the
+# embedded Etherscan daily gas (hbbatch/data/history/gas_daily.parquet, 2026-05-04 .. 2026-06-02: 0.946 gwei,
+# ETH $2,129: $1.62), the days of the calibration's gas fit (calibration_report.json fits.gas). History's own
+# gas on its dates (2020-01 .. 2025-04) has a median of $38 a recenter, 24x this; its day-to-day spread and
+# its link to |return| are kept, the level is today's. tests/config/test_world_gas.py checks it on the data.
+DEPLOYMENT_GAS_USD_MEDIAN = 1.62
 
 
 @dataclass
@@ -36,7 +42,8 @@ class WorldConf:
     # world validation checks (ACF of |hourly r| at 168 h); a day's or a week's blocks wipe it out (README)
     block_hours: float = bounded(720.0, gt=0, le=100_000)
     drift_annual: float = bounded(0.0, ge=-50, le=50)  # added to every step's log return (stress_down_trend)
-    gas_median_usd: Optional[float] = bounded(None, ge=0, le=100_000)  # rescale the history's gas per action to this median; null: as history
+    # the history's gas per action rescaled to this median (default: the deployment level); null: as history
+    gas_median_usd: Optional[float] = bounded(DEPLOYMENT_GAS_USD_MEDIAN, ge=0, le=100_000)
     gas_units: float = bounded(RECENTER_GAS_UNITS, gt=0, le=1e8)  # gas of one action, for gas price -> USD
     lp_fee_share: float = bounded(1.0, ge=0, le=1)  # the LPs' share of the pool fee (fee switch: 0.75)
     pool_fee_bp: int = bounded(5, ge=5, le=30)  # which embedded pool history sets volume and liquidity levels

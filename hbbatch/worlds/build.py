@@ -224,7 +224,7 @@ def world_params(world: Any, market: Mapping[str, Any], agent: Mapping[str, Any]
         trend_tstat=f(agent["trend_tstat"]), jumpy_variance_share=f(agent["jumpy_variance_share"]))
     record.update(info, block_hours=conf["block_hours"], mean_block_bars=round(block_bars, 3),
                   drift_annual=conf["drift_annual"], gas_median_usd=round(history_gas_median * gas_scale, 4),
-                  history_gas_median_usd=round(history_gas_median, 4), lp_fee_share=conf["lp_fee_share"],
+                  history_gas_median_usd=round(history_gas_median, 4), gas_scale=gas_scale, lp_fee_share=conf["lp_fee_share"],
                   pool_fee_bp=conf["pool_fee_bp"], n_pool_days=int(params.pool_levels.shape[0]))
     if window_bars:
         record.update(window_bars=window_bars, n_windows=int(len(columns) // window_bars), episodes_run=n_episodes)
