@@ -96,25 +96,20 @@ def _validate(config: dict[str, Any]) -> dict[str, Any]:
     params = params._replace(world=world.params)
     t0 = time.perf_counter()
     # A world that sets its gas level (world.gas_median_usd: the deployment level, a stress) is held against
-    # the history with its gas rescaled by the same factor: the level is the world's stated assumption, the
-    # day-to-day spread and the link to |return| are still checked against the real days.
-    gas_scale = _gas_scale(world.info)
-    real = embedded_history_facts(float(config["calibration"]["recenter_gas_units"]) * gas_scale,
-                                  conf["history_start"], conf["history_end"])
+    # the history's gas read the way the world reads it (relative to each day's level, rescaled): the level is
+    # the world's stated assumption, the day-to-day spread and the link to |return| are checked on real days.
+    gas_level_days, gas_scale = world.info.get("gas_level_days"), float(world.info.get("gas_scale", 1.0))
+    real = embedded_history_facts(float(config["calibration"]["recenter_gas_units"]), conf["history_start"],
+                                  conf["history_end"], gas_level_days, gas_scale)
     paths = sample_paths(spec, params, int(config["seed"]), world.n_episodes, conf["n_weeks"],
                          float(config["market"]["step_minutes"]))
     t_sample = time.perf_counter() - t0
     result = validate_world(paths, real, conf, Path(config["paths"]["expectations_dir"]),
                             world=str(config["world"]["name"]))
     result.update(history={"start": conf["history_start"], "end": conf["history_end"], "bars_minutes": 60,
-                           "gas_scale": gas_scale},
+                           "gas_level_days": gas_level_days, "gas_scale": gas_scale},
                   sample_s=t_sample, seconds=time.perf_counter() - t0)
     return result
-
-
-def _gas_scale(info: dict[str, Any]) -> float:
-    """The factor a historical world applies to the history's gas (1 where it keeps the history's level)."""
-    return float(info.get("gas_scale", 1.0))
 
 
 def _stores(config: dict[str, Any], sweep_dir: Path | None, name: str) -> list[Path]:

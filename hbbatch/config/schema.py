@@ -119,6 +119,9 @@ class OptimiseConf:
 class ReportConf:
     html: bool = True                         # report.html beside the multirun's artifacts
     table: bool = True                        # the summary table on the terminal at the end
+    # warn where a gated variant's GAS belief and the gas its world charged per action are more than this
+    # factor apart, either way (hbbatch/report/gas.py)
+    gas_belief_factor: float = bounded(2.0, gt=1, le=1e6)
 
 
 @dataclass

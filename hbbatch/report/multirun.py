@@ -21,6 +21,7 @@ from hbbatch.errors import one_line
 from hbbatch.report import axes
 from hbbatch.report import rule_values
 from hbbatch.report.files import EPISODES, MANIFEST, RULE_VALUES, SUMMARY
+from hbbatch.report.gas import DEFAULT_BELIEF_FACTOR, belief, gas_lines, gas_rows
 from hbbatch.report.run_results import build_run_results
 from hbbatch.report.summary import pooled_summary, variant_row
 from hbbatch.report.verdict import money
@@ -430,6 +431,9 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
     extras = report_extras(run_dir, jobs, values)
     verdict = decide(variants, comparison, criteria_results, baseline, code, errors,
                      calibration_spread=calibration_spreads(worlds, baseline))
+    factor = float(config["report"].get("gas_belief_factor", DEFAULT_BELIEF_FACTOR))
+    gas = gas_check(jobs, worlds, factor)
+    verdict.risks += gas_lines(gas, factor)
     job_dicts = [j.as_dict() for j in jobs]
     shares = paired_shares(comparison)
     hbio.write_parquet(run_dir / COMPARISON, comparison)
@@ -447,7 +451,7 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
             **({"search": search.to_dict()} if search is not None else {}),
             "jobs": job_dicts, "variants": variants.to_dict(orient="records"), "paired_share": shares,
             "skipped_pairs": skipped_pairs, "convergence": convergence.to_dict(orient="records"), "errors": errors,
-            **({"rule_values": RULE_VALUES} if len(values) else {})})
+            "gas": gas, **({"rule_values": RULE_VALUES} if len(values) else {})})
     elapsed = (time.time() - started) if started else sum(j["execution_time"] for j in job_dicts)
     hbio.write_json(run_dir / RUN_RESULTS, build_run_results(
         jobs=job_dicts, criteria=criteria_results, experiment=experiment, elapsed_s=elapsed, exit_code=code,
@@ -490,6 +494,13 @@ def _finish_run(run_dir: Path, jobs: list[Job], config: dict[str, Any], started:
         for line in [verdict.headline] + [c.message for c in criteria_results if c.status != "pass"] + footer:
             log.info(line)
     return code
+
+
+def gas_check(jobs: list[Job], worlds: list[WorldRun], factor: float) -> list[dict[str, Any]]:
+    """Gas believed (each job's manifest) against gas charged (its world's episodes), per world and variant."""
+    beliefs = {(j.label, j.world): belief(hbio.read_json(j.dir / MANIFEST))
+               for j in jobs if j.status == "success" and (j.dir / MANIFEST).is_file()}
+    return gas_rows({w.name: w.episodes for w in worlds}, beliefs, factor)
 
 
 def report_extras(run_dir: Path, jobs: list[Job], values: pd.DataFrame | None = None) -> dict[str, Any]:

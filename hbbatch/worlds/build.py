@@ -62,6 +62,9 @@ def world_conf(section: Any) -> dict[str, Any]:
         raise WorldError(f"world.drift_annual={conf['drift_annual']!r}: use a log drift per year within [-50, 50]")
     if not 0.0 <= conf["lp_fee_share"] <= 1.0:
         raise WorldError(f"world.lp_fee_share={conf['lp_fee_share']!r}: use a share in [0, 1] (fee switch: 0.75)")
+    level = conf["gas_level_days"]
+    if isinstance(level, bool) or not isinstance(level, int) or level < 1:
+        raise WorldError(f"world.gas_level_days={level!r}: use a whole number of days >= 1 (default 90)")
     gas = conf["gas_median_usd"]
     if gas is not None and not (math.isfinite(gas) and gas >= 0):
         raise WorldError(f"world.gas_median_usd={gas!r}: use a cost in USD >= 0, or null for the history's gas")
@@ -140,8 +143,8 @@ def _bars(source: str, bar_minutes: int | None) -> tuple[pd.DataFrame, float, st
 
 @functools.lru_cache(maxsize=8)
 def _columns(source: str, bar_minutes: int | None, step_minutes: float, gas_units: float,
-             jump_sigmas: float, pool_fee_bp: int, start: str | None,
-             end: str | None) -> tuple[np.ndarray, pd.DatetimeIndex, int, dict[str, Any]]:
+             jump_sigmas: float, pool_fee_bp: int, start: str | None, end: str | None,
+             gas_level_days: int | None = None) -> tuple[np.ndarray, pd.DatetimeIndex, int, dict[str, Any]]:
     frame, minutes, digest = _bars(source, bar_minutes)
     if source == "embedded":
         frame = _window(frame, start, end)
@@ -153,15 +156,20 @@ def _columns(source: str, bar_minutes: int | None, step_minutes: float, gas_unit
         raise WorldError(f"{source}: bars of {minutes:g} minutes do not fit market.step_minutes={step_minutes:g}; "
                          "use a step that divides the bar or is a multiple of it")
     link = pool.fit_volume_link(pool_fee_bp)
-    arrays = inputs.bar_arrays(frame, minutes, history.gas_daily(), gas_units, link.elasticity, jump_sigmas)
+    arrays = inputs.bar_arrays(frame, minutes, history.gas_daily(), gas_units, link.elasticity, jump_sigmas,
+                               gas_level_days)
     if len(arrays.columns) < 2:
         raise WorldError(f"{source}: fewer than 2 usable bars at {minutes:g} minutes")
+    # the history's own cost of an action on these bars' days (the record's history_gas_median_usd)
+    history_gas_median = float(np.median(inputs.gas_per_action_usd(pd.Series(arrays.dates), history.gas_daily(),
+                                                                   gas_units)))
     info = {"history": source, "history_sha256": digest, "bar_minutes": minutes, "steps_per_bar": steps_per_bar,
             "n_bars": int(len(arrays.columns)), "history_start": str(arrays.dates[0]),
             "history_end": str(arrays.dates[-1]),
             "volume_link": {"elasticity": round(link.elasticity, 4), "r_squared": round(link.r_squared, 4),
                             "level_elasticity": round(link.level_elasticity, 4),
-                            "level_r_squared": round(link.level_r_squared, 4), "n_days": link.n_days}}
+                            "level_r_squared": round(link.level_r_squared, 4), "n_days": link.n_days},
+            "history_gas_median_usd": round(history_gas_median, 4)}
     return arrays.columns, arrays.dates, steps_per_bar, info
 
 
@@ -192,11 +200,14 @@ def world_params(world: Any, market: Mapping[str, Any], agent: Mapping[str, Any]
     source = str(Path(conf["history"]).expanduser()) if conf["history"] else "embedded"
     start, end = (None, None) if conf["history"] else (conf["history_start"], conf["history_end"])
     bar_minutes = None if conf["history"] else choose_bar_minutes(step_minutes, conf["bar_minutes"], start, end)
+    # a world that sets its gas level reads the history's gas relative to each day's level, rescaled to it
+    level_days = None if conf["gas_median_usd"] is None else conf["gas_level_days"]
     columns, dates, steps_per_bar, info = _columns(source, bar_minutes, step_minutes, float(conf["gas_units"]),
-                                                   float(agent["jump_sigmas"]), int(conf["pool_fee_bp"]), start, end)
+                                                   float(agent["jump_sigmas"]), int(conf["pool_fee_bp"]), start, end,
+                                                   level_days)
     columns = columns.copy()
-    history_gas_median = float(np.median(columns[:, GAS_USD]))
-    gas_scale = 1.0 if conf["gas_median_usd"] is None else conf["gas_median_usd"] / max(history_gas_median, 1e-12)
+    bars_gas_median = float(np.median(columns[:, GAS_USD]))
+    gas_scale = 1.0 if conf["gas_median_usd"] is None else conf["gas_median_usd"] / max(bars_gas_median, 1e-12)
     bar_minutes_used = info["bar_minutes"]
     window_bars, levels_dates = 0, None
     if conf["kind"] == "replay":
@@ -223,8 +234,8 @@ def world_params(world: Any, market: Mapping[str, Any], agent: Mapping[str, Any]
         gas_scale=f(gas_scale), lp_fee_share=f(conf["lp_fee_share"]),
         trend_tstat=f(agent["trend_tstat"]), jumpy_variance_share=f(agent["jumpy_variance_share"]))
     record.update(info, block_hours=conf["block_hours"], mean_block_bars=round(block_bars, 3),
-                  drift_annual=conf["drift_annual"], gas_median_usd=round(history_gas_median * gas_scale, 4),
-                  history_gas_median_usd=round(history_gas_median, 4), gas_scale=gas_scale, lp_fee_share=conf["lp_fee_share"],
+                  drift_annual=conf["drift_annual"], gas_median_usd=round(bars_gas_median * gas_scale, 4),
+                  gas_level_days=level_days, gas_scale=gas_scale, lp_fee_share=conf["lp_fee_share"],
                   pool_fee_bp=conf["pool_fee_bp"], n_pool_days=int(params.pool_levels.shape[0]))
     if window_bars:
         record.update(window_bars=window_bars, n_windows=int(len(columns) // window_bars), episodes_run=n_episodes)

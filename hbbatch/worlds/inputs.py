@@ -5,7 +5,9 @@ return spans a gap):
     log_return = ln(close / previous close); log_high, log_low = ln(high or low / previous close)
     activity   = the bar's pool volume relative to the pool's level: (Binance USD volume of the bar
                  / its trailing 30-day mean) ** elasticity, normalised to mean 1 (see `hbbatch.worlds.pool`)
-    gas_usd    = the cost of one action on the bar's UTC day: units x gas price x ETH price (Etherscan daily)
+    gas_usd    = the cost of one action on the bar's UTC day: units x gas price x ETH price (Etherscan daily);
+                 where the world sets its own gas level, that cost relative to its level, the median of the
+                 `gas_level_days` days centred on the day (the day-to-day spread kept, the years' level removed)
     jump       = |r| > jump_sigmas x robust sigma of the bar's own week (1.4826 x rolling median |r|)
 so volume, gas and jumps travel with the returns they happened beside.
 """
@@ -56,10 +58,21 @@ def activity(returns: pd.DataFrame, elasticity: float) -> np.ndarray:
     return shaped / shaped.mean()
 
 
-def gas_per_action_usd(dates: pd.Series, gas: pd.DataFrame, units: float) -> np.ndarray:
-    """One action's gas in USD on each date's UTC day (nearest Etherscan day where a day is missing)."""
+def daily_gas_usd(gas: pd.DataFrame, units: float, level_days: int | None = None) -> pd.Series:
+    """One action's gas in USD each Etherscan day; with `level_days`, relative to its level: the median of the
+    `level_days` days centred on the day (at least half of them present), so about 1 on a typical day."""
     daily = gas.set_index("date")
     usd = units * daily["gas_price_gwei"] * 1e-9 * daily["eth_price_usd"]
+    if level_days is None:
+        return usd
+    level = usd.rolling(int(level_days), center=True, min_periods=max(int(level_days) // 2, 1)).median()
+    return usd / level.bfill().ffill()
+
+
+def gas_per_action_usd(dates: pd.Series, gas: pd.DataFrame, units: float, level_days: int | None = None) -> np.ndarray:
+    """One action's gas in USD on each date's UTC day (nearest Etherscan day where a day is missing); with
+    `level_days`, relative to the day's level (`daily_gas_usd`)."""
+    usd = daily_gas_usd(gas, units, level_days)
     days = pd.DatetimeIndex(dates).floor("D")
     position = usd.index.get_indexer(days, method="nearest")
     return usd.to_numpy()[position]
@@ -72,14 +85,14 @@ def jump_flags(log_return: pd.Series, dates: pd.Series, jump_sigmas: float) -> n
 
 
 def bar_arrays(frame: pd.DataFrame, bar_minutes: float, gas: pd.DataFrame, gas_units: float,
-               elasticity: float, jump_sigmas: float) -> BarArrays:
+               elasticity: float, jump_sigmas: float, gas_level_days: int | None = None) -> BarArrays:
     returns = contiguous_returns(frame, bar_minutes)
     columns = np.zeros((len(returns), N_COLUMNS))
     columns[:, LOG_RETURN] = returns["log_return"]
     columns[:, LOG_HIGH] = returns["log_high"]
     columns[:, LOG_LOW] = returns["log_low"]
     columns[:, ACTIVITY] = activity(returns, elasticity)
-    columns[:, GAS_USD] = gas_per_action_usd(returns["date"], gas, gas_units)
+    columns[:, GAS_USD] = gas_per_action_usd(returns["date"], gas, gas_units, gas_level_days)
     columns[:, JUMP] = jump_flags(returns["log_return"], returns["date"], jump_sigmas)
     return BarArrays(columns=columns, dates=pd.DatetimeIndex(returns["date"]))
 

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 import pandas as pd
 
-from hbbatch.worlds import history
+from hbbatch.worlds import history, inputs
 from hbbatch.worlds.facts import HOURS_PER_DAY, MarketPaths, stylised_facts
 
 POOL_FEE_BP = 5                 # the 0.05 % pool's daily volume
@@ -60,26 +60,32 @@ def history_paths(bars: pd.DataFrame, pool_daily: pd.DataFrame | None = None, ga
         fee_rate=fee_rate)
 
 
-def gas_per_action_daily(gas: pd.DataFrame, gas_units: float) -> pd.DataFrame:
+def gas_per_action_daily(gas: pd.DataFrame, gas_units: float, level_days: int | None = None,
+                         scale: float = 1.0) -> pd.DataFrame:
     """date, gas_usd: the cost of one action of `gas_units` gas (calibration.recenter_gas_units) each day, at
-    the day's average gas price and ETH price."""
-    return pd.DataFrame({"date": gas["date"],
-                         "gas_usd": gas["gas_price_gwei"] * 1e-9 * gas_units * gas["eth_price_usd"]})
+    the day's average gas price and ETH price; as a historical world with its own gas level reads it (relative
+    to the day's `level_days` level, see `hbbatch.worlds.inputs`), times `scale`."""
+    usd = inputs.daily_gas_usd(gas, gas_units, level_days) * scale
+    return pd.DataFrame({"date": usd.index, "gas_usd": usd.to_numpy()})
 
 
-def embedded_history_paths(gas_units: float, start: str | None = None, end: str | None = None) -> MarketPaths:
+def embedded_history_paths(gas_units: float, start: str | None = None, end: str | None = None,
+                           gas_level_days: int | None = None, gas_scale: float = 1.0) -> MarketPaths:
     """The embedded history (hourly bars, the 0.05 % pool's daily volume, daily gas for actions of
-    `gas_units`) from `start` to `end` (UTC dates; None: where the bars begin or end), on the hourly grid."""
+    `gas_units`) from `start` to `end` (UTC dates; None: where the bars begin or end), on the hourly grid.
+    A world with its own gas level is held against the history's gas read as that world reads it
+    (`gas_level_days`, `gas_scale` of its record)."""
     bars = history.bars(60)
     if start is not None:
         bars = bars[bars["date"] >= pd.Timestamp(start, tz="UTC")]
     if end is not None:
         bars = bars[bars["date"] < pd.Timestamp(end, tz="UTC")]
-    return history_paths(bars, history.pool_daily(POOL_FEE_BP), gas_per_action_daily(history.gas_daily(), gas_units),
-                         fee_rate=POOL_FEE_BP * 1e-4)
+    gas = gas_per_action_daily(history.gas_daily(), gas_units, gas_level_days, gas_scale)
+    return history_paths(bars, history.pool_daily(POOL_FEE_BP), gas, fee_rate=POOL_FEE_BP * 1e-4)
 
 
 @functools.lru_cache(maxsize=8)
-def embedded_history_facts(gas_units: float, start: str | None = None, end: str | None = None) -> dict[str, float]:
+def embedded_history_facts(gas_units: float, start: str | None = None, end: str | None = None,
+                           gas_level_days: int | None = None, gas_scale: float = 1.0) -> dict[str, float]:
     """The stylised facts of the embedded history (cached: the files do not change while a process runs)."""
-    return stylised_facts(embedded_history_paths(gas_units, start, end))
+    return stylised_facts(embedded_history_paths(gas_units, start, end, gas_level_days, gas_scale))

@@ -135,8 +135,8 @@ def test_world_check__the_key_separates_worlds_seeds_samples_and_exemptions():
 
 def test_world_check__a_world_at_the_deployment_gas_level_is_held_against_history_at_that_level(tmp_path):
     # the default historical world rescales the history's gas to the 2026 level ($1.62 a recenter); its
-    # check rescales the real days by the same factor, so the level is its stated assumption and the
-    # spread and the link to |return| are still checked against the real days
+    # check reads the real days the same way, so the level is its stated assumption and the spread and
+    # the link to |return| are still checked against the real days
     # the check's own sample size (a sample of 8 episodes is too small for the world to pass)
     assert run_cli("n_episodes=8", "n_steps=60", "stats.n_bootstrap=100", "world.validation.cache=false",
                    f"hydra.run.dir={tmp_path}") == 0
@@ -144,8 +144,9 @@ def test_world_check__a_world_at_the_deployment_gas_level_is_held_against_histor
     result, world = recorded["world_validation"], recorded["world"]
     assert result["status"] == "pass"
     assert world["gas_median_usd"] == 1.62 and world["history_gas_median_usd"] > 30    # history's own: $38
+    # read the way the world reads them: each day relative to its 90-day level, then scaled
     assert result["history"]["gas_scale"] == world["gas_scale"]
-    assert world["gas_scale"] == pytest.approx(1.62 / world["history_gas_median_usd"], rel=1e-4)
+    assert result["history"]["gas_level_days"] == world["gas_level_days"] == 90
     facts = {f["fact"]: f for f in result["facts"]}
     assert facts["gas_per_action_usd_q50"]["real"] == pytest.approx(1.62, rel=0.02)
     assert facts["gas_abs_return_rank_corr"]["status"] == "pass"

@@ -65,7 +65,9 @@ def test_build__stress_worlds_change_only_their_assumption():
 
 
 def test_build__historical_gas_is_the_real_days_cost_of_an_action():
-    built = build.world_params({"name": "historical", "bar_minutes": 60}, {"step_minutes": 60.0}, {}, 168, 4)
+    # gas as history charged it (stress_high_gas): each day's own cost, no rescaling
+    built = build.world_params({"name": "historical", "bar_minutes": 60, "gas_median_usd": None},
+                               {"step_minutes": 60.0}, {}, 168, 4)
     gas = history.gas_daily().set_index("date")
     day = gas.loc[pd.Timestamp("2024-01-05", tz="UTC")]
     expected = 787_760 * day["gas_price_gwei"] * 1e-9 * day["eth_price_usd"]   # about $41 (issue 8)
@@ -101,6 +103,7 @@ def test_pool__levels_are_one_on_the_calibration_day_and_the_volume_link_is_fitt
     ({"block_hours": 0.0}, "world.block_hours=0.0"),
     ({"bar_minutes": 15}, "world.bar_minutes=15"),
     ({"gas_median_usd": -1.0}, "world.gas_median_usd=-1.0"),
+    ({"gas_level_days": 0}, "world.gas_level_days=0"),
 ])
 def test_build__bad_world_settings_name_the_key(world, message):
     with pytest.raises(build.WorldError, match=message.replace("(", r"\(")):
@@ -110,3 +113,29 @@ def test_build__bad_world_settings_name_the_key(world, message):
 def test_build__the_oracle_classifier_is_refused_in_a_historical_world():
     with pytest.raises(build.WorldError, match="agent.classifier=oracle"):
         build.world_params({"name": "historical"}, {"step_minutes": 60.0}, {"classifier": "oracle"}, 100, 4)
+
+
+def test_build__the_default_world_charges_the_deployment_level_with_the_days_spread_around_their_level():
+    built = build.world_params({"name": "historical", "bar_minutes": 60}, {"step_minutes": 60.0}, {}, 168, 4)
+    gas = np.asarray(built.params.bars[:, GAS_USD], float) * float(built.params.gas_scale)
+    assert np.median(gas) == pytest.approx(1.62, rel=1e-4)          # world.gas_median_usd's default
+    # by hand on the daily frame: the 2024-01-05 cost over the median of the 90 days centred on it
+    daily = history.gas_daily().set_index("date")
+    usd = 787_760 * daily["gas_price_gwei"] * 1e-9 * daily["eth_price_usd"]
+    day = pd.Timestamp("2024-01-05", tz="UTC")
+    around = usd.loc[day - pd.Timedelta(days=45): day + pd.Timedelta(days=44)]
+    assert len(around) == 90
+    kept = inputs.contiguous_returns(build._window(history.bars(60), "2020-01-01", None), 60)["date"]
+    row = np.flatnonzero(kept == pd.Timestamp("2024-01-05 12:00", tz="UTC"))[0]
+    relative = usd.loc[day] / around.median()
+    assert gas[row] / float(built.params.gas_scale) == pytest.approx(relative, rel=1e-5)
+    # the spread is the deployment month's (30 days to 2026-06-02: log sd 0.49, q10 $0.95, q90 $3.32), not the
+    # years' swings of the raw history (log sd 1.40: $213 a recenter in 2021, $5 in 2025)
+    latest = usd.iloc[-30:]
+    assert np.log(latest).std() == pytest.approx(0.49, abs=0.01)
+    assert np.log(gas).std() == pytest.approx(np.log(latest).std(), abs=0.1)
+    assert np.quantile(gas, 0.1) == pytest.approx(np.quantile(latest, 0.1), rel=0.15)
+    assert np.quantile(gas, 0.9) == pytest.approx(np.quantile(latest, 0.9), rel=0.2)
+    raw = usd.loc["2020-01-01":"2025-04-30"]
+    assert np.log(raw).std() > 1.3
+    assert built.info["history_gas_median_usd"] == pytest.approx(np.median(usd.reindex(kept.dt.floor("D"))), rel=1e-3)
