@@ -143,7 +143,11 @@ class RailsConf:
 
     # emergency stop: gas spent in the current window ...
     gas_window_minutes: float = bounded(1440.0, gt=0, le=525600)
-    # ... above this stops every action until the window ends
+    # ... above this stops every action until the window ends. A stop on gas prices, not on counts (the
+    # hard cap below counts): at the 2026 deployment level (world.gas_median_usd, $1.62 a recenter, the latest
+    # 30 days of Etherscan gas; q90 day $2.82 in the worlds) $60 is 37 recenters a day (21 at q90), so it
+    # never trips at defaults (0 of 600 episodes a variant, three-way at 200 episodes); at history's own gas
+    # (median $38, stress_high_gas) it allows about one action a day and trips in 48-67 % of episodes
     gas_cap_usd_per_window: float = bounded(60.0, ge=0, le=1e9)
     max_actions: int = bounded(120, ge=0, le=10**9)  # hard cap: K gas-paying actions ...
     # ... per N episodes (each gets K // N, one kept for a safety exit)
@@ -160,7 +164,9 @@ class AgentConf:
     """The agent's settings: beliefs, gate, classifier, rules, rails."""
 
     capital_usd: float = bounded(100_000.0, gt=0, le=1e12)
-    gas_usd: float = bounded(2.0, ge=0, le=1e5)  # GAS: the agent's belief of one action's cost
+    # GAS: the agent's belief of one action's cost; $2, the current bot's (roadmap campaign B), is 1.2x the
+    # 2026 deployment level's median ($1.62) and 1.1x its mean ($1.83) (hbbatch/data/history/gas_daily.parquet)
+    gas_usd: float = bounded(2.0, ge=0, le=1e5)
     fee_gate_usd: float = bounded(4.0, ge=0, le=1e7)  # FEE_GATE: expected fee gain an action must reach
     # the gate credits a band with its expected holding time (half-width^2 / variance), at most this long
     ev_horizon_minutes: float = bounded(10080.0, gt=0, le=525600)

@@ -64,8 +64,11 @@ def gas_rows(episodes: Mapping[str, Mapping[str, pd.DataFrame]], beliefs: Mappin
     return rows
 
 
-def _believed(row: Mapping[str, Any]) -> str:
-    return f"{row['variant']} {money(row.get('gas_usd'), False)}" + ("" if row.get("gate") else " (gate off)")
+def usd(x: float | None) -> str:
+    """Gas in dollars and cents below $100 ($1.83: beliefs differ by cents), whole dollars above."""
+    if x is None or not math.isfinite(x):
+        return "–"
+    return f"${x:,.2f}" if abs(x) < 100 else money(x, False)
 
 
 def gas_lines(rows: list[dict[str, Any]], factor: float = DEFAULT_BELIEF_FACTOR) -> list[str]:
@@ -73,19 +76,22 @@ def gas_lines(rows: list[dict[str, Any]], factor: float = DEFAULT_BELIEF_FACTOR)
     lines = []
     for world in dict.fromkeys(r["world"] for r in rows):
         mine = [r for r in rows if r["world"] == world]
-        paid = ", ".join(f"{r['variant']} {money(r['charged_usd_per_action'], False)}" for r in mine)
-        spread = max(mine, key=lambda r: r["charged_usd_per_action_q90"])
-        stops = [f"{r['variant']} in {100 * r['emergency_stop_share']:.0f} %" for r in mine if r["emergency_stop_share"] > 0]
-        cap = mine[0].get("gas_cap_usd_per_window")
-        stop_text = (f"; emergency stop (cap {money(cap, False)} per {mine[0].get('gas_window_minutes', 0):g} min) "
-                     f"tripped in episodes of {', '.join(stops)}") if stops else ""
-        lines.append(f"gas in {world}: charged per action {paid} (episodes q10-q90 up to "
-                     f"{money(spread['charged_usd_per_action_q10'], False)}-{money(spread['charged_usd_per_action_q90'], False)}); "
-                     f"believed {', '.join(_believed(r) for r in mine)}{stop_text}")
+        paid = ", ".join(f"{usd(r['charged_usd_per_action'])} ({r['variant']})" for r in mine)
+        low = min(r["charged_usd_per_action_q10"] for r in mine)
+        high = max(r["charged_usd_per_action_q90"] for r in mine)
+        believed = ", ".join(f"{r['variant']} {usd(r.get('gas_usd'))}" + ("" if r.get("gate") else " (gate off)")
+                             for r in mine)
+        stops = [f"{100 * r['emergency_stop_share']:.0f} % of {r['variant']}'s" for r in mine
+                 if r["emergency_stop_share"] > 0]
+        cap, window = mine[0].get("gas_cap_usd_per_window"), mine[0].get("gas_window_minutes") or 0.0
+        stop_text = (f"; emergency stop (cap {usd(cap)} per {window:g} min) tripped in {', '.join(stops)} episodes"
+                     if stops else "; emergency stop never tripped")
+        lines.append(f"gas in {world}: the world charged {paid} an action (per episode q10-q90 {usd(low)}-"
+                     f"{usd(high)}); believed {believed}{stop_text}")
     for r in rows:
         if r["warn"]:
-            lines.append(f"warning: gas belief: {r['variant']}'s gate believes {money(r['gas_usd'], False)} an action "
-                         f"but {r['world']} charged {money(r['charged_usd_per_action'], False)} "
-                         f"({r['charged_over_believed']:.2g}x; more than report.gas_belief_factor={factor:g}x apart): "
-                         "its gate is judged at a gas it does not expect")
+            lines.append(f"warning: gas belief: {r['variant']}'s gate believes {usd(r['gas_usd'])} an action but "
+                         f"{r['world']} charged {usd(r['charged_usd_per_action'])} ({r['charged_over_believed']:.2g}x; "
+                         f"more than report.gas_belief_factor={factor:g}x apart): its gate is judged at a gas it "
+                         "does not expect")
     return lines
