@@ -27,7 +27,7 @@ def belief(manifest: Mapping[str, Any]) -> dict[str, Any]:
     config = manifest.get("config") or {}
     agent = config.get("agent") or {}
     rails = agent.get("rails") or {}
-    gating = (manifest.get("spec") or {}).get("gating", config.get("gating"))
+    gating = (config.get("gating") or {}).get("mode")    # the compiled spec may carry the gate as a traced flag
     return {"gas_usd": agent.get("gas_usd"), "fee_gate_usd": agent.get("fee_gate_usd"), "gate": gating == "ev",
             "gas_cap_usd_per_window": rails.get("gas_cap_usd_per_window"),
             "gas_window_minutes": rails.get("gas_window_minutes")}

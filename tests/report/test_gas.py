@@ -15,8 +15,8 @@ def _episodes(gas, actions, stops):
 
 
 def _manifest(gas_usd, gating, cap=60.0):
-    return {"spec": {"gating": gating},
-            "config": {"agent": {"gas_usd": gas_usd, "fee_gate_usd": 2 * gas_usd,
+    return {"config": {"gating": {"mode": gating},
+                       "agent": {"gas_usd": gas_usd, "fee_gate_usd": 2 * gas_usd,
                                  "rails": {"gas_cap_usd_per_window": cap, "gas_window_minutes": 1440.0}}}}
 
 

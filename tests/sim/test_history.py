@@ -242,6 +242,8 @@ def test_history__warm_up_sets_the_first_decisions_regime_and_leaves_the_market_
     # these bars move about 1e-4 a minute against the prior's 7.6e-4: a day of them pulls the estimate down
     prior_variance = float(params.market.vol_annual[0]) ** 2 * float(params.market.dt_years)
     assert np.all(np.asarray(state.memory.var_short) < 0.1 * prior_variance)
+
+
 def test_history__the_opening_band_pays_the_gas_of_the_episodes_first_bar():
     # replay windows start on known bars: each window's opening band pays that bar's gas times the world's
     # scale, not the parametric market's median (market.gas_usd_median, $70.11 by default)
