@@ -166,4 +166,5 @@ def gas_paid_usd(gas_noise: jax.Array, gas_spell: jax.Array, market: MarketParam
     base = market.gas_usd_median * jnp.exp(market.gas_dispersion * gas_noise) * spell
     if vol_annual is None:
         return base
-    return base * (vol_annual / market.gas_ref_vol_annual) ** market.gas_vol_elasticity
+    # exp(e ln x) rather than x ** e: XLA compiles float32 `pow` to a scalar library call
+    return base * jnp.exp(market.gas_vol_elasticity * jnp.log(vol_annual / market.gas_ref_vol_annual))
