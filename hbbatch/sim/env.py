@@ -154,7 +154,7 @@ def open_band(state: SimState, params: SimParams, classifier: str,
     m, a, ep = params.market, params.agent, state.episode
     sqrt_price, zero = state.sqrt_price, jnp.zeros_like(state.log_price)
     regime_estimate = ep.regime if classifier == "oracle" else policy.classify(state.memory, a)
-    lower, upper = policy.snap_band(zero, a.width_ticks[regime_estimate], m.tick_spacing)
+    lower, upper = policy.snap_band(zero, policy.regime_width_ticks(a, regime_estimate), m.tick_spacing)
     band = policy.make_position(zero, lower, upper, ep.sqrt_price_start)
     unit_value = pool.value_per_liquidity(sqrt_price, band.sqrt_lower, band.sqrt_upper)
     gas = price.gas_paid_usd(zero, jnp.zeros((), bool), m) if gas_usd is None else gas_usd.astype(zero.dtype)
@@ -209,10 +209,44 @@ def step(key: jax.Array, state: SimState, action: Action, params: SimParams) -> 
     return transition(state._replace(market=market), world, action, params)
 
 
+class Attribution(NamedTuple):
+    """One step's contribution to the per-owner (and per-regime) totals."""
+
+    owner: jax.Array              # () int: whose action set the position held after the step
+    fired: jax.Array              # () bool: the rails considered the policy's ask (a rule "fire")
+    rule: jax.Array               # () int: the rule that asked, index into RULES
+    acted: jax.Array              # () bool: a gas-paying action happened
+    gas_usd: jax.Array            # () gas paid
+    pnl_usd: jax.Array            # () change in (equity - hodl) over the step
+    regime_estimate: jax.Array    # () int: the policy's classification
+
+
+def attribute(totals: Totals, step: Attribution) -> Totals:
+    """The totals with one step's attribution added (one-hot over owners and regimes)."""
+    owners = jnp.arange(N_OWNERS)
+    by_owner = (owners == step.owner).astype(totals.rule_pnl_usd.dtype)
+    return totals._replace(
+        rule_fires=totals.rule_fires + (owners == step.rule + 1) * step.fired,
+        rule_actions=totals.rule_actions + by_owner * step.acted,
+        rule_gas_usd=totals.rule_gas_usd + by_owner * step.gas_usd,
+        rule_pnl_usd=totals.rule_pnl_usd + by_owner * step.pnl_usd,
+        classified_steps=totals.classified_steps + (jnp.arange(N_REGIMES) == step.regime_estimate),
+    )
+
+
 def transition(state: SimState, world: price.MarketMove, action: Action,
                params: SimParams) -> tuple[SimState, StepRecord]:
     """`step` in a given world move: rails, execution, accrual, memory, rails' counters, attribution.
     `state.market` is already the market's state after the move (replayed worlds leave it as is)."""
+    state, record, attribution = transition_unattributed(state, world, action, params)
+    return state._replace(totals=attribute(state.totals, attribution)), record
+
+
+def transition_unattributed(state: SimState, world: price.MarketMove, action: Action,
+                            params: SimParams) -> tuple[SimState, StepRecord, Attribution]:
+    """`transition` with the per-owner totals left as they were and the step's `Attribution` returned
+    beside them: the rollout adds a block of steps' attributions at once, in the same order (per step,
+    the one-hot updates of vectors recompute the owner in every lane and cost about a tenth of a step)."""
     a, ep, tot = params.agent, state.episode, state.totals
     obs = observe(state, world, params)
     action, outcome = rails.apply(action, obs, state.rails, a)
@@ -226,8 +260,6 @@ def transition(state: SimState, world: price.MarketMove, action: Action,
     memory = policy.remember(state.memory, world.log_return, world.volume_usd, accrued.out_of_range, outcome.acted, a)
     rail_state = rails.update(state.rails, outcome, obs.step, fill.gas_usd, equity, a)
 
-    owners = jnp.arange(N_OWNERS)
-    by_owner = (owners == owner).astype(equity.dtype)
     position = fill.position
     widened = outcome.rebalance & (action.kind == ACTION_WIDEN)   # counted by the rule's intent
     peak = rail_state.peak_equity_usd
@@ -238,13 +270,13 @@ def transition(state: SimState, world: price.MarketMove, action: Action,
         sum_sq_return=tot.sum_sq_return + world.log_return**2,
         max_drawdown=jnp.maximum(tot.max_drawdown, (peak - equity) / peak),
         emergency_stops=tot.emergency_stops + outcome.tripped,
-        drawdown_exit=tot.drawdown_exit | outcome.drawdown_exit,
-        rule_fires=tot.rule_fires + (owners == action.rule + 1) * outcome.considered,
-        rule_actions=tot.rule_actions + by_owner * outcome.acted,
-        rule_gas_usd=tot.rule_gas_usd + by_owner * fill.gas_usd,
-        rule_pnl_usd=tot.rule_pnl_usd + by_owner * (relative - state.relative_usd),
-        classified_steps=tot.classified_steps + (jnp.arange(N_REGIMES) == action.regime_estimate),
+        drawdown_exit=tot.drawdown_exit | outcome.drawdown_exit, rule_fires=tot.rule_fires,
+        rule_actions=tot.rule_actions, rule_gas_usd=tot.rule_gas_usd, rule_pnl_usd=tot.rule_pnl_usd,
+        classified_steps=tot.classified_steps,
     )
+    attribution = Attribution(owner=owner, fired=outcome.considered, rule=action.rule, acted=outcome.acted,
+                              gas_usd=fill.gas_usd, pnl_usd=relative - state.relative_usd,
+                              regime_estimate=action.regime_estimate)
     state = state._replace(t=state.t + 1, log_price=accrued.log_price, sqrt_price=accrued.sqrt_price,
                            gas_spell=world.gas_spell, cash_usd=accrued.cash_usd, equity_usd=equity,
                            relative_usd=relative, position=position, owner=owner, memory=memory, rails=rail_state,
@@ -253,7 +285,7 @@ def transition(state: SimState, world: price.MarketMove, action: Action,
                         tick_upper=position.tick_upper, action=action.kind, owner=owner, equity_usd=equity,
                         regime_estimate=action.regime_estimate, volume_usd=world.volume_usd,
                         gas_usd=world.gas_usd, pool_liquidity=world.pool_liquidity)
-    return state, record
+    return state, record, attribution
 
 
 def advance(state: SimState, world: price.MarketMove, params: SimParams, gating: str = "ev",
@@ -262,6 +294,13 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
     `classifier` are static (see `policy.act`)."""
     action = policy.act(observe(state, world, params), state.memory, params.agent, gating, classifier)
     return transition(state, world, action, params)
+
+
+def advance_unattributed(state: SimState, world: price.MarketMove, params: SimParams, gating: str = "ev",
+                         classifier: str = "online") -> tuple[SimState, StepRecord, Attribution]:
+    """`advance` with the attribution returned instead of added (see `transition_unattributed`)."""
+    action = policy.act(observe(state, world, params), state.memory, params.agent, gating, classifier)
+    return transition_unattributed(state, world, action, params)
 
 
 def step_drawn(draws: price.Draws, state: SimState, params: SimParams, gating: str = "ev",

@@ -45,21 +45,42 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
     if params.world is None:
         state = env.reset(seed, episode, params, spec.classifier, warmup_steps=spec.warmup_steps)
         carry0, draw = state, price.draw
-        step = functools.partial(env.step_drawn, params=params, gating=spec.gating, classifier=spec.classifier)
     else:  # a historical world: the cursor into the real bars travels with the state
         state, cursor, step = history.reset(seed, episode, params, spec.classifier, spec.gating,
                                              spec.warmup_steps)
         carry0, draw = (state, cursor), history.draw
     key, dtype = state.episode.counter_key, state.log_price.dtype
+    opening = state
 
     def inner(carry, draws):
         carry, record = step(draws, carry)
         return carry, (record if spec.record_path else None)
 
+    def world_step(market_carry, draws):
+        t, log_price, gas_spell, market = market_carry
+        world, market = env.world_move(draws, opening._replace(t=t, log_price=log_price, gas_spell=gas_spell,
+                                                               market=market), params)
+        return (t + 1, log_price + world.log_return, world.gas_spell, market), world
+
+    def agent_step(state, world):
+        state, record, attribution = env.advance_unattributed(state, world, params, spec.gating, spec.classifier)
+        return state, (attribution, record if spec.record_path else None)
+
     def block(carry, first_step, length):
         steps = first_step + jnp.arange(length, dtype=jnp.int32)
         draws = jax.vmap(lambda t: draw(key, t, dtype))(steps)
-        return jax.lax.scan(inner, carry, draws)
+        if params.world is not None:
+            return jax.lax.scan(inner, carry, draws)
+        # The world's moves depend on the episode's draws only, never on the agent: the block's moves are
+        # computed first, in a loop of their own, and handed to the agent's loop as data (in one loop XLA
+        # recomputes each move in every fusion that reads it).
+        market_carry, worlds = jax.lax.scan(world_step, (carry.t, carry.log_price, carry.gas_spell, carry.market),
+                                            draws)
+        carry, (attributions, path) = jax.lax.scan(agent_step, carry, worlds)
+        totals = carry.totals
+        for index in range(length):   # in step order: the same sums as adding each step's as it comes
+            totals = env.attribute(totals, jax.tree.map(lambda x: x[index], attributions))
+        return carry._replace(market=market_carry[3], totals=totals), path
 
     n_blocks, remainder = divmod(spec.n_steps, DRAW_BLOCK_STEPS)
     firsts = jnp.arange(n_blocks, dtype=jnp.int32) * DRAW_BLOCK_STEPS
