@@ -8,6 +8,7 @@ No Python `if` on traced values.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -82,6 +83,21 @@ def snap_band(center_tick: jax.Array, width_ticks: jax.Array, tick_spacing: jax.
     return lower, lower + width
 
 
+def regime_width_ticks(params: AgentParams, regime: jax.Array) -> jax.Array:
+    """`params.width_ticks[regime]` by selects: a gather in the step is a scalar loop on a CPU. A negative
+    index counts from the end, as in indexing (the oracle's regime -1 on real data)."""
+    widths = params.width_ticks
+    regime = jnp.where(regime < 0, regime + widths.shape[0], regime)
+    return functools.reduce(lambda picked, i: jnp.where(regime == i, widths[i], picked),
+                            range(1, widths.shape[0]), widths[0])
+
+
+def first_true(flags: jax.Array) -> jax.Array:
+    """`argmax(flags)` of a short bool vector (0 when none is set) by selects, not a reduction."""
+    return functools.reduce(lambda first, i: jnp.where(flags[i], i, first), range(flags.shape[0] - 1, -1, -1),
+                            jnp.int32(0)).astype(jnp.int32)
+
+
 def robust_vol_ratio(memory: Memory) -> jax.Array:
     """Short- over long-window volatility of jump-winsorised returns: one jump does not move it much."""
     return jnp.sqrt(memory.robust_var_short / jnp.maximum(memory.robust_var_long, 1e-30))
@@ -93,7 +109,7 @@ def propose(tick: jax.Array, position: Position, memory: Memory, regime_estimate
     lower, upper = position.tick_lower, position.tick_upper
     width = upper - lower
     centre = 0.5 * (lower + upper)
-    base = params.width_ticks[regime_estimate]   # the regime's width, never below its floor
+    base = regime_width_ticks(params, regime_estimate)   # the regime's width, never below its floor
     in_range = (tick >= lower) & (tick < upper)
     triggers = jnp.stack([
         (memory.steps_out_of_range >= params.rebalance_after_steps) & ~in_range,           # out_of_range
@@ -102,7 +118,7 @@ def propose(tick: jax.Array, position: Position, memory: Memory, regime_estimate
         (memory.steps_vol_low >= params.vol_persist_steps) & (width > 1.01 * base),           # vol_narrow
         (regime_estimate == _TREND) & in_range & (tick - centre > params.trend_shift_fraction * 0.5 * width),
     ]) & params.rule_enabled
-    rule = jnp.argmax(triggers).astype(jnp.int32)
+    rule = first_true(triggers)
     new_width = jnp.select(
         [rule == _WIDEN, rule == _NARROW],
         [jnp.maximum(jnp.minimum(width * params.widen_factor, params.max_width_ticks), base),
@@ -120,7 +136,7 @@ def propose(tick: jax.Array, position: Position, memory: Memory, regime_estimate
     side_lower = jnp.where(tick >= upper, below, above)
     new_lower = jnp.where(single_sided, side_lower, new_lower)
     new_upper = jnp.where(single_sided, side_lower + snapped_width, new_upper)
-    return Proposal(fired=jnp.any(triggers) & (position.liquidity > 0), rule=rule,
+    return Proposal(fired=functools.reduce(jnp.logical_or, triggers) & (position.liquidity > 0), rule=rule,
                     tick_lower=new_lower, tick_upper=new_upper)
 
 
