@@ -100,6 +100,7 @@ def _run(tree: Path, args) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", default="main", help="git revision to compare against (default main)")
+    parser.add_argument("--new", default=None, help="git revision to measure (default: this checkout as it is)")
     parser.add_argument("--episodes", type=int, default=2000)
     parser.add_argument("--steps", type=int, default=10_080)
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
@@ -115,22 +116,26 @@ def main(argv=None) -> int:
         return 0
 
     with tempfile.TemporaryDirectory(prefix="bench_ab_") as scratch:
-        base_tree = Path(scratch) / "base"
-        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(base_tree), args.base], cwd=ROOT,
-                       check=True)
+        trees = {"base": args.base} if args.new is None else {"base": args.base, "new": args.new}
+        for name, revision in trees.items():
+            subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(Path(scratch) / name), revision],
+                           cwd=ROOT, check=True)
+        base_tree, new_tree = Path(scratch) / "base", ROOT if args.new is None else Path(scratch) / "new"
         try:
             rows = {"base": [], "new": []}
             print(f"{args.episodes} x {args.steps} {args.dtype}, world {args.world}, gating {args.gating}: "
-                  f"base {args.base} vs this checkout")
+                  f"base {args.base} vs {args.new or 'this checkout'}")
             print(f"{'build':<5} {'M/s wall':>9} {'M/CPU-s':>8} {'load':>5}  decisions    money")
             for _ in range(args.pairs):
-                for name, tree in (("base", base_tree), ("new", ROOT)):
+                for name, tree in (("base", base_tree), ("new", new_tree)):
                     row = _run(tree, args)
                     rows[name].append(row)
                     print(f"{name:<5} {row['per_s'] / 1e6:>9.2f} {row['per_cpu_s'] / 1e6:>8.2f} {row['load']:>5.1f}  "
                           f"{row['decisions']} {row['money']}", flush=True)
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False)
+            for name in trees:
+                subprocess.run(["git", "worktree", "remove", "--force", str(Path(scratch) / name)], cwd=ROOT,
+                               check=False)
     base = statistics.median(r["per_cpu_s"] for r in rows["base"])
     new = statistics.median(r["per_cpu_s"] for r in rows["new"])
     same = {key: len({r[key] for r in rows["base"] + rows["new"]}) == 1 for key in ("decisions", "money")}
