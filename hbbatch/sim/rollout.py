@@ -56,13 +56,20 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
         carry, record = step(draws, carry)
         return carry, (record if spec.record_path else None)
 
+    constant_fields = {}   # fields of the world's move that are the episode's or the params' own arrays
+
     def world_step(market_carry, draws):
         t, log_price, gas_spell, market = market_carry
         world, market = env.world_move(draws, opening._replace(t=t, log_price=log_price, gas_spell=gas_spell,
                                                                market=market), params)
-        return (t + 1, log_price + world.log_return, world.gas_spell, market), world
+        constants = {id(leaf) for leaf in jax.tree.leaves((params, opening.episode))}
+        constant_fields.update({name: value for name, value in world._asdict().items() if id(value) in constants})
+        # a constant is not stored once per step (None: no array), the agent's loop reads it as it is
+        return (t + 1, log_price + world.log_return, world.gas_spell, market), world._replace(
+            **dict.fromkeys(constant_fields))
 
     def agent_step(state, world):
+        world = world._replace(**constant_fields)
         state, record, attribution = env.advance_unattributed(state, world, params, spec.gating, spec.classifier)
         return state, (attribution, record if spec.record_path else None)
 
