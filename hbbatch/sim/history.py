@@ -193,7 +193,7 @@ def warmup_world(counter_key: jax.Array, first_bar: jax.Array, level: EpisodeLev
 def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: str, gating: str,
           warmup_steps: int = 0):
     """The episode's opening state (the policy warmed up on the real bars before its first), its cursor, and
-    its step function `(uniforms, (state, cursor)) ->`."""
+    the world's step `(cursor, uniforms) -> (cursor, MarketMove)` (the agent's is `env.advance`)."""
     world, market = params.world, params.market
     # the pool level comes from the episode's own counter key, the one env.reset derives from (seed, episode)
     counter_key = noise.episode_key(seed, episode)
@@ -206,14 +206,10 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
     state = env.reset(seed, episode, params, classifier, pool_liquidity=pool_liquidity, warmup_steps=warmup_steps,
                       warmup_world=before, opening_gas_usd=opening_gas_usd)
 
-    def step(u: jax.Array, carry: tuple[SimState, Cursor]):
-        state, cursor = carry
-        cursor, world_move = move(u, cursor, level, pool_liquidity, world, market.fee_rate,
-                                  market.volume_usd_per_step)
-        state, record = env.advance(state, world_move, params, gating, classifier)
-        return (state, cursor), record
+    def world_step(cursor: Cursor, u: jax.Array) -> tuple[Cursor, MarketMove]:
+        return move(u, cursor, level, pool_liquidity, world, market.fee_rate, market.volume_usd_per_step)
 
-    return state, cursor, step
+    return state, cursor, world_step
 
 
 def episode_metrics(carry: tuple[SimState, Cursor], params: SimParams) -> dict[str, jax.Array]:

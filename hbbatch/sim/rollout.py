@@ -38,69 +38,69 @@ DRAW_BLOCK_STEPS = 32  # random numbers are drawn this many steps at a time
 def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec: RolloutSpec):
     """One whole episode: reset, then scan `step` over time.
 
-    Equivalent to scanning `env.step`, but each block's draws are computed together and handed to the
-    inner scan as data: inside one step XLA would re-inline the hash and Box-Muller into every fusion
-    that uses a draw (measured: about a dozen copies per step).
+    Equivalent to scanning `env.step`, but in blocks of steps, each in three parts. The block's draws are
+    computed together (inside one step XLA would re-inline the hash and Box-Muller into every fusion that
+    uses a draw: about a dozen copies per step). The world's moves, which depend on the episode's draws
+    only and never on the agent, are computed next in a loop of their own and handed to the agent's loop
+    as data (in one loop XLA recomputed each move in every fusion that read it). The agent's loop returns
+    each step's attribution, and the per-owner totals take the block's in step order (the same sums as
+    adding each as it comes: in the loop, one-hot updates of vectors cost about a tenth of a step).
     """
     if params.world is None:
         state = env.reset(seed, episode, params, spec.classifier, warmup_steps=spec.warmup_steps)
-        carry0, draw = state, price.draw
-    else:  # a historical world: the cursor into the real bars travels with the state
-        state, cursor, step = history.reset(seed, episode, params, spec.classifier, spec.gating,
-                                             spec.warmup_steps)
-        carry0, draw = (state, cursor), history.draw
+        draw, world_carry = price.draw, (state.t, state.log_price, state.gas_spell, state.market)
+        opening = state
+
+        def world_step(carry, draws):
+            t, log_price, gas_spell, market = carry
+            world, market = env.world_move(draws, opening._replace(t=t, log_price=log_price, gas_spell=gas_spell,
+                                                                   market=market), params)
+            return (t + 1, log_price + world.log_return, world.gas_spell, market), world
+
+        def finish(state, world_carry):
+            return metrics.episode_metrics(state._replace(market=world_carry[3]), params)
+    else:  # a historical world: the cursor into the real bars is the world's own state
+        state, world_carry, world_step = history.reset(seed, episode, params, spec.classifier, spec.gating,
+                                                       spec.warmup_steps)
+        draw = history.draw
+
+        def finish(state, cursor):
+            return history.episode_metrics((state, cursor), params)
     key, dtype = state.episode.counter_key, state.log_price.dtype
-    opening = state
-
-    def inner(carry, draws):
-        carry, record = step(draws, carry)
-        return carry, (record if spec.record_path else None)
-
+    constants = {id(leaf) for leaf in jax.tree.leaves((params, state.episode))}
     constant_fields = {}   # fields of the world's move that are the episode's or the params' own arrays
 
-    def world_step(market_carry, draws):
-        t, log_price, gas_spell, market = market_carry
-        world, market = env.world_move(draws, opening._replace(t=t, log_price=log_price, gas_spell=gas_spell,
-                                                               market=market), params)
-        constants = {id(leaf) for leaf in jax.tree.leaves((params, opening.episode))}
+    def world_loop_step(carry, draws):
+        carry, world = world_step(carry, draws)
         constant_fields.update({name: value for name, value in world._asdict().items() if id(value) in constants})
-        # a constant is not stored once per step (None: no array), the agent's loop reads it as it is
-        return (t + 1, log_price + world.log_return, world.gas_spell, market), world._replace(
-            **dict.fromkeys(constant_fields))
+        return carry, world._replace(**dict.fromkeys(constant_fields))   # not stored per step (None: no array)
 
     def agent_step(state, world):
-        world = world._replace(**constant_fields)
-        state, record, attribution = env.advance_unattributed(state, world, params, spec.gating, spec.classifier)
+        state, record, attribution = env.advance_unattributed(state, world._replace(**constant_fields), params,
+                                                              spec.gating, spec.classifier)
         return state, (attribution, record if spec.record_path else None)
 
     def block(carry, first_step, length):
+        state, world_carry = carry
         steps = first_step + jnp.arange(length, dtype=jnp.int32)
         draws = jax.vmap(lambda t: draw(key, t, dtype))(steps)
-        if params.world is not None:
-            return jax.lax.scan(inner, carry, draws)
-        # The world's moves depend on the episode's draws only, never on the agent: the block's moves are
-        # computed first, in a loop of their own, and handed to the agent's loop as data (in one loop XLA
-        # recomputes each move in every fusion that reads it).
-        market_carry, worlds = jax.lax.scan(world_step, (carry.t, carry.log_price, carry.gas_spell, carry.market),
-                                            draws)
-        carry, (attributions, path) = jax.lax.scan(agent_step, carry, worlds)
-        totals = carry.totals
-        for index in range(length):   # in step order: the same sums as adding each step's as it comes
+        world_carry, worlds = jax.lax.scan(world_loop_step, world_carry, draws)
+        state, (attributions, path) = jax.lax.scan(agent_step, state, worlds)
+        totals = state.totals
+        for index in range(length):
             totals = env.attribute(totals, jax.tree.map(lambda x: x[index], attributions))
-        return carry._replace(market=market_carry[3], totals=totals), path
+        return (state._replace(totals=totals), world_carry), path
 
     n_blocks, remainder = divmod(spec.n_steps, DRAW_BLOCK_STEPS)
     firsts = jnp.arange(n_blocks, dtype=jnp.int32) * DRAW_BLOCK_STEPS
-    carry, path = jax.lax.scan(lambda c, t0: block(c, t0, DRAW_BLOCK_STEPS), carry0, firsts)
+    carry, path = jax.lax.scan(lambda c, t0: block(c, t0, DRAW_BLOCK_STEPS), (state, world_carry), firsts)
     if spec.record_path:
         path = jax.tree.map(lambda x: x.reshape((n_blocks * DRAW_BLOCK_STEPS,) + x.shape[2:]), path)
     if remainder:
         carry, tail = block(carry, jnp.int32(n_blocks * DRAW_BLOCK_STEPS), remainder)
         if spec.record_path:
             path = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), path, tail)
-    if params.world is None:
-        return metrics.episode_metrics(carry, params), path
-    return history.episode_metrics(carry, params), path
+    return finish(*carry), path
 
 
 CHUNK_EPISODES = 2048  # CPU: episodes advanced together; a chunk's state stays in cache (512: 6 % slower, 128: 25 %)
