@@ -292,8 +292,8 @@ def advance(state: SimState, world: price.MarketMove, params: SimParams, gating:
             classifier: str = "online") -> tuple[SimState, StepRecord]:
     """The bot's whole step in a given world move: observe, `policy.act`, then `transition`. `gating` and
     `classifier` are static (see `policy.act`)."""
-    action = policy.act(observe(state, world, params), state.memory, params.agent, gating, classifier)
-    return transition(state, world, action, params)
+    state, record, attribution = advance_unattributed(state, world, params, gating, classifier)
+    return state._replace(totals=attribute(state.totals, attribution)), record
 
 
 def advance_unattributed(state: SimState, world: price.MarketMove, params: SimParams, gating: str = "ev",
@@ -301,10 +301,3 @@ def advance_unattributed(state: SimState, world: price.MarketMove, params: SimPa
     """`advance` with the attribution returned instead of added (see `transition_unattributed`)."""
     action = policy.act(observe(state, world, params), state.memory, params.agent, gating, classifier)
     return transition_unattributed(state, world, action, params)
-
-
-def step_drawn(draws: price.Draws, state: SimState, params: SimParams, gating: str = "ev",
-               classifier: str = "online") -> tuple[SimState, StepRecord]:
-    """The bot's whole step with the step's random numbers already drawn (the rollout draws them in blocks)."""
-    world, market = world_move(draws, state, params)
-    return advance(state._replace(market=market), world, params, gating, classifier)
