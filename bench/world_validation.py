@@ -84,7 +84,8 @@ def power(seeds: int) -> None:
     from hbbatch.worlds.reference import embedded_history_facts, embedded_history_paths
     from hbbatch.worlds.validation import allowed_range, tolerance_group
 
-    conf = asdict(WorldValidationConf())
+    from hbbatch.config.world import WorldConf
+    conf = {**asdict(WorldValidationConf()), "history_start": WorldConf().history_start}   # the default world's window
     real = embedded_history_facts(787_760.0, conf["history_start"], conf["history_end"])
     full = embedded_history_paths(787_760.0, conf["history_start"], conf["history_end"])
     hours, n_days = 168 * conf["n_weeks"], (full.close_usd.shape[1] - 1) // 24

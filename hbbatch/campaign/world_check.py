@@ -81,6 +81,13 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def real_window(conf: dict[str, Any], world: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The real history's dates a world is held against: the validation's own, else the world's window."""
+    if conf.get("history_start") is None and conf.get("history_end") is None:
+        return world.get("history_start"), world.get("history_end")
+    return conf.get("history_start"), conf.get("history_end")
+
+
 def _validate(config: dict[str, Any]) -> dict[str, Any]:
     from hbbatch.sim import make_params
     from hbbatch.worlds.reference import embedded_history_facts
@@ -99,14 +106,15 @@ def _validate(config: dict[str, Any]) -> dict[str, Any]:
     # the history's gas read the way the world reads it (relative to each day's level, rescaled): the level is
     # the world's stated assumption, the day-to-day spread and the link to |return| are checked on real days.
     gas_level_days, gas_scale = world.info.get("gas_level_days"), float(world.info.get("gas_scale", 1.0))
-    real = embedded_history_facts(float(config["calibration"]["recenter_gas_units"]), conf["history_start"],
-                                  conf["history_end"], gas_level_days, gas_scale)
+    start, end = real_window(conf, config["world"])
+    real = embedded_history_facts(float(config["calibration"]["recenter_gas_units"]), start, end,
+                                  gas_level_days, gas_scale)
     paths = sample_paths(spec, params, int(config["seed"]), world.n_episodes, conf["n_weeks"],
                          float(config["market"]["step_minutes"]))
     t_sample = time.perf_counter() - t0
     result = validate_world(paths, real, conf, Path(config["paths"]["expectations_dir"]),
                             world=str(config["world"]["name"]))
-    result.update(history={"start": conf["history_start"], "end": conf["history_end"], "bars_minutes": 60,
+    result.update(history={"start": start, "end": end, "bars_minutes": 60,
                            "gas_level_days": gas_level_days, "gas_scale": gas_scale},
                   sample_s=t_sample, seconds=time.perf_counter() - t0)
     return result

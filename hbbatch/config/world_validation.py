@@ -56,7 +56,9 @@ class WorldValidationConf:
     suite: str = plain_name("stylised_facts")      # expectations/world/<suite>.json
     n_episodes: int = bounded(64, ge=1, le=100_000)   # the sample of episodes drawn from the world
     n_weeks: int = bounded(2, ge=2, le=520)        # each this many weeks long (the 168 h ACF needs two)
-    history_start: Optional[str] = "2020-01-01"   # the real history's window (UTC dates; null: all of it)
+    # the real history's window (UTC dates); null: the world's own (world.history_start .. history_end), so a
+    # world drawn from 2022-08 on is held against the facts of those years, not of 2020-2025
+    history_start: Optional[str] = None
     history_end: Optional[str] = None
     tolerances: FactTolerances = field(default_factory=FactTolerances)
     # fact -> one-line reason: facts a stress world changes on purpose, reported but not failing. Only a

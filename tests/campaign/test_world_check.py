@@ -3,9 +3,11 @@ multirun validates each distinct world once, and `world.validate=false` runs and
 
 import json
 
+import numpy as np
 import pytest
 
 from hbbatch.config.world_validation import FactTolerances
+from hbbatch.worlds import history
 from tests.test_cli import run_cli
 
 TINY = ["n_episodes=8", "n_steps=60", "stats.n_bootstrap=100", "world.validation.n_episodes=8",
@@ -150,3 +152,19 @@ def test_world_check__a_world_at_the_deployment_gas_level_is_held_against_histor
     facts = {f["fact"]: f for f in result["facts"]}
     assert facts["gas_per_action_usd_q50"]["real"] == pytest.approx(1.62, rel=0.02)
     assert facts["gas_abs_return_rank_corr"]["status"] == "pass"
+
+
+def test_world_check__a_world_drawn_from_a_later_window_is_held_against_that_window(tmp_path):
+    # 2022-08 on: the years with five-minute bars; their weekly moves are smaller than 2020-2025's
+    assert run_cli(*TINY, *WIDE, "world.history_start=2022-08-01", f"hydra.run.dir={tmp_path}",
+                   "criteria.enabled=false") == 0
+    recorded = _json(tmp_path / "manifest.json")["world_validation"]
+    assert recorded["history"]["start"] == "2022-08-01"
+    rows = {row["fact"]: row for row in recorded["facts"]}
+    # oracle: weekly |log return| over every 168 h window of the real hourly bars from that date
+    bars = history.bars(60)
+    close = np.log(bars.loc[bars["date"] >= "2022-08-01", "close"].to_numpy())
+    later = np.median(np.abs(close[168:] - close[:-168]))
+    whole = np.log(bars.loc[bars["date"] >= "2020-01-01", "close"].to_numpy())
+    assert abs(np.median(np.abs(whole[168:] - whole[:-168])) - later) > 0.005    # the windows differ
+    assert rows["weekly_abs_return_q50"]["real"] == pytest.approx(later, rel=0.15)

@@ -16,7 +16,7 @@ from hbbatch.worlds.reference import embedded_history_facts
 from hbbatch.worlds.validation import check_facts
 from tests.test_cli import run_cli
 
-CONF = asdict(WorldValidationConf())
+CONF = {**asdict(WorldValidationConf()), "history_start": "2020-01-01"}   # the default world's window
 SUITE = EXPECTATIONS_DIR / "world" / "stylised_facts.json"
 GAS = ("gas_per_action_usd_q10", "gas_per_action_usd_q50", "gas_per_action_usd_q90")
 TINY = ["n_episodes=4", "n_steps=60", "stats.n_bootstrap=100", "world.validation.cache=false"]
