@@ -1,7 +1,12 @@
 """The `regimes` world's numbers, fitted by maximum likelihood on the embedded real history.
 
-    volatility   GARCH(1,1) on hourly ETH log returns (the `arch` library, normal innovations, by ML),
-                 so the simulator's conditional variance clusters as real volatility does
+    volatility   two parts (hbbatch/worlds/levels.py): a slow level L, the realised variance of the
+                 `level_days` days from each hour, which the world takes per episode from a real day; and
+                 a GARCH(1,1) (the `arch` library, normal innovations, by ML) of hourly ETH log returns
+                 over sqrt(L), so the simulator's conditional variance clusters around the episode's
+                 level as real volatility does. A GARCH(1,1) on the raw returns (kept as `raw_garch`)
+                 has persistence 0.996, but with the data's heavy-tailed innovations its simulated |r|
+                 forgets within about two days: the week-long memory of real volatility is its level
     jumps        a two-normal mixture (ML) on the GARCH's standardised residuals: with probability
                  pi an hour's innovation also carries a jump; per regime, in log units at its vol level
     reversion    variance ratios of the hourly log price (Lo-MacKinlay, heteroskedasticity-robust:
@@ -14,7 +19,8 @@
     volume       steady flow plus a |return|-driven share, from daily pool volume against the day's
                  summed |hourly return| (both relative to their 30-day medians: levels drift over years)
     gas          the cost of a recenter taken from the same days as the pool's fees and volume, and its
-                 elasticity to the day's realised volatility (relative to 30-day medians)
+                 elasticity to the day's realised volatility (relative to 30-day medians); high-gas
+                 spells are tested on the daily gas (`fit_gas_spells`)
 
 Weeks are classified with the calibration's window rule (hbbatch/calibration/regimes.py) applied to
 daily closes of the hourly bars; each hour carries its week's label.
@@ -31,6 +37,8 @@ import pandas as pd
 
 from hbbatch.calibration.regimes import REGIMES, Thresholds, classify_windows, split_windows
 from hbbatch.calibration.gas import RECENTER_GAS_UNITS
+from hbbatch.worlds import levels as world_levels
+from hbbatch.worlds.levels import hourly_returns
 
 HOURS_PER_YEAR = 8760.0
 DAYS_PER_YEAR = 365.0
@@ -46,20 +54,11 @@ class WorldFitSettings:
     window_days: int = 7
     gas_window_days: int = 30          # gas level: the days ending on the pool's fee/volume day
     rolling_days: int = 30             # detrending window for the volume and gas elasticities
+    level_days: float = 14.0           # the slow volatility level: realised variance over this many days
     thresholds: Thresholds = Thresholds()
 
 
-def hourly_returns(bars: pd.DataFrame, first_day: str) -> pd.Series:
-    """Log close-to-close returns of consecutive hourly bars (a gap's return is dropped, not spread)."""
-    frame = bars[bars["date"] >= pd.Timestamp(first_day, tz="UTC")].sort_values("date")
-    dates = frame["date"]
-    log_close = np.log(frame["close"].to_numpy(float))
-    consecutive = (dates.diff() == pd.Timedelta(hours=1)).to_numpy()
-    returns = pd.Series(np.diff(log_close, prepend=np.nan), index=dates.to_numpy())[consecutive]
-    return returns
-
-
-def fit_garch(returns: pd.Series) -> dict[str, Any]:
+def fit_garch(returns: pd.Series, student_t: bool = True) -> dict[str, Any]:
     """GARCH(1,1) with a constant mean by maximum likelihood (arch), in log-return units per hour."""
     from arch import arch_model
 
@@ -69,7 +68,7 @@ def fit_garch(returns: pd.Series) -> dict[str, Any]:
     params, errors = result.params, result.std_err
     alpha, beta = float(params["alpha[1]"]), float(params["beta[1]"])
     student = arch_model(returns.to_numpy(float) * scale, mean="Constant", vol="GARCH", p=1, q=1,
-                         dist="t", rescale=False).fit(disp="off")
+                         dist="t", rescale=False).fit(disp="off") if student_t else None
     persistence = alpha + beta
     return {
         "alpha": alpha, "beta": beta,
@@ -82,9 +81,10 @@ def fit_garch(returns: pd.Series) -> dict[str, Any]:
         if persistence < 1 else math.inf,
         "log_likelihood": float(result.loglikelihood),
         "converged": bool(result.convergence_flag == 0),
-        "student_t": {"alpha": float(student.params["alpha[1]"]), "beta": float(student.params["beta[1]"]),
-                      "nu": float(student.params["nu"]), "log_likelihood": float(student.loglikelihood),
-                      "note": "for comparison only: the simulator's innovations are normal plus jumps"},
+        "student_t": None if student is None else {
+            "alpha": float(student.params["alpha[1]"]), "beta": float(student.params["beta[1]"]),
+            "nu": float(student.params["nu"]), "log_likelihood": float(student.loglikelihood),
+            "note": "for comparison only: the simulator's innovations are normal plus jumps"},
         "conditional_variance": (np.asarray(result.conditional_volatility) / scale) ** 2,
         "standardised_residuals": np.asarray(result.std_resid),
         "n_hours": int(returns.size),
@@ -287,13 +287,63 @@ def fit_gas_world(gas: pd.DataFrame, bars: pd.DataFrame, pool_day: str | None,
     return out
 
 
+def fit_volatility(returns: pd.Series, level_days: float) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """The volatility's parts (module docstring): the GARCH of r / sqrt(L s) and, per hour, the model's
+    conditional variance L s g and standardised residual r / sqrt(L s g) (NaN where L is unknown: the
+    history's last days)."""
+    split = world_levels.standardised_returns(returns, level_days)
+    known = np.isfinite(split.z)
+    garch = fit_garch(pd.Series(split.z[known], index=returns.index[known]))
+    for key in ("conditional_variance", "standardised_residuals", "long_run_vol_annual"):
+        garch.pop(key)   # (arch's long-run variance is in units of L here: the world targets L instead)
+    g = world_levels.garch_variance(split.z, garch["alpha"], garch["beta"])
+    variance = split.level * split.seasonal[world_levels.hour_of_week(returns.index)] * g
+    mean_level = float(np.nanmean(split.level))
+    garch.update(
+        on="r / sqrt(L s): hourly log returns over the square root of the realised variance of the "
+           f"{level_days:g} days from each hour (L) times the hour of the week's variance profile (s)",
+        level_days=float(level_days), mean_level_vol_annual=math.sqrt(mean_level * HOURS_PER_YEAR),
+        level_log_sd=float(np.nanstd(np.log(split.level[known]), ddof=1)),
+        start_log_sd=float(np.std(np.log(g[known]), ddof=1)),
+        hour_of_week_variance=[round(float(x), 4) for x in split.seasonal],   # Monday 00:00 UTC first
+        # the volatility at which the world's gas sits at its level: its median at the mean level
+        gas_ref_vol_annual=math.sqrt(mean_level * float(np.median(g[known])) * HOURS_PER_YEAR))
+    with np.errstate(invalid="ignore"):
+        residuals = split.z / np.sqrt(g)
+    return garch, variance, residuals
+
+
+def fit_gas_spells(gas: pd.DataFrame, settings: WorldFitSettings) -> dict[str, Any]:
+    """Are there high-gas spells beyond a lognormal day-to-day spread? Daily ln(gas per action) over its
+    trailing 30-day median: its AR(1) and the AR residuals' tails against a normal of the same spread.
+    Daily data cannot see the world's old hour-long spells (0.5 a day, 3 h, 4x); multi-day spells would
+    show as a fat right tail of the residuals. The regimes world draws each episode's gas from a real
+    day, so the days' own spikes are in it either way; spells are set to 0 (`identified: false`)."""
+    from scipy.stats import norm
+
+    usd = world_levels.gas_per_action_usd(gas, RECENTER_GAS_UNITS)
+    usd = usd[usd.index >= pd.Timestamp(settings.first_day, tz="UTC")]
+    log_gas = np.log(usd[usd > 0])
+    deviation = (log_gas - log_gas.rolling(settings.rolling_days, min_periods=settings.rolling_days).median()).dropna()
+    rho = float(deviation.autocorr(1))
+    residual = (deviation - rho * deviation.shift(1)).dropna()
+    sd = float(residual.std(ddof=1))
+    quantiles = {f"q{round(100 * q):02d}": float(residual.quantile(q)) for q in (0.01, 0.05, 0.95, 0.99)}
+    normal = {f"q{round(100 * q):02d}": float(norm.ppf(q) * sd) for q in (0.01, 0.05, 0.95, 0.99)}
+    return {"days": int(deviation.size), "deviation_sd": float(deviation.std(ddof=1)), "ar1": rho,
+            "residual_sd": sd, "residual_skew": float(residual.skew()), "residual_excess_kurtosis": float(residual.kurt()),
+            "residual_quantiles": quantiles, "normal_quantiles": normal,
+            "identified": False, "gas_spells_per_day": 0.0,
+            "why": "daily gas cannot identify hour-long spells; between days the residuals are normal to the "
+                   "5/95 % quantiles and fatter only at 1/99 %, and the world's per-episode gas is a real "
+                   "day's, spikes included"}
+
+
 def fit_world(bars: pd.DataFrame, pool: pd.DataFrame, gas: pd.DataFrame, pool_day: str | None,
               settings: WorldFitSettings = WorldFitSettings()) -> dict[str, Any]:
     """Every number of the regimes world (see the module docstring) with the figures behind it."""
     returns = hourly_returns(bars, settings.first_day)
-    garch = fit_garch(returns)
-    variance = garch.pop("conditional_variance")
-    residuals = garch.pop("standardised_residuals")
+    garch, variance, residuals = fit_volatility(returns, settings.level_days)
     closes = daily_closes(bars, settings.first_day)
     weeks = weekly_labels(closes, settings)
     hour_label = hourly_regimes(returns.index, weeks, settings.window_days)
@@ -302,7 +352,7 @@ def fit_world(bars: pd.DataFrame, pool: pd.DataFrame, gas: pd.DataFrame, pool_da
     drifts = fit_drifts(weeks, settings.window_days, settings.thresholds.trend_tstat)
     per_regime = {}
     for index, regime in enumerate(REGIMES):
-        chosen = hour_label == index
+        chosen = (hour_label == index) & np.isfinite(variance)
         mixture = fit_jump_mixture(residuals[chosen])
         level = float(np.mean(variance[chosen]))     # mean conditional variance per hour in the regime
         per_regime[regime] = {
@@ -324,14 +374,26 @@ def fit_world(bars: pd.DataFrame, pool: pd.DataFrame, gas: pd.DataFrame, pool_da
                "trend_weeks_up": int(np.sum((weeks["world_label"] == REGIMES.index(TREND)) & (weeks["tstat"] > 0)))}
     pooled_sd = math.sqrt(sum(per_regime[r]["log_variance_sd"] ** 2 * per_regime[r]["n_hours"] for r in REGIMES)
                           / sum(per_regime[r]["n_hours"] for r in REGIMES))
+    gas_fit = fit_gas_world(gas, bars, pool_day, settings)
+    gas_fit["spells"] = fit_gas_spells(gas, settings)
     return {"garch": garch, "mean_reversion": reversion, "per_regime": per_regime,
             "garch_start_log_sd": pooled_sd, "figures": figures,
             "drift": {"all_weeks": drifts["all_weeks"], "persistence": drifts["persistence"]},
             "volume": fit_volume_share(pool, bars, settings.rolling_days),
-            "gas": fit_gas_world(gas, bars, pool_day, settings),
+            "gas": gas_fit,
             "settings": {"first_day": settings.first_day, "window_days": settings.window_days,
-                         "gas_window_days": settings.gas_window_days, "rolling_days": settings.rolling_days},
+                         "gas_window_days": settings.gas_window_days, "rolling_days": settings.rolling_days,
+                         "level_days": settings.level_days},
             "inputs": ["history:" + name for name in HISTORY_FILES]}
+
+
+MAX_PERSISTENCE = 0.999   # alpha + beta at most this (half-life 29 days): arch may stop at the bound 1
+
+
+def stationary_beta(alpha: float, beta: float) -> float:
+    """beta, lowered where the fit sits at (or past) the stationarity bound alpha + beta = 1 (an integrated
+    GARCH, as refits on resampled weeks can give): the simulator needs a long-run variance to target."""
+    return min(beta, MAX_PERSISTENCE - alpha)
 
 
 def world_market(fit: dict[str, Any], gas_fit: dict[str, Any] | None = None,
@@ -340,8 +402,9 @@ def world_market(fit: dict[str, Any], gas_fit: dict[str, Any] | None = None,
     query's fit, where the history does not cover the pool's days)."""
     per_regime = fit["per_regime"]
     market = {
-        "garch_alpha": fit["garch"]["alpha"], "garch_beta": fit["garch"]["beta"],
-        "garch_start_log_sd": fit["garch_start_log_sd"],
+        "garch_alpha": fit["garch"]["alpha"], "garch_beta": stationary_beta(fit["garch"]["alpha"], fit["garch"]["beta"]),
+        "garch_start_log_sd": fit["garch_start_log_sd"], "variance_level_days": fit["garch"]["level_days"],
+        "gas_spells_per_day": fit["gas"]["spells"]["gas_spells_per_day"],
         "mean_reversion_per_day": {r: (fit["mean_reversion"]["kappa_per_day"] if r == "mean_revert" else 0.0)
                                    for r in REGIMES},
         "volume_vol_share": fit["volume"]["volume_vol_share"],
@@ -349,12 +412,11 @@ def world_market(fit: dict[str, Any], gas_fit: dict[str, Any] | None = None,
     market["gas_vol_elasticity"] = fit["gas"]["gas_vol_elasticity"]
     level = fit["gas"]["level"]
     if level is not None:
-        market.update(gas_usd_median=level["gas_usd_median"], gas_dispersion=level["gas_dispersion"],
-                      gas_ref_vol_annual=level["gas_ref_vol_annual"])
+        market.update(gas_usd_median=level["gas_usd_median"], gas_dispersion=level["gas_dispersion"])
     elif gas_fit is not None:   # the live window: gas_regime's days are the pool's days
         market.update(gas_usd_median=gas_fit["gas_usd_median"], gas_dispersion=gas_fit["gas_usd_log_sigma"])
-        if realized_vol_annual:
-            market["gas_ref_vol_annual"] = realized_vol_annual
+    # the world's own median volatility (at the mean level): gas there is at its level
+    market["gas_ref_vol_annual"] = fit["garch"]["gas_ref_vol_annual"]
     for key in ("vol_annual", "jumps_per_day", "jump_size_std", "drift_annual", "drift_dispersion_annual"):
         market[key] = {r: per_regime[r][key] for r in REGIMES}
     return market

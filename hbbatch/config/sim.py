@@ -46,7 +46,7 @@ class MarketConf:
     # The regimes world's price process: the fit of hbbatch/data/calibration_report.json (fits.world, by
     # task=calibrate on the embedded hourly ETH history 2020-01 -> 2025-04; tests/config check they agree).
     # diffusive volatility per regime (jumps come on top: realised hourly vol about 0.8-0.9)
-    vol_annual: PerRegime = _per_regime(0.5268, 0.5844, 0.6095, gt=0, le=20)
+    vol_annual: PerRegime = _per_regime(0.5650, 0.6258, 0.6179, gt=0, le=20)
     # E[P] drift: 0 where a regime's weeks show no significant drift; trend weeks go both ways, so the trend
     # regime draws its drift per episode, N(4.733, 10.71) a year (5 of its 20 weeks in 2020-2025 went down)
     drift_annual: PerRegime = _per_regime(0.0, 0.0, 4.733, ge=-100, le=100)
@@ -54,12 +54,17 @@ class MarketConf:
     # OU pull on log price: none (variance ratios at 1 day / 1 week / 1 month are 0.98 / 1.04 / 1.13, p > 0.35)
     mean_reversion_per_day: PerRegime = _per_regime(0.0, 0.0, 0.0, ge=0, le=1440)
     # jumps: a two-normal mixture on the GARCH's standardised residuals, per regime
-    jumps_per_day: PerRegime = _per_regime(4.265, 3.568, 3.393, ge=0, le=1440)
-    jump_size_std: PerRegime = _per_regime(0.01618, 0.02138, 0.02089, ge=0, le=1)   # log-jump std dev
-    # hourly GARCH(1,1) of the diffusive variance by maximum likelihood (arch); 0, 0 is constant volatility
-    garch_alpha: float = bounded(0.08905, ge=0, lt=1)
-    garch_beta: float = bounded(0.9074, ge=0, lt=1)
-    garch_start_log_sd: float = bounded(0.8551, ge=0, le=5)  # spread of ln(conditional variance) at an episode's start
+    jumps_per_day: PerRegime = _per_regime(3.790, 3.437, 3.738, ge=0, le=1440)
+    jump_size_std: PerRegime = _per_regime(0.01622, 0.01971, 0.01825, ge=0, le=1)   # log-jump std dev
+    # hourly GARCH(1,1) by maximum likelihood (arch) of returns over the slow level's square root
+    # (and the hour of the week's profile; variance_level_days below; half-life 23 h around them); 0, 0 is constant volatility around the level
+    garch_alpha: float = bounded(0.07065, ge=0, lt=1)
+    garch_beta: float = bounded(0.9001, ge=0, lt=1)
+    garch_start_log_sd: float = bounded(1.025, ge=0, le=5)  # spread of ln(conditional variance) at an episode's start
+    # (without a level table; the regimes world opens at a real day's conditional variance instead)
+    # the slow part of volatility: realised variance over this many days from an episode's real day
+    # (hbbatch/worlds/levels.py); the GARCH above is fitted on returns over its square root
+    variance_level_days: float = bounded(14.0, gt=0, le=365)
     volume_usd_per_day: float = bounded(2.47e8, ge=0, le=1e13)  # 2024-01-05: ~247 M USDC-equivalent
     # share of volume that scales with |return| (rest is flow): daily WETH/USDT 0.05 % pool volume 2021-05 ->
     # 2025-04 against the day's summed |hourly return|
@@ -75,8 +80,12 @@ class MarketConf:
     gas_dispersion: float = bounded(0.3979, ge=0, le=5)  # per-action lognormal sigma around the median
     # gas x (vol / gas_ref_vol_annual)^elasticity: ln(daily gas) on ln(daily realised vol), 2020-2025
     gas_vol_elasticity: float = bounded(0.3205, ge=-5, le=5)
-    gas_ref_vol_annual: float = bounded(0.484, gt=0, le=20)  # volatility at which gas is at its median
-    gas_spells_per_day: float = bounded(0.5, ge=0, le=1440)  # rate of entering a high-gas spell
+    # volatility at which gas is at its median: the world's own median at the mean level (times the
+    # episode's level in the regimes world)
+    gas_ref_vol_annual: float = bounded(0.7586, gt=0, le=20)
+    # rate of entering a high-gas spell: 0, daily gas cannot identify hour-long spells and the regimes
+    # world's gas is a real day's, spikes included (fits.world.gas.spells)
+    gas_spells_per_day: float = bounded(0.0, ge=0, le=1440)
     gas_spell_hours: float = bounded(3.0, gt=0, le=8760)  # mean spell length
     gas_spell_multiplier: float = bounded(4.0, ge=1, le=1e4)  # gas during a spell, times the median
 

@@ -51,9 +51,11 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
     counter_key = noise.episode_key(seed, episode)
     episode_draws = price.draw_episode(counter_key, dtype)
     regime = price.draw_regime(episode_draws.regime_uniform, m.regime_cdf)
+    # the regimes world's table of real days (hbbatch/worlds/levels.py); none: the reference day's levels
+    levels = price.episode_levels(episode_draws, m, price.level_table(params.world))
     if pool_liquidity is None:
-        pool_liquidity = price.draw_pool_liquidity(episode_draws.pool_normal, m)
-    dynamics = price.regime_dynamics(regime, m, episode_draws.drift_normal)
+        pool_liquidity = levels.pool_liquidity
+    dynamics = price.regime_dynamics(regime, m, episode_draws.drift_normal, levels)
     prior_vol = jnp.sum(m.vol_annual * jnp.diff(m.regime_cdf, prepend=0.0))
     zero = jnp.zeros((), dtype)
     sqrt_price = pool.sqrt_price_at_tick(start_tick(params))
@@ -67,7 +69,7 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
                     rule_gas_usd=zeros, rule_pnl_usd=zeros, classified_steps=jnp.zeros((N_REGIMES,), dtype))
     state = SimState(
         t=jnp.zeros((), jnp.int32), log_price=zero, sqrt_price=sqrt_price, gas_spell=jnp.zeros((), bool),
-        market=price.initial_market_state(dynamics, episode_draws.variance_normal, m),
+        market=price.initial_market_state(dynamics, levels.start_variance_ratio),
         cash_usd=a.capital_usd, equity_usd=a.capital_usd, relative_usd=zero, position=empty,
         owner=jnp.zeros((), jnp.int32), memory=policy.initial_memory(prior_vol**2 * m.dt_years, m.volume_usd_per_step),
         rails=rails.initial_state(a.capital_usd), totals=totals,
@@ -157,7 +159,7 @@ def open_band(state: SimState, params: SimParams, classifier: str,
     lower, upper = policy.snap_band(zero, policy.regime_width_ticks(a, regime_estimate), m.tick_spacing)
     band = policy.make_position(zero, lower, upper, ep.sqrt_price_start)
     unit_value = pool.value_per_liquidity(sqrt_price, band.sqrt_lower, band.sqrt_upper)
-    gas = price.gas_paid_usd(zero, jnp.zeros((), bool), m) if gas_usd is None else gas_usd.astype(zero.dtype)
+    gas = price.gas_paid_usd(zero, jnp.zeros((), bool), m, ep.dynamics) if gas_usd is None else gas_usd.astype(zero.dtype)
 
     def funded(value_usd):
         position = band._replace(liquidity=rails.deployable_liquidity(value_usd, unit_value, ep.pool_liquidity, a))
@@ -189,7 +191,7 @@ def world_move(draws: price.Draws, state: SimState,
     market's own state after it."""
     ep = state.episode
     return price.move(draws, state.t, state.log_price, state.gas_spell, state.market, ep.dynamics,
-                      ep.pool_liquidity, params.market)
+                      ep.pool_liquidity, params.market, price.level_table(params.world))
 
 
 def observe(state: SimState, world: price.MarketMove, params: SimParams) -> Observation:

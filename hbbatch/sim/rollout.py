@@ -46,7 +46,7 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
     each step's attribution, and the per-owner totals take the block's in step order (the same sums as
     adding each as it comes: in the loop, one-hot updates of vectors cost about a tenth of a step).
     """
-    if params.world is None:
+    if not isinstance(params.world, history.HistoryParams):  # parametric (its level table or none)
         state = env.reset(seed, episode, params, spec.classifier, warmup_steps=spec.warmup_steps)
         draw, world_carry = price.draw, (state.t, state.log_price, state.gas_spell, state.market)
         opening = state

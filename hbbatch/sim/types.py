@@ -139,6 +139,12 @@ class RegimeDynamics(NamedTuple):
     steps_per_hour: jax.Array         # () steps between GARCH updates (at least 1)
     garch_omega: jax.Array            # () GARCH constant per hour, set by the regime's long-run variance
     variance_per_hour: jax.Array      # () the regime's long-run variance of an hour's innovation (diffusion + jumps)
+    volume_usd_per_step: jax.Array    # () the episode's pool volume level per step
+    volume_ref_abs_move: jax.Array    # () |innovation| at which the |return|-driven volume is at its level
+    gas_ref_vol_annual: jax.Array     # () volatility at which gas is at the episode's level
+    gas_usd: jax.Array                # () the episode's gas per action at that volatility
+    gas_log_sd: jax.Array             # () per-action lognormal noise of gas
+    week_hour: jax.Array              # () hour of the week the episode opens at (the weekly volatility profile)
 
 
 class MarketState(NamedTuple):

@@ -21,9 +21,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from hbbatch.config.sim import AgentConf
+from hbbatch.config.sim import AgentConf, MarketConf
 from hbbatch.config.world import WORLD_KINDS, WorldConf
-from hbbatch.worlds import files, history, inputs, pool
+from hbbatch.worlds import files, history, inputs, levels, pool
 
 log = logging.getLogger(__name__)
 MINUTES_PER_YEAR = 525_600.0
@@ -35,7 +35,7 @@ class WorldError(ValueError):
 
 @dataclass(frozen=True)
 class Built:
-    params: Any                  # hbbatch.sim.history.HistoryParams, or None for the parametric world
+    params: Any                  # hbbatch.sim.history.HistoryParams, or the parametric world's hbbatch.sim.price.LevelTable
     n_episodes: int              # replay may hold fewer windows than episodes asked for
     info: dict[str, Any]         # what the manifest records beside results
 
@@ -183,15 +183,39 @@ def _pool_levels(conf: dict[str, Any], dates: pd.DatetimeIndex | None) -> np.nda
     return values[position]
 
 
+def _parametric(conf: dict[str, Any], market: Mapping[str, Any], n_episodes: int, dtype: str,
+                record: dict[str, Any]) -> Built:
+    """The regimes world: the market model of `market.*` with a level table of real pool days."""
+    from hbbatch.sim.price import LevelTable  # jax on demand: config checks stay light
+
+    mk = {**asdict(MarketConf()), **_plain(market)}
+    found = levels.embedded_level_table(float(conf["gas_units"]), float(mk["variance_level_days"]),
+                                        float(mk["garch_alpha"]), float(mk["garch_beta"]),
+                                        float(mk["gas_vol_elasticity"]), int(conf["pool_fee_bp"]),
+                                        conf["history_start"])
+    table = found.table
+    values = table[list(levels.COLUMNS)].to_numpy(float)
+    record.update(level_days={"n_days": int(len(table)), "first": str(table["date"].iloc[0].date()),
+                              "last": str(table["date"].iloc[-1].date()), "pool_fee_bp": conf["pool_fee_bp"],
+                              "variance_level_days": mk["variance_level_days"],
+                              "quantiles": {c: [round(float(q), 6) for q in np.quantile(values[:, i], (0.1, 0.5, 0.9))]
+                                            for i, c in enumerate(levels.COLUMNS) if c != "week_hour"},
+                              "hour_of_week_variance_range": [round(float(found.seasonal.min()), 4),
+                                                              round(float(found.seasonal.max()), 4)]})
+    params = LevelTable(days=np.asarray(values, dtype=dtype),
+                        hour_of_week_variance=np.asarray(found.seasonal, dtype=dtype))
+    return Built(params=params, n_episodes=n_episodes, info=record)
+
+
 def world_params(world: Any, market: Mapping[str, Any], agent: Mapping[str, Any] | None, n_steps: int,
                  n_episodes: int, dtype: str = "float32") -> Built:
-    """The historical-world params of a job (None for the parametric world) and the manifest's record."""
+    """The world params of a job (historical bars, or the parametric world's level table) and the manifest's record."""
     from hbbatch.sim.history import GAS_USD, HistoryParams  # jax on demand: config checks stay light
 
     conf = world_conf(world)
     record = {k: conf[k] for k in ("name", "kind", "description")}
     if conf["kind"] == "parametric":
-        return Built(params=None, n_episodes=n_episodes, info=record)
+        return _parametric(conf, market, n_episodes, dtype, record)
     agent = {**asdict(AgentConf()), **_plain(agent)}
     if agent.get("classifier") == "oracle":
         raise WorldError(f"agent.classifier=oracle: a {conf['kind']} world has no true regime to show the agent; "
