@@ -174,15 +174,12 @@ def _constants(fits: Mapping[str, Any], missing: list[dict[str, str]]) -> tuple[
     if "world" in fits:
         from hbbatch.calibration.world import world_market
 
-        realized = fits.get("realized_vol", {}).get("realized_vol_annual")
         live_gas = fits["world"]["gas"]["level"] is None
-        for key, value in world_market(fits["world"], fits.get("gas"), realized).items():
+        for key, value in world_market(fits["world"], fits.get("gas")).items():
             market[key] = value
             derivation[f"market.{key}"] = "world"
             if live_gas and key in ("gas_usd_median", "gas_dispersion"):
                 derivation[f"market.{key}"] = "gas"
-            if live_gas and key == "gas_ref_vol_annual":
-                derivation[f"market.{key}"] = "realized_vol"
         if not fits["world"]["mean_reversion"]["supported"]:
             missing.append({"what": "market.mean_reversion_per_day",
                             "why": "0: no variance ratio of the hourly log price is significantly below 1 "

@@ -396,8 +396,7 @@ def stationary_beta(alpha: float, beta: float) -> float:
     return min(beta, MAX_PERSISTENCE - alpha)
 
 
-def world_market(fit: dict[str, Any], gas_fit: dict[str, Any] | None = None,
-                 realized_vol_annual: float | None = None) -> dict[str, Any]:
+def world_market(fit: dict[str, Any], gas_fit: dict[str, Any] | None = None) -> dict[str, Any]:
     """The MarketConf numbers of the regimes world from `fit_world` (gas from `gas_fit`, the gas_regime
     query's fit, where the history does not cover the pool's days)."""
     per_regime = fit["per_regime"]

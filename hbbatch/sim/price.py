@@ -14,10 +14,12 @@ are one mixture whatever h is), and omega = (1 - alpha - beta) V keeps V the lon
 With alpha = beta = 0, h = V: constant volatility and fixed jump sizes, the model before clustering.
 
 Levels per episode (`LevelTable`, the `regimes` world: hbbatch/worlds/levels.py): each episode draws one
-real day of the pool history and takes from it its pool volume and active liquidity, the slow level of
-its volatility (V times the day's variance multiple: the GARCH runs around it), the GARCH's conditional
-variance to open at, and the day's gas per action; the volume's |return| share and the gas's volatility
-tie are then relative to the episode's own level. Without a table (unit tests, the planner's model)
+real day of the pool history and takes from it its active liquidity, the slow level of its volatility
+(V times the day's variance multiple: the GARCH runs around it), the GARCH's conditional variance to
+open at, the hour of the week it opens at (each hour's variance profile scales the step), and the
+day's gas per action; its pool volume walks the calendar from that day (day j: the real day d + j's
+volume, net of its |return|-driven activity). The volume's |return| share and the gas's volatility tie
+are relative to the episode's own level. Without a table (unit tests, the planner's model)
 every episode sits at the reference day's levels of MarketConf, with a lognormal liquidity and start
 variance, and lognormal gas noise per action.
 """
@@ -108,6 +110,7 @@ class EpisodeLevels(NamedTuple):
     gas_usd: jax.Array             # () one action's gas at the episode's reference volatility
     gas_log_sd: jax.Array          # () per-action lognormal noise around it
     week_hour: jax.Array           # () hour of the week the episode opens at
+    day: jax.Array                 # () the table row of its first day (the later days follow it)
 
 
 def episode_levels(draws: EpisodeDraws, market: MarketParams, table: LevelTable | None) -> EpisodeLevels:
@@ -119,14 +122,16 @@ def episode_levels(draws: EpisodeDraws, market: MarketParams, table: LevelTable 
                              variance_multiple=one,
                              start_variance_ratio=jnp.exp(spread * draws.variance_normal - 0.5 * spread**2),
                              gas_usd=market.gas_usd_median, gas_log_sd=market.gas_dispersion,
-                             week_hour=jnp.zeros_like(one))
+                             week_hour=jnp.zeros_like(one), day=jnp.zeros_like(one))
     n_days = table.days.shape[0]
-    row = table.days[jnp.minimum((draws.day_uniform * n_days).astype(jnp.int32), n_days - 1)]
+    day = jnp.minimum((draws.day_uniform * n_days).astype(jnp.int32), n_days - 1)
+    row = table.days[day]
     # the day's gas already carries its day-to-day spread; the data say nothing of variation within a day
     return EpisodeLevels(volume_multiple=row[VOLUME_MULTIPLE],
                          pool_liquidity=market.pool_liquidity * row[LIQUIDITY_MULTIPLE],
                          variance_multiple=row[VARIANCE_MULTIPLE], start_variance_ratio=row[START_VARIANCE_RATIO],
-                         gas_usd=row[GAS_USD], gas_log_sd=jnp.zeros_like(row[GAS_USD]), week_hour=row[WEEK_HOUR])
+                         gas_usd=row[GAS_USD], gas_log_sd=jnp.zeros_like(row[GAS_USD]), week_hour=row[WEEK_HOUR],
+                         day=day.astype(row.dtype))
 
 
 def regime_dynamics(regime: jax.Array, market: MarketParams, drift_normal: jax.Array | float = 0.0,
@@ -163,7 +168,8 @@ def regime_dynamics(regime: jax.Array, market: MarketParams, drift_normal: jax.A
         gas_ref_vol_annual=market.gas_ref_vol_annual * level_scale,
         gas_usd=levels.gas_usd if levels_given else market.gas_usd_median,
         gas_log_sd=levels.gas_log_sd if levels_given else market.gas_dispersion,
-        week_hour=levels.week_hour if levels_given else jnp.zeros_like(one))
+        week_hour=levels.week_hour if levels_given else jnp.zeros_like(one),
+        level_day=levels.day if levels_given else jnp.zeros_like(one))
 
 
 def initial_market_state(dynamics: RegimeDynamics, start_variance_ratio: jax.Array) -> MarketState:
@@ -199,12 +205,16 @@ def move(draws: Draws, t: jax.Array, log_price: jax.Array, gas_spell: jax.Array,
     long_run = dynamics.variance_per_hour
     # h / V: 1 at the long-run level (and in a world without any variance)
     scale = jnp.where(long_run > 0, state.variance_per_hour / jnp.where(long_run > 0, long_run, 1.0), 1.0)
-    season = None
-    if table is not None:
+    season, volume_per_step = None, dynamics.volume_usd_per_step
+    if table is not None:   # the clock: hour of the week, and the real day whose volume it is
         hour = jnp.floor(t.astype(log_price.dtype) * dynamics.hours_per_step)
         week_hour = jnp.mod(dynamics.week_hour + hour, HOURS_PER_WEEK).astype(jnp.int32)
         season = table.hour_of_week_variance[jnp.clip(week_hour, 0, HOURS_PER_WEEK - 1)]
         scale = scale * season
+        n_days = table.days.shape[0]
+        day = jnp.mod(dynamics.level_day + jnp.floor(hour / 24.0), n_days).astype(jnp.int32)
+        today = table.days[jnp.clip(day, 0, n_days - 1)]
+        volume_per_step = market.volume_usd_per_step * today[VOLUME_MULTIPLE]
     variance_per_step = dynamics.sigma_sqrt_dt**2 * scale
     diffusive = jnp.sqrt(variance_per_step) * draws.z_price
     jump = jnp.where(draws.u_jump < dynamics.jump_prob, jnp.sqrt(scale) * dynamics.jump_size_std * draws.z_jump, 0.0)
@@ -214,7 +224,7 @@ def move(draws: Draws, t: jax.Array, log_price: jax.Array, gas_spell: jax.Array,
                   - dynamics.reversion_per_step * log_price + innovation)
     # Volume: steady flow plus a part proportional to |move|, normalised to a mean of 1 at the reference vol.
     activity = (1.0 - market.volume_vol_share) + market.volume_vol_share * jnp.abs(innovation) / dynamics.volume_ref_abs_move
-    volume = dynamics.volume_usd_per_step * activity * jnp.exp(0.3 * draws.z_volume - 0.045)
+    volume = volume_per_step * activity * jnp.exp(0.3 * draws.z_volume - 0.045)
     switch = jnp.where(gas_spell, draws.u_spell < market.gas_spell_exit_prob, draws.u_spell < market.gas_spell_enter_prob)
     vol_annual_now = jnp.sqrt(state.variance_per_hour * HOURS_PER_YEAR)
     gas = gas_paid_usd(draws.z_gas, gas_spell, market, dynamics, vol_annual_now)

@@ -145,6 +145,7 @@ class RegimeDynamics(NamedTuple):
     gas_usd: jax.Array                # () the episode's gas per action at that volatility
     gas_log_sd: jax.Array             # () per-action lognormal noise of gas
     week_hour: jax.Array              # () hour of the week the episode opens at (the weekly volatility profile)
+    level_day: jax.Array              # () the level table's row of the episode's first day (its clock: day j reads row + j)
 
 
 class MarketState(NamedTuple):

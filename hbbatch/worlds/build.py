@@ -191,7 +191,8 @@ def _parametric(conf: dict[str, Any], market: Mapping[str, Any], n_episodes: int
     mk = {**asdict(MarketConf()), **_plain(market)}
     found = levels.embedded_level_table(float(conf["gas_units"]), float(mk["variance_level_days"]),
                                         float(mk["garch_alpha"]), float(mk["garch_beta"]),
-                                        float(mk["gas_vol_elasticity"]), int(conf["pool_fee_bp"]),
+                                        float(mk["gas_vol_elasticity"]), float(mk["volume_vol_share"]),
+                                        int(conf["pool_fee_bp"]),
                                         conf["history_start"])
     table = found.table
     values = table[list(levels.COLUMNS)].to_numpy(float)

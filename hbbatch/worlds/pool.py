@@ -59,7 +59,8 @@ def fit_volume_link(fee_bp: int = 5) -> VolumeLink:
 
 
 def levels(fee_bp: int = 5) -> pd.DataFrame:
-    """One row per real pool day: date, volume_multiple, liquidity_multiple (see the module docstring)."""
+    """One row per real pool day: date, volume_multiple, liquidity_multiple (see the module docstring), and
+    day_volume_multiple: the day's own volume over the reference day's."""
     daily = history.pool_daily(fee_bp).set_index("date")
     level = daily["volume_usd"].rolling(LEVEL_DAYS, min_periods=LEVEL_DAYS).mean()
     frame = pd.DataFrame({"volume_level_usd": level, "volume_usd": daily["volume_usd"],
@@ -69,4 +70,5 @@ def levels(fee_bp: int = 5) -> pd.DataFrame:
     reference = frame.loc[pd.Timestamp(REFERENCE_DAY, tz="UTC")]
     return pd.DataFrame({"date": frame.index,
                          "volume_multiple": (frame["volume_level_usd"] / reference["volume_usd"]).to_numpy(),
-                         "liquidity_multiple": (frame["tvl_usd"] / reference["tvl_usd"]).to_numpy()})
+                         "liquidity_multiple": (frame["tvl_usd"] / reference["tvl_usd"]).to_numpy(),
+                         "day_volume_multiple": (frame["volume_usd"] / reference["volume_usd"]).to_numpy()})
