@@ -17,7 +17,9 @@
                  (|t| >= trend_tstat) and draws each episode's drift from their distribution, net of
                  the weeks' own sampling noise
     volume       steady flow plus a |return|-driven share, from daily pool volume against the day's
-                 summed |hourly return| (both relative to their 30-day medians: levels drift over years)
+                 summed |hourly return| (both relative to their 30-day medians: levels drift over years); the level
+                 itself is the pool's own per day (hbbatch/worlds/levels.py), as the Binance -> pool link
+                 (`exchange_link`, elasticity 0.90, R^2 0.46 day to day) explains levels across years poorly
     gas          the cost of a recenter taken from the same days as the pool's fees and volume, and its
                  elasticity to the day's realised volatility (relative to 30-day medians); high-gas
                  spells are tested on the daily gas (`fit_gas_spells`)
@@ -38,6 +40,7 @@ import pandas as pd
 from hbbatch.calibration.regimes import REGIMES, Thresholds, classify_windows, split_windows
 from hbbatch.calibration.gas import RECENTER_GAS_UNITS
 from hbbatch.worlds import levels as world_levels
+from hbbatch.worlds import pool as world_pool
 from hbbatch.worlds.levels import hourly_returns
 
 HOURS_PER_YEAR = 8760.0
@@ -379,7 +382,10 @@ def fit_world(bars: pd.DataFrame, pool: pd.DataFrame, gas: pd.DataFrame, pool_da
     return {"garch": garch, "mean_reversion": reversion, "per_regime": per_regime,
             "garch_start_log_sd": pooled_sd, "figures": figures,
             "drift": {"all_weeks": drifts["all_weeks"], "persistence": drifts["persistence"]},
-            "volume": fit_volume_share(pool, bars, settings.rolling_days),
+            "volume": {**fit_volume_share(pool, bars, settings.rolling_days),
+                       # Binance -> pool volume (the historical world's link; the regimes world's days carry
+                       # the pool's own volume, whose level across years Binance does not explain)
+                       "exchange_link": world_pool.fit_volume_link(5)._asdict()},
             "gas": gas_fit,
             "settings": {"first_day": settings.first_day, "window_days": settings.window_days,
                          "gas_window_days": settings.gas_window_days, "rolling_days": settings.rolling_days,

@@ -1,0 +1,109 @@
+"""The regimes world's levels from real pool days (hbbatch/worlds/levels.py), checked against the embedded
+data itself: simulated daily pool volume and gas per action against the real days', the table against
+the sources it is cut from, one compile for any table of the same size, and market paths the agent
+cannot move."""
+
+import dataclasses
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hbbatch.config.sim import MarketConf
+from hbbatch.config.world import RECENTER_GAS_UNITS
+from hbbatch.sim import RolloutSpec, compiled_batch, make_params, simulate
+from hbbatch.sim.price import LevelTable
+from hbbatch.worlds import history, levels
+from hbbatch.worlds.build import world_params
+
+N_EPISODES, STEPS_PER_DAY = 256, 1440
+REFERENCE_DAY = pd.Timestamp("2024-01-05", tz="UTC")   # MarketConf's 247 M a day: the USDC pool that day
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+def _regimes(n_episodes, n_steps):
+    params = make_params()
+    built = world_params({"name": "regimes", "kind": "parametric"}, {}, {}, n_steps, n_episodes)
+    return params._replace(world=built.params), built
+
+
+@pytest.fixture(scope="module")
+def one_day():
+    """256 one-day episodes of the shipped regimes world, and its table's days."""
+    params, built = _regimes(N_EPISODES, STEPS_PER_DAY)
+    spec = RolloutSpec(n_episodes=N_EPISODES, n_steps=STEPS_PER_DAY, record_path=True)
+    return simulate(spec, params, 42), built
+
+
+def _real_days(built):
+    first, last = (pd.Timestamp(built.info["level_days"][k], tz="UTC") for k in ("first", "last"))
+    return lambda frame: frame[(frame["date"] >= first) & (frame["date"] <= last)]
+
+
+def test_levels__daily_pool_volume_has_the_real_days_quantiles(one_day):
+    result, built = one_day
+    world = np.asarray(result.path.volume_usd, float).sum(axis=1)
+    pool = history.pool_daily(5)
+    days = _real_days(built)(pool)
+    # the simulated pool is the reference USDC pool: the USDT pool's days times their ratio on the reference day
+    scale = MarketConf().volume_usd_per_day / float(pool.loc[pool["date"] == REFERENCE_DAY, "volume_usd"].iloc[0])
+    real = np.quantile(days["volume_usd"].to_numpy() * scale, QUANTILES)
+    simulated = np.quantile(world, QUANTILES)
+    # measured (seed 42): 1.08 / 1.08 / 0.96 x the real q10 / q50 / q90 (one day's 247 M: 7 x / 2.4 x / 0.85 x)
+    np.testing.assert_allclose(simulated / real, 1.0, atol=0.25)
+    assert simulated[2] / simulated[0] > 0.5 * real[2] / real[0]
+
+
+def test_levels__daily_gas_per_action_has_the_real_days_quantiles(one_day):
+    result, built = one_day
+    world = np.asarray(result.path.gas_usd, float).mean(axis=1)
+    gas = _real_days(built)(history.gas_daily())
+    real = np.quantile(gas["gas_price_gwei"] * 1e-9 * RECENTER_GAS_UNITS * gas["eth_price_usd"], QUANTILES)
+    # measured (seed 42): 1.08 / 0.96 / 0.86 x the real q10 / q50 / q90 (the tail rests on few of 256 days)
+    np.testing.assert_allclose(np.quantile(world, QUANTILES) / real, 1.0, atol=0.3)
+
+
+def test_levels__the_table_is_the_sources_on_consecutive_days():
+    market = MarketConf()
+    found = levels.embedded_level_table(RECENTER_GAS_UNITS, market.variance_level_days, market.garch_alpha,
+                                        market.garch_beta, market.gas_vol_elasticity, market.volume_vol_share)
+    table = found.table.set_index("date")
+    assert (table.index.to_series().diff().dropna() == pd.Timedelta(days=1)).all()
+    assert len(table) > 1300 and table.index[0].year == 2021 and table.index[-1].year == 2025
+    np.testing.assert_allclose(table["week_hour"], table.index.day_of_week * 24)
+    assert found.seasonal.shape == (168,) and found.seasonal.mean() == pytest.approx(1.0)
+    # weekends are quiet, US hours busy (hours of the week from Monday 00:00 UTC)
+    assert found.seasonal[5 * 24:].mean() < 0.85 and found.seasonal[14:17].mean() > 1.5
+    # the opening variance is a GARCH state around its long-run level 1; the variance multiple has mean ~1
+    # over 2020-2025 and less over the pool's calmer days
+    assert 0.8 < table["start_variance_ratio"].mean() < 1.3 and 0.5 < table["variance_multiple"].mean() < 1.0
+    # gas on a day of median volatility: the real gas itself there
+    gas = levels.gas_per_action_usd(history.gas_daily(), RECENTER_GAS_UNITS)
+    assert table["gas_usd"].median() == pytest.approx(gas[table.index].median(), rel=0.1)
+
+
+def test_levels__another_table_of_the_same_size_does_not_recompile():
+    params, _ = _regimes(8, 64)
+    spec = RolloutSpec(n_episodes=8, n_steps=64)
+    compiled_batch.cache_clear()
+    first = simulate(spec, params, 1)
+    dearer = params.world._replace(days=params.world.days * np.array([1, 1, 1, 1, 3, 1], dtype=params.world.days.dtype))
+    second = simulate(spec, params._replace(world=LevelTable(*dearer)), 1)
+    assert compiled_batch(spec)[0]._cache_size() == 1
+    assert np.all(second.episodes["gas_usd"] > 2.9 * first.episodes["gas_usd"])
+
+
+def test_levels__market_paths_do_not_depend_on_agent_settings():
+    params, built = _regimes(16, 720)
+    spec = RolloutSpec(n_episodes=16, n_steps=720, record_path=True)
+    calm = simulate(spec, params, 5)
+    busy_agent = make_params(agent={"gas_usd": 0.5, "fee_gate_usd": 0.0,
+                                    "width": {"mean_revert": 200, "jumpy": 300, "trend_up": 400},
+                                    "rules": {"cooldown_minutes": 5, "edge_fraction": 0.3,
+                                              "enabled": ["out_of_range", "edge"]}},
+                             floors={"mean_revert": 200, "jumpy": 300, "trend_up": 400}).agent
+    busy = simulate(dataclasses.replace(spec, gating="off"), params._replace(agent=busy_agent), 5)
+    for name in ("price_usd", "volume_usd", "gas_usd", "pool_liquidity"):
+        np.testing.assert_array_equal(getattr(calm.path, name), getattr(busy.path, name), err_msg=name)
+    assert not np.array_equal(calm.episodes["actions"], busy.episodes["actions"])
