@@ -78,7 +78,8 @@ def market_paths(spec: RolloutSpec, params: SimParams, seed: int, episode_offset
                          f"episode indices must lie in [0, 2^32)")
     spec = dataclasses.replace(spec, record_path=False, warmup_steps=0)   # neither changes the market
     with precision.scope():
-        fn = _compiled(spec, params.world is not None)
+        historical = isinstance(params.world, history.HistoryParams)   # else parametric: a level table or none
+        fn = _compiled(spec, historical)
         episodes = jnp.asarray(np.arange(episode_offset, episode_offset + spec.n_episodes, dtype=np.uint32))
         start, steps = fn(jnp.asarray(noise.seed_words(seed)), episodes, cast_params(params, spec.dtype))
         return MarketPath(*jax.device_get((start, *steps)))

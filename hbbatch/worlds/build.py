@@ -183,12 +183,23 @@ def _pool_levels(conf: dict[str, Any], dates: pd.DatetimeIndex | None) -> np.nda
     return values[position]
 
 
+# MarketConf numbers that only the parametric world without a level table reads (its reference-day levels)
+TABLE_REPLACES = ("gas_usd_median", "gas_dispersion", "pool_liquidity_dispersion", "garch_start_log_sd")
+
+
 def _parametric(conf: dict[str, Any], market: Mapping[str, Any], n_episodes: int, dtype: str,
                 record: dict[str, Any]) -> Built:
     """The regimes world: the market model of `market.*` with a level table of real pool days."""
     from hbbatch.sim.price import LevelTable  # jax on demand: config checks stay light
 
     mk = {**asdict(MarketConf()), **_plain(market)}
+    defaults = asdict(MarketConf())
+    unused = [k for k in TABLE_REPLACES if mk[k] != defaults[k]]
+    if unused:
+        log.warning("world=%s: %s not used: each episode's liquidity, opening variance and gas come from a real pool "
+                    "day (hbbatch/worlds/levels.py); for another gas level use a historical world with "
+                    "world.gas_median_usd (stress_high_gas, stress_l2_gas)", conf["name"],
+                    ", ".join(f"market.{k}={mk[k]}" for k in unused))
     found = levels.embedded_level_table(float(conf["gas_units"]), float(mk["variance_level_days"]),
                                         float(mk["garch_alpha"]), float(mk["garch_beta"]),
                                         float(mk["gas_vol_elasticity"]), float(mk["volume_vol_share"]),

@@ -71,3 +71,20 @@ def test_fit_world__on_the_embedded_history(world_fit):
     assert gas["level"]["window"]["last"].startswith("2024-01-05") and gas["level"]["days"] == 30
     assert gas["gas_vol_elasticity"] > 0 and gas["gas_ratio_top_decile_vol_days"] > 1   # dearer on volatile days
     assert 0 <= world_fit["volume"]["volume_vol_share"] <= 1
+
+
+def test_fit_world__volatility_around_its_level_and_the_gas_spells_decision(world_fit):
+    garch = world_fit["garch"]
+    # fitted on r / sqrt(level x hour-of-week profile): a GARCH of hours, not of years (raw returns: 0.996)
+    assert garch["level_days"] == 14.0 and 10 < garch["half_life_hours"] < 100
+    profile = np.asarray(garch["hour_of_week_variance"])
+    assert profile.shape == (168,) and profile.mean() == pytest.approx(1.0, abs=1e-3)
+    assert profile[5 * 24:].mean() < 0.85 < 1.5 < profile[14:17].mean()     # quiet weekends, busy US open
+    spells = world_fit["gas"]["spells"]
+    assert spells["identified"] is False and spells["gas_spells_per_day"] == 0.0
+    # between days: normal at 5 / 95 %, fatter only in the 1 % tails
+    q, normal = spells["residual_quantiles"], spells["normal_quantiles"]
+    assert abs(q["q05"]) <= abs(normal["q05"]) and q["q95"] <= normal["q95"] and q["q99"] > normal["q99"]
+    assert 0.5 < spells["ar1"] < 0.95
+    link = world_fit["volume"]["exchange_link"]
+    assert link["elasticity"] == pytest.approx(0.90, abs=0.02) and link["level_r_squared"] < 0.2

@@ -107,3 +107,26 @@ def test_levels__market_paths_do_not_depend_on_agent_settings():
     for name in ("price_usd", "volume_usd", "gas_usd", "pool_liquidity"):
         np.testing.assert_array_equal(getattr(calm.path, name), getattr(busy.path, name), err_msg=name)
     assert not np.array_equal(calm.episodes["actions"], busy.episodes["actions"])
+
+
+def test_levels__forward_variance_and_garch_filter_by_hand():
+    hours = pd.date_range("2024-01-01", periods=72, freq="h", tz="UTC")
+    returns = pd.Series(np.where(np.arange(72) < 48, 0.01, 0.03), index=hours)
+    level = levels.forward_variance(returns, 1.0)
+    assert level[0] == pytest.approx(1e-4) and level[24] == pytest.approx(1e-4) and level[48] == pytest.approx(9e-4)
+    assert level[30] == pytest.approx((18 * 1e-4 + 6 * 9e-4) / 24)
+    assert np.isfinite(level[60]) and np.isnan(level[61])   # 12 of the 24 hours left: a level; 11: none
+    # g_0 = 1; g_t = (1 - a - b) + a z_{t-1}^2 + b g_{t-1}
+    g = levels.garch_variance(np.array([1.0, 3.0, 0.0, np.nan]), 0.1, 0.8)
+    np.testing.assert_allclose(g, [1.0, 1.0, 0.1 + 0.9 + 0.8, 0.1 + 0.8 * 1.8])
+
+
+def test_levels__seasonal_profile_recovers_a_known_weekly_pattern():
+    hours = pd.date_range("2024-01-01", periods=168 * 200, freq="h", tz="UTC")   # a Monday 00:00 UTC
+    truth = np.where(np.arange(168) >= 120, 0.5, 1.2)                          # quiet weekends
+    truth = truth / truth.mean()
+    z = np.random.default_rng(0).standard_normal(len(hours)) * np.sqrt(np.tile(truth, 200))
+    profile = levels.seasonal_variance(z, levels.hour_of_week(hours))
+    assert profile.mean() == pytest.approx(1.0)
+    np.testing.assert_allclose(profile[:120].mean(), truth[0], rtol=0.03)
+    np.testing.assert_allclose(profile[120:].mean(), truth[-1], rtol=0.05)
