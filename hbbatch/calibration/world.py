@@ -40,6 +40,7 @@ import pandas as pd
 from hbbatch.calibration.regimes import REGIMES, Thresholds, classify_windows, split_windows
 from hbbatch.calibration.gas import RECENTER_GAS_UNITS
 from hbbatch.worlds import levels as world_levels
+from hbbatch.worlds import inputs as world_inputs
 from hbbatch.worlds import pool as world_pool
 from hbbatch.worlds.levels import hourly_returns
 
@@ -324,7 +325,7 @@ def fit_gas_spells(gas: pd.DataFrame, settings: WorldFitSettings) -> dict[str, A
     day, so the days' own spikes are in it either way; spells are set to 0 (`identified: false`)."""
     from scipy.stats import norm
 
-    usd = world_levels.gas_per_action_usd(gas, RECENTER_GAS_UNITS)
+    usd = world_inputs.daily_gas_usd(gas, RECENTER_GAS_UNITS)
     usd = usd[usd.index >= pd.Timestamp(settings.first_day, tz="UTC")]
     log_gas = np.log(usd[usd > 0])
     deviation = (log_gas - log_gas.rolling(settings.rolling_days, min_periods=settings.rolling_days).median()).dropna()

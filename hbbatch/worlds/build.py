@@ -193,27 +193,35 @@ def _parametric(conf: dict[str, Any], market: Mapping[str, Any], n_episodes: int
     from hbbatch.sim.price import LevelTable  # jax on demand: config checks stay light
 
     mk = {**asdict(MarketConf()), **_plain(market)}
+    gas_level_days = None if conf["gas_median_usd"] is None else int(conf["gas_level_days"])
     defaults = asdict(MarketConf())
     unused = [k for k in TABLE_REPLACES if mk[k] != defaults[k]]
     if unused:
         log.warning("world=%s: %s not used: each episode's liquidity, opening variance and gas come from a real pool "
-                    "day (hbbatch/worlds/levels.py); for another gas level use a historical world with "
-                    "world.gas_median_usd (stress_high_gas, stress_l2_gas)", conf["name"],
+                    "day (hbbatch/worlds/levels.py); for another gas level set "
+                    "world.gas_median_usd", conf["name"],
                     ", ".join(f"market.{k}={mk[k]}" for k in unused))
     found = levels.embedded_level_table(float(conf["gas_units"]), float(mk["variance_level_days"]),
                                         float(mk["garch_alpha"]), float(mk["garch_beta"]),
                                         float(mk["gas_vol_elasticity"]), float(mk["volume_vol_share"]),
-                                        int(conf["pool_fee_bp"]),
-                                        conf["history_start"])
+                                        int(conf["pool_fee_bp"]), conf["history_start"], gas_level_days)
     table = found.table
     values = table[list(levels.COLUMNS)].to_numpy(float)
+    # a set gas level (world.gas_median_usd: the deployment level by default) rescales the days' relative gas,
+    # as a historical world does; the validation reads the real days the same way (gas_level_days, gas_scale)
+    gas_column = levels.COLUMNS.index("gas_usd")
+    table_gas_median = float(np.median(values[:, gas_column]))
+    gas_scale = 1.0 if conf["gas_median_usd"] is None else conf["gas_median_usd"] / max(table_gas_median, 1e-12)
+    values[:, gas_column] *= gas_scale
     record.update(level_days={"n_days": int(len(table)), "first": str(table["date"].iloc[0].date()),
                               "last": str(table["date"].iloc[-1].date()), "pool_fee_bp": conf["pool_fee_bp"],
                               "variance_level_days": mk["variance_level_days"],
                               "quantiles": {c: [round(float(q), 6) for q in np.quantile(values[:, i], (0.1, 0.5, 0.9))]
                                             for i, c in enumerate(levels.COLUMNS) if c != "week_hour"},
                               "hour_of_week_variance_range": [round(float(found.seasonal.min()), 4),
-                                                              round(float(found.seasonal.max()), 4)]})
+                                                              round(float(found.seasonal.max()), 4)]},
+                  gas_median_usd=round(table_gas_median * gas_scale, 4), gas_level_days=gas_level_days,
+                  gas_scale=gas_scale)
     params = LevelTable(days=np.asarray(values, dtype=dtype),
                         hour_of_week_variance=np.asarray(found.seasonal, dtype=dtype))
     return Built(params=params, n_episodes=n_episodes, info=record)

@@ -36,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from hbbatch.worlds import history, pool
+from hbbatch.worlds import history, inputs, pool
 
 HOURS_PER_DAY = 24
 DAYS_PER_YEAR = 365.0
@@ -125,12 +125,6 @@ def daily_vol_ratio(returns: pd.Series) -> pd.Series:
     return daily / daily.rolling(ROLLING_DAYS, min_periods=ROLLING_DAYS).median()
 
 
-def gas_per_action_usd(gas: pd.DataFrame, gas_units: float) -> pd.Series:
-    """One action's gas in USD per UTC day."""
-    frame = gas.set_index("date")
-    return gas_units * frame["gas_price_gwei"] * 1e-9 * frame["eth_price_usd"]
-
-
 def daily_activity(returns: pd.Series, volume_vol_share: float) -> pd.Series:
     """Each UTC day's |return|-driven volume activity, as the volume fit sees it (mean about 1)."""
     moves = pd.Series(np.abs(np.asarray(returns, float)), index=pd.DatetimeIndex(returns.index))
@@ -141,9 +135,11 @@ def daily_activity(returns: pd.Series, volume_vol_share: float) -> pd.Series:
 
 def level_table(bars: pd.DataFrame, pool_days: pd.DataFrame, gas: pd.DataFrame, gas_units: float,
                 level_days: float, alpha: float, beta: float, gas_vol_elasticity: float, volume_vol_share: float,
-                first_day: str | None) -> Levels:
+                first_day: str | None, gas_level_days: int | None = None) -> Levels:
     """One row per calendar day that every source covers (date and COLUMNS, see the module docstring; a
-    missing day repeats the one before), and the weekly variance profile."""
+    missing day repeats the one before), and the weekly variance profile. With `gas_level_days` the gas is
+    each day's relative to its level (`hbbatch.worlds.inputs.daily_gas_usd`, as a historical world reads it
+    at a set gas level), to be rescaled by the caller."""
     fit = standardised_returns(hourly_returns(bars, first_day), level_days)
     hours = pd.DatetimeIndex(fit.returns.index)
     mean_level = float(np.nanmean(fit.level))
@@ -152,7 +148,7 @@ def level_table(bars: pd.DataFrame, pool_days: pd.DataFrame, gas: pd.DataFrame, 
                              "week_hour": hour_of_week(hours).astype(float)}, index=hours)
     at_midnight = per_hour[hours.hour == 0].set_axis(hours[hours.hour == 0].floor("D"))
     vol_ratio = daily_vol_ratio(fit.returns)
-    gas_net = gas_per_action_usd(gas, gas_units) / vol_ratio.reindex(gas["date"].to_numpy()).to_numpy() \
+    gas_net = inputs.daily_gas_usd(gas, gas_units, gas_level_days) / vol_ratio.reindex(gas["date"].to_numpy()).to_numpy() \
         ** gas_vol_elasticity
     days = pool_days.set_index("date")
     activity = daily_activity(fit.returns, volume_vol_share).reindex(days.index).to_numpy()
@@ -171,8 +167,8 @@ def level_table(bars: pd.DataFrame, pool_days: pd.DataFrame, gas: pd.DataFrame, 
 @functools.lru_cache(maxsize=8)
 def embedded_level_table(gas_units: float, level_days: float, alpha: float, beta: float,
                          gas_vol_elasticity: float, volume_vol_share: float, pool_fee_bp: int = 5,
-                         first_day: str | None = "2020-01-01") -> Levels:
+                         first_day: str | None = "2020-01-01", gas_level_days: int | None = None) -> Levels:
     """`level_table` of the embedded history (cached: the files do not change while a process runs)."""
     pool_days = pool.levels(pool_fee_bp)
     return level_table(history.bars(60), pool_days, history.gas_daily(), gas_units, level_days, alpha, beta,
-                       gas_vol_elasticity, volume_vol_share, first_day)
+                       gas_vol_elasticity, volume_vol_share, first_day, gas_level_days)

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from hbbatch.config.sim import MarketConf
-from hbbatch.config.world import RECENTER_GAS_UNITS
+from hbbatch.config.world import RECENTER_GAS_UNITS, WorldConf
 from hbbatch.sim import RolloutSpec, compiled_batch, make_params, simulate
 from hbbatch.sim.price import LevelTable
-from hbbatch.worlds import history, levels
+from hbbatch.worlds import history, inputs, levels
 from hbbatch.worlds.build import world_params
 
 N_EPISODES, STEPS_PER_DAY = 256, 1440
@@ -22,16 +22,16 @@ REFERENCE_DAY = pd.Timestamp("2024-01-05", tz="UTC")   # MarketConf's 247 M a da
 QUANTILES = (0.1, 0.5, 0.9)
 
 
-def _regimes(n_episodes, n_steps):
+def _regimes(n_episodes, n_steps, **world):
     params = make_params()
-    built = world_params({"name": "regimes", "kind": "parametric"}, {}, {}, n_steps, n_episodes)
+    built = world_params({"name": "regimes", "kind": "parametric", **world}, {}, {}, n_steps, n_episodes)
     return params._replace(world=built.params), built
 
 
 @pytest.fixture(scope="module")
 def one_day():
-    """256 one-day episodes of the shipped regimes world, and its table's days."""
-    params, built = _regimes(N_EPISODES, STEPS_PER_DAY)
+    """256 one-day episodes of the regimes world at history's own gas (world.gas_median_usd=null), and its days."""
+    params, built = _regimes(N_EPISODES, STEPS_PER_DAY, gas_median_usd=None)
     spec = RolloutSpec(n_episodes=N_EPISODES, n_steps=STEPS_PER_DAY, record_path=True)
     return simulate(spec, params, 42), built
 
@@ -79,8 +79,18 @@ def test_levels__the_table_is_the_sources_on_consecutive_days():
     # over 2020-2025 and less over the pool's calmer days
     assert 0.8 < table["start_variance_ratio"].mean() < 1.3 and 0.5 < table["variance_multiple"].mean() < 1.0
     # gas on a day of median volatility: the real gas itself there
-    gas = levels.gas_per_action_usd(history.gas_daily(), RECENTER_GAS_UNITS)
+    gas = inputs.daily_gas_usd(history.gas_daily(), RECENTER_GAS_UNITS)
     assert table["gas_usd"].median() == pytest.approx(gas[table.index].median(), rel=0.1)
+
+
+def test_levels__gas_at_the_worlds_deployment_level_keeps_the_days_spread():
+    _, deployed = _regimes(4, 64)                       # world.gas_median_usd: the deployment level, $1.62
+    _, history_gas = _regimes(4, 64, gas_median_usd=None)
+    assert deployed.info["gas_median_usd"] == pytest.approx(WorldConf().gas_median_usd)
+    assert deployed.info["gas_level_days"] == WorldConf().gas_level_days and history_gas.info["gas_scale"] == 1.0
+    deployed_q, history_q = (np.asarray(b.info["level_days"]["quantiles"]["gas_usd"]) for b in (deployed, history_gas))
+    # the years' swings go (each day against its 90-day level), the day-to-day spread stays
+    assert 1.5 < deployed_q[2] / deployed_q[0] < history_q[2] / history_q[0]
 
 
 def test_levels__another_table_of_the_same_size_does_not_recompile():
