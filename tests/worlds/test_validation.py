@@ -77,8 +77,9 @@ def parametric():
         market = {**asdict(MarketConf()), **(market or {})}
         params = make_params(market=market, agent=asdict(AgentConf()), floors=asdict(FloorsConf()), regime_mix=mix)
         if levels:
-            params = params._replace(world=world_params({"name": "regimes", "kind": "parametric"}, market, {}, 2,
-                                                        CONF["n_episodes"]).params)
+            # history's own gas (world.gas_median_usd=null), as the `real` facts here read it
+            params = params._replace(world=world_params({"name": "regimes", "kind": "parametric", "gas_median_usd": None},
+                                                        market, {}, 2, CONF["n_episodes"]).params)
         return sample_paths(RolloutSpec(n_episodes=1, n_steps=2), params, 42, CONF["n_episodes"], CONF["n_weeks"], 1.0)
     return sample
 
