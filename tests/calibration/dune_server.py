@@ -48,7 +48,11 @@ def snapshot_scenario(payload: dict, now: pd.Timestamp, **extra: Any) -> Scenari
     (`extra` sets other Scenario fields, `rows` included)."""
     rows = copy.deepcopy(payload["result"]["rows"])
     meta = payload["result"]["metadata"]
-    shift = now.floor("h") - parse_time(payload["execution_ended_at"])
+    # whole hours, so hourly rows stay on the hour; the result ends as long after its newest row as the
+    # snapshot did (freshness gates see the snapshot's own age, whatever minute the test runs in)
+    ended = parse_time(payload["execution_ended_at"])
+    shift = (now - ended).floor("h")
+    extra.setdefault("ended_at", ended + shift)
     for name, kind in zip(meta["column_names"], meta["column_types"]):
         if kind.startswith("timestamp"):
             for row in rows:
