@@ -6,9 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hbbatch.campaign.stream import simulate_frames
 from hbbatch.campaign.rule_values import COLUMNS, classifier_confusion, mark_bad_rules, rule_values
-from hbbatch.campaign.stream import simulate_frames
+from hbbatch.campaign.stream import build_world, simulate_frames
 from hbbatch.config.sim import REGIMES, AgentConf, MarketConf, RegimeMixConf
 from hbbatch.config.world import WorldConf
 from hbbatch.sim import RolloutSpec, make_params, simulate
@@ -34,7 +33,9 @@ def _config():
 def _episodes(enabled):
     agent = {**BUSY, "rules": {**BUSY["rules"], "enabled": enabled}}
     spec = RolloutSpec(n_episodes=N_EPISODES, n_steps=N_STEPS, gating="off", dtype="float64")
-    frame = pd.DataFrame(simulate(spec, make_params(market=CHEAP_GAS, agent=agent, floors=FLOORS, dtype="float64"), SEED).episodes)
+    # the same world as the config's (the regimes world's per-episode level table), run straight on the simulator
+    params = make_params(market=CHEAP_GAS, agent=agent, floors=FLOORS, dtype="float64")
+    frame = pd.DataFrame(simulate(spec, params._replace(world=build_world(_config()).params), SEED).episodes)
     frame.insert(0, "seed", SEED)
     return frame
 
