@@ -190,8 +190,7 @@ def warmup_world(counter_key: jax.Array, first_bar: jax.Array, level: EpisodeLev
     return env.WarmupWorld(draw=draw_step, step=step, carry=zero)
 
 
-def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: str, gating: str,
-          warmup_steps: int = 0):
+def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: str, warmup_steps: int = 0):
     """The episode's opening state (the policy warmed up on the real bars before its first), its cursor, and
     the world's step `(cursor, uniforms) -> (cursor, MarketMove)` (the agent's is `env.advance`)."""
     world, market = params.world, params.market

@@ -48,15 +48,12 @@ def _parametric_episode(seed: jax.Array, episode: jax.Array, params: SimParams, 
 
 
 def _historical_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec: RolloutSpec):
-    world, market = params.world, params.market
-    state, cursor, _ = history.reset(seed, episode, params, spec.classifier, spec.gating)
+    state, cursor, world_step = history.reset(seed, episode, params, spec.classifier)
     key, ref = state.episode.counter_key, state.episode.sqrt_price_start
-    _, level = history.start(key, episode, world)
 
     def step(carry, t):
         cursor, log_price = carry
-        cursor, move = history.move(history.draw(key, t, log_price.dtype), cursor, level, state.episode.pool_liquidity,
-                                    world, market.fee_rate, market.volume_usd_per_step)
+        cursor, move = world_step(cursor, history.draw(key, t, log_price.dtype))
         log_price = log_price + move.log_return
         return (cursor, log_price), ((ref * jnp.exp(0.5 * log_price)) ** 2, move.volume_usd, move.gas_usd,
                                      move.pool_liquidity, move.lp_fee_rate)

@@ -60,8 +60,7 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
         def finish(state, world_carry):
             return metrics.episode_metrics(state._replace(market=world_carry[3]), params)
     else:  # a historical world: the cursor into the real bars is the world's own state
-        state, world_carry, world_step = history.reset(seed, episode, params, spec.classifier, spec.gating,
-                                                       spec.warmup_steps)
+        state, world_carry, world_step = history.reset(seed, episode, params, spec.classifier, spec.warmup_steps)
         draw = history.draw
 
         def finish(state, cursor):

@@ -200,7 +200,7 @@ def test_history__warm_up_memory_equals_a_hand_run_of_the_policy_update_over_the
     with precision.scope():
         params = jax.tree.map(lambda x: jnp.asarray(x, jnp.float64) if np.issubdtype(np.asarray(x).dtype, np.floating)
                               else jnp.asarray(x), make_params(dtype="float64")._replace(world=world))
-        reset = jax.jit(jax.vmap(lambda e: history.reset(jnp.uint32(5), e, params, "online", "ev", WARMUP_STEPS)[:2]))
+        reset = jax.jit(jax.vmap(lambda e: history.reset(jnp.uint32(5), e, params, "online", WARMUP_STEPS)[:2]))
         state, cursor = reset(jnp.arange(40, dtype=jnp.uint32))
     first = np.asarray(cursor.bar)
     assert (first < WARMUP_STEPS).any() and (first >= WARMUP_STEPS).any()   # both kinds of start drawn
@@ -236,7 +236,7 @@ def test_history__warm_up_sets_the_first_decisions_regime_and_leaves_the_market_
     b = simulate(RolloutSpec(n_episodes=8, n_steps=120, record_path=True, warmup_steps=WARMUP_STEPS), coarse, seed=5)
     np.testing.assert_array_equal(a.path.price_usd, b.path.price_usd)
     traced = jax.tree.map(jnp.asarray, coarse)
-    reset = jax.jit(jax.vmap(lambda e: history.reset(jnp.uint32(5), e, traced, "online", "ev", WARMUP_STEPS)[:2]))
+    reset = jax.jit(jax.vmap(lambda e: history.reset(jnp.uint32(5), e, traced, "online", WARMUP_STEPS)[:2]))
     state, cursor = reset(jnp.arange(8, dtype=jnp.uint32))
     assert (np.asarray(cursor.bar) >= WARMUP_STEPS // 60).all()
     # these bars move about 1e-4 a minute against the prior's 7.6e-4: a day of them pulls the estimate down
