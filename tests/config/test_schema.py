@@ -50,7 +50,6 @@ def test_three_way__campaigns_are_a_b_c_as_the_roadmap_defines(compose_cfg):
     assert dict(a.floors) == dict(c.floors) == {"mean_revert": 1200, "jumpy": 1400, "trend_up": 1600}
 
 
-@pytest.mark.skipif(not (CONF_DIR / "calibration").is_dir(), reason="conf/calibration/ not written yet")
 def test_three_way__only_campaign_c_is_calibrated(compose_cfg):
     a, b, c = (compose_cfg(["+experiment=three_way", f"campaign={x}"]) for x in "ABC")
     assert c.calibration.source == "default" and a.calibration.source == b.calibration.source == "none"
