@@ -14,7 +14,7 @@ wall > CPU. Stages:
 
 - imports: from the interpreter's start until the command line's main() begins (Python, Hydra, JAX, pandas)
 - hydra: Hydra's composition of the configs (the sweep's, and each job's: by the sweeper's check, by the
-  bounds check before any folder is made, and by the launcher)
+  bounds check before any folder is made, and by the launcher: composed once, copied for the others)
 - compile: JAX tracing and compilation, wherever it happens
 - simulate: the jobs' rollouts and their tables' conversion (hbbatch.campaign.stream.simulate_frames)
 - simulate: rule values: the counterfactual rollouts, each enabled rule switched off (rule_values.parquet)
@@ -45,6 +45,7 @@ STAGES = ("imports", "hydra", "compile", "simulate", "simulate: rule values", "s
 # defined and wherever a loaded hbbatch module imported it by name; "Class.method" wraps a method.
 WRAPPED = (
     ("hydra._internal.config_loader_impl", "ConfigLoaderImpl.load_configuration", "hydra"),
+    ("hbbatch.config.compose", "copied", "hydra"),   # a composition reused (hbbatch.config.compose)
     ("hbbatch.campaign.stream", "simulate_frames", "simulate"),
     ("hbbatch.campaign.rule_values", "rule_values", "rule values"),   # its simulations: "simulate: rule values"
     ("hbbatch.campaign.stream", "summarize_files", "statistics"),

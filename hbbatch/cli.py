@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from hbbatch import exit_codes, jax_setup
 from hbbatch.config import CONF_DIR, register_configs
 from hbbatch.config.callback import ConfigRefused, check_job_config
+from hbbatch.config.compose import composed_once
 from hbbatch.errors import one_line  # noqa: F401  (also hbbatch.cli.one_line)
 
 log = logging.getLogger("hbbatch")
@@ -145,7 +146,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     previous = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
-        task_function()
+        with composed_once():   # Hydra asks for each config up to three times: composed once, copied after
+            task_function()
     except ConfigRefused as exc:   # a refused value: nothing was made or written
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         sys.exit(exit_codes.ERROR)

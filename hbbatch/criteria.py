@@ -4,7 +4,8 @@ comparison, summary and rules tables of each judged variant against the baseline
 A check names a suite and a table (conf/criteria/*.yaml); thresholds are the suites' `$PARAMETER`s,
 bound from the config (plus each variant's own hard cap K) before GX sees the suite. A failure names
 the criterion, the variant and by how much it missed. great_expectations is imported only inside
-`hbbatch.quality.validate`, when a check actually runs.
+`hbbatch.quality.validate`, when a check actually runs: a check whose table and bound suite GX already
+validated reuses that result (hbbatch.quality's suite result cache) and says so in its suite_result.
 """
 
 from __future__ import annotations
@@ -146,6 +147,9 @@ def run_check(name: str, check: dict[str, Any], variant: str, baseline: str, tab
         if check.get("severity", "error") not in SEVERITIES:
             raise SuiteError(f"criteria.checks.{name}.severity={check['severity']!r}: use one of {', '.join(SEVERITIES)}")
         suite_json = bind_parameters(read_suite_json(path), parameters, path)
+        if not quality.is_stored(tables[check["table"]], suite_json):
+            quality.import_gx_quietly()   # once per process: not this check's own time
+            t0 = time.perf_counter()
         outcome = validate(tables[check["table"]], path, suite_json=suite_json)
     except SuiteError as exc:
         return CriterionResult(**common, status=ERROR, message=str(exc), execution_time=time.perf_counter() - t0)
@@ -170,7 +174,6 @@ def evaluate(checks: dict[str, dict[str, Any]], thresholds: dict[str, Any], *, b
     baseline (`unpaired`: variant -> why, e.g. different seeds or another world): the comparison table's checks
     always, the others too where the reason is a different world (nothing it shows is about its settings)."""
     unpaired = unpaired or {}
-    quality.import_gx_quietly()
     results = []
     for variant in judged:
         broken = sorted({variant, baseline} & failed_jobs)
