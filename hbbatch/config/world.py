@@ -18,6 +18,7 @@ from hbbatch.config.bounds import bounded, one_of, plain_name
 from hbbatch.config.world_validation import WorldValidationConf
 
 WORLD_KINDS = ("historical", "replay", "parametric")
+WITHIN_BAR = ("profile", "flat")
 RECENTER_GAS_UNITS = 787_760.0  # burn + collect + swap + mint: hbbatch/calibration/gas.py
 # The gas the user pays once the settings go live: one recenter at the median of the latest 30 days of the
 # embedded Etherscan daily gas (hbbatch/data/history/gas_daily.parquet, 2026-05-04 .. 2026-06-02: 0.946 gwei,
@@ -41,6 +42,10 @@ class WorldConf:
     # mean block length of the stationary bootstrap: 30 days keep the weekly volatility clustering the
     # world validation checks (ACF of |hourly r| at 168 h); a day's or a week's blocks wipe it out (README)
     block_hours: float = bounded(720.0, gt=0, le=100_000)
+    # how a bar coarser than the step spreads its variance over its steps: profile (a real hour's 5-minute
+    # variance profile, drawn per bar: hbbatch/worlds/profiles.py; bars of 5 minutes or less stay flat) or
+    # flat (the bar's variance held flat over its steps, as before)
+    within_bar: str = one_of("profile", WITHIN_BAR)
     drift_annual: float = bounded(0.0, ge=-50, le=50)  # added to every step's log return (stress_down_trend)
     # the history's gas per action rescaled to this median (default: the deployment level); null: as history,
     # each date's real cost

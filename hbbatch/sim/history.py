@@ -10,10 +10,18 @@ uniformly drawn bar otherwise (blocks of geometric length, mean 1 / restart_prob
 wraps circularly at its end. Replay: episode e reads bars [e * window, (e + 1) * window) in order.
 
 A bar coarser than the step (steps_per_bar = k > 1) is spread over k steps along a Brownian bridge
-from the bar's open to its close (step variance: the bar's Parkinson variance (ln H/L)^2 / (4 ln 2)
-over k), held inside the bar's real high and low, landing exactly on the close; each step's range
-for fees is the bar's high and low seen from that step's start (a real excursion anywhere in the
-bar may have happened in any of its steps). LVR integrates each step's realised squared move.
+from the bar's open to its close, held inside the bar's real high and low, landing exactly on the
+close. The bar's variance (its Parkinson variance (ln H/L)^2 / (4 ln 2)) is laid out over the bar by
+a within-bar variance profile: one row of `within_bar_variance`, the cumulative variance share F at
+S + 1 evenly spaced points of the bar (S slots, linear within a slot), drawn at the bar's first step
+from the counter hash. Step j of k gets the share s_j = F((j + 1) / k) - F(j / k) and moves by the
+bridge of a walk with those step variances: mean (what is left to the close) x s_j / (share left),
+variance V s_j (left - s_j) / left. The default tables are real finer bars' profiles
+(`hbbatch.worlds.profiles`: an hour's twelve 5-minute Parkinson variances), so a jump hour puts its
+variance into the minutes that held it, as real minutes do, instead of 60 minutes of raised volatility;
+the flat row [0, 1] is the bar's variance held flat. Each step's range for fees is the bar's high and
+low seen from that step's start (a real excursion anywhere in the bar may have happened in any of its
+steps). LVR integrates each step's realised squared move.
 
 Warm-up (`warmup_world`): before its first decision the policy folds in the real bars that precede the
 episode's first bar (the dates before its start, whatever the bootstrap does after it), bridged like the
@@ -26,6 +34,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from hbbatch.sim import env, metrics, noise
 from hbbatch.sim.price import MarketMove
@@ -37,6 +46,7 @@ N_COLUMNS = 6
 PARKINSON = 1.0 / (4.0 * 0.6931471805599453)  # E[(ln H/L)^2] = 4 ln 2 sigma^2 dt for a Brownian bar
 _EPISODE_STEP = 0xFFFFFFFE                     # episode-level uniforms (the env uses 0xFFFFFFFF)
 _TREND_UP, _JUMPY, _MEAN_REVERT = (REGIMES.index(r) for r in ("trend_up", "jumpy", "mean_revert"))
+FLAT_PROFILE = np.array([[0.0, 1.0]], np.float32)   # a bar's variance held flat over its steps
 
 
 class HistoryParams(NamedTuple):
@@ -55,6 +65,8 @@ class HistoryParams(NamedTuple):
     lp_fee_share: jax.Array        # () the LPs' share of the pool fee (fee switch: 0.75)
     trend_tstat: jax.Array         # () the regime rule's thresholds, to label each episode's path
     jumpy_variance_share: jax.Array  # ()
+    within_bar_variance: jax.Array = FLAT_PROFILE  # (n_profiles, S + 1) cumulative variance share at S + 1
+                                   # evenly spaced points of a bar, 0 .. 1 (module docstring); [[0, 1]]: flat
 
 
 class Cursor(NamedTuple):
@@ -67,6 +79,8 @@ class Cursor(NamedTuple):
     sum_sq_return: jax.Array       # ()
     sum_sq_jump: jax.Array         # ()
     n: jax.Array                   # ()
+    profile: jax.Array = np.int32(0)      # () int32: the bar's row of within_bar_variance (drawn at its first step)
+    share: jax.Array = np.float32(0.0)    # () the bar's variance share laid out before this step
 
 
 class EpisodeLevel(NamedTuple):
@@ -92,12 +106,14 @@ def start(counter_key: jax.Array, episode: jax.Array, world: HistoryParams) -> t
                     jnp.minimum((u[1] * n_days).astype(jnp.int32), n_days - 1))
     zero = jnp.zeros((), dtype)
     cursor = Cursor(bar=bar, substep=jnp.zeros((), jnp.int32), within=zero, sum_return=zero, sum_sq_return=zero,
-                    sum_sq_jump=zero, n=zero)
+                    sum_sq_jump=zero, n=zero, profile=jnp.zeros((), jnp.int32), share=zero)
     return cursor, EpisodeLevel(volume_multiple=world.pool_levels[day, 0], liquidity_multiple=world.pool_levels[day, 1])
 
 
 def draw(counter_key: jax.Array, t: jax.Array, dtype) -> jax.Array:
-    """The step's uniforms: (restart?, where to) of the bootstrap, and a normal pair for sub-bar steps."""
+    """The step's uniforms: (restart?, where to) of the bootstrap, and a normal pair for sub-bar steps. A bar's
+    first step, when it is not also its last (k > 1), reads no restart: its first uniform draws the bar's
+    within-bar profile instead."""
     return noise.uniforms(counter_key, t, 4, dtype)
 
 
@@ -107,15 +123,21 @@ def move(u: jax.Array, cursor: Cursor, level: EpisodeLevel, pool_liquidity: jax.
     row = world.bars[cursor.bar]
     bar_return, bar_high, bar_low = row[LOG_RETURN], row[LOG_HIGH], row[LOG_LOW]
     k = world.steps_per_bar
-    k_float = k.astype(row.dtype)
-    # Sub-bar steps follow a Brownian bridge to the bar's close (variance: the bar's Parkinson variance),
-    # held inside the bar's real high and low; the bar's last step lands on its close exactly.
-    left = (k - cursor.substep).astype(row.dtype)
+    # Sub-bar steps follow a Brownian bridge to the bar's close (variance: the bar's Parkinson variance laid
+    # out by the bar's within-bar profile), held inside the bar's real high and low; the bar's last step
+    # lands on its close exactly.
+    first = cursor.substep == 0
+    profile, share_before = within_bar_profile(u[0], first, cursor, world)
+    share_after = profile_share(profile, (cursor.substep + 1).astype(row.dtype) / k.astype(row.dtype), world)
+    share_left = jnp.maximum(1.0 - share_before, 1e-12)
+    step_share = jnp.clip(share_after - share_before, 0.0, share_left)
     remaining = bar_return - cursor.within
     bar_variance = PARKINSON * (bar_high - bar_low) ** 2
     z, _ = noise.normal_pair(u[2], u[3])
-    bridge = remaining / left + jnp.sqrt(bar_variance / k_float * (left - 1.0) / left) * z
-    within_next = jnp.where(left <= 1.0, bar_return, jnp.clip(cursor.within + bridge, bar_low, bar_high))
+    bridge = remaining * (step_share / share_left) + jnp.sqrt(
+        bar_variance * step_share * (share_left - step_share) / share_left) * z
+    within_next = jnp.where(cursor.substep + 1 >= k, bar_return,
+                            jnp.clip(cursor.within + bridge, bar_low, bar_high))
     step_return = within_next - cursor.within
     log_return = step_return + world.drift_per_step
     # the bar's high and low, seen from this step's start, bound the step's range
@@ -141,8 +163,32 @@ def move(u: jax.Array, cursor: Cursor, level: EpisodeLevel, pool_liquidity: jax.
     cursor = Cursor(bar=next_bar, substep=jnp.where(bar_done, 0, next_substep),
                     within=jnp.where(bar_done, 0.0, within_next),
                     sum_return=cursor.sum_return + log_return, sum_sq_return=cursor.sum_sq_return + sq,
-                    sum_sq_jump=cursor.sum_sq_jump + sq * row[JUMP], n=cursor.n + 1.0)
+                    sum_sq_jump=cursor.sum_sq_jump + sq * row[JUMP], n=cursor.n + 1.0,
+                    profile=profile, share=jnp.where(bar_done, 0.0, share_after).astype(cursor.within.dtype))
     return cursor, world_move
+
+
+def within_bar_profile(u: jax.Array, first: jax.Array, cursor: Cursor, world: HistoryParams
+                       ) -> tuple[jax.Array, jax.Array]:
+    """The bar's profile row (drawn from `u` at its first step, carried after) and the share laid out before
+    this step."""
+    n_profiles = world.within_bar_variance.shape[0]
+    drawn = jnp.minimum((u * n_profiles).astype(jnp.int32), n_profiles - 1)
+    profile = jnp.where(first, drawn, cursor.profile).astype(jnp.int32)
+    return profile, jnp.where(first, 0.0, cursor.share).astype(cursor.within.dtype)
+
+
+def profile_share(profile: jax.Array, fraction: jax.Array, world: HistoryParams) -> jax.Array:
+    """The cumulative variance share F(fraction) of one profile row: linear between its S + 1 points (two
+    table reads a step)."""
+    table = world.within_bar_variance
+    n_slots = table.shape[1] - 1
+    x = fraction * n_slots
+    slot = jnp.clip(jnp.floor(x).astype(jnp.int32), 0, n_slots - 1)
+    flat = table.reshape(-1)
+    below = flat[profile * (n_slots + 1) + slot]
+    above = flat[profile * (n_slots + 1) + slot + 1]
+    return (below + (x - slot.astype(x.dtype)) * (above - below)).astype(fraction.dtype)
 
 
 def label(cursor: Cursor, world: HistoryParams) -> jax.Array:
@@ -178,16 +224,18 @@ def warmup_world(counter_key: jax.Array, first_bar: jax.Array, level: EpisodeLev
     def draw_step(j):
         return draw(counter_key, env.warmup_counter(j, n_steps, _WARMUP_LAST), world.bars.dtype)
 
-    def step(within, u, j):
+    def step(carry, u, j):
+        within, profile, share = carry
         position = jnp.maximum(j - lead, 0)
         bar = first_bar - n_bars + position // k
         seen = (j >= lead) & (bar >= 0)
         cursor = Cursor(bar=jnp.maximum(bar, 0), substep=position % k, within=within, sum_return=zero,
-                        sum_sq_return=zero, sum_sq_jump=zero, n=zero)
+                        sum_sq_return=zero, sum_sq_jump=zero, n=zero, profile=profile, share=share)
         after, world_move = move(u, cursor, level, pool_liquidity, world, fee_rate, volume_usd_per_step)
-        return jnp.where(seen, after.within, 0.0), world_move, seen
+        carried = (jnp.where(seen, after.within, 0.0), after.profile, jnp.where(seen, after.share, 0.0))
+        return carried, world_move, seen
 
-    return env.WarmupWorld(draw=draw_step, step=step, carry=zero)
+    return env.WarmupWorld(draw=draw_step, step=step, carry=(zero, jnp.zeros((), jnp.int32), zero))
 
 
 def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: str, warmup_steps: int = 0):

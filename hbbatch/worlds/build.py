@@ -5,7 +5,8 @@
 Which bars: the user's file (`world.history`) or the embedded history between `world.history_start`
 and `world.history_end` at `world.bar_minutes` (auto: the finest resolution that fits the step and
 covers that window; from 2020-01-01, the default, only the hourly bars do). Bars finer than the step are aggregated (high = max, low = min, volume summed); bars coarser
-than the step are spread over steps_per_bar steps (see `hbbatch.sim.history`).
+than the step are spread over steps_per_bar steps (see `hbbatch.sim.history`), their variance laid out by real
+within-bar profiles (`world.within_bar=profile`, `hbbatch.worlds.profiles`) or held flat (`flat`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from hbbatch.config.sim import AgentConf, MarketConf
-from hbbatch.config.world import WORLD_KINDS, WorldConf
-from hbbatch.worlds import files, history, inputs, levels, pool
+from hbbatch.config.world import WITHIN_BAR, WORLD_KINDS, WorldConf
+from hbbatch.worlds import files, history, inputs, levels, pool, profiles
 
 log = logging.getLogger(__name__)
 MINUTES_PER_YEAR = 525_600.0
@@ -55,6 +56,8 @@ def world_conf(section: Any) -> dict[str, Any]:
     conf = {**base, **values}
     if conf["kind"] not in WORLD_KINDS:
         raise WorldError(f"world.kind={conf['kind']!r}: use one of {', '.join(WORLD_KINDS)}")
+    if conf["within_bar"] not in WITHIN_BAR:
+        raise WorldError(f"world.within_bar={conf['within_bar']!r}: use one of {', '.join(WITHIN_BAR)}")
     for key, low in (("block_hours", 0.0), ("gas_units", 0.0)):
         if not (isinstance(conf[key], (int, float)) and math.isfinite(conf[key]) and conf[key] > low):
             raise WorldError(f"world.{key}={conf[key]!r}: must be a finite number > {low:g}")
@@ -227,6 +230,21 @@ def _parametric(conf: dict[str, Any], market: Mapping[str, Any], n_episodes: int
     return Built(params=params, n_episodes=n_episodes, info=record)
 
 
+def _within_bar(conf: dict[str, Any], bar_minutes: float, steps_per_bar: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """The within-bar variance table of bars spread over steps_per_bar steps, and its record."""
+    from hbbatch.sim.history import FLAT_PROFILE
+
+    if steps_per_bar == 1:
+        return FLAT_PROFILE, {"kind": "none", "why": "one step a bar"}
+    if conf["within_bar"] == "flat":
+        return FLAT_PROFILE, {"kind": "flat"}
+    found = profiles.within_bar_variance(int(bar_minutes)) if float(bar_minutes).is_integer() else None
+    if found is None:
+        return FLAT_PROFILE, {"kind": "flat", "why": f"{bar_minutes:g}-minute bars have no "
+                              f"{profiles.PROFILE_MINUTES}-minute slots (hbbatch/worlds/profiles.py)"}
+    return found.table, found.info
+
+
 def world_params(world: Any, market: Mapping[str, Any], agent: Mapping[str, Any] | None, n_steps: int,
                  n_episodes: int, dtype: str = "float32") -> Built:
     """The world params of a job (historical bars, or the parametric world's level table) and the manifest's record."""
@@ -269,6 +287,7 @@ def world_params(world: Any, market: Mapping[str, Any], agent: Mapping[str, Any]
         n_episodes = min(n_episodes, n_windows)
         levels_dates = dates[np.arange(n_episodes) * window_bars]
     block_bars = conf["block_hours"] * 60.0 / bar_minutes_used
+    within_bar, within_bar_info = _within_bar(conf, bar_minutes_used, steps_per_bar)
     f = lambda x: np.asarray(x, dtype=dtype)  # noqa: E731
     params = HistoryParams(
         bars=f(columns), pool_levels=f(_pool_levels(conf, levels_dates)),
@@ -276,8 +295,10 @@ def world_params(world: Any, market: Mapping[str, Any], agent: Mapping[str, Any]
         window_bars=np.asarray(window_bars, np.int32), steps_per_bar=np.asarray(steps_per_bar, np.int32),
         drift_per_step=f(conf["drift_annual"] * step_minutes / MINUTES_PER_YEAR),
         gas_scale=f(gas_scale), lp_fee_share=f(conf["lp_fee_share"]),
-        trend_tstat=f(agent["trend_tstat"]), jumpy_variance_share=f(agent["jumpy_variance_share"]))
+        trend_tstat=f(agent["trend_tstat"]), jumpy_variance_share=f(agent["jumpy_variance_share"]),
+        within_bar_variance=f(within_bar))
     record.update(info, block_hours=conf["block_hours"], mean_block_bars=round(block_bars, 3),
+                  within_bar=within_bar_info,
                   drift_annual=conf["drift_annual"], gas_median_usd=round(bars_gas_median * gas_scale, 4),
                   gas_level_days=level_days, gas_scale=gas_scale, lp_fee_share=conf["lp_fee_share"],
                   pool_fee_bp=conf["pool_fee_bp"], n_pool_days=int(params.pool_levels.shape[0]))
