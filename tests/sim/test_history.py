@@ -1,6 +1,6 @@
 """The historical world on device: bars read exactly, blocks of the configured length, common random
-numbers, one compile per history length, sub-bar bridges that land on the real closes, and the warm-up on
-the real bars before each episode."""
+numbers, one compile per history length, sub-bar bridges that land on the real closes and lay the bar's
+variance out by its within-bar profile, and the warm-up on the real bars before each episode."""
 
 import jax
 import jax.numpy as jnp
@@ -27,12 +27,18 @@ def _bars(n: int, seed: int = 0, k: int = 1) -> np.ndarray:
     return columns
 
 
-def _world(columns: np.ndarray, restart_prob: float = 0.0, window_bars: int = 0, k: int = 1) -> HistoryParams:
+def _world(columns: np.ndarray, restart_prob: float = 0.0, window_bars: int = 0, k: int = 1,
+           profiles: np.ndarray | None = None) -> HistoryParams:
     f = lambda x: np.asarray(x, np.float32)  # noqa: E731
-    return HistoryParams(bars=f(columns), pool_levels=f([[1.0, 1.0]]), restart_prob=f(restart_prob),
-                         window_bars=np.asarray(window_bars, np.int32), steps_per_bar=np.asarray(k, np.int32),
-                         drift_per_step=f(0.0), gas_scale=f(1.0), lp_fee_share=f(1.0), trend_tstat=f(2.5),
-                         jumpy_variance_share=f(0.35))
+    world = HistoryParams(bars=f(columns), pool_levels=f([[1.0, 1.0]]), restart_prob=f(restart_prob),
+                          window_bars=np.asarray(window_bars, np.int32), steps_per_bar=np.asarray(k, np.int32),
+                          drift_per_step=f(0.0), gas_scale=f(1.0), lp_fee_share=f(1.0), trend_tstat=f(2.5),
+                          jumpy_variance_share=f(0.35))
+    return world if profiles is None else world._replace(within_bar_variance=f(profiles))
+
+
+# two within-bar profiles: all of the bar's variance in its first half, or all in its second
+HALVES = np.array([[0.0, 1.0, 1.0], [0.0, 0.0, 1.0]])
 
 
 def _walk(world: HistoryParams, n_steps: int, seed: int = 1) -> tuple[np.ndarray, dict]:
@@ -85,6 +91,44 @@ def test_history__a_coarse_bar_lands_on_its_close_and_stays_inside_its_range():
     assert np.std(np.diff(path)) > 0.2 * np.std(columns[:, LOG_RETURN]) / np.sqrt(k)  # not a straight line
 
 
+def test_history__a_bars_profile_lays_its_variance_out_over_the_bar():
+    k, n_bars = 6, 200
+    columns = _bars(n_bars, seed=12)
+    _, moves = _walk(_world(columns, window_bars=n_bars, k=k, profiles=HALVES), n_bars * k)
+    steps = moves["log_return"].reshape(n_bars, k)
+    np.testing.assert_allclose(steps.sum(axis=1), columns[:, LOG_RETURN], atol=2e-6)   # on the close
+    still_first = np.all(np.abs(steps[:, :3]) < 1e-7, axis=1)     # the second-half profile: nothing before
+    still_second = np.all(np.abs(steps[:, 3:]) < 1e-7, axis=1)    # the first-half profile: nothing after
+    assert np.all(still_first ^ still_second)                     # every bar follows one of the two rows
+    # the row is drawn per bar, evenly: 100 +- 7 of 200
+    assert 70 < still_first.sum() < 130, still_first.sum()
+    # and it moves inside its half (bridged, not a straight line)
+    moving = np.where(still_first[:, None], steps[:, 3:], steps[:, :3])
+    assert np.all(np.std(moving, axis=1) > 0)
+
+
+def test_history__flat_and_profiled_bars_end_on_the_same_closes_and_paths_keep_common_random_numbers():
+    spec = RolloutSpec(n_episodes=6, n_steps=240, record_path=True)
+    columns = _bars(3000, seed=13)
+    shape = np.cumsum(np.random.default_rng(0).dirichlet(np.full(12, 0.5), 50), axis=1)
+    table = np.concatenate([np.zeros((50, 1)), shape], axis=1)
+    profiled = make_params()._replace(world=_world(columns, restart_prob=1 / 20, k=60, profiles=table))
+    flat = make_params()._replace(world=_world(columns, restart_prob=1 / 20, k=60))
+    a = simulate(spec, profiled, seed=7)
+    b = simulate(spec, flat, seed=7)
+    # the same bars in the same order (the bootstrap's draws do not see the profile), on the same closes
+    np.testing.assert_allclose(a.path.price_usd[:, 59::60], b.path.price_usd[:, 59::60], rtol=2e-6)
+    assert not np.allclose(a.path.price_usd, b.path.price_usd, rtol=1e-4)
+    other_agent = make_params(agent={"fee_gate_usd": 0.0, "gas_usd": 0.0,
+                                     "width": {"mean_revert": 200, "jumpy": 200, "trend_up": 200}},
+                              floors={"mean_revert": 200, "jumpy": 200, "trend_up": 200})
+    c = simulate(spec, other_agent._replace(world=profiled.world), seed=7)
+    np.testing.assert_array_equal(a.path.price_usd, c.path.price_usd)
+    assert not np.array_equal(a.episodes["net_pnl_usd"], c.episodes["net_pnl_usd"])
+    d = simulate(spec, profiled, seed=8)
+    assert not np.allclose(a.path.price_usd, d.path.price_usd)
+
+
 def _params(columns, **world):
     return make_params()._replace(world=_world(columns, **world))
 
@@ -108,8 +152,9 @@ def test_history__a_new_history_of_the_same_length_does_not_recompile():
     spec = RolloutSpec(n_episodes=4, n_steps=64, warmup_steps=48)   # the warm-up's bars are traced too
     fn, _, _ = compiled_batch(spec)
     before = fn._cache_size()
-    first, _ = run(spec, _params(_bars(1000, seed=5), restart_prob=0.05), seed=1)
-    second, _ = run(spec, _params(_bars(1000, seed=6), restart_prob=0.01), seed=1)
+    # the within-bar profiles are traced as well: another table of the same shape, no compile
+    first, _ = run(spec, _params(_bars(1000, seed=5), restart_prob=0.05, k=4, profiles=HALVES), seed=1)
+    second, _ = run(spec, _params(_bars(1000, seed=6), restart_prob=0.01, k=4, profiles=HALVES[::-1]), seed=1)
     assert fn._cache_size() == before + 1
     assert not np.allclose(np.asarray(first["price_end"]), np.asarray(second["price_end"]))
 
@@ -231,7 +276,8 @@ def test_history__warm_up_sets_the_first_decisions_regime_and_leaves_the_market_
     first = warm.path.regime_estimate[:, 0]
     assert (first != REGIMES.index("mean_revert")).any()
     # a coarser bar: the whole bars before the first are bridged into the warm-up, the path still the same
-    coarse = make_params()._replace(world=_world(_regime_bars(), restart_prob=1 / 50, k=60))
+    halves = np.array([[0.0, 0.5, 0.5, 1.0], [0.0, 0.2, 0.9, 1.0]])   # profiled: the profile draws too
+    coarse = make_params()._replace(world=_world(_regime_bars(), restart_prob=1 / 50, k=60, profiles=halves))
     a = simulate(RolloutSpec(n_episodes=8, n_steps=120, record_path=True), coarse, seed=5)
     b = simulate(RolloutSpec(n_episodes=8, n_steps=120, record_path=True, warmup_steps=WARMUP_STEPS), coarse, seed=5)
     np.testing.assert_array_equal(a.path.price_usd, b.path.price_usd)
