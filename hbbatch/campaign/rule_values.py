@@ -2,8 +2,10 @@
 
 Common random numbers make the comparison exact: an episode with the rule and the same episode
 without it see the same market path, so their difference in net PnL (and in PnL vs HODL) is the
-rule's value in that episode. Rules are traced flags (`AgentParams.rule_enabled`), so every
-counterfactual reuses the job's compiled batch. A rule is "bad" when its value's upper bound (the
+rule's value in that episode. Only the episodes in which the rule fired are run again: in the others
+nothing changes without it (`counterfactual_runs` says why), so their episodes without the rule are the
+job's own. Rules are traced flags (`AgentParams.rule_enabled`), one row per episode, so the re-runs of all
+rules of a job go in one list through the job's compiled batch. A rule is "bad" when its value's upper bound (the
 bootstrap interval's) is below zero: switching it off would have earned more. Holding-period
 attribution (`attributed_pnl_usd` in rules.parquet) stays as a diagnostic under that name: it credits
 a rule with the PnL of the position it set until the next action, which says nothing about what
@@ -12,7 +14,6 @@ the episode would have earned without the rule.
 
 from __future__ import annotations
 
-import copy
 import logging
 from pathlib import Path
 from typing import Any, Callable
@@ -21,37 +22,70 @@ import numpy as np
 import pandas as pd
 
 from hbbatch import io as hbio
-from hbbatch.config.sim import REGIMES
-from hbbatch.report.files import RULE_VALUES
+from hbbatch.config.sim import REGIMES, RULES
+from hbbatch.report.files import EPISODES, RULE_VALUES, RULES as RULES_TABLE
 from hbbatch.report.rule_values import mark_bad_rules
 from hbbatch.stats import compare_pair
 
 log = logging.getLogger(__name__)
 VALUE_METRICS = ("net_pnl_usd", "pnl_vs_hodl_usd")
+# what a re-run episode replaces; the market columns are taken from it too, so pairing still checks the path
+CHANGED_COLUMNS = (*VALUE_METRICS, "regime", "price_start", "realized_vol")
 COLUMNS = ["variant", "rule", "regime", "metric", "value_usd", "low", "high", "n_pairs", "t_low", "t_high",
            "mean_with_usd", "mean_without_usd", "confidence"]
 
 
-def without_rule(config: dict[str, Any], rule: str) -> dict[str, Any]:
-    """The job's config with one rule switched off (nothing else changes)."""
-    changed = copy.deepcopy(config)
-    rules = changed["agent"]["rules"]
-    rules["enabled"] = [r for r in rules["enabled"] if r != rule]
-    return changed
+def fired_episodes(fires: pd.DataFrame, rule: str, start: int, stop: int) -> np.ndarray:
+    """Episodes start .. stop - 1 in which `rule` fired (rules.parquet's `fires` > 0: it was asked for, off
+    cooldown, while the rails allowed actions), ascending."""
+    part = fires[(fires["rule"] == rule) & (fires["fires"] > 0) & (fires["episode"] >= start)
+                 & (fires["episode"] < stop)]
+    return np.unique(part["episode"].to_numpy(np.int64))
 
 
-def rule_values(config: dict[str, Any], episodes: pd.DataFrame, label: str, start: int, stop: int,
-                simulate_frames: Callable[..., Any]) -> pd.DataFrame:
-    """rule_values.parquet's rows for a job whose episodes are `episodes` (episode indices start .. stop - 1):
-    per enabled rule, metric and regime ("all" overall), the paired value with - without the rule.
-    `simulate_frames` is hbbatch.campaign.stream's (passed in: stream calls this module, not the reverse)."""
+def counterfactual_runs(config: dict[str, Any], fires: pd.DataFrame, start: int,
+                        stop: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """What must be re-run: (rules, the rule of each run as an index into them, its episode, its enabled-rule
+    flags), every enabled rule's fired episodes in one list.
+
+    Only those: an episode in which a rule never fired is the same episode without it. The rule chosen at a
+    step is the first enabled trigger (hbbatch.sim.policy.propose), and it matters only when it is
+    considered: asked off cooldown while the rails are free (hbbatch.sim.rails.apply), which is what `fires`
+    counts. At every other step the rails hold the position whatever was asked (nothing the policy proposed
+    reaches execution, memory or the rails' counters), so with the rule off every step, hence every dollar,
+    is the same."""
+    rules = list(config["agent"]["rules"]["enabled"])
+    enabled = np.asarray([r in rules for r in RULES])
+    fired = [fired_episodes(fires, rule, start, stop) for rule in rules]
+    which = np.concatenate([np.full(len(e), i, np.int64) for i, e in enumerate(fired)] + [np.zeros(0, np.int64)])
+    episodes = np.concatenate(fired + [np.zeros(0, np.int64)])
+    masks = np.repeat(enabled[None, :], len(episodes), axis=0)
+    masks[np.arange(len(episodes)), [RULES.index(rules[i]) for i in which]] = False
+    return rules, which, episodes, masks
+
+
+def rule_values(config: dict[str, Any], episodes: pd.DataFrame, fires: pd.DataFrame, label: str, start: int,
+                stop: int, simulate_counterfactuals: Callable[..., pd.DataFrame]) -> pd.DataFrame:
+    """rule_values.parquet's rows for a job whose episodes are `episodes` (episode indices start .. stop - 1)
+    and whose rules.parquet rows are `fires` (episode, rule, fires): per enabled rule, metric and regime
+    ("all" overall), the paired value with - without the rule. The episodes without the rule are the job's
+    own where it never fired, and re-run where it did (`counterfactual_runs`), all rules' in one list.
+    `simulate_counterfactuals` is hbbatch.campaign.stream's (passed in: stream calls this module)."""
     settings, stats_conf = config["rule_values"], config["stats"]
     stop = min(stop, start + int(settings["max_episodes"]))
     with_rule = episodes[(episodes["episode"] >= start) & (episodes["episode"] < stop)]
+    rules, which, runs, masks = counterfactual_runs(config, fires, start, stop)
+    rerun = simulate_counterfactuals(config, runs, masks, stop - start) if len(runs) else None
+    log.info("[%s] rule values: %d counterfactual episodes re-run for %d rules (of %d x %d)", label, len(runs),
+             len(rules), len(rules), len(with_rule))
     frames = []
-    for rule in config["agent"]["rules"]["enabled"]:
-        batches = simulate_frames(without_rule(config, rule), start, stop, config["scale"]["batch_episodes"])
-        without = pd.concat([b[0] for b in batches], ignore_index=True)
+    for index, rule in enumerate(rules):
+        without = with_rule.set_index("episode")
+        if rerun is not None and (which == index).any():
+            changed = rerun[which == index].set_index("episode")
+            without = without.copy()
+            without.loc[changed.index, CHANGED_COLUMNS] = changed[list(CHANGED_COLUMNS)]
+        without = without.reset_index()
         paired = compare_pair(with_rule, without, VALUE_METRICS, variant_label=label,
                               baseline_label=f"{label} without {rule}", confidence=stats_conf["confidence"],
                               n_bootstrap=stats_conf["n_bootstrap"], seed=stats_conf["bootstrap_seed"])
@@ -62,8 +96,9 @@ def rule_values(config: dict[str, Any], episodes: pd.DataFrame, label: str, star
             "mean_with_usd": paired["mean_variant"], "mean_without_usd": paired["mean_baseline"],
             "confidence": paired["confidence"]}))
         overall = frames[-1][(frames[-1]["regime"] == "all") & (frames[-1]["metric"] == "net_pnl_usd")].iloc[0]
-        log.info("[%s] value of %s: %+.2f USD/episode net PnL [%+.2f, %+.2f] over %d pairs", label, rule,
-                 overall["value_usd"], overall["low"], overall["high"], overall["n_pairs"])
+        log.info("[%s] value of %s: %+.2f USD/episode net PnL [%+.2f, %+.2f] over %d pairs (%d re-run)", label,
+                 rule, overall["value_usd"], overall["low"], overall["high"], overall["n_pairs"],
+                 int((which == index).sum()))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
 
 
@@ -83,17 +118,20 @@ def classifier_confusion(episodes: pd.DataFrame, regimes: tuple[str, ...]) -> di
 
 
 def add_to_job(out: Path, config: dict[str, Any], summary: dict[str, Any], label: str,
-               simulate_frames: Callable[..., Any]) -> None:
+               simulate_counterfactuals: Callable[..., pd.DataFrame]) -> None:
     """A finished job's classifier confusion (into `summary`) and, when `rule_values.enabled`, its
     rule values: out/rule_values.parquet, and the per-rule rows of `summary` marked by them."""
     columns = ["episode", "regime", "seed", "net_pnl_usd", "pnl_vs_hodl_usd", "price_start", "realized_vol",
                *[f"steps_classified_{r}" for r in REGIMES]]
-    episodes = pd.read_parquet(out / "episodes.parquet", columns=columns)
+    episodes = pd.read_parquet(out / EPISODES, columns=columns)
     summary["classifier_confusion"] = classifier_confusion(episodes, REGIMES)
     if not config["rule_values"]["enabled"] or episodes.empty:
         return
     start = int(episodes["episode"].min())
-    values = rule_values(config, episodes, label, start, int(episodes["episode"].max()) + 1, simulate_frames)
+    stop = min(int(episodes["episode"].max()) + 1, start + int(config["rule_values"]["max_episodes"]))
+    fires = pd.read_parquet(out / RULES_TABLE, columns=["episode", "rule", "fires"],
+                            filters=[("episode", "<", stop), ("rule", "in", list(config["agent"]["rules"]["enabled"]))])
+    values = rule_values(config, episodes, fires, label, start, stop, simulate_counterfactuals)
     hbio.write_parquet(out / RULE_VALUES, values)
     summary["rules"] = mark_bad_rules(summary["rules"], values)
     summary["rule_values"] = RULE_VALUES

@@ -54,21 +54,53 @@ def build_world(config: dict[str, Any]) -> Built:
                         int(config["n_episodes"]), str(config["dtype"]))
 
 
+def _sim_params(config: dict[str, Any], world: Built, dtype: str):
+    from hbbatch.sim import make_params
+
+    return make_params(**{s: config[s] for s in SIM_SECTIONS}, dtype=dtype,
+                       gating=str(config["gating"]["mode"]))._replace(world=world.params)
+
+
 def simulate_frames(config: dict[str, Any], start: int, stop: int, batch_episodes: int | None,
                     world: Built | None = None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """(episodes, rules) frames of episodes start .. stop - 1, one batch at a time."""
-    from hbbatch.sim import make_params
     from hbbatch.sim.rollout import simulate_batches
 
     world = build_world(config) if world is None else world
     stop = min(stop, world.n_episodes)    # a replay runs at most the windows its history holds
     spec = rollout_spec(config, stop - start)
-    params = make_params(**{s: config[s] for s in SIM_SECTIONS}, dtype=spec.dtype,
-                         gating=str(config["gating"]["mode"]))._replace(world=world.params)
+    params = _sim_params(config, world, spec.dtype)
     for result in simulate_batches(spec, params, int(config["seed"]), start, batch_episodes):
         episodes = pd.DataFrame(result.episodes)
         episodes.insert(0, "seed", int(config["seed"]))
         yield episodes, pd.DataFrame(result.rules)
+
+
+def counterfactual_batch(n_runs: int, job_batch: int) -> int:
+    """Episodes per call for n_runs counterfactual episodes of a job whose own calls hold job_batch: the
+    job's own shape (its compiled batch, no new compile) while the runs fill at least half of the calls it
+    takes; fewer runs get a power of two (few shapes across jobs, at most half of a call padding)."""
+    if 2 * n_runs >= job_batch:
+        return job_batch
+    return min(1 << max(n_runs - 1, 0).bit_length(), job_batch)
+
+
+def simulate_counterfactuals(config: dict[str, Any], episodes: np.ndarray, rule_enabled: np.ndarray,
+                             job_episodes: int, world: Built | None = None) -> pd.DataFrame:
+    """Episodes `episodes` of the job, each run with its own enabled rules (`rule_enabled`, one row of
+    RULES flags per episode), in calls that reuse the job's compiled batch where they fill it (see
+    `counterfactual_batch`; `job_episodes` the job's episode count): one row per run, in the order given."""
+    from hbbatch.sim.rollout import batch_layout, simulate_episodes
+
+    world = build_world(config) if world is None else world
+    job_batch = batch_layout(min(job_episodes, world.n_episodes), config["scale"]["batch_episodes"])[1]
+    spec = rollout_spec(config, counterfactual_batch(len(episodes), job_batch))
+    params = _sim_params(config, world, spec.dtype)
+    frames = [pd.DataFrame(result.episodes)
+              for result in simulate_episodes(spec, params, int(config["seed"]), episodes, rule_enabled)]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"episode": np.zeros(0, np.int64)})
+    out.insert(0, "seed", int(config["seed"]))
+    return out
 
 
 def simulate_to_files(config: dict[str, Any], out: Path, start: int, stop: int, label: str) -> tuple[dict, float]:
@@ -130,7 +162,8 @@ def finish_job(out: Path, config: dict[str, Any], calibration: dict[str, Any], s
     label = str(record.get("campaign", "default"))
     summary = summarize_files(out, config, label)
     # a rule switched off changes the agent, not the world: every counterfactual runs in the job's world
-    rule_values.add_to_job(out, config, summary, label, functools.partial(simulate_frames, world=build_world(config)))
+    rule_values.add_to_job(out, config, summary, label,
+                           functools.partial(simulate_counterfactuals, world=build_world(config)))
     job = {k: v for k, v in record.items() if k != "world_validation"}
     spec = dict(spec)
     world = spec.pop("world", None)

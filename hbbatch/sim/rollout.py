@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -128,23 +129,32 @@ def _layout(n_episodes: int) -> tuple[int, int, int]:
 
 @functools.lru_cache(maxsize=32)
 def compiled_batch(spec: RolloutSpec):
-    """The jitted batch for a spec: (seed words, episode indices, params) -> per-episode metrics (and path).
+    """The jitted batch for a spec: (seed words, episode indices, rule masks, params) -> per-episode metrics
+    (and path). Each episode carries its own `AgentParams.rule_enabled` row (counterfactual runs switch a
+    rule off in some episodes only: one call, one compile, for any mix).
 
     Episodes are vmapped in chunks that `lax.map` walks through one after another (on a CPU a chunk's
     whole state stays in cache; at 100k episodes one flat vmap is memory-bound and 3x slower; on an
     accelerator a device's episodes are one chunk), and the chunks are split over devices with `shard_map`.
     """
     n_devices, n_chunks, chunk = _layout(spec.n_episodes)
-    per_chunk = jax.vmap(functools.partial(rollout_episode, spec=spec), in_axes=(None, 0, None))
 
-    def per_device(seed, episodes, params):
-        out = jax.lax.map(lambda block: per_chunk(seed, block, params), episodes.reshape(n_chunks, chunk))
+    def episode(seed, index, rule_enabled, params):
+        params = params._replace(agent=params.agent._replace(rule_enabled=rule_enabled))
+        return rollout_episode(seed, index, params, spec)
+
+    per_chunk = jax.vmap(episode, in_axes=(None, 0, 0, None))
+
+    def per_device(seed, episodes, rule_enabled, params):
+        blocks = (episodes.reshape(n_chunks, chunk), rule_enabled.reshape((n_chunks, chunk) + rule_enabled.shape[1:]))
+        out = jax.lax.map(lambda block: per_chunk(seed, *block, params), blocks)
         return jax.tree.map(lambda x: x.reshape((n_chunks * chunk,) + x.shape[2:]), out)
 
     mesh = jax.sharding.Mesh(np.array(jax.local_devices()[:n_devices]), ("episodes",))
-    sharded = jax.shard_map(per_device, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("episodes"), PartitionSpec()),
-                            out_specs=PartitionSpec("episodes"), check_vma=False)
-    return jax.jit(sharded), NamedSharding(mesh, PartitionSpec("episodes")), n_devices * n_chunks * chunk
+    by_episode = PartitionSpec("episodes")
+    sharded = jax.shard_map(per_device, mesh=mesh, in_specs=(PartitionSpec(), by_episode, by_episode, PartitionSpec()),
+                            out_specs=by_episode, check_vma=False)
+    return jax.jit(sharded), NamedSharding(mesh, by_episode), n_devices * n_chunks * chunk
 
 
 def cast_params(params: SimParams, dtype: str) -> SimParams:
@@ -155,28 +165,63 @@ def cast_params(params: SimParams, dtype: str) -> SimParams:
 MAX_EPISODE_INDEX = 1 << 32  # episode indices are uint32: fold_in's data word
 
 
-def run(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: int = 0):
-    """Device arrays of one batch (no host transfer): for benchmarks and composition. Episodes are
-    `episode_offset .. episode_offset + n_episodes - 1`: a shard of a larger campaign is the same episodes."""
-    if not (0 <= episode_offset and episode_offset + spec.n_episodes <= MAX_EPISODE_INDEX):
-        raise ValueError(f"episodes {episode_offset}..{episode_offset + spec.n_episodes - 1}: "
-                         f"episode indices must lie in [0, 2^32)")
-    with precision.scope():
-        fn, sharding, padded = compiled_batch(spec)
-        params = cast_params(params, spec.dtype)
-        # padding episodes past the last index wrap around: computed and dropped, never returned
+def _episode_indices(spec: RolloutSpec, episode_offset: int, episodes, padded: int) -> np.ndarray:
+    """uint32 indices of a batch's `padded` lanes: episode_offset .. + n_episodes - 1, or the given `episodes`;
+    padding lanes (computed and dropped, never returned) continue the range or repeat the last episode."""
+    if episodes is None:
+        if not (0 <= episode_offset and episode_offset + spec.n_episodes <= MAX_EPISODE_INDEX):
+            raise ValueError(f"episodes {episode_offset}..{episode_offset + spec.n_episodes - 1}: "
+                             f"episode indices must lie in [0, 2^32)")
         indices = (np.arange(padded, dtype=np.uint64) + episode_offset) % MAX_EPISODE_INDEX
-        episodes = jax.device_put(jnp.asarray(indices.astype(np.uint32)), sharding)
-        out = fn(jnp.asarray(noise.seed_words(seed)), episodes, params)
+        return indices.astype(np.uint32)
+    episodes = np.asarray(episodes).reshape(-1)
+    if len(episodes) != spec.n_episodes:
+        raise ValueError(f"{len(episodes)} episode indices for a batch of {spec.n_episodes}")
+    if len(episodes) and not (np.issubdtype(episodes.dtype, np.integer) and episodes.min() >= 0
+                              and int(episodes.max()) < MAX_EPISODE_INDEX):
+        raise ValueError("episode indices must be integers in [0, 2^32)")
+    fill = episodes[-1] if len(episodes) else 0
+    return np.concatenate([episodes, np.full(padded - len(episodes), fill)]).astype(np.uint32)
+
+
+def _rule_masks(spec: RolloutSpec, params: SimParams, rule_enabled, padded: int) -> np.ndarray:
+    """(padded, n_rules) bool: each lane's enabled rules, the params' own where `rule_enabled` is None."""
+    own = np.asarray(params.agent.rule_enabled, dtype=bool)
+    if rule_enabled is None:
+        return np.broadcast_to(own, (padded,) + own.shape)
+    masks = np.asarray(rule_enabled, dtype=bool)
+    if masks.shape != (spec.n_episodes,) + own.shape:
+        raise ValueError(f"rule_enabled has shape {masks.shape}; expected {(spec.n_episodes,) + own.shape}")
+    return np.concatenate([masks, np.broadcast_to(own, (padded - spec.n_episodes,) + own.shape)])
+
+
+def run(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: int = 0, episodes=None,
+        rule_enabled=None):
+    """Device arrays of one batch (no host transfer): for benchmarks and composition. Episodes are
+    `episode_offset .. episode_offset + n_episodes - 1`: a shard of a larger campaign is the same episodes;
+    or `episodes`, n_episodes indices in any order (a market path depends only on seed, index and world, so
+    an episode is the same wherever it runs). `rule_enabled`, (n_episodes, n_rules) bool, gives each episode
+    its own enabled rules instead of `params.agent.rule_enabled` (the same compiled batch either way)."""
+    padded = math.prod(_layout(spec.n_episodes))
+    indices = _episode_indices(spec, episode_offset, episodes, padded)   # bad input fails before any compile
+    masks = _rule_masks(spec, params, rule_enabled, padded)
+    with precision.scope():
+        fn, sharding, _ = compiled_batch(spec)
+        params = cast_params(params, spec.dtype)
+        out = fn(jnp.asarray(noise.seed_words(seed)), jax.device_put(jnp.asarray(indices), sharding),
+                 jax.device_put(jnp.asarray(masks), sharding), params)
         return jax.tree.map(lambda x: x[: spec.n_episodes], out)  # drop the padding episodes
 
 
-def simulate(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: int = 0) -> SimResult:
-    """Run a batch and return host tables: one row per episode, one row per (episode, owner)."""
-    out, path = run(spec, params, seed, episode_offset)
+def simulate(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: int = 0, episodes=None,
+             rule_enabled=None) -> SimResult:
+    """Run a batch and return host tables: one row per episode, one row per (episode, owner).
+    `episodes` and `rule_enabled` as in `run`."""
+    out, path = run(spec, params, seed, episode_offset, episodes, rule_enabled)
     out = jax.device_get(out)
     n = spec.n_episodes
-    index = np.arange(episode_offset, episode_offset + n, dtype=np.int64)
+    index = (np.arange(episode_offset, episode_offset + n, dtype=np.int64) if episodes is None
+             else np.asarray(episodes).reshape(-1).astype(np.int64))
     episodes = {"episode": index,
                 "regime": np.asarray(REGIMES, dtype=object)[np.asarray(out["regime"])]}
     for key, value in out.items():
@@ -223,3 +268,24 @@ def simulate_batches(spec: RolloutSpec, params: SimParams, seed: int, episode_of
         start = index * per_batch
         result = simulate(batch_spec, params, seed, episode_offset + start)
         yield _head(result, min(per_batch, spec.n_episodes - start))
+
+
+def simulate_episodes(spec: RolloutSpec, params: SimParams, seed: int, episodes,
+                      rule_enabled=None) -> Iterator[SimResult]:
+    """`simulate` of the given episode indices (any number, any order), each with its own enabled rules
+    where `rule_enabled` ((len(episodes), n_rules) bool) is given, in calls of spec.n_episodes: the last
+    call padded to the same shape, so one compiled batch serves any set (a job's counterfactual runs reuse
+    the job's own). Yields one result per call, rows in the order given."""
+    episodes = np.asarray(episodes).reshape(-1)
+    masks = None if rule_enabled is None else np.asarray(rule_enabled, dtype=bool)
+    if masks is not None and len(masks) != len(episodes):
+        raise ValueError(f"rule_enabled has {len(masks)} rows for {len(episodes)} episodes")
+    size = spec.n_episodes
+    for start in range(0, len(episodes), size):
+        part = episodes[start:start + size]
+        n = len(part)
+        part = np.concatenate([part, np.full(size - n, part[-1])])   # padding: computed and dropped
+        part_masks = None
+        if masks is not None:
+            part_masks = np.concatenate([masks[start:start + size], np.repeat(masks[start + n - 1:start + n], size - n, 0)])
+        yield _head(simulate(spec, params, seed, episodes=part, rule_enabled=part_masks), n)

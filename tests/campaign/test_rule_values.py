@@ -1,4 +1,4 @@
-"""Counterfactual rule values against an independent run of the same seeds with the rule switched off."""
+"""Counterfactual rule values against independent full runs of the same seeds with the rule switched off."""
 
 from dataclasses import asdict
 
@@ -6,60 +6,113 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hbbatch.campaign.rule_values import COLUMNS, classifier_confusion, mark_bad_rules, rule_values
-from hbbatch.campaign.stream import build_world, simulate_frames
+from hbbatch.campaign.rule_values import COLUMNS, VALUE_METRICS, classifier_confusion, counterfactual_runs, \
+    mark_bad_rules, rule_values
+from hbbatch.campaign.stream import build_world, counterfactual_batch, simulate_counterfactuals
 from hbbatch.config.sim import REGIMES, AgentConf, MarketConf, RegimeMixConf
 from hbbatch.config.world import WorldConf
 from hbbatch.sim import RolloutSpec, make_params, simulate
+from hbbatch.stats import compare_pair
 
 N_EPISODES, N_STEPS, SEED = 48, 1200, 3
-BUSY = {"rules": {"cooldown_minutes": 10, "rebalance_after_minutes": 5, "enabled": ["out_of_range", "vol_widen"],
-                  "vol_widen_ratio": 1.05, "vol_persist_minutes": 20},
+RULES_ON = ["out_of_range", "vol_widen", "vol_narrow"]
+BUSY = {"rules": {"cooldown_minutes": 10, "rebalance_after_minutes": 5, "enabled": RULES_ON,
+                  "vol_widen_ratio": 1.05, "vol_narrow_ratio": 0.9, "vol_persist_minutes": 20},
         "width": {"mean_revert": 300, "jumpy": 300, "trend_up": 300}, "warmup_minutes": 0}
 FLOORS = {"mean_revert": 300, "jumpy": 300, "trend_up": 300}
 CHEAP_GAS = {"gas_usd_median": 4.7}   # under the rails' daily gas cap: the rules act
 
 
-def _config():
+def _config(dtype="float64"):
     agent = asdict(AgentConf())
     agent.update({k: v for k, v in BUSY.items() if k != "rules"})
     agent["rules"].update(BUSY["rules"])
-    return {"n_steps": N_STEPS, "n_episodes": N_EPISODES, "seed": SEED, "dtype": "float64", "gating": {"mode": "off"},
-            "market": {**asdict(MarketConf()), **CHEAP_GAS}, "agent": agent, "floors": FLOORS, "regime_mix": asdict(RegimeMixConf()),
-            "world": {**asdict(WorldConf()), "name": "regimes", "kind": "parametric"}, "scale": {"batch_episodes": None}, "rule_values": {"enabled": True, "max_episodes": 10_000},
+    return {"n_steps": N_STEPS, "n_episodes": N_EPISODES, "seed": SEED, "dtype": dtype, "gating": {"mode": "off"},
+            "market": {**asdict(MarketConf()), **CHEAP_GAS}, "agent": agent, "floors": FLOORS,
+            "regime_mix": asdict(RegimeMixConf()),
+            "world": {**asdict(WorldConf()), "name": "regimes", "kind": "parametric"}, "scale": {"batch_episodes": None},
+            "rule_values": {"enabled": True, "max_episodes": 10_000},
             "stats": {"confidence": 0.95, "n_bootstrap": 400, "bootstrap_seed": 1}}
 
 
-def _episodes(enabled):
+def _run(enabled, dtype="float64"):
+    """An independent whole run of every episode with these rules: (episodes, rules) frames."""
     agent = {**BUSY, "rules": {**BUSY["rules"], "enabled": enabled}}
-    spec = RolloutSpec(n_episodes=N_EPISODES, n_steps=N_STEPS, gating="off", dtype="float64")
+    spec = RolloutSpec(n_episodes=N_EPISODES, n_steps=N_STEPS, gating="off", dtype=dtype)
     # the same world as the config's (the regimes world's per-episode level table), run straight on the simulator
-    params = make_params(market=CHEAP_GAS, agent=agent, floors=FLOORS, dtype="float64")
-    frame = pd.DataFrame(simulate(spec, params._replace(world=build_world(_config()).params), SEED).episodes)
+    params = make_params(market=CHEAP_GAS, agent=agent, floors=FLOORS, dtype=dtype)
+    result = simulate(spec, params._replace(world=build_world(_config(dtype)).params), SEED)
+    frame = pd.DataFrame(result.episodes)
     frame.insert(0, "seed", SEED)
-    return frame
+    return frame, pd.DataFrame(result.rules)
 
 
-@pytest.fixture(scope="module")
-def values():
-    return rule_values(_config(), _episodes(["out_of_range", "vol_widen"]), "A", 0, N_EPISODES, simulate_frames)
+@pytest.fixture(scope="module", params=["float64", "float32"])
+def job(request):
+    """The job's own episodes and rules, its rule values, and full runs without each rule (the oracle)."""
+    dtype = request.param
+    episodes, rules = _run(RULES_ON, dtype)
+    values = rule_values(_config(dtype), episodes, rules, "A", 0, N_EPISODES, simulate_counterfactuals)
+    without = {rule: _run([r for r in RULES_ON if r != rule], dtype)[0] for rule in RULES_ON}
+    return dict(dtype=dtype, episodes=episodes, rules=rules, values=values, without=without)
 
 
-def test_rule_values__columns_and_one_row_per_rule_regime_and_metric(values):
+def test_rule_values__columns_and_one_row_per_rule_regime_and_metric(job):
+    values = job["values"]
     assert list(values.columns) == COLUMNS
-    assert set(values["rule"]) == {"out_of_range", "vol_widen"}
+    assert set(values["rule"]) == set(RULES_ON)
     assert set(values["metric"]) == {"net_pnl_usd", "pnl_vs_hodl_usd"}
     assert set(values["regime"]) == {"all", *REGIMES}
     assert values[values["regime"] == "all"]["n_pairs"].eq(N_EPISODES).all()
 
 
-def test_rule_values__equal_the_paired_difference_with_an_independent_run_without_the_rule(values):
-    with_rule, without = _episodes(["out_of_range", "vol_widen"]), _episodes(["vol_widen"])
-    expected = (with_rule["net_pnl_usd"] - without["net_pnl_usd"]).mean()
-    row = values[(values["rule"] == "out_of_range") & (values["regime"] == "all") & (values["metric"] == "net_pnl_usd")]
-    assert float(row["value_usd"].iloc[0]) == pytest.approx(expected, rel=1e-9, abs=1e-9)
-    assert float(row["low"].iloc[0]) <= expected <= float(row["high"].iloc[0])
-    assert not np.isclose(expected, 0.0)   # the rule changes what the episode earns
+def test_rule_values__an_episode_where_the_rule_never_fired_is_the_same_episode_without_it(job):
+    """The exactness argument, on full runs: fires == 0 leaves every dollar unchanged, to the last bit."""
+    fires = job["rules"].pivot(index="episode", columns="rule", values="fires")
+    for rule in RULES_ON:
+        quiet = fires[rule].to_numpy() == 0
+        with_rule, without = job["episodes"], job["without"][rule]
+        assert 0 < quiet.sum() < N_EPISODES, rule   # both kinds of episode occur: the test can fail
+        for metric in VALUE_METRICS:
+            np.testing.assert_array_equal(with_rule[metric][quiet], without[metric][quiet], err_msg=rule)
+        assert (with_rule["net_pnl_usd"][~quiet] != without["net_pnl_usd"][~quiet]).any(), rule
+
+
+def test_rule_values__equal_the_full_reruns_values_and_intervals(job):
+    """rule_values.parquet from the fired episodes alone equals the paired comparison against full runs
+    without each rule: values, both intervals, means and pairs (bit for bit: the re-runs use the job's shape)."""
+    config, values = _config(job["dtype"]), job["values"]
+    stats = config["stats"]
+    for rule in RULES_ON:
+        expected = compare_pair(job["episodes"], job["without"][rule], VALUE_METRICS, variant_label="A",
+                                baseline_label=f"A without {rule}", confidence=stats["confidence"],
+                                n_bootstrap=stats["n_bootstrap"], seed=stats["bootstrap_seed"])
+        got = values[values["rule"] == rule].reset_index(drop=True)
+        assert list(got["regime"]) == list(expected["regime"]) and list(got["metric"]) == list(expected["metric"])
+        for column, source in (("value_usd", "mean_diff"), ("low", "boot_low"), ("high", "boot_high"),
+                               ("t_low", "t_low"), ("t_high", "t_high"), ("mean_with_usd", "mean_variant"),
+                               ("mean_without_usd", "mean_baseline"), ("n_pairs", "n_pairs")):
+            np.testing.assert_array_equal(got[column].to_numpy(), expected[source].to_numpy(), err_msg=f"{rule} {column}")
+    overall = values[(values["regime"] == "all") & (values["metric"] == "net_pnl_usd")]
+    assert not np.isclose(overall["value_usd"], 0.0).all()   # the rules change what episodes earn
+
+
+def test_rule_values__re_run_only_fired_episodes_all_rules_in_one_list(job):
+    rules, which, episodes, masks = counterfactual_runs(_config(job["dtype"]), job["rules"], 0, N_EPISODES)
+    fires = job["rules"].pivot(index="episode", columns="rule", values="fires")
+    assert rules == RULES_ON
+    assert len(episodes) == int((fires[RULES_ON] > 0).to_numpy().sum()) < len(RULES_ON) * N_EPISODES
+    for index, rule in enumerate(RULES_ON):
+        np.testing.assert_array_equal(episodes[which == index], np.flatnonzero(fires[rule].to_numpy() > 0))
+        # each run: the job's rules but this one
+        assert set(np.flatnonzero(masks[which == index][0])) == {i for i, r in enumerate(
+            ("out_of_range", "edge", "vol_widen", "vol_narrow", "trend_shift")) if r in RULES_ON and r != rule}
+
+
+@pytest.mark.parametrize("n_runs, job_batch, expected", [
+    (2359, 1000, 1000), (500, 1000, 1000), (499, 1000, 512), (3, 1000, 4), (1, 1000, 1), (9000, 262144, 16384)])
+def test_counterfactual_batch__the_jobs_own_shape_while_the_runs_fill_half_of_it(n_runs, job_batch, expected):
+    assert counterfactual_batch(n_runs, job_batch) == expected
 
 
 def test_rule_values__a_rule_is_bad_only_when_its_upper_bound_is_below_zero():
@@ -78,4 +131,3 @@ def test_classifier_confusion__shares_of_steps_per_true_regime():
     confusion = classifier_confusion(frame, REGIMES)
     assert confusion == {"jumpy": {"mean_revert": 0.5, "jumpy": 0.5, "trend_up": 0.0},
                          "trend_up": {"mean_revert": 0.0, "jumpy": 0.25, "trend_up": 0.75}}
-

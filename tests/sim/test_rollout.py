@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from hbbatch.sim import REGIMES, RolloutSpec, compiled_batch, make_params, simulate
+from hbbatch.sim.rollout import simulate_episodes
+from hbbatch.sim.types import RULES
 
 CAMPAIGNS = {  # the roadmap's A, B, C agent settings
     "A": dict(gating="off", agent={"gas_usd": 2.0, "fee_gate_usd": 4.0}),
@@ -93,3 +95,62 @@ def test_rollout__rule_table_has_one_row_per_episode_and_owner(tiny):
     assert len(rules["episode"]) == tiny.n_episodes * 8
     per_episode_actions = np.bincount(rules["episode"], weights=rules["actions"], minlength=tiny.n_episodes)
     np.testing.assert_array_equal(per_episode_actions, result.episodes["actions"])
+
+
+def _same_rows(result, other, order):
+    """Every episode and rule column of `result` equals `other`'s rows `order`, bit for bit."""
+    for key, value in result.episodes.items():
+        np.testing.assert_array_equal(value, np.asarray(other.episodes[key])[order], err_msg=key)
+    rows = (np.asarray(order)[:, None] * 8 + np.arange(8)).reshape(-1)   # 8 owners per episode
+    for key, value in result.rules.items():
+        np.testing.assert_array_equal(value, np.asarray(other.rules[key])[rows], err_msg=key)
+
+
+def test_rollout__explicit_episodes_are_the_full_runs_episodes_bit_for_bit_at_its_layout(tiny):
+    """A subset of episodes, in any order and padded to the full run's shape, is the full run's episodes."""
+    spec = dataclasses.replace(tiny, n_episodes=40, n_steps=600)
+    params = make_params(market={"gas_usd_median": 4.7})
+    full = simulate(spec, params, 42)
+    order = np.array([37, 2, 19, 5, 30, 11, 23])
+    parts = list(simulate_episodes(spec, params, 42, order))
+    assert len(parts) == 1 and list(parts[0].episodes["episode"]) == list(order)
+    _same_rows(parts[0], full, order)
+    assert full.episodes["actions"][order].sum() > 0   # the agent acted in them: more than the path is compared
+    # calls of 3 (another layout): the same episodes, rows in the order given, across calls
+    small = dataclasses.replace(spec, n_episodes=3)
+    parts = list(simulate_episodes(small, params, 42, order))
+    assert [len(p.episodes["episode"]) for p in parts] == [3, 3, 1]
+    np.testing.assert_array_equal(np.concatenate([p.episodes["episode"] for p in parts]), order)
+    np.testing.assert_array_equal(np.concatenate([p.episodes["price_end"] for p in parts]),
+                                  full.episodes["price_end"][order])
+
+
+def test_rollout__per_episode_rule_masks_equal_whole_runs_with_those_rules(tiny):
+    """One call in which some episodes run without a rule equals separate runs of each rule set."""
+    spec = dataclasses.replace(tiny, n_episodes=24, n_steps=720)
+    sections = dict(market={"gas_usd_median": 4.7}, agent={"rules": {"vol_widen_ratio": 1.05, "cooldown_minutes": 10}})
+    params = make_params(**sections)
+    enabled = np.asarray(params.agent.rule_enabled)
+    without_widen = enabled & (np.asarray(RULES) != "vol_widen")
+    assert enabled.sum() == without_widen.sum() + 1
+    off = simulate(spec, make_params(**{**sections, "agent": {"rules": {
+        **sections["agent"]["rules"], "enabled": [r for r, on in zip(RULES, without_widen) if on]}}}), 42)
+    on = simulate(spec, params, 42)
+    masks = np.where((np.arange(spec.n_episodes) % 3 == 0)[:, None], without_widen, enabled)
+    mixed = simulate(spec, params, 42, rule_enabled=masks)
+    picked = np.arange(spec.n_episodes) % 3 == 0
+    for key in ("net_pnl_usd", "pnl_vs_hodl_usd", "actions", "widens", "equity_usd"):
+        np.testing.assert_array_equal(mixed.episodes[key][picked], off.episodes[key][picked], err_msg=key)
+        np.testing.assert_array_equal(mixed.episodes[key][~picked], on.episodes[key][~picked], err_msg=key)
+    assert not np.array_equal(on.episodes["widens"][picked], off.episodes["widens"][picked])   # the rule mattered
+
+
+@pytest.mark.parametrize("episodes, masks, message", [
+    ([1, 2], None, "2 episode indices for a batch of 3"),
+    ([1, -2, 3], None, "in \\[0, 2\\^32\\)"),
+    ([1.0, 2.0, 3.0], None, "integers"),
+    ([1, 2, 3], np.ones((3, 2), bool), "rule_enabled has shape"),
+])
+def test_rollout__explicit_episodes_and_masks_are_checked_before_anything_runs(episodes, masks, message):
+    with pytest.raises(ValueError, match=message):
+        simulate(RolloutSpec(n_episodes=3, n_steps=4), make_params(), 1, episodes=episodes, rule_enabled=masks)
