@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from hbbatch import io as hbio
+from hbbatch import tables
 from hbbatch.config.sim import REGIMES, RULES
 from hbbatch.report.files import EPISODES, RULE_VALUES, RULES as RULES_TABLE
 from hbbatch.report.rule_values import mark_bad_rules
@@ -33,6 +34,11 @@ VALUE_METRICS = ("net_pnl_usd", "pnl_vs_hodl_usd")
 CHANGED_COLUMNS = (*VALUE_METRICS, "regime", "price_start", "realized_vol")
 COLUMNS = ["variant", "rule", "regime", "metric", "value_usd", "low", "high", "n_pairs", "t_low", "t_high",
            "mean_with_usd", "mean_without_usd", "confidence"]
+
+
+def valued_stop(config: dict[str, Any], start: int, stop: int) -> int:
+    """The end of the episodes whose rule values are computed: the job's first `rule_values.max_episodes`."""
+    return min(stop, start + int(config["rule_values"]["max_episodes"]))
 
 
 def fired_episodes(fires: pd.DataFrame, rule: str, start: int, stop: int) -> np.ndarray:
@@ -71,11 +77,11 @@ def rule_values(config: dict[str, Any], episodes: pd.DataFrame, fires: pd.DataFr
     ("all" overall), the paired value with - without the rule. The episodes without the rule are the job's
     own where it never fired, and re-run where it did (`counterfactual_runs`), all rules' in one list.
     `simulate_counterfactuals` is hbbatch.campaign.stream's (passed in: stream calls this module)."""
-    settings, stats_conf = config["rule_values"], config["stats"]
-    stop = min(stop, start + int(settings["max_episodes"]))
+    stats_conf = config["stats"]
+    job_episodes, stop = stop - start, valued_stop(config, start, stop)
     with_rule = episodes[(episodes["episode"] >= start) & (episodes["episode"] < stop)]
     rules, which, runs, masks = counterfactual_runs(config, fires, start, stop)
-    rerun = simulate_counterfactuals(config, runs, masks, stop - start) if len(runs) else None
+    rerun = simulate_counterfactuals(config, runs, masks, job_episodes) if len(runs) else None
     log.info("[%s] rule values: %d counterfactual episodes re-run for %d rules (of %d x %d)", label, len(runs),
              len(rules), len(rules), len(with_rule))
     frames = []
@@ -100,6 +106,14 @@ def rule_values(config: dict[str, Any], episodes: pd.DataFrame, fires: pd.DataFr
                  rule, overall["value_usd"], overall["low"], overall["high"], overall["n_pairs"],
                  int((which == index).sum()))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+
+def read_fires(path: Path, rules: list[str], start: int, stop: int) -> pd.DataFrame:
+    """rules.parquet's (episode, rule, fires) rows of these rules in episodes start .. stop - 1, one row group
+    at a time (bounded memory at any job size)."""
+    parts = [frame[frame["rule"].isin(rules) & (frame["episode"] >= start) & (frame["episode"] < stop)]
+             for frame in tables.iter_frames(path, ["episode", "rule", "fires"])]
+    return pd.concat(parts, ignore_index=True)
 
 
 def classifier_confusion(episodes: pd.DataFrame, regimes: tuple[str, ...]) -> dict[str, dict[str, float]]:
@@ -127,10 +141,8 @@ def add_to_job(out: Path, config: dict[str, Any], summary: dict[str, Any], label
     summary["classifier_confusion"] = classifier_confusion(episodes, REGIMES)
     if not config["rule_values"]["enabled"] or episodes.empty:
         return
-    start = int(episodes["episode"].min())
-    stop = min(int(episodes["episode"].max()) + 1, start + int(config["rule_values"]["max_episodes"]))
-    fires = pd.read_parquet(out / RULES_TABLE, columns=["episode", "rule", "fires"],
-                            filters=[("episode", "<", stop), ("rule", "in", list(config["agent"]["rules"]["enabled"]))])
+    start, stop = int(episodes["episode"].min()), int(episodes["episode"].max()) + 1
+    fires = read_fires(out / RULES_TABLE, config["agent"]["rules"]["enabled"], start, valued_stop(config, start, stop))
     values = rule_values(config, episodes, fires, label, start, stop, simulate_counterfactuals)
     hbio.write_parquet(out / RULE_VALUES, values)
     summary["rules"] = mark_bad_rules(summary["rules"], values)

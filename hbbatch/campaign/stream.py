@@ -76,13 +76,21 @@ def simulate_frames(config: dict[str, Any], start: int, stop: int, batch_episode
         yield episodes, pd.DataFrame(result.rules)
 
 
-def counterfactual_batch(n_runs: int, job_batch: int) -> int:
+# A warm compile of a new batch shape (tracing, lowering, the persistent cache's read: about 1 s on 2 cores)
+# costs about as much as simulating this many episode-steps (20 M/s).
+COMPILE_EPISODE_STEPS = 20_000_000
+
+
+def counterfactual_batch(n_runs: int, job_batch: int, n_steps: int) -> int:
     """Episodes per call for n_runs counterfactual episodes of a job whose own calls hold job_batch: the
-    job's own shape (its compiled batch, no new compile) while the runs fill at least half of the calls it
-    takes; fewer runs get a power of two (few shapes across jobs, at most half of a call padding)."""
-    if 2 * n_runs >= job_batch:
+    job's own shape (its compiled batch: no compile) unless padding the last call would cost more than a
+    compile; then equal calls of at most job_batch, as the job's own batches are cut."""
+    from hbbatch.sim.rollout import batch_layout
+
+    padding = -(-n_runs // job_batch) * job_batch - n_runs
+    if padding * n_steps <= COMPILE_EPISODE_STEPS:
         return job_batch
-    return min(1 << max(n_runs - 1, 0).bit_length(), job_batch)
+    return batch_layout(n_runs, job_batch)[1]
 
 
 def simulate_counterfactuals(config: dict[str, Any], episodes: np.ndarray, rule_enabled: np.ndarray,
@@ -94,7 +102,7 @@ def simulate_counterfactuals(config: dict[str, Any], episodes: np.ndarray, rule_
 
     world = build_world(config) if world is None else world
     job_batch = batch_layout(min(job_episodes, world.n_episodes), config["scale"]["batch_episodes"])[1]
-    spec = rollout_spec(config, counterfactual_batch(len(episodes), job_batch))
+    spec = rollout_spec(config, counterfactual_batch(len(episodes), job_batch, int(config["n_steps"])))
     params = _sim_params(config, world, spec.dtype)
     frames = [pd.DataFrame(result.episodes)
               for result in simulate_episodes(spec, params, int(config["seed"]), episodes, rule_enabled)]

@@ -109,10 +109,15 @@ def test_rule_values__re_run_only_fired_episodes_all_rules_in_one_list(job):
             ("out_of_range", "edge", "vol_widen", "vol_narrow", "trend_shift")) if r in RULES_ON and r != rule}
 
 
-@pytest.mark.parametrize("n_runs, job_batch, expected", [
-    (2359, 1000, 1000), (500, 1000, 1000), (499, 1000, 512), (3, 1000, 4), (1, 1000, 1), (9000, 262144, 16384)])
-def test_counterfactual_batch__the_jobs_own_shape_while_the_runs_fill_half_of_it(n_runs, job_batch, expected):
-    assert counterfactual_batch(n_runs, job_batch) == expected
+@pytest.mark.parametrize("n_runs, job_batch, n_steps, expected", [
+    (2359, 1000, 10_080, 1000),        # the three-way: 3 calls of the job's shape, 641 padding episodes
+    (10, 60, 600, 60),                 # a small job: padding is cheaper than a compile
+    (9000, 100_000, 10_080, 9000),     # 91,000 padding episodes would cost far more than a compile
+    (300_000, 262_144, 10_080, 150_000),   # equal calls, as the job's own batches
+])
+def test_counterfactual_batch__the_jobs_own_shape_unless_padding_costs_more_than_a_compile(n_runs, job_batch, n_steps,
+                                                                                           expected):
+    assert counterfactual_batch(n_runs, job_batch, n_steps) == expected
 
 
 def test_rule_values__a_rule_is_bad_only_when_its_upper_bound_is_below_zero():
