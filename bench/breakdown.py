@@ -140,8 +140,9 @@ print("BREAKDOWN " + json.dumps({"exit": code, "wall_s": end - T0, "cpu_s": cpu(
 """
 
 
-def run_once(args: argparse.Namespace, out: Path, root: Path) -> dict:
-    overrides = [f"+experiment={args.experiment}", "-m", f"paths.output_dir={out}", *args.overrides]
+def run_once(args: argparse.Namespace, out: Path, root: Path, index: int = 0) -> dict:
+    changed = [f"{args.changed}{index}"] if args.changed and index else []   # warm, with another input
+    overrides = [f"+experiment={args.experiment}", "-m", f"paths.output_dir={out}", *args.overrides, *changed]
     env = {**os.environ, "PYTHONPATH": str(root)}
     started = time.perf_counter()
     # perf_counter is system-wide (CLOCK_MONOTONIC): the child measures from the moment we started it
@@ -176,6 +177,9 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=2, help="runs in fresh processes; the first is cold")
     parser.add_argument("--root", type=Path, default=ROOT,
                         help="the checkout to run (another commit's worktree, for a before/after)")
+    parser.add_argument("--changed", default="",
+                        help="a setting prefix that warm run i ends with i, e.g. agent.fee_gate_usd=4.0 (run 1: "
+                             "4.01, run 2: 4.02): caches of unchanged inputs stay warm, the changed ones miss")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides after --, e.g. n_episodes=200")
     args = parser.parse_args(argv)
     results = []
@@ -184,8 +188,9 @@ def main(argv=None) -> int:
         os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")
         os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
         for index in range(args.runs):
-            results.append(run_once(args, Path(tmp) / f"run{index}", args.root.resolve()))
-    print(f"{args.experiment} {' '.join(args.overrides)} in {args.root.resolve()} "
+            results.append(run_once(args, Path(tmp) / f"run{index}", args.root.resolve(), index))
+    print(f"{args.experiment} {' '.join(args.overrides)}{' changed: ' + args.changed + '<i>' if args.changed else ''} "
+          f"in {args.root.resolve()} "
           f"(1-min load {os.getloadavg()[0]:.1f})")
     header = f"{'stage':<22}" + "".join(f"{('cold' if i == 0 else f'warm {i}'):>10}" for i in range(len(results)))
     for kind, title in (("wall", "wall seconds"), ("cpu", "CPU seconds (simulate includes compile)")):
