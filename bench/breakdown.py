@@ -3,6 +3,8 @@
     python bench/breakdown.py -- 'experiment.worlds=[historical]'   # the roadmap's three-way, one world
     python bench/breakdown.py --runs 3 -- n_episodes=200 n_steps=2016
     python bench/breakdown.py --experiment long_run
+    python bench/breakdown.py --changed agent.fee_gate_usd=4.0 -- 'experiment.worlds=[historical]'
+        # warm runs each with another fee gate: only what depends on it misses its caches
 
 Each run is a fresh `python -m hbbatch +experiment=... -m` process (the first fills JAX's persistent
 compile cache, later ones are "warm"). Inside it, the functions that do each stage are wrapped with
@@ -20,7 +22,8 @@ wall > CPU. Stages:
 - simulate: rule values: the counterfactual rollouts, each enabled rule switched off (rule_values.parquet)
 - statistics: summaries, paired comparisons, bootstraps, the convergence table, rule values' comparisons
 - world check: the world's validation before it is simulated (its sample and facts; GX time is "validation")
-- validation: great-expectations: its import and every suite (calibration gates, world facts, criteria)
+- validation: great-expectations: its import and every suite (calibration gates, world facts, criteria);
+  a suite whose exact input GX already validated is read back from the suite result cache (hbbatch.quality)
 - calibration: campaign C's calibration report, loaded and gated (GX time is "validation")
 - writing: every atomic write (Parquet, JSON)
 - report: report.html (figures) and the terminal table
