@@ -19,7 +19,9 @@ bridge of a walk with those step variances: mean (what is left to the close) x s
 variance V s_j (left - s_j) / left. The default tables are real finer bars' profiles
 (`hbbatch.worlds.profiles`: an hour's twelve 5-minute Parkinson variances), so a jump hour puts its
 variance into the minutes that held it, as real minutes do, instead of 60 minutes of raised volatility;
-the flat row [0, 1] is the bar's variance held flat. Each step's range for fees is the bar's high and
+the flat row [0, 1] is the bar's variance held flat. The profile costs one two-value read of the table a
+step (about 7 % of the full agent's episode-steps per CPU-s: 11.4-11.5 M against 12.1-12.4 M flat, 2,048 x
+10,080 with a day's warm-up on a loaded machine). Each step's range for fees is the bar's high and
 low seen from that step's start (a real excursion anywhere in the bar may have happened in any of its
 steps). LVR integrates each step's realised squared move.
 
@@ -185,10 +187,8 @@ def profile_share(profile: jax.Array, fraction: jax.Array, world: HistoryParams)
     n_slots = table.shape[1] - 1
     x = fraction * n_slots
     slot = jnp.clip(jnp.floor(x).astype(jnp.int32), 0, n_slots - 1)
-    flat = table.reshape(-1)
-    below = flat[profile * (n_slots + 1) + slot]
-    above = flat[profile * (n_slots + 1) + slot + 1]
-    return (below + (x - slot.astype(x.dtype)) * (above - below)).astype(fraction.dtype)
+    pair = jax.lax.dynamic_slice(table.reshape(-1), (profile * (n_slots + 1) + slot,), (2,))   # one read
+    return (pair[0] + (x - slot.astype(x.dtype)) * (pair[1] - pair[0])).astype(fraction.dtype)
 
 
 def label(cursor: Cursor, world: HistoryParams) -> jax.Array:
