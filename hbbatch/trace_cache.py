@@ -1,0 +1,133 @@
+"""Traced programs kept between runs, so a repeated run does not trace its batch in Python again.
+
+JAX's persistent compilation cache (which the command line switches on: `JAX_COMPILATION_CACHE_DIR`)
+saves XLA's compile, but every process still traces the Python program to find the cache key: about
+0.7 s a process for the rollout here, the largest part of a warm run's compile time. This cache sits one
+step earlier. It keeps a jitted function's traced program as a serialized `jax.export` module (StableHLO,
+the portable form JAX documents for this) under a key made of everything the trace can depend on; a
+later process with the same key lowers that module (its XLA compile still comes from JAX's cache) instead
+of tracing again.
+
+The key: the text of every hbbatch source file (any edit anywhere misses), the jax and jaxlib versions,
+the caller's static key (the rollout's spec), the arguments' tree structure, shapes, dtypes and
+shardings, JAX's configuration, XLA_FLAGS and the devices. It is on where JAX's persistent cache is (a
+sub-folder `traced/` of it) and off where that is off, as in the test suite. A file that cannot be read
+is traced again and rewritten: a run never fails on this cache. Like JAX's own cache, the folder must
+be the user's own (its files are unpickled).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import pickle
+from pathlib import Path
+from typing import Any, Callable
+
+from hbbatch import io as hbio
+
+log = logging.getLogger(__name__)
+FOLDER = "traced"
+_loaded: dict[str, tuple[Callable, Any]] = {}   # key -> (jitted call of the module, output tree), this process
+
+
+def cache_dir() -> Path | None:
+    """Where traced programs are kept: beside JAX's persistent compilation cache; None when that is off."""
+    import jax
+
+    jax_dir = jax.config.jax_compilation_cache_dir or os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    return Path(jax_dir) / FOLDER if jax_dir else None
+
+
+@functools.lru_cache(maxsize=1)
+def _process_fingerprint() -> str:
+    """What is fixed for the process: hbbatch's sources, library versions, XLA flags, devices."""
+    import jax
+    import jaxlib
+
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    devices = [(d.platform, d.device_kind, d.id) for d in jax.devices()]
+    for part in (jax.__version__, jaxlib.__version__, os.environ.get("XLA_FLAGS", ""), repr(devices)):
+        digest.update(part.encode())
+    return digest.hexdigest()
+
+
+def key_of(static_key: str, leaves: list, treedef) -> str:
+    """The cache key of a call: the process's fingerprint, the caller's static key, the arguments' form."""
+    import jax
+
+    shapes = [(tuple(x.shape), str(x.dtype), bool(getattr(x, "weak_type", False)), repr(getattr(x, "sharding", None)))
+              for x in leaves]
+    config = sorted((k, repr(v)) for k, v in jax.config.values.items())
+    text = repr((_process_fingerprint(), static_key, str(treedef), shapes, config))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _export(jitted: Callable, leaves: list, treedef) -> tuple[bytes, Any]:
+    """jitted traced on flat arguments: (the serialized module, the output's tree structure)."""
+    import jax
+    from jax import export
+
+    out_tree = []
+
+    def flat(*flat_args):
+        out_leaves, tree = jax.tree.flatten(jitted(*jax.tree.unflatten(treedef, flat_args)))
+        out_tree.append(tree)
+        return out_leaves
+
+    exported = export.export(jax.jit(flat))(*leaves)
+    return bytes(exported.serialize()), out_tree[0]
+
+
+def _callable(blob: bytes) -> Callable:
+    import jax
+    from jax import export
+
+    return jax.jit(export.deserialize(bytearray(blob)).call)
+
+
+def _entry(jitted: Callable, static_key: str, leaves: list, treedef, folder: Path) -> tuple[Callable, Any]:
+    """(the module's jitted call, the output's tree) for a call's key: from this process, the folder, or traced."""
+    key = key_of(static_key, leaves, treedef)
+    if key not in _loaded:
+        path = folder / f"{key}.pkl"
+        entry = None
+        if path.exists():
+            try:
+                blob, out_tree = pickle.loads(path.read_bytes())
+                entry = (_callable(blob), out_tree)
+            except Exception as exc:   # stale or damaged: trace again and replace it
+                log.debug("traced-program cache: %s unreadable (%s); tracing", path, exc)
+        if entry is None:
+            blob, out_tree = _export(jitted, leaves, treedef)
+            entry = (_callable(blob), out_tree)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                hbio.write_bytes(path, pickle.dumps((blob, out_tree)))
+            except OSError as exc:   # a read-only folder: this process keeps it in memory only
+                log.debug("traced-program cache: %s not written (%s)", path, exc)
+        _loaded[key] = entry
+    return _loaded[key]
+
+
+def call(jitted: Callable, static_key: str, *args):
+    """`jitted(*args)`, through a traced program from the cache when the key matches (traced and saved
+    when it does not). Without a cache folder, or where the program cannot be exported, `jitted(*args)`."""
+    import jax
+
+    folder = cache_dir()
+    if folder is None:
+        return jitted(*args)
+    leaves, treedef = jax.tree.flatten(args)
+    try:
+        fn, out_tree = _entry(jitted, static_key, leaves, treedef, folder)
+    except Exception as exc:   # e.g. a program jax.export cannot serialise: the ordinary path
+        log.debug("traced-program cache: not used (%s)", exc)
+        return jitted(*args)
+    return jax.tree.unflatten(out_tree, fn(*leaves))

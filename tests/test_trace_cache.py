@@ -1,0 +1,77 @@
+"""The traced-program cache: the same numbers as tracing, no trace on a repeated run, a miss on any change."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from hbbatch import trace_cache
+from hbbatch.sim import RolloutSpec, make_params, simulate
+
+SPEC = RolloutSpec(n_episodes=6, n_steps=64)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """The cache on, in a folder of its own, with nothing loaded in this process."""
+    monkeypatch.setattr(trace_cache, "cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(trace_cache, "_loaded", {})
+    return tmp_path
+
+
+def _traces(run):
+    """How many programs JAX traced while `run()` ran, and its result."""
+    events = []
+    listener = lambda event, seconds, **_: events.append(event) if event == "/jax/core/compile/jaxpr_trace_duration" else None  # noqa: E731
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        result = run()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    return len(events), result
+
+
+def _same(a, b):
+    for key in a.episodes:
+        np.testing.assert_array_equal(a.episodes[key], b.episodes[key], err_msg=key)
+    for key in a.rules:
+        np.testing.assert_array_equal(a.rules[key], b.rules[key], err_msg=key)
+
+
+def test_trace_cache__same_numbers_as_tracing_and_no_trace_when_loaded(cache, monkeypatch):
+    params = make_params(market={"gas_usd_median": 4.7})
+    monkeypatch.setattr(trace_cache, "cache_dir", lambda: None)
+    plain = simulate(SPEC, params, 7)
+    monkeypatch.setattr(trace_cache, "cache_dir", lambda: cache)
+    first = simulate(SPEC, params, 7)
+    assert len(list(cache.glob("*.pkl"))) == 1
+    _same(first, plain)
+    trace_cache._loaded.clear()   # as a new process: the program comes from the file
+    monkeypatch.setattr(trace_cache, "_export", lambda *a: pytest.fail("traced again"))
+    n_traces, loaded = _traces(lambda: simulate(SPEC, params, 7))
+    _same(loaded, plain)
+    other_seed = simulate(SPEC, params, 8)   # another seed or other numbers: the same program
+    assert not np.array_equal(other_seed.episodes["price_end"], plain.episodes["price_end"])
+    assert n_traces <= 8   # small helpers only (transfers, slices): the rollout (hundreds of ms) is not traced
+
+
+def test_trace_cache__a_new_spec_or_new_source_misses(cache, monkeypatch):
+    params = make_params()
+    simulate(SPEC, params, 1)
+    simulate(RolloutSpec(n_episodes=6, n_steps=32), params, 1)   # another spec
+    assert len(list(cache.glob("*.pkl"))) == 2
+    trace_cache._loaded.clear()
+    monkeypatch.setattr(trace_cache, "_process_fingerprint", lambda: "edited source")
+    simulate(SPEC, params, 1)
+    assert len(list(cache.glob("*.pkl"))) == 3
+
+
+def test_trace_cache__a_damaged_file_is_traced_again_and_replaced(cache):
+    params = make_params()
+    expected = simulate(SPEC, params, 3)
+    (path,) = cache.glob("*.pkl")
+    path.write_bytes(b"not a program")
+    trace_cache._loaded.clear()
+    _same(simulate(SPEC, params, 3), expected)
+    assert path.read_bytes() != b"not a program"
