@@ -104,6 +104,7 @@ def test_pool__levels_are_one_on_the_calibration_day_and_the_volume_link_is_fitt
     ({"bar_minutes": 15}, "world.bar_minutes=15"),
     ({"gas_median_usd": -1.0}, "world.gas_median_usd=-1.0"),
     ({"gas_level_days": 0}, "world.gas_level_days=0"),
+    ({"within_bar": "smooth"}, "world.within_bar='smooth'"),
 ])
 def test_build__bad_world_settings_name_the_key(world, message):
     with pytest.raises(build.WorldError, match=message.replace("(", r"\(")):
@@ -139,3 +140,28 @@ def test_build__the_default_world_charges_the_deployment_level_with_the_days_spr
     raw = usd.loc["2020-01-01":"2025-04-30"]
     assert np.log(raw).std() > 1.3
     assert built.info["history_gas_median_usd"] == pytest.approx(np.median(usd.reindex(kept.dt.floor("D"))), rel=1e-3)
+
+
+def test_build__hours_lay_their_variance_out_by_real_profiles_and_finer_bars_stay_flat(tmp_path):
+    from hbbatch.sim.history import FLAT_PROFILE
+    from hbbatch.worlds import profiles
+
+    hourly = build.world_params({"name": "historical"}, {"step_minutes": 1.0}, {}, 100, 4)
+    table = profiles.within_bar_variance(60).table
+    np.testing.assert_array_equal(hourly.params.within_bar_variance, table.astype(np.float32))
+    assert hourly.info["within_bar"]["kind"] == "profile" and hourly.info["within_bar"]["n_profiles"] == len(table)
+    assert hourly.info["within_bar"]["slots"] == 12 and hourly.info["steps_per_bar"] == 60
+    # a user's hourly file borrows the embedded hours' profiles, as the embedded hours do
+    path, _ = _hourly_file(tmp_path)
+    own = build.world_params({"name": "mine", "history": str(path)}, {"step_minutes": 1.0}, {}, 100, 4)
+    assert own.info["within_bar"]["kind"] == "profile"
+    flat = build.world_params({"name": "historical", "within_bar": "flat"}, {"step_minutes": 1.0}, {}, 100, 4)
+    np.testing.assert_array_equal(flat.params.within_bar_variance, FLAT_PROFILE)
+    assert flat.info["within_bar"] == {"kind": "flat"}
+    # 5-minute bars: no 5-minute slots inside them, spread flat and recorded so
+    five = build.world_params({"name": "historical", "history_start": "2022-08-02"}, {"step_minutes": 1.0}, {}, 100, 4)
+    assert five.info["bar_minutes"] == 5 and five.info["within_bar"]["kind"] == "flat"
+    np.testing.assert_array_equal(five.params.within_bar_variance, FLAT_PROFILE)
+    # hourly steps: one step a bar, nothing to lay out
+    steps = build.world_params({"name": "historical"}, {"step_minutes": 60.0}, HOURLY, 100, 4)
+    assert steps.info["within_bar"]["kind"] == "none"
