@@ -39,8 +39,11 @@ def classify(memory: Memory, params: AgentParams) -> jax.Array:
     variance = jnp.maximum(memory.mean_sq_return - memory.mean_return**2, 1e-30)
     t_stat = memory.mean_return / jnp.sqrt(variance) * jnp.sqrt(n_effective)
     jump_share = memory.mean_sq_jump / jnp.maximum(memory.mean_sq_return, 1e-30)
-    return jnp.where(t_stat >= params.trend_tstat, _TREND,
-                     jnp.where(jump_share >= params.jumpy_variance_share, _JUMPY, _MEAN_REVERT)).astype(jnp.int32)
+    # the highest priority that holds, as a reduction: XLA computes it once, where the same choice by selects
+    # was recomputed in each of the ~8 fusions that read the regime
+    priority = {_TREND: 3 * (t_stat >= params.trend_tstat), _JUMPY: 2 * (jump_share >= params.jumpy_variance_share),
+                _MEAN_REVERT: jnp.ones((), jnp.int32)}
+    return jnp.argmax(jnp.stack([priority[i] for i in range(len(REGIMES))])).astype(jnp.int32)
 
 
 def initial_memory(variance_per_step: jax.Array, volume_usd_per_step: jax.Array) -> Memory:
