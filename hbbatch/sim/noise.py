@@ -16,6 +16,8 @@ enter every step's hash. Seeds are 64-bit too: `seed_words` splits them as `jax.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -54,12 +56,25 @@ def episode_key(seed: int | jax.Array, episode: jax.Array) -> jax.Array:
     return jax.random.key_data(key)
 
 
-def uniforms(counter_key: jax.Array, step: jax.Array, n: int, dtype) -> jax.Array:
+class StepHash(NamedTuple):
+    """A step's hash under an episode key (`step_hash`), computed ahead: `uniforms` takes it for the step."""
+
+    base: jax.Array   # () uint32
+
+
+def step_hash(counter_key: jax.Array, step: jax.Array) -> StepHash:
+    """The hash that every stream of the step's uniforms starts from: the step through both key words."""
+    counter = lowbias32(step.astype(jnp.uint32) * jnp.uint32(_GOLDEN) + jnp.uint32(1))
+    return StepHash(lowbias32(counter_key[0] ^ lowbias32(counter_key[1] ^ counter)))
+
+
+def uniforms(counter_key: jax.Array, step: jax.Array | StepHash, n: int, dtype) -> jax.Array:
     """`n` independent uniforms in (0, 1) for one step: 23-bit resolution, so that even in float32
     (24-bit significand) the largest value stays below 1 and the smallest above 0. `counter_key` is the
-    (2,) episode key: the step hash passes through both words."""
-    step_hash = lowbias32(step.astype(jnp.uint32) * jnp.uint32(_GOLDEN) + jnp.uint32(1))
-    base = lowbias32(counter_key[0] ^ lowbias32(counter_key[1] ^ step_hash))
+    (2,) episode key: the step hash passes through both words. `step` may be given as its `StepHash`
+    (the rollout computes a block's hashes in a loop of their own: left to XLA, the hash was recomputed
+    in each of the eight kernels that read a stream of it)."""
+    base = (step if isinstance(step, StepHash) else step_hash(counter_key, step)).base
     bits = lowbias32(base + jnp.arange(1, n + 1, dtype=jnp.uint32) * jnp.uint32(_STREAM))
     return ((bits >> 9).astype(dtype) + 0.5) * (1.0 / (1 << 23))
 

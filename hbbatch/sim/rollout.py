@@ -83,7 +83,8 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
     def block(carry, first_step, length):
         state, world_carry = carry
         steps = first_step + jnp.arange(length, dtype=jnp.int32)
-        draws = jax.vmap(lambda t: draw(key, t, dtype))(steps)
+        hashes = jax.lax.map(lambda t: noise.step_hash(key, t), steps)   # stored once, read by every stream
+        draws = jax.vmap(lambda h: draw(key, h, dtype))(hashes)
         world_carry, worlds = jax.lax.scan(world_loop_step, world_carry, draws)
         state, (attributions, path) = jax.lax.scan(agent_step, state, worlds)
         totals = state.totals
