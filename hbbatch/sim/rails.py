@@ -20,6 +20,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from hbbatch.sim import once
 from hbbatch.sim.types import ACTION_KINDS, OVERRIDES, Action, AgentParams, Observation, RailState
 
 _OVERRIDE_HOLD, _OVERRIDE_EXIT = OVERRIDES.index("hold"), OVERRIDES.index("exit")
@@ -74,10 +75,14 @@ def apply(action: Action, observation: Observation, rail_state: RailState,
     wanted = (action.kind != _HOLD) & free & ~exit_now
     within_cap = rs.window_gas_usd + obs.gas_usd <= a.gas_cap_usd_per_window
     rebalance = wanted & within_cap
+    kind = jnp.where(exit_now, _EXIT, jnp.where(rebalance, action.kind, _HOLD)).astype(jnp.int32)
+    # the end of a long chain (the policy's EV gate, then these rails) that a dozen kernels of the step read
+    kind, considered, rebalance, tripped, drawdown_exit, manual_exit = once.computed_once(
+        (kind, action.asked & free, rebalance, wanted & ~within_cap, drawdown_exit, manual_exit), (3, 1, 1, 1, 1, 1))
+    exit_now = drawdown_exit | manual_exit
     position = jax.tree.map(lambda new, old: jnp.where(rebalance, new, old), action.position, obs.position)
     position = position._replace(liquidity=jnp.where(exit_now, 0.0, position.liquidity))
-    kind = jnp.where(exit_now, _EXIT, jnp.where(rebalance, action.kind, _HOLD)).astype(jnp.int32)
-    outcome = RailOutcome(considered=action.asked & free, rebalance=rebalance, tripped=wanted & ~within_cap,
+    outcome = RailOutcome(considered=considered, rebalance=rebalance, tripped=tripped,
                           drawdown_exit=drawdown_exit, manual_exit=manual_exit)
     return action._replace(kind=kind, position=position), outcome
 
