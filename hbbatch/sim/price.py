@@ -31,7 +31,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from hbbatch.sim import noise
+from hbbatch.sim import noise, once
 from hbbatch.sim.types import MarketParams, MarketState, RegimeDynamics
 
 MINUTES_PER_YEAR = 525_600.0
@@ -220,8 +220,8 @@ def move(draws: Draws, t: jax.Array, log_price: jax.Array, gas_spell: jax.Array,
     jump = jnp.where(draws.u_jump < dynamics.jump_prob, jnp.sqrt(scale) * dynamics.jump_size_std * draws.z_jump, 0.0)
     innovation = diffusive + jump
     jump_compensation = dynamics.jump_prob * (jnp.exp(0.5 * scale * dynamics.jump_size_std**2) - 1.0)
-    log_return = (dynamics.log_drift_per_step - 0.5 * variance_per_step - jump_compensation
-                  - dynamics.reversion_per_step * log_price + innovation)
+    log_return = once.stored(dynamics.log_drift_per_step - 0.5 * variance_per_step - jump_compensation
+                             - dynamics.reversion_per_step * log_price + innovation)   # read by four kernels
     # Volume: steady flow plus a part proportional to |move|, normalised to a mean of 1 at the reference vol.
     activity = (1.0 - market.volume_vol_share) + market.volume_vol_share * jnp.abs(innovation) / dynamics.volume_ref_abs_move
     volume = volume_per_step * activity * jnp.exp(0.3 * draws.z_volume - 0.045)
