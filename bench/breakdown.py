@@ -19,7 +19,7 @@ wall > CPU. Stages:
   bounds check before any folder is made, and by the launcher: composed once, copied for the others)
 - compile: JAX tracing and compilation, wherever it happens
 - simulate: the jobs' rollouts and their tables' conversion (hbbatch.campaign.stream.simulate_frames)
-- simulate: rule values: the counterfactual rollouts, each enabled rule switched off (rule_values.parquet)
+- simulate: rule values: the counterfactual rollouts (episodes where an enabled rule fired, re-run without it)
 - statistics: summaries, paired comparisons, bootstraps, the convergence table, rule values' comparisons
 - world check: the world's validation before it is simulated (its sample and facts; GX time is "validation")
 - validation: great-expectations: its import and every suite (calibration gates, world facts, criteria);
@@ -50,6 +50,7 @@ WRAPPED = (
     ("hydra._internal.config_loader_impl", "ConfigLoaderImpl.load_configuration", "hydra"),
     ("hbbatch.config.compose", "copied", "hydra"),   # a composition reused (hbbatch.config.compose)
     ("hbbatch.campaign.stream", "simulate_frames", "simulate"),
+    ("hbbatch.campaign.stream", "simulate_counterfactuals", "simulate"),   # the rule values' re-runs
     ("hbbatch.campaign.rule_values", "rule_values", "rule values"),   # its simulations: "simulate: rule values"
     ("hbbatch.campaign.stream", "summarize_files", "statistics"),
     ("hbbatch.report.multirun", "compare_variants", "statistics"),
