@@ -37,7 +37,7 @@ def cache_dir() -> Path | None:
     """Where traced programs are kept: beside JAX's persistent compilation cache; None when that is off."""
     import jax
 
-    jax_dir = jax.config.jax_compilation_cache_dir or os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    jax_dir = jax.config.jax_compilation_cache_dir   # JAX's own state (an environment set after import is not)
     return Path(jax_dir) / FOLDER if jax_dir else None
 
 
