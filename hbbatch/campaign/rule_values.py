@@ -84,14 +84,16 @@ def rule_values(config: dict[str, Any], episodes: pd.DataFrame, fires: pd.DataFr
     rerun = simulate_counterfactuals(config, runs, masks, job_episodes) if len(runs) else None
     log.info("[%s] rule values: %d counterfactual episodes re-run for %d rules (of %d x %d)", label, len(runs),
              len(rules), len(rules), len(with_rule))
+    rows = pd.Index(with_rule["episode"]).get_indexer(runs)   # each run's row in the job's episodes
+    if (rows < 0).any():
+        raise ValueError(f"[{label}] rules.parquet has episodes that episodes.parquet lacks: {sorted(set(runs[rows < 0]))[:5]}")
     frames = []
     for index, rule in enumerate(rules):
-        without = with_rule.set_index("episode")
-        if rerun is not None and (which == index).any():
-            changed = rerun[which == index].set_index("episode")
-            without = without.copy()
-            without.loc[changed.index, CHANGED_COLUMNS] = changed[list(CHANGED_COLUMNS)]
-        without = without.reset_index()
+        without, mine = with_rule.copy(), which == index
+        for column in CHANGED_COLUMNS if mine.any() else ():
+            values = without[column].to_numpy(copy=True)
+            values[rows[mine]] = rerun[column].to_numpy()[mine]
+            without[column] = values
         paired = compare_pair(with_rule, without, VALUE_METRICS, variant_label=label,
                               baseline_label=f"{label} without {rule}", confidence=stats_conf["confidence"],
                               n_bootstrap=stats_conf["n_bootstrap"], seed=stats_conf["bootstrap_seed"])
