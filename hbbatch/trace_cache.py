@@ -8,7 +8,7 @@ the portable form JAX documents for this) under a key made of everything the tra
 later process with the same key lowers that module (its XLA compile still comes from JAX's cache) instead
 of tracing again.
 
-The key: the text of every hbbatch source file (any edit anywhere misses), the jax and jaxlib versions,
+The key: the text of every hbbatch source file (any edit anywhere misses), the jax, jaxlib and numpy versions,
 the caller's static key (the rollout's spec), the arguments' tree structure, shapes, dtypes and
 shardings, JAX's configuration, XLA_FLAGS and the devices. It is on where JAX's persistent cache is (a
 sub-folder `traced/` of it) and off where that is off, as in the test suite. A file that cannot be read
@@ -43,9 +43,10 @@ def cache_dir() -> Path | None:
 
 @functools.lru_cache(maxsize=1)
 def _process_fingerprint() -> str:
-    """What is fixed for the process: hbbatch's sources, library versions, XLA flags, devices."""
+    """What is fixed for the process: hbbatch's sources, jax, jaxlib and numpy versions, XLA flags, devices."""
     import jax
     import jaxlib
+    import numpy
 
     digest = hashlib.sha256()
     package = Path(__file__).resolve().parent
@@ -53,7 +54,8 @@ def _process_fingerprint() -> str:
         digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
     devices = [(d.platform, d.device_kind, d.id) for d in jax.devices()]
-    for part in (jax.__version__, jaxlib.__version__, os.environ.get("XLA_FLAGS", ""), repr(devices)):
+    versions = (jax.__version__, jaxlib.__version__, numpy.__version__)
+    for part in (*versions, os.environ.get("XLA_FLAGS", ""), repr(devices)):
         digest.update(part.encode())
     return digest.hexdigest()
 

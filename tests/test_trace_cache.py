@@ -23,7 +23,11 @@ def cache(tmp_path, monkeypatch):
 def _traces(run):
     """How many programs JAX traced while `run()` ran, and its result."""
     events = []
-    listener = lambda event, seconds, **_: events.append(event) if event == "/jax/core/compile/jaxpr_trace_duration" else None  # noqa: E731
+
+    def listener(event, seconds, **_):
+        if event == "/jax/core/compile/jaxpr_trace_duration":
+            events.append(event)
+
     jax.monitoring.register_event_duration_secs_listener(listener)
     try:
         result = run()

@@ -86,7 +86,8 @@ def rule_values(config: dict[str, Any], episodes: pd.DataFrame, fires: pd.DataFr
              len(rules), len(rules), len(with_rule))
     rows = pd.Index(with_rule["episode"]).get_indexer(runs)   # each run's row in the job's episodes
     if (rows < 0).any():
-        raise ValueError(f"[{label}] rules.parquet has episodes that episodes.parquet lacks: {sorted(set(runs[rows < 0]))[:5]}")
+        missing = sorted(set(runs[rows < 0].tolist()))[:5]
+        raise ValueError(f"[{label}] rules.parquet has episodes that episodes.parquet lacks: {missing}")
     frames = []
     for index, rule in enumerate(rules):
         without, mine = with_rule.copy(), which == index

@@ -289,5 +289,6 @@ def simulate_episodes(spec: RolloutSpec, params: SimParams, seed: int, episodes,
         part = np.concatenate([part, np.full(size - n, part[-1])])   # padding: computed and dropped
         part_masks = None
         if masks is not None:
-            part_masks = np.concatenate([masks[start:start + size], np.repeat(masks[start + n - 1:start + n], size - n, 0)])
+            last = masks[start + n - 1:start + n]
+            part_masks = np.concatenate([masks[start:start + size], np.repeat(last, size - n, axis=0)])
         yield _head(simulate(spec, params, seed, episodes=part, rule_enabled=part_masks), n)

@@ -30,7 +30,8 @@ def _config(dtype="float64"):
     return {"n_steps": N_STEPS, "n_episodes": N_EPISODES, "seed": SEED, "dtype": dtype, "gating": {"mode": "off"},
             "market": {**asdict(MarketConf()), **CHEAP_GAS}, "agent": agent, "floors": FLOORS,
             "regime_mix": asdict(RegimeMixConf()),
-            "world": {**asdict(WorldConf()), "name": "regimes", "kind": "parametric"}, "scale": {"batch_episodes": None},
+            "world": {**asdict(WorldConf()), "name": "regimes", "kind": "parametric"},
+            "scale": {"batch_episodes": None},
             "rule_values": {"enabled": True, "max_episodes": 10_000},
             "stats": {"confidence": 0.95, "n_bootstrap": 400, "bootstrap_seed": 1}}
 
@@ -92,7 +93,8 @@ def test_rule_values__equal_the_full_reruns_values_and_intervals(job):
         for column, source in (("value_usd", "mean_diff"), ("low", "boot_low"), ("high", "boot_high"),
                                ("t_low", "t_low"), ("t_high", "t_high"), ("mean_with_usd", "mean_variant"),
                                ("mean_without_usd", "mean_baseline"), ("n_pairs", "n_pairs")):
-            np.testing.assert_array_equal(got[column].to_numpy(), expected[source].to_numpy(), err_msg=f"{rule} {column}")
+            np.testing.assert_array_equal(got[column].to_numpy(), expected[source].to_numpy(),
+                                          err_msg=f"{rule} {column}")
     overall = values[(values["regime"] == "all") & (values["metric"] == "net_pnl_usd")]
     assert not np.isclose(overall["value_usd"], 0.0).all()   # the rules change what episodes earn
 
