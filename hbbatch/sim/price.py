@@ -218,7 +218,7 @@ def move(draws: Draws, t: jax.Array, log_price: jax.Array, gas_spell: jax.Array,
     variance_per_step = dynamics.sigma_sqrt_dt**2 * scale
     diffusive = jnp.sqrt(variance_per_step) * draws.z_price
     jump = jnp.where(draws.u_jump < dynamics.jump_prob, jnp.sqrt(scale) * dynamics.jump_size_std * draws.z_jump, 0.0)
-    innovation = diffusive + jump
+    innovation = once.stored(diffusive + jump)   # read by the return, the volume and the GARCH update
     jump_compensation = dynamics.jump_prob * (jnp.exp(0.5 * scale * dynamics.jump_size_std**2) - 1.0)
     log_return = once.stored(dynamics.log_drift_per_step - 0.5 * variance_per_step - jump_compensation
                              - dynamics.reversion_per_step * log_price + innovation)   # read by four kernels
