@@ -33,7 +33,7 @@ class SimResult(NamedTuple):
     path: StepRecord | None           # each (n_episodes, n_steps) when spec.record_path
 
 
-DRAW_BLOCK_STEPS = 16  # random numbers are drawn this many steps at a time (32 before the step was slimmed: 16 is +3 % now)
+DRAW_BLOCK_STEPS = 16  # random numbers are drawn this many steps at a time (16 to 32: within 3 %)
 
 
 def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec: RolloutSpec):
@@ -41,7 +41,7 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
 
     Equivalent to scanning `env.step`, but in blocks of steps, each in three parts. The block's draws are
     computed together (inside one step XLA would re-inline the hash and Box-Muller into every fusion that
-    uses a draw: about a dozen copies per step). The world's moves, which depend on the episode's draws
+    uses a draw: about a dozen copies per step), from step hashes computed first in a loop of their own. The world's moves, which depend on the episode's draws
     only and never on the agent, are computed next in a loop of their own and handed to the agent's loop
     as data (in one loop XLA recomputed each move in every fusion that read it). The agent's loop returns
     each step's attribution, and the per-owner totals take the block's in step order (the same sums as
