@@ -1,11 +1,14 @@
 from hbbatch import jax_setup
 
 
-def test_jax_setup__adds_devices_and_vector_width_but_keeps_the_users_flags():
+def test_jax_setup__adds_devices_vector_width_and_copy_insertion_but_keeps_the_users_flags():
     assert jax_setup.xla_flags("", 2, True) == ("--xla_force_host_platform_device_count=2 "
-                                                "--xla_cpu_prefer_vector_width=512")
-    assert jax_setup.xla_flags("", 4, False) == "--xla_force_host_platform_device_count=4"
-    mine = "--xla_force_host_platform_device_count=1 --xla_cpu_prefer_vector_width=256"
+                                                "--xla_cpu_prefer_vector_width=512 "
+                                                "--xla_cpu_copy_insertion_use_region_analysis=true")
+    assert jax_setup.xla_flags("", 4, False) == ("--xla_force_host_platform_device_count=4 "
+                                                 "--xla_cpu_copy_insertion_use_region_analysis=true")
+    mine = ("--xla_force_host_platform_device_count=1 --xla_cpu_prefer_vector_width=256 "
+            "--xla_cpu_copy_insertion_use_region_analysis=false")
     assert jax_setup.xla_flags(mine, 8, True) == mine
 
 
