@@ -18,7 +18,8 @@ wall > CPU. Stages:
 - hydra: Hydra's composition of the configs (the sweep's, and each job's: by the sweeper's check, by the
   bounds check before any folder is made, and by the launcher: composed once, copied for the others)
 - compile: JAX tracing and compilation, wherever it happens
-- simulate: the jobs' rollouts and their tables' conversion (hbbatch.campaign.stream.simulate_frames)
+- simulate: the jobs' rollouts and their tables' conversion (hbbatch.campaign.stream.simulate_frames, and
+  simulate_counterfactuals for the rule values' re-runs)
 - simulate: rule values: the counterfactual rollouts (episodes where an enabled rule fired, re-run without it)
 - statistics: summaries, paired comparisons, bootstraps, the convergence table, rule values' comparisons
 - world check: the world's validation before it is simulated (its sample and facts; GX time is "validation")

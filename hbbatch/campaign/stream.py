@@ -61,27 +61,25 @@ def _sim_params(config: dict[str, Any], world: Built, dtype: str):
                        gating=str(config["gating"]["mode"]))._replace(world=world.params)
 
 
-def simulate_frames(config: dict[str, Any], start: int, stop: int, batch_episodes: int | None,
-                    world: Built | None = None, runs: tuple[np.ndarray, np.ndarray] | None = None
-                    ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """(episodes, rules) frames of episodes start .. stop - 1, one batch at a time. With `runs` (episode
-    indices, and each one's enabled-rule flags over RULES) instead: those episodes, each with its own rules,
-    in calls of exactly batch_episodes (the last padded: one compiled shape), rows in the order given."""
-    from hbbatch.sim.rollout import simulate_batches, simulate_episodes
-
-    world = build_world(config) if world is None else world
-    seed = int(config["seed"])
-    if runs is None:
-        stop = min(stop, world.n_episodes)    # a replay runs at most the windows its history holds
-        spec = rollout_spec(config, stop - start)
-        results = simulate_batches(spec, _sim_params(config, world, spec.dtype), seed, start, batch_episodes)
-    else:
-        spec = rollout_spec(config, batch_episodes)
-        results = simulate_episodes(spec, _sim_params(config, world, spec.dtype), seed, *runs)
+def _frames(results: Iterator[Any], seed: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(episodes, rules) frames of the rollout's SimResults, each episode row marked with the seed."""
     for result in results:
         episodes = pd.DataFrame(result.episodes)
         episodes.insert(0, "seed", seed)
         yield episodes, pd.DataFrame(result.rules)
+
+
+def simulate_frames(config: dict[str, Any], start: int, stop: int, batch_episodes: int | None,
+                    world: Built | None = None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(episodes, rules) frames of episodes start .. stop - 1, one batch at a time."""
+    from hbbatch.sim.rollout import simulate_batches
+
+    world = build_world(config) if world is None else world
+    stop = min(stop, world.n_episodes)    # a replay runs at most the windows its history holds
+    spec = rollout_spec(config, stop - start)
+    seed = int(config["seed"])
+    yield from _frames(simulate_batches(spec, _sim_params(config, world, spec.dtype), seed, start, batch_episodes),
+                       seed)
 
 
 # A warm compile of a new batch shape (tracing, lowering, the persistent cache's read: about 1 s on 2 cores)
@@ -106,13 +104,15 @@ def simulate_counterfactuals(config: dict[str, Any], episodes: np.ndarray, rule_
     """Episodes `episodes` of the job, each run with its own enabled rules (`rule_enabled`, one row of
     RULES flags per episode), in calls that reuse the job's compiled batch where they fill it (see
     `counterfactual_batch`; `job_episodes` the job's episode count): one row per run, in the order given."""
-    from hbbatch.sim.rollout import batch_layout
+    from hbbatch.sim.rollout import batch_layout, simulate_episodes
 
     world = build_world(config) if world is None else world
     job_batch = batch_layout(min(job_episodes, world.n_episodes), config["scale"]["batch_episodes"])[1]
-    batch = counterfactual_batch(len(episodes), job_batch, int(config["n_steps"]))
-    frames = [e for e, _ in simulate_frames(config, 0, 0, batch, world, runs=(episodes, rule_enabled))]
-    return pd.concat(frames, ignore_index=True)
+    # calls of exactly this many episodes, the last padded: one compiled shape
+    spec = rollout_spec(config, counterfactual_batch(len(episodes), job_batch, int(config["n_steps"])))
+    seed = int(config["seed"])
+    results = simulate_episodes(spec, _sim_params(config, world, spec.dtype), seed, episodes, rule_enabled)
+    return pd.concat([e for e, _ in _frames(results, seed)], ignore_index=True)
 
 
 def simulate_to_files(config: dict[str, Any], out: Path, start: int, stop: int, label: str) -> tuple[dict, float]:

@@ -195,9 +195,9 @@ def _parametric(conf: dict[str, Any], market: Mapping[str, Any], n_episodes: int
     """The regimes world: the market model of `market.*` with a level table of real pool days."""
     from hbbatch.sim.price import LevelTable  # jax on demand: config checks stay light
 
-    mk = {**asdict(MarketConf()), **_plain(market)}
-    gas_level_days = None if conf["gas_median_usd"] is None else int(conf["gas_level_days"])
     defaults = asdict(MarketConf())
+    mk = {**defaults, **_plain(market)}
+    gas_level_days = None if conf["gas_median_usd"] is None else int(conf["gas_level_days"])
     unused = [k for k in TABLE_REPLACES if mk[k] != defaults[k]]
     if unused:
         log.warning("world=%s: %s not used: each episode's liquidity, opening variance and gas come from a real pool "
