@@ -252,11 +252,21 @@ def reset(seed: jax.Array, episode: jax.Array, params: SimParams, classifier: st
     opening_gas_usd = world.bars[cursor.bar, GAS_USD] * world.gas_scale
     state = env.reset(seed, episode, params, classifier, pool_liquidity=pool_liquidity, warmup_steps=warmup_steps,
                       warmup_world=before, opening_gas_usd=opening_gas_usd)
+    return state, cursor, world_stepper(state, episode, params)
+
+
+def world_stepper(state: SimState, episode: jax.Array, params: SimParams):
+    """The world's step `(cursor, uniforms) -> (cursor, MarketMove)` of the episode `state` belongs to, at any of
+    its steps: the pool level drawn again from the episode's key (as `start` draws it), the pool liquidity the
+    state's own, so a run resumed from a saved state reads the bars as the original did."""
+    world, market = params.world, params.market
+    _, level = start(state.episode.counter_key, episode, world)
+    pool_liquidity = state.episode.pool_liquidity
 
     def world_step(cursor: Cursor, u: jax.Array) -> tuple[Cursor, MarketMove]:
         return move(u, cursor, level, pool_liquidity, world, market.fee_rate, market.volume_usd_per_step)
 
-    return state, cursor, world_step
+    return world_step
 
 
 def episode_metrics(carry: tuple[SimState, Cursor], params: SimParams) -> dict[str, jax.Array]:

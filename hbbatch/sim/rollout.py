@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import jax
@@ -24,7 +24,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from hbbatch import jax_setup, trace_cache
 from hbbatch.sim import env, history, metrics, noise, precision, price
-from hbbatch.sim.types import OWNERS, REGIMES, RolloutSpec, SimParams, StepRecord
+from hbbatch.sim.types import OWNERS, REGIMES, RolloutSpec, SimParams, SimState, StepRecord
 
 
 class SimResult(NamedTuple):
@@ -36,8 +36,46 @@ class SimResult(NamedTuple):
 DRAW_BLOCK_STEPS = 16  # random numbers are drawn this many steps at a time (16 to 32: within 3 %)
 
 
-def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec: RolloutSpec):
-    """One whole episode: reset, then scan `step` over time.
+class EpisodeWorld(NamedTuple):
+    """How one episode's world moves, built from any state of the episode (its constants and key)."""
+
+    draw: Callable            # (counter key, step hash, dtype) -> the step's random numbers
+    step: Callable            # (world carry, draws) -> (world carry, MarketMove): never reads the agent
+    finish: Callable          # (state, world carry) -> the episode's metrics
+
+
+def episode_start(seed: jax.Array, episode: jax.Array, params: SimParams, spec: RolloutSpec):
+    """(state, world carry) at the episode's open: its constants, the policy warmed up, the band open."""
+    if not isinstance(params.world, history.HistoryParams):  # parametric (its level table or none)
+        state = env.reset(seed, episode, params, spec.classifier, warmup_steps=spec.warmup_steps)
+        return state, (state.t, state.log_price, state.gas_spell, state.market)
+    state, cursor, _ = history.reset(seed, episode, params, spec.classifier, spec.warmup_steps)
+    return state, cursor   # a historical world: the cursor into the real bars is the world's own state
+
+
+def episode_world(state: SimState, episode: jax.Array, params: SimParams) -> EpisodeWorld:
+    """The world's step and finish for the episode `state` belongs to (at any of its steps: they read only its
+    constants, key and the world carry, so a run resumed from a saved state moves as the original)."""
+    if not isinstance(params.world, history.HistoryParams):
+        def world_step(carry, draws):
+            t, log_price, gas_spell, market = carry
+            world, market = env.world_move(draws, state._replace(t=t, log_price=log_price, gas_spell=gas_spell,
+                                                                 market=market), params)
+            return (t + 1, log_price + world.log_return, world.gas_spell, market), world
+
+        def finish(state, world_carry):
+            return metrics.episode_metrics(state._replace(market=world_carry[3]), params)
+        return EpisodeWorld(draw=price.draw, step=world_step, finish=finish)
+
+    def finish_history(state, cursor):
+        return history.episode_metrics((state, cursor), params)
+    return EpisodeWorld(draw=history.draw, step=history.world_stepper(state, episode, params), finish=finish_history)
+
+
+def run_steps(state: SimState, world_carry, first_step, n_steps: int, episode: jax.Array, params: SimParams,
+              spec: RolloutSpec):
+    """`n_steps` (static) steps of the episode from `state` and `world_carry` at step `first_step` (a traced or
+    Python int: the state's `t`): ((state, world carry) after them, the path when spec.record_path).
 
     Equivalent to scanning `env.step`, but in blocks of steps, each in three parts. The block's draws are
     computed together (inside one step XLA would re-inline the hash and Box-Muller into every fusion that
@@ -47,25 +85,8 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
     each step's attribution, and the per-owner totals take the block's in step order (the same sums as
     adding each as it comes: in the loop, one-hot updates of vectors cost about a tenth of a step).
     """
-    if not isinstance(params.world, history.HistoryParams):  # parametric (its level table or none)
-        state = env.reset(seed, episode, params, spec.classifier, warmup_steps=spec.warmup_steps)
-        draw, world_carry = price.draw, (state.t, state.log_price, state.gas_spell, state.market)
-        opening = state
-
-        def world_step(carry, draws):
-            t, log_price, gas_spell, market = carry
-            world, market = env.world_move(draws, opening._replace(t=t, log_price=log_price, gas_spell=gas_spell,
-                                                                   market=market), params)
-            return (t + 1, log_price + world.log_return, world.gas_spell, market), world
-
-        def finish(state, world_carry):
-            return metrics.episode_metrics(state._replace(market=world_carry[3]), params)
-    else:  # a historical world: the cursor into the real bars is the world's own state
-        state, world_carry, world_step = history.reset(seed, episode, params, spec.classifier, spec.warmup_steps)
-        draw = history.draw
-
-        def finish(state, cursor):
-            return history.episode_metrics((state, cursor), params)
+    episode_world_ = episode_world(state, episode, params)
+    draw, world_step = episode_world_.draw, episode_world_.step
     key, dtype = state.episode.counter_key, state.log_price.dtype
     constants = {id(leaf) for leaf in jax.tree.leaves((params, state.episode))}
     constant_fields = {}   # fields of the world's move that are the episode's or the params' own arrays
@@ -92,16 +113,28 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
             totals = env.attribute(totals, jax.tree.map(lambda x: x[index], attributions))
         return (state._replace(totals=totals), world_carry), path
 
-    n_blocks, remainder = divmod(spec.n_steps, DRAW_BLOCK_STEPS)
-    firsts = jnp.arange(n_blocks, dtype=jnp.int32) * DRAW_BLOCK_STEPS
+    n_blocks, remainder = divmod(n_steps, DRAW_BLOCK_STEPS)
+    firsts = first_step + jnp.arange(n_blocks, dtype=jnp.int32) * DRAW_BLOCK_STEPS
     carry, path = jax.lax.scan(lambda c, t0: block(c, t0, DRAW_BLOCK_STEPS), (state, world_carry), firsts)
     if spec.record_path:
         path = jax.tree.map(lambda x: x.reshape((n_blocks * DRAW_BLOCK_STEPS,) + x.shape[2:]), path)
     if remainder:
-        carry, tail = block(carry, jnp.int32(n_blocks * DRAW_BLOCK_STEPS), remainder)
+        carry, tail = block(carry, first_step + jnp.int32(n_blocks * DRAW_BLOCK_STEPS), remainder)
         if spec.record_path:
             path = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), path, tail)
-    return finish(*carry), path
+    return carry, path
+
+
+def finish_episode(state: SimState, world_carry, episode: jax.Array, params: SimParams) -> dict[str, jax.Array]:
+    """The episode's metrics from its state and world carry after its last step."""
+    return episode_world(state, episode, params).finish(state, world_carry)
+
+
+def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec: RolloutSpec):
+    """One whole episode: `episode_start`, then `run_steps` over all its steps, then `finish_episode`."""
+    state, world_carry = episode_start(seed, episode, params, spec)
+    (state, world_carry), path = run_steps(state, world_carry, 0, spec.n_steps, episode, params, spec)
+    return finish_episode(state, world_carry, episode, params), path
 
 
 CHUNK_EPISODES = 1024  # CPU: episodes advanced together; a chunk and its blocks of moves stay in L2 (2,048: -15-25 %)
