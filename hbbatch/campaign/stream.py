@@ -138,8 +138,25 @@ def _exact_totals(out: Path, window_episodes: int) -> tuple[pd.DataFrame, int]:
     for frame in tables.iter_frames(out / RULES, ["rule", *RULE_SUMS]):
         part = frame.groupby("rule", sort=False)[RULE_SUMS].sum()
         sums = part if sums is None else sums.add(part, fill_value=0)
-    actions = pd.read_parquet(out / EPISODES, columns=["episode", "actions"])
-    return sums.reset_index(), max_actions_per_window(actions, window_episodes)
+    return sums.reset_index(), _most_actions_per_window(out / EPISODES, window_episodes)
+
+
+def _most_actions_per_window(path: Path, window_episodes: int) -> int:
+    """`max_actions_per_window` of the table, one row group at a time: each group is joined to the last
+    window - 1 episodes before it (actions are never negative, so a shorter partial window never wins). Row
+    groups out of episode order (not written by one stream) are read whole instead."""
+    keep = max(int(window_episodes) - 1, 0)
+    tail, best, last = None, 0, None
+    for frame in tables.iter_frames(path, ["episode", "actions"]):
+        if frame.empty:
+            continue
+        if last is not None and int(frame["episode"].min()) <= last:
+            return max_actions_per_window(pd.read_parquet(path, columns=["episode", "actions"]), window_episodes)
+        last = int(frame["episode"].max())
+        joined = frame if tail is None else pd.concat([tail, frame], ignore_index=True)
+        best = max(best, max_actions_per_window(joined, window_episodes))
+        tail = joined.sort_values("episode").iloc[max(len(joined) - keep, 0):] if keep else joined.iloc[:0]
+    return best
 
 
 def summarize_files(out: Path, config: dict[str, Any], label: str) -> dict[str, Any]:
