@@ -111,7 +111,10 @@ def _gen(gen, stage):
             _leave(name, start)
         yield item
 from hbbatch import cli, jax_setup
-cli._persist_compiled_functions(); jax_setup.configure()   # as cli.main does, before JAX is imported below
+if hasattr(cli, "prepare_environment"):   # as cli.main does, before NumPy and JAX are imported below
+    cli.prepare_environment()
+else:   # an older checkout (--root)
+    cli._persist_compiled_functions(); jax_setup.configure()
 for module, name, stage in json.loads(sys.argv[2]):
     owner, _, attr = name.rpartition(".")
     try:   # an older checkout (--root) may lack one: its time stays in "other"

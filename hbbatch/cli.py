@@ -104,6 +104,26 @@ def _persist_compiled_functions() -> None:
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")   # CPU compiles are all "fast"
 
 
+def _single_threaded_blas() -> None:
+    """One OpenBLAS thread for NumPy (OPENBLAS_NUM_THREADS=1, read when NumPy is imported, later).
+
+    The statistics' matrix products are small (a bootstrap's counts, 2,000 x 1,000, times a few columns):
+    OpenBLAS's extra threads only wait for a core, and on a busy machine a product waits for the slowest of
+    them (the three-way's paired comparisons: 0.95 s wall / 0.46 CPU-s with two threads, 0.32 / 0.19 with
+    one; bench/README.md). The simulator's float32 metrics leave each resample's float64 sum exact (or all
+    but), so the order OpenBLAS sums in does not show: the three-way's tables are the same to the bit
+    (tests/test_stats.py). A float64 run's bounds move in the last bits (about 1e-12 relative) and no
+    longer depend on how many cores the machine has. JAX does not use OpenBLAS. A value the user set wins."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def prepare_environment() -> None:
+    """What the command sets before NumPy and JAX are imported (they read it then)."""
+    _persist_compiled_functions()  # first: JAX reads these when it is imported
+    _single_threaded_blas()
+    jax_setup.configure()
+
+
 def _cancelled() -> None:
     """Ctrl-C: record the run as cancelled (run_results.json; the folder stays marked incomplete), exit 130."""
     from hbbatch.report.multirun import cancel_run
@@ -128,8 +148,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         print(help_text(CONF_DIR))
         sys.exit(exit_codes.OK)
-    _persist_compiled_functions()  # first: JAX reads these when it is imported
-    jax_setup.configure()
+    prepare_environment()
     show_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
     try:
         extra = overrides_from(argv)

@@ -293,3 +293,16 @@ def test_cli__three_way_runs_each_setting_in_each_world_and_pairs_only_inside_a_
     spread = pd.read_parquet(Path(b_regimes) / "calibration_spread.parquet")
     assert sorted(spread["resample"].unique()) == [0, 1]
 
+
+
+def test_cli__prepare_environment_runs_numpy_on_one_openblas_thread_unless_the_user_chose(monkeypatch):
+    from hbbatch import cli
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setattr(cli.jax_setup, "configure", lambda: True)
+    monkeypatch.setattr(cli, "_persist_compiled_functions", lambda: None)
+    cli.prepare_environment()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    cli.prepare_environment()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "4"

@@ -1,6 +1,7 @@
 """hbbatch.stats against closed forms, published table values and hand computations (no SciPy)."""
 
 import math
+import os
 from statistics import NormalDist
 
 import numpy as np
@@ -287,3 +288,28 @@ def test_describe_metrics__widen_share_of_many_episodes_matches_its_linearised_t
     d = stats.describe_metric(frame, "widen_share", 0.95, 2000, seed=2)
     assert d["estimate"] == pytest.approx(frame["widens"].sum() / frame["actions"].sum())
     assert (d["boot_high"] - d["boot_low"]) / 2 == pytest.approx((d["t_high"] - d["t_low"]) / 2, rel=0.08)
+
+
+def test_bootstrap_totals__one_or_two_openblas_threads_give_the_simulators_intervals_to_the_bit():
+    # the command line runs NumPy on one OpenBLAS thread (hbbatch.cli.prepare_environment). The simulator's
+    # float32 metrics make every resample's sum exact in float64, so the order OpenBLAS sums in cannot show:
+    # the same bits with one thread or two. Float64 values differ in the last bits only.
+    import subprocess
+    import sys
+
+    script = ("import sys, numpy as np; from hbbatch import stats\n"
+              "x = np.random.default_rng(3).normal(size=(6000, 4)) * [1.0, 1e3, 1e-3, 7.0]\n"
+              "x = x.astype(sys.argv[1]).astype(np.float64)\n"
+              "for n in (333, 1000, 1500, 6000):\n"
+              "    s, _ = stats.bootstrap_totals(x[:n], 400, np.random.default_rng(n), max_units=4096)\n"
+              "    print(s.tobytes().hex())\n")
+
+    def sums(dtype, threads):
+        done = subprocess.run([sys.executable, "-c", script, dtype], capture_output=True, text=True, check=True,
+                              env={**os.environ, "OPENBLAS_NUM_THREADS": threads})
+        return [np.frombuffer(bytes.fromhex(line), np.float64) for line in done.stdout.split()]
+
+    one, two = sums("float32", "1"), sums("float32", "2")
+    assert len(one) == 4 and all(a.tobytes() == b.tobytes() for a, b in zip(one, two))
+    one, two = sums("float64", "1"), sums("float64", "2")
+    assert all(np.allclose(a, b, rtol=1e-11, atol=0.0) for a, b in zip(one, two))
