@@ -19,13 +19,20 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import pickle
 from collections.abc import Iterator
 from typing import Any
 
 
 def copied(config: Any) -> Any:
-    """A kept composition, for one caller to change as its own."""
-    return copy.deepcopy(config)
+    """A kept composition, for one caller to change as its own: a pickle round trip, the same tree of
+    nodes, values, metadata and flags as `copy.deepcopy` gives (tests/config/test_compose.py) in half the
+    time (6 against 12 ms for a job's config; a three-job sweep copies 11 times). A config holding
+    something pickle cannot carry is deep-copied."""
+    try:
+        return pickle.loads(pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL))
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return copy.deepcopy(config)
 
 
 @contextlib.contextmanager

@@ -75,3 +75,48 @@ def test_cli__a_three_job_sweep_composes_the_sweep_and_each_job_once(tmp_path, c
     jobs = [c for c in compositions if any(o.startswith("campaign=") for o in c)]
     assert len(compositions) == 4 and sorted(o for c in jobs for o in c if o.startswith("campaign=")) == [
         "campaign=A", "campaign=B", "campaign=C"]
+
+
+def _same_tree(a, b, parent_a=None, parent_b=None, path="cfg"):
+    """Node by node: types, keys in order, values, metadata and flags, each child's parent its own copy's."""
+    from omegaconf.base import Node
+
+    assert type(a) is type(b), path
+    if not isinstance(a, Node):
+        assert a == b, path
+        return
+    assert set(vars(a)) == set(vars(b)), path
+    if parent_a is not None:
+        assert vars(a)["_parent"] is parent_a and vars(b)["_parent"] is parent_b, path
+    for name in sorted(set(vars(a)) - {"_parent", "_flags_cache", "_content"}):   # the flags' cache refills
+        if name == "_metadata":
+            meta_a, meta_b = vars(a)[name], vars(b)[name]
+            for field in meta_a.__dataclass_fields__:
+                assert getattr(meta_a, field) == getattr(meta_b, field), f"{path}: {field}"
+        else:
+            assert vars(a)[name] == vars(b)[name] and type(vars(a)[name]) is type(vars(b)[name]), f"{path}: {name}"
+    content_a, content_b = vars(a).get("_content"), vars(b).get("_content")
+    if isinstance(content_a, dict):
+        assert list(content_a) == list(content_b), path
+        for key in content_a:
+            _same_tree(content_a[key], content_b[key], a, b, f"{path}.{key}")
+    elif isinstance(content_a, list):
+        assert len(content_a) == len(content_b), path
+        for i, (x, y) in enumerate(zip(content_a, content_b)):
+            _same_tree(x, y, a, b, f"{path}[{i}]")
+    else:
+        assert content_a == content_b and type(content_a) is type(content_b), path
+
+
+def test_copied__is_the_same_tree_as_a_deep_copy_and_shares_nothing(loader):
+    import copy
+
+    from hbbatch.config.compose import copied
+
+    config = loader.load_configuration("config", JOB, RunMode.MULTIRUN)   # with its hydra node
+    copy_ = copied(config)
+    _same_tree(copy.deepcopy(config), copy_)
+    assert OmegaConf.is_struct(copy_) and OmegaConf.to_yaml(copy_) == OmegaConf.to_yaml(config)
+    copy_.hydra.job.num = 7
+    copy_.agent.rules.enabled.append("x")
+    assert config.hydra.job.get("num") != 7 and "x" not in config.agent.rules.enabled
