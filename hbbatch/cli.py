@@ -26,6 +26,7 @@ from hbbatch.errors import one_line  # noqa: F401  (also hbbatch.cli.one_line)
 
 log = logging.getLogger("hbbatch")
 PROG = "hbbatch"
+CACHE_MAX_BYTES = 2 << 30   # JAX's persistent compile cache: about 0.1-0.5 MB a program
 
 # Resolvers must exist wherever a job's config is resolved: also in launcher worker processes,
 # which import this module to find the task function.
@@ -98,9 +99,17 @@ def _persist_compiled_functions() -> None:
 
     JAX reads these variables when it is imported, which happens later, inside the jobs (launcher
     workers inherit them). A value the user set wins; JAX_COMPILATION_CACHE_DIR= (empty) turns it off.
+    The folder is hbbatch's own, one per jax version (an older version's programs are never read again), and
+    bounded: JAX evicts the least recently used programs beyond CACHE_MAX_BYTES. The bound is set only
+    with that folder: JAX's eviction needs the access-time files it writes when eviction is on, so a
+    folder filled without them (a user's own, say) fails every write once a bound is set.
     """
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(cache_home / "hbbatch" / "jax"))
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+        from importlib.metadata import version
+
+        cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = str(cache_home / "hbbatch" / f"jax-{version('jax')}")
+        os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(CACHE_MAX_BYTES))
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")   # CPU compiles are all "fast"
 
 

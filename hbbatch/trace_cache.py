@@ -13,7 +13,9 @@ the caller's static key (the rollout's spec), the arguments' tree structure, sha
 shardings, JAX's configuration, XLA_FLAGS and the devices. It is on where JAX's persistent cache is (a
 sub-folder `traced/` of it) and off where that is off, as in the test suite. A file that cannot be read
 is traced again and rewritten: a run never fails on this cache. Like JAX's own cache, the folder must
-be the user's own (its files are unpickled).
+be the user's own (its files are unpickled). It keeps the MAX_ENTRIES programs used last (a hit refreshes
+a file's time; a write removes the oldest beyond it), so every edit's new keys never pile up: a program is
+about 0.1 MB, and the command line bounds JAX's own cache too (`JAX_COMPILATION_CACHE_MAX_SIZE`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from hbbatch import io as hbio
 
 log = logging.getLogger(__name__)
 FOLDER = "traced"
+MAX_ENTRIES = 256
 _loaded: dict[str, tuple[Callable, Any]] = {}   # key -> (jitted call of the module, output tree), this process
 
 
@@ -104,6 +107,7 @@ def _entry(jitted: Callable, static_key: str, leaves: list, treedef, folder: Pat
             try:
                 blob, out_tree = pickle.loads(path.read_bytes())
                 entry = (_callable(blob), out_tree)
+                os.utime(path)   # used now: the last to be evicted
             except Exception as exc:   # stale or damaged: trace again and replace it
                 log.debug("traced-program cache: %s unreadable (%s); tracing", path, exc)
         if entry is None:
@@ -112,10 +116,23 @@ def _entry(jitted: Callable, static_key: str, leaves: list, treedef, folder: Pat
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 hbio.write_bytes(path, pickle.dumps((blob, out_tree)))
+                evict(folder, MAX_ENTRIES)
             except OSError as exc:   # a read-only folder: this process keeps it in memory only
                 log.debug("traced-program cache: %s not written (%s)", path, exc)
         _loaded[key] = entry
     return _loaded[key]
+
+
+def evict(folder: Path, keep: int) -> None:
+    """Remove all but the `keep` most recently used programs of the folder (by file time: hits refresh it)."""
+    entries = []
+    for path in folder.glob("*.pkl"):
+        try:
+            entries.append((path.stat().st_mtime_ns, path))
+        except OSError:   # removed meanwhile by another process
+            continue
+    for _, path in sorted(entries, reverse=True)[keep:]:
+        path.unlink(missing_ok=True)
 
 
 def call(jitted: Callable, static_key: str, *args):

@@ -22,3 +22,17 @@ def test_cli__compile_cache_fills_with_the_roadmap_variables_set(tmp_path):
     subprocess.run([sys.executable, "-m", "hbbatch", "n_episodes=4", "n_steps=10", "report.html=false", "world.validate=false",
                     f"paths.output_dir={tmp_path / 'out'}"], cwd=REPO, env=env, capture_output=True, check=True)
     assert cache.is_dir() and any(cache.iterdir())
+
+
+def test_cli__default_compile_cache_is_versioned_and_bounded(tmp_path):
+    from importlib.metadata import version
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMPILATION_CACHE")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "home-cache")
+    subprocess.run([sys.executable, "-m", "hbbatch", "n_episodes=4", "n_steps=10", "report.html=false",
+                    "world.validate=false", f"paths.output_dir={tmp_path / 'out'}"], cwd=REPO, env=env,
+                   capture_output=True, check=True)
+    cache = tmp_path / "home-cache" / "hbbatch" / f"jax-{version('jax')}"
+    names = [p.name for p in cache.iterdir()]
+    # JAX writes an access-time file beside each program only when its LRU eviction is on
+    assert any(n.endswith("-cache") for n in names) and any(n.endswith("-atime") for n in names)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import jax
 import numpy as np
 import pytest
@@ -79,3 +81,24 @@ def test_trace_cache__a_damaged_file_is_traced_again_and_replaced(cache):
     trace_cache._loaded.clear()
     _same(simulate(SPEC, params, 3), expected)
     assert path.read_bytes() != b"not a program"
+
+
+def test_trace_cache__keeps_the_most_recently_used_programs(tmp_path):
+    for age, name in enumerate(["old", "used", "new"]):
+        path = tmp_path / f"{name}.pkl"
+        path.write_bytes(b"x")
+        os.utime(path, ns=(age * 10**9, age * 10**9))
+    os.utime(tmp_path / "used.pkl")   # a hit refreshes its time (trace_cache._entry)
+    (tmp_path / "other.txt").write_bytes(b"y")   # not a program: never removed
+    trace_cache.evict(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.pkl", "other.txt", "used.pkl"]
+
+
+def test_trace_cache__a_write_beyond_the_limit_removes_the_oldest(cache, monkeypatch):
+    stale = cache / "stale.pkl"
+    stale.write_bytes(b"x")
+    os.utime(stale, ns=(0, 0))
+    monkeypatch.setattr(trace_cache, "MAX_ENTRIES", 1)
+    simulate(SPEC, make_params(), seed=1)    # traced and written: the only program kept
+    assert [p.name for p in cache.glob("*.pkl")] != ["stale.pkl"] and not stale.exists()
+    assert len(list(cache.glob("*.pkl"))) == 1
