@@ -6,18 +6,39 @@ it, each copy reading the chain's inputs again. The rails' outcome ends such a c
 the rails' checks: about 60 operations on about 40 arrays) and a dozen kernels of the step read it; a world
 move's log return is read by four. A running sum (XLA's reduce-window) is always stored, never copied into its
 readers: `stored` passes a value through the first element of a two-element running sum (0 + x: x itself,
-but for the sign of a zero and a subnormal, which XLA's CPU arithmetic flushes to zero anyway), and `computed_once` packs small integers and flags into one stored integer.
+but for the sign of a zero and a subnormal, which XLA's CPU arithmetic flushes to zero anyway), and
+`computed_once` packs small integers and flags into one stored integer. Under `vmap` the two-element axis is
+put first (a custom batching rule): batched as usual it came last, and the kernel computing the value wrote an
+(episodes, 1) array whose innermost loop ran over one element, in scalar code.
+
+A choice among a few flags is not made by a reduction over them (`argmax`, `any` over a stacked axis): XLA's
+CPU compiler emits a reduction over a short trailing axis, with every elementwise chain fused into it, as a
+scalar loop (jnp.argmax also carries int64 indices where 64-bit types are on). `first_true` packs the flags into
+the bits of one stored integer instead and finds the lowest set bit elementwise.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 
+def _running_sum_first(value: jax.Array) -> jax.Array:
+    return jnp.cumsum(jnp.stack([value, jnp.zeros_like(value)]), axis=0)[0]
+
+
+@jax.custom_batching.custom_vmap
 def stored(value: jax.Array) -> jax.Array:
     """`value` (0 + value), computed once per step whatever reads it."""
-    return jnp.cumsum(jnp.stack([value, jnp.zeros_like(value)]), axis=0)[0]
+    return _running_sum_first(value)
+
+
+@stored.def_vmap
+def _stored_batched(axis_size, in_batched, value):
+    # the two-element axis leads, so the kernel that computes `value` writes whole vectors of episodes (vmapped
+    # as is, the axis trailed and that kernel's innermost loop ran over one element: scalar code)
+    return _running_sum_first(value), in_batched[0]
 
 
 def computed_once(values: tuple[jax.Array, ...], widths: tuple[int, ...]) -> tuple[jax.Array, ...]:
@@ -28,3 +49,13 @@ def computed_once(values: tuple[jax.Array, ...], widths: tuple[int, ...]) -> tup
     packed = stored(sum(value.astype(jnp.int32) << shift for value, shift in zip(values, shifts)))
     return tuple(((packed >> shift) & ((1 << width) - 1)).astype(value.dtype)
                  for value, shift, width in zip(values, shifts, widths))
+
+
+def first_true(flags: tuple[jax.Array, ...]) -> tuple[jax.Array, jax.Array]:
+    """(index of the first true flag, 0 when none, as int32; whether any is true), as `argmax` and `any` of
+    the stacked flags, computed once per step whatever reads them (at most 31 flags)."""
+    if len(flags) > 31:
+        raise ValueError(f"first_true: {len(flags)} flags do not fit an int32")
+    bits = stored(sum(flag.astype(jnp.int32) << i for i, flag in enumerate(flags)))
+    lowest = bits & -bits                                       # the lowest set bit alone (0 when none)
+    return jnp.maximum(31 - lax.clz(lowest), 0), bits != 0     # clz(0) = 32: index 0 when none, as argmax

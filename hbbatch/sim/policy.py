@@ -14,7 +14,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from hbbatch.sim import pool, rails
+from hbbatch.sim import once, pool, rails
 from hbbatch.sim.types import ACTION_KINDS, REGIMES, RULES, Action, AgentParams, Memory, Observation, Position
 
 _SQRT_HALF_PI = 1.2533141373155001  # E|z| = sqrt(2/pi) for a normal, so sigma ~ E|r| * sqrt(pi/2)
@@ -39,11 +39,10 @@ def classify(memory: Memory, params: AgentParams) -> jax.Array:
     variance = jnp.maximum(memory.mean_sq_return - memory.mean_return**2, 1e-30)
     t_stat = memory.mean_return / jnp.sqrt(variance) * jnp.sqrt(n_effective)
     jump_share = memory.mean_sq_jump / jnp.maximum(memory.mean_sq_return, 1e-30)
-    # the highest priority that holds, as a reduction: XLA computes it once, where the same choice by selects
-    # was recomputed in each of the ~8 fusions that read the regime
-    priority = {_TREND: 3 * (t_stat >= params.trend_tstat), _JUMPY: 2 * (jump_share >= params.jumpy_variance_share),
-                _MEAN_REVERT: jnp.ones((), jnp.int32)}
-    return jnp.argmax(jnp.stack([priority[i] for i in range(len(REGIMES))])).astype(jnp.int32)
+    # stored: by selects left to XLA, the choice was recomputed in each of the ~8 kernels that read the regime
+    regime = jnp.where(t_stat >= params.trend_tstat, _TREND,
+                       jnp.where(jump_share >= params.jumpy_variance_share, _JUMPY, _MEAN_REVERT))
+    return once.stored(regime.astype(jnp.int32))
 
 
 def initial_memory(variance_per_step: jax.Array, volume_usd_per_step: jax.Array) -> Memory:
@@ -108,16 +107,16 @@ def propose(tick: jax.Array, position: Position, memory: Memory, regime_estimate
     centre = 0.5 * (lower + upper)
     base = regime_width_ticks(params, regime_estimate)   # the regime's width, never below its floor
     in_range = (tick >= lower) & (tick < upper)
-    triggers = jnp.stack([
+    triggers = (
         (memory.steps_out_of_range >= params.rebalance_after_steps) & ~in_range,           # out_of_range
         in_range & (jnp.minimum(tick - lower, upper - tick) < params.edge_fraction * width),  # edge
         (memory.steps_vol_high >= params.vol_persist_steps) & (width < params.max_width_ticks),  # vol_widen
         (memory.steps_vol_low >= params.vol_persist_steps) & (width > 1.01 * base),           # vol_narrow
         (regime_estimate == _TREND) & in_range & (tick - centre > params.trend_shift_fraction * 0.5 * width),
-    ]) & params.rule_enabled
-    # a reduction, so XLA computes the triggers once: read through selects, they were recomputed in each of
-    # the ~11 fusions that use the rule (+23 % of the step's operations)
-    rule = jnp.argmax(triggers).astype(jnp.int32)
+    )
+    # computed once: read through selects, the triggers were recomputed in each of the ~11 kernels that use the
+    # rule (+23 % of the step's operations); an argmax computed them once but as a scalar loop (see once.py)
+    rule, any_trigger = once.first_true(tuple(trigger & params.rule_enabled[i] for i, trigger in enumerate(triggers)))
     new_width = jnp.select(
         [rule == _WIDEN, rule == _NARROW],
         [jnp.maximum(jnp.minimum(width * params.widen_factor, params.max_width_ticks), base),
@@ -135,7 +134,7 @@ def propose(tick: jax.Array, position: Position, memory: Memory, regime_estimate
     side_lower = jnp.where(tick >= upper, below, above)
     new_lower = jnp.where(single_sided, side_lower, new_lower)
     new_upper = jnp.where(single_sided, side_lower + snapped_width, new_upper)
-    return Proposal(fired=jnp.any(triggers) & (position.liquidity > 0), rule=rule,
+    return Proposal(fired=any_trigger & (position.liquidity > 0), rule=rule,
                     tick_lower=new_lower, tick_upper=new_upper)
 
 

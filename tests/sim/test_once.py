@@ -53,3 +53,20 @@ def test_once__a_value_read_by_several_kernels_is_computed_in_one():
 
     assert selects(False) >= 3 * 12     # the chain in each of the three readers
     assert selects(True) <= 12 + 4      # once, and the readers' own selects
+
+
+def test_once__first_true_is_argmax_and_any_of_the_flags():
+    rng = np.random.default_rng(3)
+    flags = jnp.asarray(rng.random((4000, 5)) < rng.choice([0.0, 0.1, 0.5], size=(4000, 1)))   # all-false rows too
+    index, anything = jax.jit(jax.vmap(lambda row: once.first_true(tuple(row))))(flags)
+    assert index.dtype == jnp.int32 and anything.dtype == jnp.bool_
+    np.testing.assert_array_equal(index, np.argmax(np.asarray(flags), axis=1))
+    np.testing.assert_array_equal(anything, np.asarray(flags).any(axis=1))
+    assert (~np.asarray(anything)).sum() > 100       # the case argmax answers 0 for is covered
+
+
+def test_once__stored_under_nested_vmaps_and_unbatched():
+    x = jnp.asarray(np.random.default_rng(4).normal(size=(3, 7, 5)), jnp.float32)
+    np.testing.assert_array_equal(jax.jit(jax.vmap(jax.vmap(jax.vmap(once.stored))))(x), x)
+    np.testing.assert_array_equal(jax.jit(once.stored)(x), x)
+    np.testing.assert_array_equal(jax.jit(jax.vmap(once.stored, in_axes=1, out_axes=1))(x), x)
