@@ -112,14 +112,14 @@ def start(counter_key: jax.Array, episode: jax.Array, world: HistoryParams) -> t
     return cursor, EpisodeLevel(volume_multiple=world.pool_levels[day, 0], liquidity_multiple=world.pool_levels[day, 1])
 
 
-def draw(counter_key: jax.Array, t: jax.Array, dtype) -> jax.Array:
-    """The step's uniforms: (restart?, where to) of the bootstrap, and a normal pair for sub-bar steps. A bar's
-    first step, when it is not also its last (k > 1), reads no restart: its first uniform draws the bar's
+def draw(counter_key: jax.Array, t: jax.Array, dtype) -> tuple[jax.Array, ...]:
+    """The step's four uniforms: (restart?, where to) of the bootstrap, and a normal pair for sub-bar steps. A
+    bar's first step, when it is not also its last (k > 1), reads no restart: its first uniform draws the bar's
     within-bar profile instead."""
-    return noise.uniforms(counter_key, t, 4, dtype)
+    return noise.uniform_streams(counter_key, t, 4, dtype)
 
 
-def move(u: jax.Array, cursor: Cursor, level: EpisodeLevel, pool_liquidity: jax.Array, world: HistoryParams,
+def move(u: tuple[jax.Array, ...], cursor: Cursor, level: EpisodeLevel, pool_liquidity: jax.Array, world: HistoryParams,
          fee_rate: jax.Array, volume_usd_per_step: jax.Array) -> tuple[Cursor, MarketMove]:
     """One step's market move from the cursor's bar, and the cursor for the next step."""
     row = world.bars[cursor.bar]

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 _GOLDEN = 0x9E3779B9
 _STREAM = 0x632BE5AB
@@ -74,9 +75,16 @@ def uniforms(counter_key: jax.Array, step: jax.Array | StepHash, n: int, dtype) 
     (2,) episode key: the step hash passes through both words. `step` may be given as its `StepHash`
     (the rollout computes a block's hashes in a loop of their own: left to XLA, the hash was recomputed
     in each of the eight kernels that read a stream of it)."""
+    return jnp.stack(uniform_streams(counter_key, step, n, dtype))
+
+
+def uniform_streams(counter_key: jax.Array, step: jax.Array | StepHash, n: int, dtype) -> tuple[jax.Array, ...]:
+    """`uniforms` as a tuple of n arrays, one per stream: what the step's draws use. Vmapped over a block's steps
+    inside the vmap over episodes, a stacked stream axis (and jnp's jitted helpers) put the episode axis first,
+    so the block's draws were computed transposed, over a trailing axis of one element, and copied back."""
     base = (step if isinstance(step, StepHash) else step_hash(counter_key, step)).base
-    bits = lowbias32(base + jnp.arange(1, n + 1, dtype=jnp.uint32) * jnp.uint32(_STREAM))
-    return ((bits >> 9).astype(dtype) + 0.5) * (1.0 / (1 << 23))
+    bits = [lowbias32(base + jnp.uint32((i * _STREAM) & 0xFFFFFFFF)) for i in range(1, n + 1)]
+    return tuple(((b >> 9).astype(dtype) + 0.5) * (1.0 / (1 << 23)) for b in bits)
 
 
 def turn_cos_sin(u: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -88,15 +96,16 @@ def turn_cos_sin(u: jax.Array) -> tuple[jax.Array, jax.Array]:
     Cephes' minimax polynomials for sinf/cosf are within 1 ulp; the quadrant q rotates the pair.
     """
     t = 4.0 * u
-    q = jnp.round(t)
+    # lax's round and select, not jnp's jitted helpers (see `uniform_streams`)
+    q = lax.round(t, lax.RoundingMethod.TO_NEAREST_EVEN)
     r = (t - q) * jnp.asarray(jnp.pi / 2, u.dtype)
     r2 = r * r
     sin_r = r + r * r2 * (-1.6666654611e-1 + r2 * (8.3321608736e-3 + r2 * -1.9515295891e-4))
     cos_r = 1.0 - 0.5 * r2 + r2 * r2 * (4.166664568298827e-2 + r2 * (-1.388731625493765e-3
                                                                       + r2 * 2.443315711809948e-5))
     quadrant = q.astype(jnp.int32) & 3
-    cos = jnp.where(quadrant == 0, cos_r, jnp.where(quadrant == 1, -sin_r, jnp.where(quadrant == 2, -cos_r, sin_r)))
-    sin = jnp.where(quadrant == 0, sin_r, jnp.where(quadrant == 1, cos_r, jnp.where(quadrant == 2, -sin_r, -cos_r)))
+    cos = lax.select(quadrant == 0, cos_r, lax.select(quadrant == 1, -sin_r, lax.select(quadrant == 2, -cos_r, sin_r)))
+    sin = lax.select(quadrant == 0, sin_r, lax.select(quadrant == 1, cos_r, lax.select(quadrant == 2, -sin_r, -cos_r)))
     return cos, sin
 
 

@@ -191,7 +191,7 @@ class Draws(NamedTuple):
 
 
 def draw(counter_key: jax.Array, t: jax.Array, dtype) -> Draws:
-    u = noise.uniforms(counter_key, t, N_UNIFORMS, dtype)
+    u = noise.uniform_streams(counter_key, t, N_UNIFORMS, dtype)
     z_price, z_gas = noise.normal_pair(u[0], u[1])
     z_jump, z_volume = noise.normal_pair(u[2], u[3])
     return Draws(z_price=z_price, z_gas=z_gas, z_jump=z_jump, z_volume=z_volume, u_jump=u[4], u_spell=u[5])
