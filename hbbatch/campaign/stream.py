@@ -29,6 +29,7 @@ from hbbatch.campaign.progress import Progress
 from hbbatch.report.files import EPISODES, MANIFEST, RULES  # noqa: F401
 from hbbatch.report.manifest import build_manifest, weeks_per_episode, world_fingerprint
 from hbbatch.report.summary import max_actions_per_window, rule_totals, summarize
+from hbbatch.stats import MARKET_KEYS
 from hbbatch.worlds.build import Built, world_params
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ SIM_SECTIONS = ("market", "agent", "floors", "regime_mix")
 RULE_SUMS = ["fires", "actions", "gas_usd", "attributed_pnl_usd"]
 
 
-def rollout_spec(config: dict[str, Any], n_episodes: int):
+def rollout_spec(config: dict[str, Any], n_episodes: int, checkpoint_steps: int = 0):
     """The job's static shapes. The EV gate is compiled in for every job and switched by the traced
     `AgentParams.ev_gate` (gating.mode), so campaigns A, B and C share one compiled batch."""
     from hbbatch.sim import RolloutSpec
@@ -45,7 +46,29 @@ def rollout_spec(config: dict[str, Any], n_episodes: int):
     warmup_steps = round(float(config["agent"].get("warmup_minutes", 0.0)) / step_minutes)
     return RolloutSpec(n_episodes=int(n_episodes), n_steps=int(config["n_steps"]),
                        gating="ev", classifier=str(config["agent"]["classifier"]),
-                       dtype=str(config["dtype"]), warmup_steps=warmup_steps)
+                       dtype=str(config["dtype"]), warmup_steps=warmup_steps, checkpoint_steps=int(checkpoint_steps))
+
+
+def checkpoint_steps(config: dict[str, Any], n_episodes: int) -> int:
+    """K of the job's checkpoints, from which its counterfactual re-runs resume (hbbatch/sim/resume.py): on
+    when rule values are computed for every episode of the job (so the checkpoints kept are the valued
+    episodes': rule_values.max_episodes bounds host memory, about 4.5 KB an episode in float32) in a world
+    of real bars. 0 otherwise: the job runs the same program as without rule values, and any re-run starts
+    at the open. Not in the parametric world: there the checkpointing program rounds the job's own LVR and
+    realised-vol sums differently from the plain one (last bits, tests/sim/test_resume.py), and a job's
+    own numbers must not depend on whether its rules are valued."""
+    from hbbatch.sim.resume import unit_steps
+
+    values = config.get("rule_values") or {}
+    if not (values.get("enabled") and values.get("resume") and n_episodes <= int(values["max_episodes"])):
+        return 0
+    if (config.get("world") or {}).get("kind", "historical") == "parametric":
+        return 0
+    return unit_steps(int(config["n_steps"]))
+
+
+# A job's checkpoints from simulate_to_files to its finish_job (same process, same output folder): popped there.
+_CHECKPOINTS: dict[str, Any] = {}
 
 
 def build_world(config: dict[str, Any]) -> Built:
@@ -61,25 +84,31 @@ def _sim_params(config: dict[str, Any], world: Built, dtype: str):
                        gating=str(config["gating"]["mode"]))._replace(world=world.params)
 
 
-def _frames(results: Iterator[Any], seed: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """(episodes, rules) frames of the rollout's SimResults, each episode row marked with the seed."""
+def _frames(results: Iterator[Any], seed: int, checkpoints: list | None = None
+            ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(episodes, rules) frames of the rollout's SimResults, each episode row marked with the seed; each
+    result's checkpoints appended to `checkpoints` where given."""
     for result in results:
         episodes = pd.DataFrame(result.episodes)
         episodes.insert(0, "seed", seed)
+        if checkpoints is not None and result.checkpoints is not None:
+            checkpoints.append(result.checkpoints)
         yield episodes, pd.DataFrame(result.rules)
 
 
 def simulate_frames(config: dict[str, Any], start: int, stop: int, batch_episodes: int | None,
-                    world: Built | None = None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """(episodes, rules) frames of episodes start .. stop - 1, one batch at a time."""
+                    world: Built | None = None, checkpoints: list | None = None
+                    ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(episodes, rules) frames of episodes start .. stop - 1, one batch at a time. With a `checkpoints` list,
+    the batches save their carry every `checkpoint_steps(config, ...)` steps (where that is not 0) into it."""
     from hbbatch.sim.rollout import simulate_batches
 
     world = build_world(config) if world is None else world
     stop = min(stop, world.n_episodes)    # a replay runs at most the windows its history holds
-    spec = rollout_spec(config, stop - start)
+    spec = rollout_spec(config, stop - start, checkpoint_steps(config, stop - start) if checkpoints is not None else 0)
     seed = int(config["seed"])
     yield from _frames(simulate_batches(spec, _sim_params(config, world, spec.dtype), seed, start, batch_episodes),
-                       seed)
+                       seed, checkpoints)
 
 
 # A warm compile of a new batch shape (tracing, lowering, the persistent cache's read: about 1 s on 2 cores)
@@ -100,14 +129,25 @@ def counterfactual_batch(n_runs: int, job_batch: int, n_steps: int) -> int:
 
 
 def simulate_counterfactuals(config: dict[str, Any], episodes: np.ndarray, rule_enabled: np.ndarray,
-                             job_episodes: int, world: Built | None = None) -> pd.DataFrame:
+                             job_episodes: int, world: Built | None = None, checkpoints=None) -> pd.DataFrame:
     """Episodes `episodes` of the job, each run with its own enabled rules (`rule_enabled`, one row of
-    RULES flags per episode), in calls that reuse the job's compiled batch where they fill it (see
-    `counterfactual_batch`; `job_episodes` the job's episode count): one row per run, in the order given."""
+    RULES flags per episode): one row per run, in the order given. With the job's `checkpoints`
+    (hbbatch.sim.rollout.Checkpoints) each run resumes from the last one before a rule it switches off first
+    fired, in lanes of the job's batch shape (hbbatch/sim/resume.py); without, each runs from the open, in
+    calls that reuse the job's compiled batch where they fill it (see `counterfactual_batch`; `job_episodes`
+    the job's episode count)."""
     from hbbatch.sim.rollout import batch_layout, simulate_episodes
 
     world = build_world(config) if world is None else world
     job_batch = batch_layout(min(job_episodes, world.n_episodes), config["scale"]["batch_episodes"])[1]
+    if checkpoints is not None:
+        from hbbatch.sim.resume import simulate_resumed
+
+        spec = rollout_spec(config, job_batch, checkpoints.steps)
+        result = simulate_resumed(spec, _sim_params(config, world, spec.dtype), checkpoints, episodes, rule_enabled)
+        # the market path is the job's own by construction (its world carry loaded, and the world never reads the
+        # agent): the job's price_start and realized_vol pair it, not the re-run's, which round differently
+        return next(_frames(iter([result]), int(config["seed"])))[0].drop(columns=list(MARKET_KEYS))
     # calls of exactly this many episodes, the last padded: one compiled shape
     spec = rollout_spec(config, counterfactual_batch(len(episodes), job_batch, int(config["n_steps"])))
     seed = int(config["seed"])
@@ -121,14 +161,20 @@ def simulate_to_files(config: dict[str, Any], out: Path, start: int, stop: int, 
     t0 = time.perf_counter()
     world = build_world(config)   # before anything is written: a history file that fails its gate stops here
     stop = min(stop, world.n_episodes)
+    checkpoints: list = []
     with Progress(label, stop - start, scale["progress"]) as progress:
         def batches():
-            for episodes, rules in simulate_frames(config, start, stop, scale["batch_episodes"], world):
+            for episodes, rules in simulate_frames(config, start, stop, scale["batch_episodes"], world, checkpoints):
                 progress.advance(len(episodes))
                 yield {EPISODES: episodes, RULES: rules}
 
         tables.write_streamed({EPISODES: out / EPISODES, RULES: out / RULES}, batches())
-    spec = asdict(rollout_spec(config, min(int(config["n_episodes"]), world.n_episodes)))
+    if checkpoints:   # for this job's rule values (finish_job)
+        from hbbatch.sim.rollout import join_checkpoints
+
+        _CHECKPOINTS[str(out)] = join_checkpoints(checkpoints)
+    n_episodes = min(int(config["n_episodes"]), world.n_episodes)
+    spec = asdict(rollout_spec(config, n_episodes, checkpoint_steps(config, stop - start)))
     return {**spec, "world": world.info}, time.perf_counter() - t0
 
 
@@ -192,7 +238,8 @@ def finish_job(out: Path, config: dict[str, Any], calibration: dict[str, Any], s
     summary = summarize_files(out, config, label)
     # a rule switched off changes the agent, not the world: every counterfactual runs in the job's world
     rule_values.add_to_job(out, config, summary, label,
-                           functools.partial(simulate_counterfactuals, world=build_world(config)))
+                           functools.partial(simulate_counterfactuals, world=build_world(config),
+                                             checkpoints=_CHECKPOINTS.pop(str(out), None)))
     job = {k: v for k, v in record.items() if k != "world_validation"}
     spec = dict(spec)
     world = spec.pop("world", None)

@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,10 +27,20 @@ from hbbatch.sim import env, history, metrics, noise, precision, price
 from hbbatch.sim.types import OWNERS, REGIMES, RolloutSpec, SimParams, SimState, StepRecord
 
 
+class Checkpoints(NamedTuple):
+    """A run's carries every `steps` steps (RolloutSpec.checkpoint_steps), host arrays: `carry` is the
+    (SimState, world carry) of episode `episodes[i]` before step j * steps at [i, j], j = 0 .. n_steps / steps - 1."""
+
+    steps: int
+    episodes: np.ndarray              # (n_episodes,) int64
+    carry: Any                        # each leaf (n_episodes, n_units, ...)
+
+
 class SimResult(NamedTuple):
     episodes: dict[str, np.ndarray]   # each (n_episodes,)
     rules: dict[str, np.ndarray]      # each (n_episodes * n_owners,)
     path: StepRecord | None           # each (n_episodes, n_steps) when spec.record_path
+    checkpoints: Checkpoints | None = None   # when spec.checkpoint_steps
 
 
 DRAW_BLOCK_STEPS = 16  # random numbers are drawn this many steps at a time (16 to 32: within 3 %)
@@ -137,6 +147,19 @@ def rollout_episode(seed: jax.Array, episode: jax.Array, params: SimParams, spec
     return finish_episode(state, world_carry, episode, params), path
 
 
+def rollout_checkpointed(seed: jax.Array, episode: jax.Array, params: SimParams, spec: RolloutSpec):
+    """`rollout_episode` in units of K = spec.checkpoint_steps steps: (metrics, None, the carry before each
+    unit, stacked). A unit is `run_steps` of K steps from the carry the unit before left (the same steps)."""
+    carry, steps = episode_start(seed, episode, params, spec), spec.checkpoint_steps
+
+    def unit(carry, first_step):
+        return run_steps(*carry, first_step, steps, episode, params, spec)[0], carry
+
+    firsts = jnp.arange(spec.n_steps // steps, dtype=jnp.int32) * steps
+    (state, world_carry), checkpoints = jax.lax.scan(unit, carry, firsts)
+    return finish_episode(state, world_carry, episode, params), None, checkpoints
+
+
 CHUNK_EPISODES = 1024  # CPU: episodes advanced together; a chunk and its blocks of moves stay in L2 (2,048: -15-25 %)
 ACCELERATOR_CHUNK_EPISODES = 1 << 20  # GPU/TPU: one wide vmap per device (thousands of lanes), chunked only beyond this
 BATCH_EPISODES = jax_setup.BATCH_EPISODES  # episodes per call when streaming (`simulate_batches`)
@@ -161,34 +184,44 @@ def _layout(n_episodes: int) -> tuple[int, int, int]:
     return n_devices, n_chunks, -(-per_device // n_chunks)  # equal chunks: padding below one episode per chunk
 
 
-@functools.lru_cache(maxsize=32)
-def compiled_batch(spec: RolloutSpec):
-    """The jitted batch for a spec: (seed words, episode indices, rule masks, params) -> per-episode metrics
-    (and path). Each episode carries its own `AgentParams.rule_enabled` row (counterfactual runs switch a
-    rule off in some episodes only: one call, one compile, for any mix).
+def lane_program(per_lane: Callable, n_lanes: int):
+    """`per_lane(shared, lane)` over n_lanes lanes (padded up: `_layout`): (the function of (shared, lanes),
+    the lanes' sharding, padded lanes). `lanes` is a pytree whose leaves have the lane axis first; `shared`
+    is the same for every lane. Lanes are vmapped in chunks that `lax.map` walks through one after another
+    (on a CPU a chunk's whole state stays in cache; at 100k episodes one flat vmap is memory-bound and 3x
+    slower; on an accelerator a device's lanes are one chunk), and the chunks are split over devices with
+    `shard_map`."""
+    n_devices, n_chunks, chunk = _layout(n_lanes)
+    per_chunk = jax.vmap(per_lane, in_axes=(None, 0))
 
-    Episodes are vmapped in chunks that `lax.map` walks through one after another (on a CPU a chunk's
-    whole state stays in cache; at 100k episodes one flat vmap is memory-bound and 3x slower; on an
-    accelerator a device's episodes are one chunk), and the chunks are split over devices with `shard_map`.
-    """
-    n_devices, n_chunks, chunk = _layout(spec.n_episodes)
-
-    def episode(seed, index, rule_enabled, params):
-        params = params._replace(agent=params.agent._replace(rule_enabled=rule_enabled))
-        return rollout_episode(seed, index, params, spec)
-
-    per_chunk = jax.vmap(episode, in_axes=(None, 0, 0, None))
-
-    def per_device(seed, episodes, rule_enabled, params):
-        blocks = (episodes.reshape(n_chunks, chunk), rule_enabled.reshape((n_chunks, chunk) + rule_enabled.shape[1:]))
-        out = jax.lax.map(lambda block: per_chunk(seed, *block, params), blocks)
+    def per_device(shared, lanes):
+        blocks = jax.tree.map(lambda x: x.reshape((n_chunks, chunk) + x.shape[1:]), lanes)
+        out = jax.lax.map(lambda block: per_chunk(shared, block), blocks)
         return jax.tree.map(lambda x: x.reshape((n_chunks * chunk,) + x.shape[2:]), out)
 
     mesh = jax.sharding.Mesh(np.array(jax.local_devices()[:n_devices]), ("episodes",))
-    by_episode = PartitionSpec("episodes")
-    sharded = jax.shard_map(per_device, mesh=mesh, in_specs=(PartitionSpec(), by_episode, by_episode, PartitionSpec()),
-                            out_specs=by_episode, check_vma=False)
-    return jax.jit(sharded), NamedSharding(mesh, by_episode), n_devices * n_chunks * chunk
+    by_lane = PartitionSpec("episodes")
+    sharded = jax.shard_map(per_device, mesh=mesh, in_specs=(PartitionSpec(), by_lane), out_specs=by_lane,
+                            check_vma=False)
+    return sharded, NamedSharding(mesh, by_lane), n_devices * n_chunks * chunk
+
+
+@functools.lru_cache(maxsize=32)
+def compiled_batch(spec: RolloutSpec):
+    """The jitted batch for a spec: (seed words, episode indices, rule masks, params) -> per-episode metrics
+    (and path; and the checkpoints where spec.checkpoint_steps). Each episode carries its own
+    `AgentParams.rule_enabled` row (counterfactual runs switch a rule off in some episodes only: one call, one
+    compile, for any mix). Episodes are the lanes of `lane_program`."""
+    rollout = rollout_checkpointed if spec.checkpoint_steps else rollout_episode
+
+    def episode(shared, lane):
+        (seed, params), (index, rule_enabled) = shared, lane
+        params = params._replace(agent=params.agent._replace(rule_enabled=rule_enabled))
+        return rollout(seed, index, params, spec)
+
+    program, sharding, padded = lane_program(episode, spec.n_episodes)
+    return jax.jit(lambda seed, episodes, rule_enabled, params: program((seed, params), (episodes, rule_enabled))), \
+        sharding, padded
 
 
 def cast_params(params: SimParams, dtype: str) -> SimParams:
@@ -252,11 +285,18 @@ def simulate(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: in
              rule_enabled=None) -> SimResult:
     """Run a batch and return host tables: one row per episode, one row per (episode, owner).
     `episodes` and `rule_enabled` as in `run`."""
-    out, path = run(spec, params, seed, episode_offset, episodes, rule_enabled)
-    out = jax.device_get(out)
+    out, path, *carry = run(spec, params, seed, episode_offset, episodes, rule_enabled)
     n = spec.n_episodes
     index = (np.arange(episode_offset, episode_offset + n, dtype=np.int64) if episodes is None
              else np.asarray(episodes).reshape(-1).astype(np.int64))
+    checkpoints = Checkpoints(spec.checkpoint_steps, index, jax.device_get(carry[0])) if carry else None
+    return SimResult(*tables(jax.device_get(out), index), path=jax.device_get(path) if spec.record_path else None,
+                     checkpoints=checkpoints)
+
+
+def tables(out: dict[str, np.ndarray], index: np.ndarray) -> tuple[dict, dict]:
+    """(episodes, rules) host tables of a batch's metrics `out` for the episodes `index`."""
+    n = len(index)
     episodes = {"episode": index,
                 "regime": np.asarray(REGIMES, dtype=object)[np.asarray(out["regime"])]}
     for key, value in out.items():
@@ -275,14 +315,22 @@ def simulate(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: in
         "gas_usd": np.asarray(out["rule_gas_usd"]).reshape(-1),
         "attributed_pnl_usd": np.asarray(out["rule_pnl_usd"]).reshape(-1),
     }
-    return SimResult(episodes=episodes, rules=rules, path=jax.device_get(path) if spec.record_path else None)
+    return episodes, rules
+
+
+def join_checkpoints(parts: list[Checkpoints]) -> Checkpoints:
+    """Batches' checkpoints as one."""
+    return Checkpoints(parts[0].steps, np.concatenate([p.episodes for p in parts]),
+                       jax.tree.map(lambda *x: np.concatenate(x), *[p.carry for p in parts]))
 
 
 def _head(result: SimResult, n: int) -> SimResult:
-    n_owners = len(OWNERS)
+    n_owners, saved = len(OWNERS), result.checkpoints
     return SimResult(episodes={k: v[:n] for k, v in result.episodes.items()},
                      rules={k: v[: n * n_owners] for k, v in result.rules.items()},
-                     path=None if result.path is None else jax.tree.map(lambda x: x[:n], result.path))
+                     path=None if result.path is None else jax.tree.map(lambda x: x[:n], result.path),
+                     checkpoints=None if saved is None else saved._replace(
+                         episodes=saved.episodes[:n], carry=jax.tree.map(lambda x: x[:n], saved.carry)))
 
 
 def batch_layout(n_episodes: int, batch_episodes: int | None = None) -> tuple[int, int]:

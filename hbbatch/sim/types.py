@@ -34,6 +34,8 @@ class RolloutSpec:
     dtype: str = "float32"
     record_path: bool = False     # also return per-step price and band (tests, replay): memory O(N*T)
     warmup_steps: int = 0         # steps of the world folded into the policy's memory before the open
+    checkpoint_steps: int = 0     # K > 0: also return each episode's carry (state, world) at steps 0, K, 2K, ...
+    #                               (resumed counterfactual re-runs: hbbatch.sim.rollout.simulate_resumed); 0: none
 
     def __post_init__(self) -> None:
         for name, allowed in (("gating", GATINGS), ("classifier", CLASSIFIERS), ("dtype", DTYPES)):
@@ -42,6 +44,10 @@ class RolloutSpec:
         if self.n_episodes < 1 or self.n_steps < 2:
             raise ValueError(f"RolloutSpec: n_episodes={self.n_episodes}, n_steps={self.n_steps}: "
                              "need n_episodes >= 1 and n_steps >= 2")
+        if self.checkpoint_steps and (self.checkpoint_steps < 0 or self.n_steps % self.checkpoint_steps
+                                      or self.record_path):
+            raise ValueError(f"RolloutSpec.checkpoint_steps={self.checkpoint_steps}: must divide n_steps="
+                             f"{self.n_steps}, without record_path")
 
 
 class MarketParams(NamedTuple):

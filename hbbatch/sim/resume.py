@@ -1,0 +1,159 @@
+"""Counterfactual re-runs resumed from a factual run's checkpoints, packed into the lanes of one batch shape.
+
+An episode run again with rules switched off is the factual episode step for step until one of those rules
+first fires (`hbbatch.campaign.rule_values.counterfactual_runs` says why). So the re-run need not start at the
+open: it resumes from the factual carry (state and world) at the last checkpoint before that step (the factual
+run saves one every K steps: `RolloutSpec.checkpoint_steps`), skipping the warm-up and the steps before it.
+Each re-run is then a segment of whole K-step units, from its checkpoint to the episode's end.
+
+Segments are packed into lanes, longest first, each into the lane with least work so far; a lane runs its
+segments back to back, loading the next one's checkpoint at a unit boundary. The lanes go through calls of
+`call_units` units of one compiled program (a lane's carry passes from one call to the next), and a
+segment's metrics are those at the end of its last unit. Every lane works in every unit: lanes that have run
+out of segments reload a checkpoint and their results are dropped.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hbbatch import trace_cache
+from hbbatch.sim import precision, rollout
+from hbbatch.sim.types import N_RULES, RolloutSpec, SimParams
+
+
+CHECKPOINT_UNITS = 10   # units an episode is cut into: a re-run runs about 61 % of the steps at 10 (three-way)
+
+
+def unit_steps(n_steps: int, units: int = CHECKPOINT_UNITS) -> int:
+    """K for episodes of n_steps: a whole number of the rollout's draw blocks that divides n_steps into as
+    close to `units` units as there are (at least 2); 0 where none does."""
+    block = rollout.DRAW_BLOCK_STEPS
+    counts = [n for n in range(2, n_steps // block + 1) if n_steps % n == 0 and (n_steps // n) % block == 0]
+    return n_steps // min(counts, key=lambda n: (abs(n - units), n)) if counts else 0
+
+
+class Units(NamedTuple):
+    """A lane's inputs, one row per unit: whether it starts a segment (load the checkpoint), the checkpoint,
+    and the segment's episode index and enabled rules."""
+
+    load: jax.Array           # bool
+    checkpoint: tuple         # (SimState, world carry)
+    episode: jax.Array        # uint32
+    rule_enabled: jax.Array   # (n_rules,) bool
+
+
+def start_units(checkpoints: rollout.Checkpoints, rows: np.ndarray, rule_enabled: np.ndarray,
+                own: np.ndarray) -> np.ndarray:
+    """Each run's first unit: the last checkpoint before which none of the rules it switches off (enabled in
+    the factual run, `own`, and not in its `rule_enabled` row) had fired. `rows` index checkpoints.episodes."""
+    if (rule_enabled & ~own).any():
+        raise ValueError("a resumed run can only switch rules off: the factual run's checkpoints are not its "
+                         "steps where it enables a rule the factual run had off")
+    fires = checkpoints.carry[0].totals.rule_fires[rows][:, :, 1:1 + N_RULES]   # owners: initial, then rules
+    switched_off = own[None, :] & ~rule_enabled
+    quiet = ~((fires > 0) & switched_off[:, None, :]).any(axis=2)   # (runs, units): no fire before the unit
+    return quiet.sum(axis=1) - 1   # fires only grow, and none is counted before the open (unit 0)
+
+
+def pack(lengths: np.ndarray, n_lanes: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(lane, first unit in the lane) of each segment, and the most units a lane runs: longest first, each to
+    the lane with least work so far (within one segment of the best packing)."""
+    lane, offset = np.zeros(len(lengths), np.int64), np.zeros(len(lengths), np.int64)
+    loads = [(0, index) for index in range(n_lanes)]
+    for run in np.argsort(-lengths, kind="stable"):
+        work, index = heapq.heappop(loads)
+        lane[run], offset[run] = index, work
+        heapq.heappush(loads, (work + int(lengths[run]), index))
+    return lane, offset, max(work for work, _ in loads)
+
+
+@functools.lru_cache(maxsize=8)
+def compiled_resume(spec: RolloutSpec):
+    """The jitted re-run program of a spec (spec.n_episodes lanes of units of spec.checkpoint_steps steps):
+    (params, (carry, units)) -> (each lane's carry after its units, the metrics at the end of every unit)."""
+    steps = spec.checkpoint_steps
+
+    def lane(params, lane):
+        def unit(carry, inputs):
+            carry = jax.tree.map(lambda saved, own: jnp.where(inputs.load, saved, own), inputs.checkpoint, carry)
+            agent = params.agent._replace(rule_enabled=inputs.rule_enabled)
+            state, world_carry = carry
+            after, _ = rollout.run_steps(state, world_carry, state.t, steps, inputs.episode,
+                                         params._replace(agent=agent), spec)
+            return after, rollout.finish_episode(*after, inputs.episode, params._replace(agent=agent))
+
+        return jax.lax.scan(unit, *lane)
+
+    program, sharding, padded = rollout.lane_program(lane, spec.n_episodes)
+    return jax.jit(program), sharding, padded
+
+
+def resumed_metrics(spec: RolloutSpec, params: SimParams, checkpoints: rollout.Checkpoints, episodes,
+                    rule_enabled, call_units: int | None = None, from_open: bool = False) -> dict[str, np.ndarray]:
+    """The metrics of `episodes` (indices into the factual run's, any order) each run with its own enabled
+    rules (`rule_enabled`, (len(episodes), n_rules) bool, only switching rules off), resumed from the factual
+    run's `checkpoints` (params: the factual run's). Calls hold spec.n_episodes lanes of `call_units` units
+    (default: half an episode's, rounded up); spec.checkpoint_steps must be the checkpoints' steps. `from_open`
+    starts every run at checkpoint 0 (the whole episode after its warm-up: a check of the resumed ones)."""
+    episodes = np.asarray(episodes, np.int64).reshape(-1)
+    masks = np.asarray(rule_enabled, bool).reshape(len(episodes), N_RULES)
+    own = np.asarray(params.agent.rule_enabled, bool)
+    n_units = spec.n_steps // checkpoints.steps
+    if spec.checkpoint_steps != checkpoints.steps or jax.tree.leaves(checkpoints.carry)[0].shape[1] != n_units:
+        raise ValueError(f"checkpoints every {checkpoints.steps} steps for a spec of {spec.checkpoint_steps}")
+    position = {int(e): i for i, e in enumerate(checkpoints.episodes)}
+    if any(int(e) not in position for e in episodes):
+        raise ValueError("resumed runs of episodes the checkpoints do not hold")
+    rows = np.asarray([position[int(e)] for e in episodes], np.int64)
+    first = np.zeros(len(rows), np.int64) if from_open else start_units(checkpoints, rows, masks, own)
+    lengths = n_units - first
+    call_units = int(call_units or -(-n_units // 2))
+    fn, sharding, n_lanes = compiled_resume(spec)
+    lane, offset, most = pack(lengths, n_lanes)
+    total = max(-(-most // call_units), 1) * call_units
+    # unit-level plan: padding units reload checkpoint 0 of the first row and their metrics are dropped
+    load, row, unit = np.ones((n_lanes, total), bool), np.zeros((n_lanes, total), np.int64), \
+        np.zeros((n_lanes, total), np.int64)
+    episode = np.full((n_lanes, total), checkpoints.episodes[0], np.uint32)
+    enabled = np.broadcast_to(own, (n_lanes, total, N_RULES)).copy()
+    run_of_unit = np.repeat(np.arange(len(episodes)), lengths)
+    within = np.arange(len(run_of_unit)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    at = (lane[run_of_unit], offset[run_of_unit] + within)
+    load[at], row[at], unit[at] = within == 0, rows[run_of_unit], first[run_of_unit] + within
+    episode[at], enabled[at] = episodes[run_of_unit], masks[run_of_unit]
+    end_lane, end_unit = lane, offset + lengths - 1
+    out: dict[str, np.ndarray] = {}
+    with precision.scope():
+        params = rollout.cast_params(params, spec.dtype)
+        carry = None
+        for call in range(total // call_units):
+            part = slice(call * call_units, (call + 1) * call_units)
+            saved = jax.tree.map(lambda x: x[row[:, part], unit[:, part]], checkpoints.carry)
+            units = Units(load=load[:, part], checkpoint=saved, episode=episode[:, part],
+                          rule_enabled=enabled[:, part])
+            if carry is None:   # loaded at the first unit of every lane
+                carry = jax.tree.map(lambda x: x[:, 0], saved)
+            lanes = jax.device_put((carry, units), sharding)
+            carry, metrics = trace_cache.call(fn, repr((spec, "resume")), params, lanes)
+            metrics = jax.device_get(metrics)
+            done = (end_unit >= part.start) & (end_unit < part.stop)
+            for key, value in metrics.items():
+                if key not in out:
+                    out[key] = np.zeros((len(episodes),) + value.shape[2:], value.dtype)
+                out[key][done] = value[end_lane[done], end_unit[done] - part.start]
+    return out
+
+
+def simulate_resumed(spec: RolloutSpec, params: SimParams, checkpoints: rollout.Checkpoints, episodes,
+                     rule_enabled, call_units: int | None = None, from_open: bool = False) -> rollout.SimResult:
+    """`resumed_metrics` as `rollout.simulate`'s host tables, rows in the order given."""
+    episodes = np.asarray(episodes, np.int64).reshape(-1)
+    out = resumed_metrics(spec, params, checkpoints, episodes, rule_enabled, call_units, from_open)
+    return rollout.SimResult(*rollout.tables(out, episodes), path=None)
