@@ -123,10 +123,11 @@ def _entry(jitted: Callable, static_key: str, leaves: list, treedef, folder: Pat
     return _loaded[key]
 
 
-def evict(folder: Path, keep: int) -> None:
-    """Remove all but the `keep` most recently used programs of the folder (by file time: hits refresh it)."""
+def evict(folder: Path, keep: int, pattern: str = "*.pkl") -> None:
+    """Remove all but the `keep` most recently used entries (files matching `pattern`, programs by default)
+    of the folder (by file time: hits refresh it)."""
     entries = []
-    for path in folder.glob("*.pkl"):
+    for path in folder.glob(pattern):
         try:
             entries.append((path.stat().st_mtime_ns, path))
         except OSError:   # removed meanwhile by another process

@@ -4,9 +4,7 @@ classifier quality, pairing, and the detail below. Laid out to fit a 1,280-px wi
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import math
 import re
@@ -67,12 +65,6 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], classes: Seque
 
 def _pct(x: Any, digits: int = 1) -> str:
     return "–" if x is None or not isinstance(x, (int, float)) or not math.isfinite(x) else f"{100 * x:.{digits}f} %"
-
-
-def _png(fig: Any) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    return f"<img alt='figure' src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}'>"
 
 
 def _wrap(label: str, width: int = 14) -> str:
@@ -166,41 +158,66 @@ def _world_tables(variants: pd.DataFrame, comparison: pd.DataFrame, baseline: st
     return "\n".join(out)
 
 
-def _figures(episodes: Mapping[str, Mapping[str, pd.DataFrame]], comparison: pd.DataFrame,
-             variants: pd.DataFrame, baseline: str | None) -> list[tuple[str, str]]:
+def _draw_regime_boxes(spec: Mapping[str, Any]) -> Any:
     from matplotlib.figure import Figure   # no pyplot: no global state, no display backend
 
+    fig = Figure(figsize=(11, 3.6))
+    axes = fig.subplots(1, len(spec["regimes"]), sharey=True)
+    for ax, regime, data in zip(axes, spec["regimes"], spec["data"]):
+        ax.boxplot([d if len(d) else [math.nan] for d in data], showfliers=False)
+        ax.set_xticks(range(1, len(spec["labels"]) + 1), [_wrap(v) for v in spec["labels"]], fontsize=8)
+        ax.set_title(regime, fontsize=10)
+        ax.axhline(0, color="#999", lw=0.8)
+    axes[0].set_ylabel("Net PnL [USD/week]")
+    return fig
+
+
+def _draw_intervals(spec: Mapping[str, Any]) -> Any:
+    """Points with their interval, one row each, and the zero line (paired gains, rule values)."""
+    from matplotlib.figure import Figure
+
+    mean, low, high = spec["mean"], spec["low"], spec["high"]
+    fig = Figure(figsize=(11, 0.32 * len(mean) + 1.2))
+    ax = fig.subplots()
+    y = list(range(len(mean)))[::-1]
+    ax.errorbar(mean, y, xerr=[mean - low, high - mean], fmt="o", color=spec["color"], capsize=3)
+    ax.axvline(0, color="#b3261e", lw=1)
+    ax.set_yticks(y, spec["names"], fontsize=8)
+    ax.set_xlabel(spec["xlabel"])
+    return fig
+
+
+def _png_of(name: str, spec: Mapping[str, Any], draw: Any) -> str:
+    """The figure's <img>, drawn by `draw(spec)` or read back for the same spec (hbbatch.report.figures)."""
+    from hbbatch.report.figures import drawn
+
+    return drawn(name, spec, draw, (__file__,))
+
+
+def _figures(episodes: Mapping[str, Mapping[str, pd.DataFrame]], comparison: pd.DataFrame,
+             variants: pd.DataFrame, baseline: str | None) -> list[tuple[str, str]]:
     figures = []
     for world, frames in episodes.items():
         labels = list(frames)
         weeks = dict(zip(variants.loc[variants["world"] == world, "variant"],
                          variants.loc[variants["world"] == world, "weeks_per_episode"])) \
             if "weeks_per_episode" in variants.columns else {}
-        fig = Figure(figsize=(11, 3.6))
-        axes = fig.subplots(1, len(REGIMES), sharey=True)
-        for ax, regime in zip(axes, REGIMES):
-            data = [(frames[v].loc[frames[v]["regime"] == regime, "net_pnl_usd"] / weeks.get(v, 1.0)).to_numpy()
-                    for v in labels]
-            ax.boxplot([d if len(d) else [math.nan] for d in data], showfliers=False)
-            ax.set_xticks(range(1, len(labels) + 1), [_wrap(v) for v in labels], fontsize=8)
-            ax.set_title(regime, fontsize=10)
-            ax.axhline(0, color="#999", lw=0.8)
-        axes[0].set_ylabel("Net PnL [USD/week]")
-        figures.append((f"Net PnL per episode by regime in {world} (box: quartiles, whiskers 1.5 IQR)", _png(fig)))
+        data = [[(frames[v].loc[frames[v]["regime"] == regime, "net_pnl_usd"] / weeks.get(v, 1.0)).to_numpy()
+                 for v in labels] for regime in REGIMES]
+        spec = {"regimes": list(REGIMES), "labels": labels, "data": data}
+        figures.append((f"Net PnL per episode by regime in {world} (box: quartiles, whiskers 1.5 IQR)",
+                        _png_of("regime_boxes", spec, _draw_regime_boxes)))
     rows = comparison[(comparison["metric"] == "net_pnl_usd") & (comparison["baseline"] == baseline)] \
         if not comparison.empty else comparison
     if not rows.empty:
         weeks = {(r.world, r.variant): float(r.weeks_per_episode) for r in variants.itertuples()}
         scale = [weeks.get((r.world, r.variant), 1.0) for r in rows.itertuples()]
         mean, low, high = (rows[c].to_numpy() / scale for c in ("mean_diff", "boot_low", "boot_high"))
-        fig = Figure(figsize=(11, 0.32 * len(rows) + 1.2))
-        ax = fig.subplots()
-        y = list(range(len(rows)))[::-1]
-        ax.errorbar(mean, y, xerr=[mean - low, high - mean], fmt="o", color="#1f5fa8", capsize=3)
-        ax.axvline(0, color="#b3261e", lw=1)
-        ax.set_yticks(y, [f"{r.pair} | {r.world} | {r.regime}" for r in rows.itertuples()], fontsize=8)
-        ax.set_xlabel(f"Paired gain in net PnL over {baseline} [USD/week] (bootstrap CI)")
-        figures.append((f"Paired gains over {baseline}, per world and regime", _png(fig)))
+        spec = {"mean": mean, "low": low, "high": high, "color": "#1f5fa8",
+                "names": [f"{r.pair} | {r.world} | {r.regime}" for r in rows.itertuples()],
+                "xlabel": f"Paired gain in net PnL over {baseline} [USD/week] (bootstrap CI)"}
+        figures.append((f"Paired gains over {baseline}, per world and regime",
+                        _png_of("intervals", spec, _draw_intervals)))
     return figures
 
 
@@ -223,19 +240,11 @@ def _rule_dashboard(rule_values: pd.DataFrame | None) -> str:
     overall = frame[(frame["regime"] == "all") & (frame["metric"] == "net_pnl_usd")]
     plot = ""
     if len(overall):
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(11, 0.32 * len(overall) + 1.2))
-        ax = fig.subplots()
-        y = list(range(len(overall)))[::-1]
-        v = overall["value_usd"].to_numpy()
-        ax.errorbar(v, y, xerr=[v - overall["low"].to_numpy(), overall["high"].to_numpy() - v], fmt="o",
-                    color="#16794b", capsize=3)
-        ax.axvline(0, color="#b3261e", lw=1)
         names = [f"{r.variant} | {r.rule}" + (f" | {r.world}" if has_world else "") for r in overall.itertuples()]
-        ax.set_yticks(y, names, fontsize=8)
-        ax.set_xlabel("Value of the rule: net PnL with it minus without it [USD/episode] (paired CI)")
-        plot = _png(fig)
+        spec = {"mean": overall["value_usd"].to_numpy(), "low": overall["low"].to_numpy(),
+                "high": overall["high"].to_numpy(), "color": "#16794b", "names": names,
+                "xlabel": "Value of the rule: net PnL with it minus without it [USD/episode] (paired CI)"}
+        plot = _png_of("intervals", spec, _draw_intervals)
     return table + plot
 
 
