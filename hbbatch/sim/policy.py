@@ -117,12 +117,11 @@ def propose(tick: jax.Array, position: Position, memory: Memory, regime_estimate
     # computed once: read through selects, the triggers were recomputed in each of the ~11 kernels that use the
     # rule (+23 % of the step's operations); an argmax computed them once but as a scalar loop (see once.py)
     rule, any_trigger = once.first_true(tuple(trigger & params.rule_enabled[i] for i, trigger in enumerate(triggers)))
-    new_width = jnp.select(
-        [rule == _WIDEN, rule == _NARROW],
-        [jnp.maximum(jnp.minimum(width * params.widen_factor, params.max_width_ticks), base),
-         jnp.maximum(width / params.widen_factor, base)],
-        jnp.maximum(base, width),   # a recenter keeps the width (at least the regime's)
-    )
+    # by selects, not jnp.select (an argmax over the stacked conditions: a scalar loop, see once.py)
+    new_width = jnp.where(rule == _WIDEN, jnp.maximum(jnp.minimum(width * params.widen_factor, params.max_width_ticks),
+                                                      base),
+                          jnp.where(rule == _NARROW, jnp.maximum(width / params.widen_factor, base),
+                                    jnp.maximum(base, width)))   # a recenter keeps the width (at least the regime's)
     skew = jnp.where(rule == _TREND_RULE, params.trend_shift_fraction * 0.5 * new_width, 0.0)
     new_lower, new_upper = snap_band(tick + skew, new_width, tick_spacing)
     # Single-sided re-entry: the band sits beside the price on the side the held token can fund alone
@@ -236,7 +235,7 @@ def act(observation: Observation, memory: Memory, params: AgentParams, gating: s
     else:
         gate_open = jnp.ones((), bool)
     asked = proposal.fired & (memory.steps_since_action >= params.cooldown_steps)
-    intent = jnp.select([proposal.rule == _WIDEN, proposal.rule == _NARROW], [_WIDEN_KIND, _NARROW_KIND], _RECENTER)
+    intent = jnp.where(proposal.rule == _WIDEN, _WIDEN_KIND, jnp.where(proposal.rule == _NARROW, _NARROW_KIND, _RECENTER))
     kind = jnp.where(asked & gate_open, intent, _HOLD).astype(jnp.int32)
     return Action(kind=kind, rule=proposal.rule, asked=asked, position=target, swap_cost_usd=swap_cost,
                   regime_estimate=regime_estimate)
