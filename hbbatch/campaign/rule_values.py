@@ -5,7 +5,8 @@ without it see the same market path, so their difference in net PnL (and in PnL 
 rule's value in that episode. Only the episodes in which the rule fired are run again: in the others
 nothing changes without it (`counterfactual_runs` says why), so their episodes without the rule are the
 job's own. Rules are traced flags (`AgentParams.rule_enabled`), one row per episode, so the re-runs of all
-rules of a job go in one list through the job's compiled batch. A rule is "bad" when its value's upper bound (the
+rules of a job go in one list through the job's compiled batch (or, with `rule_values.resume`, resume
+from the job's own checkpoints: hbbatch/sim/resume.py). A rule is "bad" when its value's upper bound (the
 bootstrap interval's) is below zero: switching it off would have earned more. Holding-period
 attribution (`attributed_pnl_usd` in rules.parquet) stays as a diagnostic under that name: it credits
 a rule with the PnL of the position it set until the next action, which says nothing about what

@@ -172,6 +172,7 @@ def simulate_to_files(config: dict[str, Any], out: Path, start: int, stop: int, 
     if checkpoints:   # for this job's rule values (finish_job)
         from hbbatch.sim.rollout import join_checkpoints
 
+        _CHECKPOINTS.clear()   # at most one job's: a shard's, never finished here, is dropped by the next job
         _CHECKPOINTS[str(out)] = join_checkpoints(checkpoints)
     n_episodes = min(int(config["n_episodes"]), world.n_episodes)
     spec = asdict(rollout_spec(config, n_episodes, checkpoint_steps(config, stop - start)))

@@ -11,6 +11,11 @@ segments back to back, loading the next one's checkpoint at a unit boundary. The
 `call_units` units of one compiled program (a lane's carry passes from one call to the next), and a
 segment's metrics are those at the end of its last unit. Every lane works in every unit: lanes that have run
 out of segments reload a checkpoint and their results are dropped.
+
+Exact in what it runs, not in its floats: every count and regime of a re-run equals a re-run from the open,
+but XLA compiles this program differently from the rollout's and rounds floats differently (from the first
+unit on), so money differs in the last bits, which float32 can grow to cents (docs/agent.md, "What each
+rule is worth"; tests/sim/test_resume.py). Where segments are packed changes no bit.
 """
 
 from __future__ import annotations
