@@ -47,15 +47,18 @@ def computed_once(values: tuple[jax.Array, ...], widths: tuple[int, ...]) -> tup
     if shifts[-1] + widths[-1] > 31:
         raise ValueError(f"computed_once: {shifts[-1] + widths[-1]} bits do not fit an int32")
     packed = stored(sum(value.astype(jnp.int32) << shift for value, shift in zip(values, shifts)))
-    return tuple(((packed >> shift) & ((1 << width) - 1)).astype(value.dtype)
+    # each reader unpacks what it reads: a flag by one `and` and a compare, a field at bit 0 by one `and`
+    return tuple((packed & (1 << shift)) != 0 if value.dtype == jnp.bool_ else
+                 ((packed if shift == 0 else packed >> shift) & ((1 << width) - 1)).astype(value.dtype)
                  for value, shift, width in zip(values, shifts, widths))
 
 
 def first_true(flags: tuple[jax.Array, ...]) -> tuple[jax.Array, jax.Array]:
     """(index of the first true flag, 0 when none, as int32; whether any is true), as `argmax` and `any` of
     the stacked flags, computed once per step whatever reads them (at most 31 flags)."""
-    if len(flags) > 31:
-        raise ValueError(f"first_true: {len(flags)} flags do not fit an int32")
-    bits = stored(sum(flag.astype(jnp.int32) << i for i, flag in enumerate(flags)))
+    if len(flags) > 25:
+        raise ValueError(f"first_true: {len(flags)} flags do not fit an int32 with their index")
+    bits = sum(flag.astype(jnp.int32) << i for i, flag in enumerate(flags))
     lowest = bits & -bits                                       # the lowest set bit alone (0 when none)
-    return jnp.maximum(31 - lax.clz(lowest), 0), bits != 0     # clz(0) = 32: index 0 when none, as argmax
+    index = jnp.maximum(31 - lax.clz(lowest), 0)               # clz(0) = 32: index 0 when none, as argmax
+    return computed_once((index, bits != 0), (5, 1))            # readers unpack, not find the bit again

@@ -35,15 +35,8 @@ class RailOutcome(NamedTuple):
     tripped: jax.Array         # () bool: the emergency stop refused it (gas cap of the window)
     drawdown_exit: jax.Array   # () bool: the drawdown rail closes the position
     manual_exit: jax.Array     # () bool: the manual override closes the position
-
-    @property
-    def exit(self) -> jax.Array:
-        return self.drawdown_exit | self.manual_exit
-
-    @property
-    def acted(self) -> jax.Array:
-        """A gas-paying action happens this step."""
-        return self.rebalance | self.exit
+    exit: jax.Array            # () bool: either rail closes it (drawdown_exit | manual_exit)
+    acted: jax.Array           # () bool: a gas-paying action happens this step (rebalance | exit)
 
 
 def initial_state(capital_usd: jax.Array) -> RailState:
@@ -77,13 +70,14 @@ def apply(action: Action, observation: Observation, rail_state: RailState,
     rebalance = wanted & within_cap
     kind = jnp.where(exit_now, _EXIT, jnp.where(rebalance, action.kind, _HOLD)).astype(jnp.int32)
     # the end of a long chain (the policy's EV gate, then these rails) that a dozen kernels of the step read
-    kind, considered, rebalance, tripped, drawdown_exit, manual_exit = once.computed_once(
-        (kind, action.asked & free, rebalance, wanted & ~within_cap, drawdown_exit, manual_exit), (3, 1, 1, 1, 1, 1))
-    exit_now = drawdown_exit | manual_exit
+    # (exit and acted packed too: each reader then unpacks one bit instead of combining three)
+    kind, considered, rebalance, tripped, drawdown_exit, manual_exit, exit_now, acted = once.computed_once(
+        (kind, action.asked & free, rebalance, wanted & ~within_cap, drawdown_exit, manual_exit, exit_now,
+         rebalance | exit_now), (3, 1, 1, 1, 1, 1, 1, 1))
     position = jax.tree.map(lambda new, old: jnp.where(rebalance, new, old), action.position, obs.position)
     position = position._replace(liquidity=jnp.where(exit_now, 0.0, position.liquidity))
     outcome = RailOutcome(considered=considered, rebalance=rebalance, tripped=tripped,
-                          drawdown_exit=drawdown_exit, manual_exit=manual_exit)
+                          drawdown_exit=drawdown_exit, manual_exit=manual_exit, exit=exit_now, acted=acted)
     return action._replace(kind=kind, position=position), outcome
 
 
