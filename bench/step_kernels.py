@@ -9,6 +9,9 @@ It compiles the batch as `rollout.run` would, reads `compile().as_text()`, maps 
 innermost source line through the module's stack frames, and prints, for each loop body (the agent's loop is
 the one with the most kernels): the kernels, the operations in them (per element of a kernel's output, e.g.
 one episode-step), the array inputs they read, and the source lines whose operations appear in the most kernels.
+It also lists the kernels XLA's CPU backend is likely to emit as scalar code: a reduction over a short axis
+(`argmax`, `any`, `jnp.select` in a step), an output whose innermost axis is short (an (episodes, 1) array: the
+vectorised loop runs over one element) and an output laid out transposed (it is copied back afterwards).
 """
 
 from __future__ import annotations
@@ -89,6 +92,24 @@ class Module:
                 out.append((op, self.source(instruction)))
         return out
 
+    def suspects(self, body: str) -> list[str]:
+        """Kernels of a loop body likely to run as scalar code, each with the reason."""
+        out = []
+        for name, shape, _, ops in self.kernels(body):
+            reasons = [f"a reduction ({where})" for op, where in ops if op == "reduce"]
+            dims = re.match(r"\(?\w+\[([\d,]*)\](?:\{([\d,]*)\})?", shape)
+            if dims and dims.group(1) and "," in dims.group(1):
+                sizes = [int(d) for d in dims.group(1).split(",")]
+                layout = [int(d) for d in dims.group(2).split(",")] if dims.group(2) else None
+                minor = sizes[layout[0]] if layout else sizes[-1]
+                if minor < 16:
+                    reasons.append(f"innermost axis of {minor}")
+                if layout and layout != sorted(layout, reverse=True):
+                    reasons.append("transposed layout")
+            if reasons:
+                out.append(f"{name} {shape[:24]}: " + "; ".join(dict.fromkeys(reasons)))
+        return out
+
     def kernels(self, body: str):
         """(name, output shape, inputs, operations) of each kernel of a loop body."""
         for instruction in self.computations[body]:
@@ -128,6 +149,8 @@ def main(argv=None) -> int:
                 by_line[where][1] += 1
         for where, (names, n) in sorted(by_line.items(), key=lambda kv: -len(kv[1][0]))[:args.lines]:
             print(f"  {n:4d} operations in {len(names):3d} kernels  {where}")
+        for line in module.suspects(body):
+            print(f"  scalar-code suspect: {line}")
     if args.kernels and summaries:
         _, body, kernels = max(summaries)
         print(f"\nkernels of {body} (operations, inputs, output, the lines they come from):")
