@@ -93,7 +93,7 @@ def rule_values(config: dict[str, Any], episodes: pd.DataFrame, fires: pd.DataFr
     frames = []
     for index, rule in enumerate(rules):
         without, mine = with_rule.copy(), which == index
-        for column in [c for c in CHANGED_COLUMNS if c in rerun.columns] if mine.any() else ():
+        for column in CHANGED_COLUMNS if mine.any() else ():
             values = without[column].to_numpy(copy=True)
             values[rows[mine]] = rerun[column].to_numpy()[mine]
             without[column] = values

@@ -29,7 +29,6 @@ from hbbatch.campaign.progress import Progress
 from hbbatch.report.files import EPISODES, MANIFEST, RULES  # noqa: F401
 from hbbatch.report.manifest import build_manifest, weeks_per_episode, world_fingerprint
 from hbbatch.report.summary import max_actions_per_window, rule_totals, summarize
-from hbbatch.stats import MARKET_KEYS
 from hbbatch.worlds.build import Built, world_params
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ def rollout_spec(config: dict[str, Any], n_episodes: int, checkpoint_steps: int 
                        dtype=str(config["dtype"]), warmup_steps=warmup_steps, checkpoint_steps=int(checkpoint_steps))
 
 
-def checkpoint_steps(config: dict[str, Any], n_episodes: int) -> int:
+def checkpoint_steps(config: dict[str, Any], n_episodes: int, world: Built) -> int:
     """K of the job's checkpoints, from which its counterfactual re-runs resume (hbbatch/sim/resume.py): on
     when rule values are computed for every episode of the job (so the checkpoints kept are the valued
     episodes': rule_values.max_episodes bounds host memory, about 4.5 KB an episode in float32) in a world
@@ -60,11 +59,11 @@ def checkpoint_steps(config: dict[str, Any], n_episodes: int) -> int:
     from hbbatch.sim.resume import unit_steps
 
     values = config.get("rule_values") or {}
-    if not (values.get("enabled") and values.get("resume") and n_episodes <= int(values["max_episodes"])):
+    if not (values.get("enabled") and values.get("resume", True) and n_episodes <= int(values["max_episodes"])):
         return 0
     if (config.get("world") or {}).get("kind", "historical") == "parametric":
         return 0
-    return unit_steps(int(config["n_steps"]))
+    return unit_steps(int(config["n_steps"]), int(world.params.steps_per_bar))
 
 
 # A job's checkpoints from simulate_to_files to its finish_job (same process, same output folder): popped there.
@@ -105,7 +104,7 @@ def simulate_frames(config: dict[str, Any], start: int, stop: int, batch_episode
 
     world = build_world(config) if world is None else world
     stop = min(stop, world.n_episodes)    # a replay runs at most the windows its history holds
-    spec = rollout_spec(config, stop - start, checkpoint_steps(config, stop - start) if checkpoints is not None else 0)
+    spec = rollout_spec(config, stop - start, checkpoint_steps(config, stop - start, world) if checkpoints is not None else 0)
     seed = int(config["seed"])
     yield from _frames(simulate_batches(spec, _sim_params(config, world, spec.dtype), seed, start, batch_episodes),
                        seed, checkpoints)
@@ -144,10 +143,9 @@ def simulate_counterfactuals(config: dict[str, Any], episodes: np.ndarray, rule_
         from hbbatch.sim.resume import simulate_resumed
 
         spec = rollout_spec(config, job_batch, checkpoints.steps)
-        result = simulate_resumed(spec, _sim_params(config, world, spec.dtype), checkpoints, episodes, rule_enabled)
-        # the market path is the job's own by construction (its world carry loaded, and the world never reads the
-        # agent): the job's price_start and realized_vol pair it, not the re-run's, which round differently
-        return next(_frames(iter([result]), int(config["seed"])))[0].drop(columns=list(MARKET_KEYS))
+        result = simulate_resumed(spec, _sim_params(config, world, spec.dtype), int(config["seed"]), checkpoints,
+                                  episodes, rule_enabled)
+        return next(_frames(iter([result]), int(config["seed"])))[0]
     # calls of exactly this many episodes, the last padded: one compiled shape
     spec = rollout_spec(config, counterfactual_batch(len(episodes), job_batch, int(config["n_steps"])))
     seed = int(config["seed"])
@@ -175,7 +173,7 @@ def simulate_to_files(config: dict[str, Any], out: Path, start: int, stop: int, 
         _CHECKPOINTS.clear()   # at most one job's: a shard's, never finished here, is dropped by the next job
         _CHECKPOINTS[str(out)] = join_checkpoints(checkpoints)
     n_episodes = min(int(config["n_episodes"]), world.n_episodes)
-    spec = asdict(rollout_spec(config, n_episodes, checkpoint_steps(config, stop - start)))
+    spec = asdict(rollout_spec(config, n_episodes, checkpoint_steps(config, stop - start, world)))
     return {**spec, "world": world.info}, time.perf_counter() - t0
 
 

@@ -204,10 +204,9 @@ class RuleValuesConf:
 
     enabled: bool = True
     max_episodes: int = bounded(20_000, ge=1, le=10_000_000)  # the first this many episodes of a job
-    # true: re-runs resume from the job's own state saved every tenth of an episode (hbbatch/sim/resume.py,
-    # worlds of real bars): about 45 % less re-run work, but the re-run program rounds floats differently from
-    # the job's (not bit-identical: docs/agent.md "What each rule is worth"); false: every re-run from the open
-    resume: bool = False
+    # re-runs resume from the job's own state saved every tenth of an episode or so (hbbatch/sim/resume.py),
+    # in worlds of real bars, bit-identical to re-runs from the open; false: every re-run from the open
+    resume: bool = True
 
 
 def width_in_ticks(width: float, unit: str) -> float:

@@ -20,8 +20,10 @@ rule is worth"; tests/sim/test_resume.py). Where segments are packed changes no 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import heapq
+import math
 from typing import NamedTuple
 
 import jax
@@ -29,19 +31,21 @@ import jax.numpy as jnp
 import numpy as np
 
 from hbbatch import trace_cache
-from hbbatch.sim import precision, rollout
+from hbbatch.sim import history, noise, precision, rollout
 from hbbatch.sim.types import N_RULES, RolloutSpec, SimParams
 
 
 CHECKPOINT_UNITS = 10   # units an episode is cut into: a re-run runs about 61 % of the steps at 10 (three-way)
 
 
-def unit_steps(n_steps: int, units: int = CHECKPOINT_UNITS) -> int:
-    """K for episodes of n_steps: a whole number of the rollout's draw blocks that divides n_steps into as
-    close to `units` units as there are (at least 2); 0 where none does."""
-    block = rollout.DRAW_BLOCK_STEPS
-    counts = [n for n in range(2, n_steps // block + 1) if n_steps % n == 0 and (n_steps // n) % block == 0]
-    return n_steps // min(counts, key=lambda n: (abs(n - units), n)) if counts else 0
+def unit_steps(n_steps: int, steps_per_bar: int = 1, units: int = CHECKPOINT_UNITS) -> int:
+    """K for episodes of n_steps: a whole number of the rollout's draw blocks and of the world's bars
+    (steps_per_bar) that divides n_steps into at least `units` units, as few as can (else as many as can, at
+    least 2); 0 where none does."""
+    whole = math.lcm(rollout.DRAW_BLOCK_STEPS, max(int(steps_per_bar), 1))
+    counts = [n for n in range(2, n_steps // whole + 1) if n_steps % n == 0 and (n_steps // n) % whole == 0]
+    enough = [n for n in counts if n >= units]
+    return n_steps // (min(enough) if enough else max(counts)) if counts else 0
 
 
 class Units(NamedTuple):
@@ -79,32 +83,55 @@ def pack(lengths: np.ndarray, n_lanes: int) -> tuple[np.ndarray, np.ndarray, int
     return lane, offset, max(work for work, _ in loads)
 
 
+def as_the_rollout_holds(carry, seed: jax.Array, episode: jax.Array, params: SimParams, spec: RolloutSpec):
+    """A saved carry at a unit boundary in the form the job's own rollout holds it there, so that XLA compiles
+    the steps after it to the same arithmetic as the rollout's (bit for bit): the episode's constants derived
+    again from (seed, episode) as `rollout.episode_start` derives them (those that depend on the params only
+    are then one value for every lane, as in the rollout), and a historical world's position within its bar
+    held as one value for every lane, as the rollout holds it (every episode is at the same step there): 0,
+    since K is a whole number of bars (`unit_steps`)."""
+    state, world_carry = carry
+    opening, _ = rollout.episode_start(seed, episode, params, dataclasses.replace(spec, warmup_steps=0))
+    if isinstance(params.world, history.HistoryParams):
+        world_carry = world_carry._replace(substep=jnp.zeros((), jnp.int32))
+    return state._replace(episode=opening.episode), world_carry
+
+
 @functools.lru_cache(maxsize=8)
 def compiled_resume(spec: RolloutSpec):
     """The jitted re-run program of a spec (spec.n_episodes lanes of units of spec.checkpoint_steps steps):
-    (params, (carry, units)) -> (each lane's carry after its units, the metrics at the end of every unit)."""
+    ((seed words, params, n_steps), (carry, units)) -> (each lane's carry after its units, the metrics at the end of
+    every unit, read where a segment ends: at the episode's last step)."""
     steps = spec.checkpoint_steps
 
-    def lane(params, lane):
+    def lane(shared, lane):
+        seed, params, n_steps = shared   # n_steps traced: a constant's division XLA would make a product
+
         def unit(carry, inputs):
             carry = jax.tree.map(lambda saved, own: jnp.where(inputs.load, saved, own), inputs.checkpoint, carry)
-            agent = params.agent._replace(rule_enabled=inputs.rule_enabled)
-            state, world_carry = carry
-            after, _ = rollout.run_steps(state, world_carry, state.t, steps, inputs.episode,
-                                         params._replace(agent=agent), spec)
-            return after, rollout.finish_episode(*after, inputs.episode, params._replace(agent=agent))
+            unit_params = params._replace(agent=params.agent._replace(rule_enabled=inputs.rule_enabled))
+            state, world_carry = as_the_rollout_holds(carry, seed, inputs.episode, unit_params, spec)
+            after, _ = rollout.run_steps(state, world_carry, state.t, steps, inputs.episode, unit_params, spec)
+            return after, after
 
-        return jax.lax.scan(unit, *lane)
+        carry, (states, world_carries) = jax.lax.scan(unit, *lane)
+
+        def finish(state, world_carry, episode):   # outside the loop, as the rollout's: the same arithmetic
+            last, world_carry = as_the_rollout_holds((state, world_carry), seed, episode, params, spec)
+            last = last._replace(t=n_steps)   # as the rollout's after its last step: one value for all lanes
+            return rollout.finish_episode(last, world_carry, episode, params)
+
+        return carry, jax.vmap(finish)(states, world_carries, lane[1].episode)
 
     program, sharding, padded = rollout.lane_program(lane, spec.n_episodes)
     return jax.jit(program), sharding, padded
 
 
-def resumed_metrics(spec: RolloutSpec, params: SimParams, checkpoints: rollout.Checkpoints, episodes,
+def resumed_metrics(spec: RolloutSpec, params: SimParams, seed: int, checkpoints: rollout.Checkpoints, episodes,
                     rule_enabled, call_units: int | None = None, from_open: bool = False) -> dict[str, np.ndarray]:
     """The metrics of `episodes` (indices into the factual run's, any order) each run with its own enabled
     rules (`rule_enabled`, (len(episodes), n_rules) bool, only switching rules off), resumed from the factual
-    run's `checkpoints` (params: the factual run's). Calls hold spec.n_episodes lanes of `call_units` units
+    run's `checkpoints` (params and seed: the factual run's). Calls hold spec.n_episodes lanes of `call_units` units
     (default: half an episode's, rounded up); spec.checkpoint_steps must be the checkpoints' steps. `from_open`
     starts every run at checkpoint 0 (the whole episode after its warm-up: a check of the resumed ones)."""
     episodes = np.asarray(episodes, np.int64).reshape(-1)
@@ -113,6 +140,9 @@ def resumed_metrics(spec: RolloutSpec, params: SimParams, checkpoints: rollout.C
     n_units = spec.n_steps // checkpoints.steps
     if spec.checkpoint_steps != checkpoints.steps or jax.tree.leaves(checkpoints.carry)[0].shape[1] != n_units:
         raise ValueError(f"checkpoints every {checkpoints.steps} steps for a spec of {spec.checkpoint_steps}")
+    if isinstance(params.world, history.HistoryParams) and checkpoints.steps % int(params.world.steps_per_bar):
+        raise ValueError(f"checkpoints every {checkpoints.steps} steps: not a whole number of the world's bars "
+                         f"({int(params.world.steps_per_bar)} steps each; see unit_steps)")
     position = {int(e): i for i, e in enumerate(checkpoints.episodes)}
     if any(int(e) not in position for e in episodes):
         raise ValueError("resumed runs of episodes the checkpoints do not hold")
@@ -136,7 +166,8 @@ def resumed_metrics(spec: RolloutSpec, params: SimParams, checkpoints: rollout.C
     end_lane, end_unit = lane, offset + lengths - 1
     out: dict[str, np.ndarray] = {}
     with precision.scope():
-        params = rollout.cast_params(params, spec.dtype)
+        params, seed_words = rollout.cast_params(params, spec.dtype), jnp.asarray(noise.seed_words(seed))
+        n_steps = jnp.asarray(spec.n_steps, jnp.int32)
         carry = None
         for call in range(total // call_units):
             part = slice(call * call_units, (call + 1) * call_units)
@@ -146,7 +177,7 @@ def resumed_metrics(spec: RolloutSpec, params: SimParams, checkpoints: rollout.C
             if carry is None:   # loaded at the first unit of every lane
                 carry = jax.tree.map(lambda x: x[:, 0], saved)
             lanes = jax.device_put((carry, units), sharding)
-            carry, metrics = trace_cache.call(fn, repr((spec, "resume")), params, lanes)
+            carry, metrics = trace_cache.call(fn, repr((spec, "resume")), (seed_words, params, n_steps), lanes)
             metrics = jax.device_get(metrics)
             done = (end_unit >= part.start) & (end_unit < part.stop)
             for key, value in metrics.items():
@@ -156,9 +187,9 @@ def resumed_metrics(spec: RolloutSpec, params: SimParams, checkpoints: rollout.C
     return out
 
 
-def simulate_resumed(spec: RolloutSpec, params: SimParams, checkpoints: rollout.Checkpoints, episodes,
+def simulate_resumed(spec: RolloutSpec, params: SimParams, seed: int, checkpoints: rollout.Checkpoints, episodes,
                      rule_enabled, call_units: int | None = None, from_open: bool = False) -> rollout.SimResult:
     """`resumed_metrics` as `rollout.simulate`'s host tables, rows in the order given."""
     episodes = np.asarray(episodes, np.int64).reshape(-1)
-    out = resumed_metrics(spec, params, checkpoints, episodes, rule_enabled, call_units, from_open)
+    out = resumed_metrics(spec, params, seed, checkpoints, episodes, rule_enabled, call_units, from_open)
     return rollout.SimResult(*rollout.tables(out, episodes), path=None)

@@ -11,7 +11,7 @@ from hbbatch.campaign.rule_values import COLUMNS, VALUE_METRICS, classifier_conf
     mark_bad_rules, rule_values
 from hbbatch.campaign.stream import build_world, checkpoint_steps, counterfactual_batch, simulate_counterfactuals, \
     simulate_frames
-from hbbatch.config.sim import REGIMES, AgentConf, MarketConf, RegimeMixConf
+from hbbatch.config.sim import REGIMES, AgentConf, MarketConf, RegimeMixConf, RuleValuesConf
 from hbbatch.config.world import WorldConf
 from hbbatch.sim import RolloutSpec, make_params, simulate
 from hbbatch.sim.rollout import join_checkpoints
@@ -145,50 +145,45 @@ def test_classifier_confusion__shares_of_steps_per_true_regime():
 
 def _historical_config(dtype):
     config = _config(dtype)
-    config.update(n_steps=480, n_episodes=40, world=asdict(WorldConf()))   # the default world: real bars
-    config["rule_values"] = {**config["rule_values"], "resume": True}
+    config.update(n_steps=1440, n_episodes=40, world=asdict(WorldConf()))   # the default world: real hourly bars
     config["agent"]["warmup_minutes"] = 120
     return config
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_rule_values__resumed_from_the_jobs_checkpoints_equal_re_runs_from_the_open(dtype):
-    """With rule_values.resume, a job of the historical world saves its carry every K steps
-    (stream.checkpoint_steps) and its re-runs resume from there: the job's own episodes are bit-identical to a
-    job that saves nothing; the pairs, and every re-run's counts and regime, are the same as re-runs from the
-    open; the values equal theirs to the float rounding of the other compiled program (float32: a few cents)."""
+    """With rule_values.resume (the default), a job of the historical world saves its carry every K steps
+    (stream.checkpoint_steps: here 240, six units of four hourly bars) and its re-runs resume from there: the
+    job's own episodes, every re-run and every column of rule_values.parquet are bit-identical to a job that
+    saves nothing and re-runs from the open."""
     config = _historical_config(dtype)
-    assert checkpoint_steps(config, 40) == 48
+    world = build_world(config)
+    assert checkpoint_steps(config, 40, world) == 240
     saved: list = []
-    frames = list(simulate_frames(config, 0, 40, None, checkpoints=saved))
-    plain = list(simulate_frames(config, 0, 40, None))
+    frames = list(simulate_frames(config, 0, 40, None, world, checkpoints=saved))
+    plain = list(simulate_frames(config, 0, 40, None, world))
     episodes, rules = (pd.concat([f[i] for f in frames], ignore_index=True) for i in (0, 1))
     pd.testing.assert_frame_equal(episodes, pd.concat([f[0] for f in plain], ignore_index=True))
     checkpoints = join_checkpoints(saved)
-    world = build_world(config)
     resumed = rule_values(config, episodes, rules, "A", 0, 40,
                           functools.partial(simulate_counterfactuals, world=world, checkpoints=checkpoints))
     whole = rule_values(config, episodes, rules, "A", 0, 40, functools.partial(simulate_counterfactuals, world=world))
-    for column in ("rule", "regime", "metric", "n_pairs", "confidence"):
-        assert list(resumed[column]) == list(whole[column]), column
-    for column in ("value_usd", "low", "high", "t_low", "t_high", "mean_with_usd", "mean_without_usd"):
-        scale = np.abs(whole[column]).max()   # float32 here: up to $0.06 on values of up to $2,900 (2e-5)
-        np.testing.assert_allclose(resumed[column], whole[column], rtol=0, atol=1e-4 * scale if dtype == "float32"
-                                   else 0.0, err_msg=column)   # float64 here: the same to the last bit
+    pd.testing.assert_frame_equal(resumed, whole, check_exact=True)
     _, _, runs, masks = counterfactual_runs(config, rules, 0, 40)
     again = simulate_counterfactuals(config, runs, masks, 40, world=world, checkpoints=checkpoints)
-    first = simulate_counterfactuals(config, runs, masks, 40, world=world)
-    for column in ("regime", "actions", "widens", "emergency_stops", "drawdown_exit"):
-        np.testing.assert_array_equal(again[column], first[column], err_msg=column)
+    pd.testing.assert_frame_equal(again, simulate_counterfactuals(config, runs, masks, 40, world=world),
+                                  check_exact=True)
     assert len(runs) > 10 and (again["net_pnl_usd"] != episodes.set_index("episode").loc[runs, "net_pnl_usd"]
                                .to_numpy()).mean() > 0.5   # the rules fire and matter
 
 
-def test_checkpoint_steps__only_where_every_episode_is_valued_in_a_world_of_real_bars():
+def test_checkpoint_steps__only_where_asked_and_every_episode_is_valued_in_a_world_of_real_bars():
     config = _historical_config("float32")
-    assert checkpoint_steps(config, 40) == 48
-    assert checkpoint_steps({**config, "rule_values": {"enabled": False, "max_episodes": 10}}, 40) == 0
-    assert checkpoint_steps({**config, "rule_values": {"enabled": True, "max_episodes": 10}}, 40) == 0
-    assert checkpoint_steps({**config, "rule_values": {"enabled": True, "max_episodes": 99, "resume": False}}, 40) == 0
-    assert checkpoint_steps({**config, "rule_values": {"enabled": True, "max_episodes": 99}}, 40) == 0   # off: default
-    assert checkpoint_steps(_config("float32"), 40) == 0   # the parametric world: see stream.checkpoint_steps
+    world = build_world(config)
+    assert checkpoint_steps(config, 40, world) == 240
+    assert checkpoint_steps({**config, "rule_values": {"enabled": False, "max_episodes": 10}}, 40, world) == 0
+    assert checkpoint_steps({**config, "rule_values": {"enabled": True, "max_episodes": 10}}, 40, world) == 0
+    assert checkpoint_steps({**config, "rule_values": {"enabled": True, "max_episodes": 99, "resume": False}}, 40,
+                            world) == 0
+    assert checkpoint_steps(_config("float32"), 40, build_world(_config("float32"))) == 0   # parametric world
+    assert RuleValuesConf().resume   # on by default

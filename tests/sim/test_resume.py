@@ -13,7 +13,7 @@ from hbbatch.sim import simulate
 from hbbatch.sim.resume import pack, simulate_resumed, unit_steps
 from hbbatch.sim.rollout import simulate_episodes
 
-N_EPISODES, N_STEPS, STEPS, SEED = 40, 480, 48, 3
+N_EPISODES, N_STEPS, SEED = 40, 1440, 3
 DECISIONS = ("actions", "widens", "emergency_stops", "drawdown_exit", "regime")
 MONEY = ("net_pnl_usd", "pnl_vs_hodl_usd", "equity_usd", "fees_usd", "gas_usd", "swap_cost_usd", "price_start",
          "price_end", "max_drawdown", "time_in_range")
@@ -32,8 +32,9 @@ def _job(world_name: str, dtype: str):
     config = {"n_steps": N_STEPS, "n_episodes": N_EPISODES, "seed": SEED, "dtype": dtype, "gating": {"mode": "ev"},
               "market": asdict(MarketConf()), "agent": agent, "regime_mix": asdict(RegimeMixConf()), "world": world,
               "floors": {"mean_revert": 300, "jumpy": 300, "trend_up": 300}}
-    spec = rollout_spec(config, N_EPISODES)
-    return spec, _sim_params(config, build_world(config), spec.dtype)
+    spec, world = rollout_spec(config, N_EPISODES), build_world(config)
+    bar = int(world.params.steps_per_bar) if world_name == "historical" else 1
+    return dataclasses.replace(spec, checkpoint_steps=unit_steps(N_STEPS, bar)), _sim_params(config, world, spec.dtype)
 
 
 def _fired_runs(rules: dict, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -52,23 +53,24 @@ def _fired_runs(rules: dict, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module", params=[("historical", "float32"), ("historical", "float64"),
                                         ("regimes", "float32"), ("regimes", "float64")], ids=lambda p: "-".join(p))
 def runs(request):
-    spec, params = _job(*request.param)
+    resume_spec, params = _job(*request.param)
+    spec = dataclasses.replace(resume_spec, checkpoint_steps=0)
     plain = simulate(spec, params, SEED)
-    saved = simulate(dataclasses.replace(spec, checkpoint_steps=STEPS), params, SEED)
+    saved = simulate(resume_spec, params, SEED)
     own = np.asarray(params.agent.rule_enabled, bool)
     episodes, masks = _fired_runs(plain.rules, own)
     whole = list(simulate_episodes(spec, params, SEED, episodes, masks))
     whole = {k: np.concatenate([part.episodes[k] for part in whole]) for k in whole[0].episodes}
-    resume_spec = dataclasses.replace(spec, checkpoint_steps=STEPS)
-    resumed = simulate_resumed(resume_spec, params, saved.checkpoints, episodes, masks).episodes
-    one_unit = simulate_resumed(resume_spec, params, saved.checkpoints, episodes, masks, call_units=1).episodes
-    from_open = simulate_resumed(resume_spec, params, saved.checkpoints, episodes, masks, from_open=True).episodes
+    resumed = simulate_resumed(resume_spec, params, SEED, saved.checkpoints, episodes, masks).episodes
+    one_unit = simulate_resumed(resume_spec, params, SEED, saved.checkpoints, episodes, masks, call_units=1).episodes
+    from_open = simulate_resumed(resume_spec, params, SEED, saved.checkpoints, episodes, masks, from_open=True).episodes
     return dict(world=request.param, plain=plain, saved=saved, episodes=episodes, masks=masks, whole=whole,
                 resumed=resumed, one_unit=one_unit, from_open=from_open)
 
 
-def test_resume__unit_steps_cut_episodes_into_whole_draw_blocks():
-    assert unit_steps(10_080) == 1008 and unit_steps(480) == 48 and unit_steps(320) == 32
+def test_resume__unit_steps_cut_episodes_into_whole_draw_blocks_and_bars():
+    assert unit_steps(10_080) == 1008 and unit_steps(480) == 48 and unit_steps(1440) == 144
+    assert unit_steps(10_080, 60) == 720 and unit_steps(1440, 60) == 240   # hourly bars of minute steps
     assert unit_steps(100) == 0 and unit_steps(16) == 0   # no whole blocks, or one unit only: not resumed
 
 
@@ -86,11 +88,10 @@ def test_resume__pack_gives_every_segment_its_own_units_and_balances_the_lanes()
 
 def test_resume__the_checkpointing_factual_run_is_the_plain_run(runs):
     """Saving the carry every K steps changes no metric of the historical world (the default three-way's),
-    to the last bit; in the parametric world only the LVR and realised-vol sums round differently."""
-    rounding = {"lvr_usd", "realized_vol"} if runs["world"][0] == "regimes" else set()
+    to the last bit; in the parametric world money rounds differently (last bits), counts are the same."""
     for key, value in runs["plain"].episodes.items():
-        if key in rounding:
-            np.testing.assert_allclose(runs["saved"].episodes[key], value, rtol=1e-5, err_msg=key)
+        if runs["world"][0] == "regimes" and np.issubdtype(value.dtype, np.floating):
+            np.testing.assert_allclose(runs["saved"].episodes[key], value, rtol=1e-5, atol=0.05, err_msg=key)
         else:
             np.testing.assert_array_equal(runs["saved"].episodes[key], value, err_msg=key)
     np.testing.assert_array_equal(runs["saved"].rules["fires"], runs["plain"].rules["fires"])
@@ -104,28 +105,40 @@ def test_resume__how_the_segments_are_packed_changes_no_bit(runs):
         np.testing.assert_array_equal(runs["one_unit"][key], value, err_msg=key)
 
 
-def test_resume__resumed_runs_make_the_whole_re_runs_decisions_and_money_to_float_rounding(runs):
-    """Against whole re-runs from the start (the oracle: the job's own compiled batch with the rule off):
-    every count and label equal; money equal to float rounding of the other compiled program."""
+def test_resume__resumed_runs_equal_whole_re_runs_from_the_start(runs):
+    """Against whole re-runs from the start (the oracle: the job's own compiled batch with the rule off) and
+    the same runs from the open in the resumed program. In the historical world: every metric to the last
+    bit. In the parametric world (where the campaign does not resume, stream.checkpoint_steps): every count
+    and label, and money to float rounding of the other compiled program."""
     whole, resumed = runs["whole"], runs["resumed"]
     np.testing.assert_array_equal(resumed["episode"], runs["episodes"])
-    rtol = 1e-5 if runs["world"][1] == "float32" else 1e-12
-    for other in (whole, runs["from_open"]):   # from the open in the resumed program: the same, to rounding
+    for other in (whole, runs["from_open"]):
+        if runs["world"][0] == "historical":
+            for key, value in other.items():
+                np.testing.assert_array_equal(resumed[key], value, err_msg=key)
+            continue
+        rtol, atol = (1e-5, 0.05) if runs["world"][1] == "float32" else (1e-12, 1e-9)
         for key in DECISIONS:
             np.testing.assert_array_equal(resumed[key], other[key], err_msg=key)
         for key in MONEY:
-            np.testing.assert_allclose(resumed[key], other[key], rtol=rtol, atol=rtol, err_msg=key)
+            np.testing.assert_allclose(resumed[key], other[key], rtol=rtol, atol=atol, err_msg=key)
+        for key in SUMS:
+            np.testing.assert_allclose(resumed[key], other[key], rtol=10 * rtol, err_msg=key)
     # and a re-run is not simply the factual episode: switching the rule off changed money in most
     factual = {k: v[runs["episodes"]] for k, v in runs["plain"].episodes.items()}
     assert (resumed["net_pnl_usd"] != factual["net_pnl_usd"]).mean() > 0.5
 
 
-def test_resume__a_run_can_only_switch_rules_off():
+def test_resume__a_run_can_only_switch_rules_off_and_must_resume_at_a_bar_boundary():
     spec, params = _job("historical", "float32")
-    spec = dataclasses.replace(spec, n_episodes=4, checkpoint_steps=STEPS)
+    spec = dataclasses.replace(spec, n_episodes=4)
     own = np.ones(len(RULES), bool)
     own[0] = False   # the factual run without the first rule: a run with it on is not its checkpoints' episode
     params = params._replace(agent=params.agent._replace(rule_enabled=own))
     saved = simulate(spec, params, SEED)
     with pytest.raises(ValueError, match="switch rules off"):
-        simulate_resumed(spec, params, saved.checkpoints, [0], np.ones((1, len(RULES)), bool))
+        simulate_resumed(spec, params, SEED, saved.checkpoints, [0], np.ones((1, len(RULES)), bool))
+    off_bars = dataclasses.replace(spec, checkpoint_steps=48)   # not a whole number of 60-step bars
+    saved = simulate(off_bars, params, SEED)
+    with pytest.raises(ValueError, match="whole number of the world's bars"):
+        simulate_resumed(off_bars, params, SEED, saved.checkpoints, [0], own[None])
