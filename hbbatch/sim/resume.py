@@ -12,10 +12,12 @@ segments back to back, loading the next one's checkpoint at a unit boundary. The
 segment's metrics are those at the end of its last unit. Every lane works in every unit: lanes that have run
 out of segments reload a checkpoint and their results are dropped.
 
-Exact in what it runs, not in its floats: every count and regime of a re-run equals a re-run from the open,
-but XLA compiles this program differently from the rollout's and rounds floats differently (from the first
-unit on), so money differs in the last bits, which float32 can grow to cents (docs/agent.md, "What each
-rule is worth"; tests/sim/test_resume.py). Where segments are packed changes no bit.
+Bit-identical to re-runs from the open in a world of real bars (tests/sim/test_resume.py): XLA compiles this
+program separately from the rollout's, so the carry is held as the rollout holds it (`as_the_rollout_holds`)
+and the metrics are taken outside the loop, as the rollout takes them; otherwise XLA rounds the same
+formulas differently (docs/agent.md, "What each rule is worth"). Where segments are packed changes no bit.
+In the parametric world counts and labels are the same and money equal to float rounding (there the
+campaign re-runs from the open: hbbatch.campaign.stream.checkpoint_steps).
 """
 
 from __future__ import annotations
