@@ -240,10 +240,19 @@ def move(draws: Draws, t: jax.Array, log_price: jax.Array, gas_spell: jax.Array,
                              hour_innovation=jnp.where(hour_ends, 0.0, hour_innovation))
     world = MarketMove(log_return=log_return, variance_per_step=variance_per_step, volume_usd=volume,
                        gas_noise=draws.z_gas, gas_spell=jnp.logical_xor(gas_spell, switch),
-                       pool_liquidity=pool_liquidity, gas_usd=gas,
-                       log_high=jnp.maximum(log_return, 0.0), log_low=jnp.minimum(log_return, 0.0),
+                       pool_liquidity=pool_liquidity, gas_usd=gas, log_high=None, log_low=None,
                        lp_fee_rate=market.fee_rate)
-    return world, next_state
+    return return_bounds(world), next_state
+
+
+RETURN_BOUNDS = ("log_high", "log_low")   # the fields `return_bounds` fills
+
+
+def return_bounds(world: MarketMove) -> MarketMove:
+    """The step's highest and lowest ln P from its return alone (the path within a step is not drawn). The
+    rollout stores a block's moves without them and takes them here in the agent's loop, inside the kernels
+    that read them: stored, they cost two more per-step arrays (and their buffers' copies) for a max and a min."""
+    return world._replace(log_high=jnp.maximum(world.log_return, 0.0), log_low=jnp.minimum(world.log_return, 0.0))
 
 
 def gas_paid_usd(gas_noise: jax.Array, gas_spell: jax.Array, market: MarketParams,

@@ -52,6 +52,8 @@ class EpisodeWorld(NamedTuple):
     draw: Callable            # (counter key, step hash, dtype) -> the step's random numbers
     step: Callable            # (world carry, draws) -> (world carry, MarketMove): never reads the agent
     finish: Callable          # (state, world carry) -> the episode's metrics
+    derived: tuple[str, ...] = ()   # fields of a move that `derive` computes from its others (not stored per step)
+    derive: Callable = lambda world: world   # (move without the derived fields) -> the move
 
 
 def episode_start(seed: jax.Array, episode: jax.Array, params: SimParams, spec: RolloutSpec):
@@ -75,7 +77,8 @@ def episode_world(state: SimState, episode: jax.Array, params: SimParams) -> Epi
 
         def finish(state, world_carry):
             return metrics.episode_metrics(state._replace(market=world_carry[3]), params)
-        return EpisodeWorld(draw=price.draw, step=world_step, finish=finish)
+        return EpisodeWorld(draw=price.draw, step=world_step, finish=finish, derived=price.RETURN_BOUNDS,
+                            derive=price.return_bounds)
 
     def finish_history(state, cursor):
         return history.episode_metrics((state, cursor), params)
@@ -96,7 +99,7 @@ def run_steps(state: SimState, world_carry, first_step, n_steps: int, episode: j
     adding each as it comes: in the loop, one-hot updates of vectors cost about a tenth of a step).
     """
     episode_world_ = episode_world(state, episode, params)
-    draw, world_step = episode_world_.draw, episode_world_.step
+    draw, world_step, derive = episode_world_.draw, episode_world_.step, episode_world_.derive
     key, dtype = state.episode.counter_key, state.log_price.dtype
     constants = {id(leaf) for leaf in jax.tree.leaves((params, state.episode))}
     constant_fields = {}   # fields of the world's move that are the episode's or the params' own arrays
@@ -104,10 +107,11 @@ def run_steps(state: SimState, world_carry, first_step, n_steps: int, episode: j
     def world_loop_step(carry, draws):
         carry, world = world_step(carry, draws)
         constant_fields.update({name: value for name, value in world._asdict().items() if id(value) in constants})
-        return carry, world._replace(**dict.fromkeys(constant_fields))   # not stored per step (None: no array)
+        # not stored per step (None: no array): the constants, and what the agent's loop derives from the rest
+        return carry, world._replace(**dict.fromkeys(constant_fields), **dict.fromkeys(episode_world_.derived))
 
     def agent_step(state, world):
-        state, record, attribution = env.advance_unattributed(state, world._replace(**constant_fields), params,
+        state, record, attribution = env.advance_unattributed(state, derive(world._replace(**constant_fields)), params,
                                                               spec.gating, spec.classifier)
         return state, (attribution, record if spec.record_path else None)
 
