@@ -22,8 +22,8 @@ import jax
 import jax.numpy as jnp
 
 from hbbatch.sim import execution, noise, policy, pool, price, rails
-from hbbatch.sim.types import (ACTION_KINDS, N_OWNERS, N_REGIMES, OWNERS, Memory, Action, EpisodeConstants, Observation,
-                               SimParams, SimState, StepRecord, Totals)
+from hbbatch.sim.types import (ACTION_KINDS, N_OWNERS, N_REGIMES, N_RULES, OWNERS, Memory, Action, EpisodeConstants,
+                               Observation, SimParams, SimState, StepRecord, Totals)
 
 _DRAWDOWN_OWNER, _MANUAL_OWNER = OWNERS.index("rail_drawdown"), OWNERS.index("manual_override")
 ACTION_HOLD, ACTION_RECENTER, ACTION_WIDEN, ACTION_NARROW, ACTION_EXIT = (
@@ -221,6 +221,28 @@ class Attribution(NamedTuple):
     gas_usd: jax.Array            # () gas paid
     pnl_usd: jax.Array            # () change in (equity - hodl) over the step
     regime_estimate: jax.Array    # () int: the policy's classification
+
+
+_OWNER_BITS, _RULE_BITS = max(N_OWNERS - 1, 1).bit_length(), max(N_RULES - 1, 1).bit_length()
+_FIRED_SHIFT, _RULE_SHIFT = _OWNER_BITS, _OWNER_BITS + 1
+_ACTED_SHIFT = _RULE_SHIFT + _RULE_BITS
+_REGIME_SHIFT = _ACTED_SHIFT + 1   # the regime above the rest, signed (the oracle's -1 on real data)
+
+
+def pack_attribution(step: Attribution) -> Attribution:
+    """`step` with its integers and flags packed into `owner` (the others None): the rollout stores a block's
+    attributions, and one int32 per step is one array written (and one buffer copied per block) instead of five."""
+    packed = (step.owner | (step.fired.astype(jnp.int32) << _FIRED_SHIFT) | (step.rule << _RULE_SHIFT)
+              | (step.acted.astype(jnp.int32) << _ACTED_SHIFT) | (step.regime_estimate << _REGIME_SHIFT))
+    return step._replace(owner=packed, fired=None, rule=None, acted=None, regime_estimate=None)
+
+
+def unpack_attribution(step: Attribution) -> Attribution:
+    """The attribution `pack_attribution` packed, the same values."""
+    packed = step.owner
+    return step._replace(owner=packed & ((1 << _OWNER_BITS) - 1), fired=(packed & (1 << _FIRED_SHIFT)) != 0,
+                         rule=(packed >> _RULE_SHIFT) & ((1 << _RULE_BITS) - 1),
+                         acted=(packed & (1 << _ACTED_SHIFT)) != 0, regime_estimate=packed >> _REGIME_SHIFT)
 
 
 def attribute(totals: Totals, step: Attribution) -> Totals:

@@ -113,7 +113,7 @@ def run_steps(state: SimState, world_carry, first_step, n_steps: int, episode: j
     def agent_step(state, world):
         state, record, attribution = env.advance_unattributed(state, derive(world._replace(**constant_fields)), params,
                                                               spec.gating, spec.classifier)
-        return state, (attribution, record if spec.record_path else None)
+        return state, (env.pack_attribution(attribution), record if spec.record_path else None)
 
     def block(carry, first_step, length):
         state, world_carry = carry
@@ -124,7 +124,7 @@ def run_steps(state: SimState, world_carry, first_step, n_steps: int, episode: j
         state, (attributions, path) = jax.lax.scan(agent_step, state, worlds)
         totals = state.totals
         for index in range(length):
-            totals = env.attribute(totals, jax.tree.map(lambda x: x[index], attributions))
+            totals = env.attribute(totals, env.unpack_attribution(jax.tree.map(lambda x: x[index], attributions)))
         return (state._replace(totals=totals), world_carry), path
 
     n_blocks, remainder = divmod(n_steps, DRAW_BLOCK_STEPS)
