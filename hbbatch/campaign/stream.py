@@ -52,7 +52,7 @@ def checkpoint_steps(config: dict[str, Any], n_episodes: int, world: Built) -> i
     """K of the job's checkpoints, from which its counterfactual re-runs resume (hbbatch/sim/resume.py): on
     when rule values are computed for every episode of the job (so the checkpoints kept are the valued
     episodes': rule_values.max_episodes bounds host memory, about 4.5 KB an episode in float32) in a world
-    of real bars. 0 otherwise: the job runs the same program as without rule values, and any re-run starts
+    of real bars, for a job of at least `rule_values.resume_min_episode_steps`. 0 otherwise: the job runs the same program as without rule values, and any re-run starts
     at the open. Not in the parametric world: there the checkpointing program rounds the job's own LVR and
     realised-vol sums differently from the plain one (last bits, tests/sim/test_resume.py), and a job's
     own numbers must not depend on whether its rules are valued."""
@@ -61,6 +61,8 @@ def checkpoint_steps(config: dict[str, Any], n_episodes: int, world: Built) -> i
     values = config.get("rule_values") or {}
     if not (values.get("enabled") and values.get("resume", True) and n_episodes <= int(values["max_episodes"])):
         return 0
+    if n_episodes * int(config["n_steps"]) < int(values.get("resume_min_episode_steps", 0)):
+        return 0   # too small for the re-run program's compile to pay
     if (config.get("world") or {}).get("kind", "historical") == "parametric":
         return 0
     return unit_steps(int(config["n_steps"]), int(world.params.steps_per_bar))

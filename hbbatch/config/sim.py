@@ -207,6 +207,10 @@ class RuleValuesConf:
     # re-runs resume from the job's own state saved every tenth of an episode or so (hbbatch/sim/resume.py),
     # in worlds of real bars, bit-identical to re-runs from the open; false: every re-run from the open
     resume: bool = True
+    # ... for jobs of at least this many episode-steps (n_episodes x n_steps): the re-runs' program is a compile
+    # of its own (warm about 0.3 s, cold about 4 s), and resuming saves about 0.037 CPU-s per million valued
+    # episode-steps (the three-way, bench/README.md): a smaller job's saved steps do not pay for it
+    resume_min_episode_steps: int = bounded(8_000_000, ge=0, le=10**15)
 
 
 def width_in_ticks(width: float, unit: str) -> float:

@@ -147,10 +147,11 @@ def _historical_config(dtype):
     config = _config(dtype)
     config.update(n_steps=1440, n_episodes=40, world=asdict(WorldConf()))   # the default world: real hourly bars
     config["agent"]["warmup_minutes"] = 120
+    config["rule_values"]["resume_min_episode_steps"] = 0   # resumed at any size (the default waits for 8 M)
     return config
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=pytest.mark.slow)])
 def test_rule_values__resumed_from_the_jobs_checkpoints_equal_re_runs_from_the_open(dtype):
     """With rule_values.resume (the default), a job of the historical world saves its carry every K steps
     (stream.checkpoint_steps: here 240, six units of four hourly bars) and its re-runs resume from there: the
@@ -187,3 +188,7 @@ def test_checkpoint_steps__only_where_asked_and_every_episode_is_valued_in_a_wor
                             world) == 0
     assert checkpoint_steps(_config("float32"), 40, build_world(_config("float32"))) == 0   # parametric world
     assert RuleValuesConf().resume   # on by default
+    too_small = {**config, "rule_values": {**config["rule_values"], "resume_min_episode_steps": 40 * 1440 + 1}}
+    assert checkpoint_steps(too_small, 40, world) == 0
+    at_size = {**config, "rule_values": {**config["rule_values"], "resume_min_episode_steps": 40 * 1440}}
+    assert checkpoint_steps(at_size, 40, world) == 240

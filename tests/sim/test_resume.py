@@ -50,8 +50,11 @@ def _fired_runs(rules: dict, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(episodes), np.concatenate(masks)
 
 
-@pytest.fixture(scope="module", params=[("historical", "float32"), ("historical", "float64"),
-                                        ("regimes", "float32"), ("regimes", "float64")], ids=lambda p: "-".join(p))
+@pytest.fixture(scope="module", params=[("historical", "float32"),
+                                        pytest.param(("historical", "float64"), marks=pytest.mark.slow),
+                                        ("regimes", "float32"),
+                                        pytest.param(("regimes", "float64"), marks=pytest.mark.slow)],
+                ids=lambda p: "-".join(p))   # float64: five compiles each, in the slow run
 def runs(request):
     resume_spec, params = _job(*request.param)
     spec = dataclasses.replace(resume_spec, checkpoint_steps=0)
