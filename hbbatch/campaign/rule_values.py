@@ -16,8 +16,8 @@ the episode would have earned without the rule.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np

@@ -52,9 +52,9 @@ def checkpoint_steps(config: dict[str, Any], n_episodes: int, world: Built) -> i
     """K of the job's checkpoints, from which its counterfactual re-runs resume (hbbatch/sim/resume.py): on
     when rule values are computed for every episode of the job (so the checkpoints kept are the valued
     episodes': rule_values.max_episodes bounds host memory, about 4.5 KB an episode in float32) in a world
-    of real bars, for a job of at least `rule_values.resume_min_episode_steps`. 0 otherwise: the job runs the same program as without rule values, and any re-run starts
-    at the open. Not in the parametric world: there the checkpointing program rounds the job's own LVR and
-    realised-vol sums differently from the plain one (last bits, tests/sim/test_resume.py), and a job's
+    of real bars, for a job of at least `rule_values.resume_min_episode_steps`. 0 otherwise: the job runs the
+    same program as without rule values, and any re-run starts at the open. Not in the parametric world:
+    there the checkpointing program rounds the job's own LVR and realised-vol sums differently from the plain one (last bits, tests/sim/test_resume.py), and a job's
     own numbers must not depend on whether its rules are valued."""
     from hbbatch.sim.resume import unit_steps
 
@@ -106,7 +106,8 @@ def simulate_frames(config: dict[str, Any], start: int, stop: int, batch_episode
 
     world = build_world(config) if world is None else world
     stop = min(stop, world.n_episodes)    # a replay runs at most the windows its history holds
-    spec = rollout_spec(config, stop - start, checkpoint_steps(config, stop - start, world) if checkpoints is not None else 0)
+    steps = checkpoint_steps(config, stop - start, world) if checkpoints is not None else 0
+    spec = rollout_spec(config, stop - start, steps)
     seed = int(config["seed"])
     yield from _frames(simulate_batches(spec, _sim_params(config, world, spec.dtype), seed, start, batch_episodes),
                        seed, checkpoints)
