@@ -54,8 +54,9 @@ def checkpoint_steps(config: dict[str, Any], n_episodes: int, world: Built) -> i
     episodes': rule_values.max_episodes bounds host memory, about 4.5 KB an episode in float32) in a world
     of real bars, for a job of at least `rule_values.resume_min_episode_steps`. 0 otherwise: the job runs the
     same program as without rule values, and any re-run starts at the open. Not in the parametric world:
-    there the checkpointing program rounds the job's own LVR and realised-vol sums differently from the plain one (last bits, tests/sim/test_resume.py), and a job's
-    own numbers must not depend on whether its rules are valued."""
+    there the checkpointing program rounds the job's own LVR and realised-vol sums differently from the
+    plain one (last bits, tests/sim/test_resume.py), and a job's own numbers must not depend on whether its
+    rules are valued."""
     from hbbatch.sim.resume import unit_steps
 
     values = config.get("rule_values") or {}
