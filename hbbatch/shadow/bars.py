@@ -48,11 +48,13 @@ def read_minute_bars(path: Path | str) -> pd.DataFrame:
     })
 
 
-def to_bars(frame: pd.DataFrame, dtype: str = "float64") -> tuple[Bars, float]:
-    """Replayable arrays and the opening price (the first bar's open)."""
-    price_start = float(frame["price_open_usd"].iloc[0])
+def to_bars(frame: pd.DataFrame, dtype: str = "float64", warmup_steps: int = 0) -> tuple[Bars, float]:
+    """Replayable arrays of every bar and the price the band opens at: the first bar's open, or after a
+    warm-up of `warmup_steps` bars (`hbbatch.sim.replay`), the last warm-up bar's close."""
+    first_open = float(frame["price_open_usd"].iloc[0])
     closes = frame["price_close_usd"].to_numpy()
-    log_return = np.diff(np.log(np.concatenate([[price_start], closes])))
+    price_start = first_open if warmup_steps == 0 else float(closes[warmup_steps - 1])
+    log_return = np.diff(np.log(np.concatenate([[first_open], closes])))
     bars = Bars(log_return=np.asarray(log_return, dtype), volume_usd=frame["volume_usd"].to_numpy(dtype),
                 pool_liquidity=frame["pool_liquidity"].to_numpy(dtype))
     if not math.isfinite(price_start) or np.any(~np.isfinite(log_return)):

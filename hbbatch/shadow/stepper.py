@@ -4,8 +4,10 @@ One step is exactly the simulator's: `policy.act` on `env.observe(state, world)`
 (rails, execution, accrual, memory, attribution); the rails' reasons (`rails.apply`) come back beside it
 for the decision log. The step is jitted once (static gating and classifier); every per-step input is a
 traced value, so no observation, override or rail change ever recompiles. The world's move for a step is
-built exactly as `hbbatch.sim.replay` builds it from bars (LVR from the realised squared return, no
-simulated gas draw), so a shadow run over bars makes the decisions a replay of the same bars makes.
+`hbbatch.sim.replay.observed_move`, as the replay builds it from bars (LVR from the realised squared return,
+no simulated gas draw), and the opening is the replay's `opening_state` (the policy's memory warmed up on
+the warm-up's observed moves by `env.warm_up`, then the band opened), so a shadow run over bars makes the
+decisions a replay of the same bars makes.
 
 Rails that need wall-clock time are mapped onto the simulator's own traced rail parameters:
 - the hard cap per rolling window of hours becomes the step's `max_actions_per_episode` (actions so far
@@ -27,7 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from hbbatch.sim import env, make_params, policy, precision, rails
-from hbbatch.sim.price import MarketMove, gas_paid_usd
+from hbbatch.sim.price import gas_paid_usd
+from hbbatch.sim.replay import observed_move, opening_state
 from hbbatch.sim.types import ACTION_KINDS, OVERRIDES, OWNERS, RULES, SimParams, SimState
 
 DTYPE = "float64"   # one step at a time: speed is no concern, and real prices deserve the precision
@@ -74,24 +77,16 @@ def compiled_step(gating: str, classifier: str):
 
 @functools.lru_cache(maxsize=8)
 def compiled_reset(classifier: str):
-    return jax.jit(functools.partial(env.reset, classifier=classifier))
-
-
-def _world(log_return: float, volume_usd: float, pool_liquidity: float, gas_usd: float,
-           fee_rate: jax.Array) -> MarketMove:
-    f = functools.partial(precision.array, dtype=DTYPE)
-    log_return = f(log_return)
-    return MarketMove(log_return=log_return, variance_per_step=log_return**2, volume_usd=f(volume_usd),
-                      gas_noise=f(0.0), gas_spell=jnp.zeros((), bool), pool_liquidity=f(pool_liquidity),
-                      gas_usd=f(gas_usd), log_high=jnp.maximum(log_return, 0.0), log_low=jnp.minimum(log_return, 0.0),
-                      lp_fee_rate=f(fee_rate))
+    """The jitted opening (compiled once per warm-up length: it is the arrays' shape)."""
+    return jax.jit(functools.partial(opening_state, classifier=classifier))
 
 
 class Stepper:
     """The policy and rails of the simulator for one live episode."""
 
     def __init__(self, config: dict[str, Any], price_start_usd: float):
-        market = {**config["market"], "price_start_usd": float(price_start_usd)}
+        self.price_start_usd = float(price_start_usd)
+        market = {**config["market"], "price_start_usd": self.price_start_usd}
         self.params: SimParams = make_params(market=market, agent=config["agent"], floors=config["floors"],
                                              regime_mix=config["regime_mix"], dtype=DTYPE,
                                              gating=str(config["gating"]["mode"]))
@@ -108,10 +103,13 @@ class Stepper:
         with precision.scope():
             return float(env.start_tick(self.params))
 
-    def reset(self, pool_liquidity: float) -> SimState:
+    def reset(self, pool_liquidity: float, warmup_log_return=(), warmup_volume_usd=()) -> SimState:
+        """The state at the first decision: the memory warmed up on the observed moves (none: cold), the band
+        opened at the stepper's start price."""
         with precision.scope():
-            return self._reset(jnp.uint32(0), jnp.uint32(0), self.params,
-                               pool_liquidity=precision.array(pool_liquidity, DTYPE))
+            return self._reset(self.params, precision.array(pool_liquidity, DTYPE),
+                               precision.array(np.asarray(warmup_log_return, np.float64), DTYPE),
+                               precision.array(np.asarray(warmup_volume_usd, np.float64), DTYPE))
 
     def params_for(self, controls: StepControls) -> SimParams:
         agent = self.params.agent._replace(
@@ -125,7 +123,8 @@ class Stepper:
         gas = self.median_gas_usd if controls.gas_usd is None else controls.gas_usd
         gas_before = float(state.totals.gas_usd)
         with precision.scope():
-            world = _world(log_return, volume_usd, pool_liquidity, gas, self.params.market.fee_rate)
+            f = functools.partial(precision.array, dtype=DTYPE)
+            world = observed_move(f(log_return), f(volume_usd), f(pool_liquidity), f(gas), self.params.market.fee_rate)
             state, record, asked, why = self._step(state, world, self.params_for(controls))
         record, asked, why, owner, gas_total = jax.device_get((record, asked, why, state.owner, state.totals.gas_usd))
         wanted, did_ask = ACTION_KINDS[int(asked.kind)], bool(asked.asked)

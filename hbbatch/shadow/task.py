@@ -1,6 +1,9 @@
 """`task=shadow`: the simulator's policy and rails on real observations, a paper position, nothing executed.
 
-Per observation (one step): apply any manual override -> the simulator's step decides and moves its
+First the warm-up (`warmup.py`): the first `agent.warmup_minutes` of observations only warm the policy's
+memory up, as the simulated agent's day before its episode does; no band is held, no order placed, nothing
+logged as a decision; the snapshot keeps their moves, so a restart resumes the warm-up. Then the band opens
+at the last warm-up observation's close, and per observation (one step): apply any manual override -> the simulator's step decides and moves its
 state -> the paper position executes the decision with exact v3 math at the price the decision saw and
 earns the step's fees -> the decision is appended to decisions.jsonl (fsync) -> the snapshot is replaced
 -> metrics, alerts, and every N steps the dashboard. Killed at any moment and started again with the
@@ -20,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from prometheus_client import Gauge
+
 from hbbatch.monitoring import dashboard
 from hbbatch.monitoring.alerts import Alerts
 from hbbatch.monitoring.metrics import ShadowMetrics
@@ -28,6 +33,7 @@ from hbbatch.shadow.control import ControlFile, ControlServer, Override
 from hbbatch.shadow.journal import Journal, StateDirError, comparable
 from hbbatch.shadow.observation import RAW_LIQUIDITY_PER_UNIT, Observation
 from hbbatch.shadow.position import PaperPosition, open_position, pool_band
+from hbbatch.shadow.warmup import Warmup, warmup_steps
 
 log = logging.getLogger(__name__)
 DASHBOARD = "dashboard.html"
@@ -115,7 +121,10 @@ class ShadowRun:
         self.secret_url = self.shadow.get("rpc_url")
         self.step_minutes = float(config["market"]["step_minutes"])
         self.source = make_source(self.shadow, config["market"])
-        self.info = run_info(config, self.source, calibration_hash)
+        self.warmup = Warmup(warmup_steps(config))
+        self.warming = self.warmup.n_steps > 0
+        self._check_warmup_fits()
+        self.info = {**run_info(config, self.source, calibration_hash), "warmup_steps": self.warmup.n_steps}
         self.journal = Journal(self.shadow["state_dir"])
         self.stepper = Stepper(config, self.source.price_start_usd)
         self.fee_pips = int(round(float(config["market"]["fee_rate"]) * 1_000_000))
@@ -126,6 +135,10 @@ class ShadowRun:
         self.config_override = str(rails["override"])
         self.config_override_from = float(rails["override_from_minute"]) / self.step_minutes
         self.metrics = ShadowMetrics(self._owners())
+        self.warming_gauge = Gauge("hbbatch_warming_up", "1 while the agent observes its warm-up (no orders), "
+                                   "0 once it decides", registry=self.metrics.registry)
+        self.warmup_gauge = Gauge("hbbatch_warmup_steps_remaining", "Warm-up steps still to observe before the "
+                                  "first decision", registry=self.metrics.registry)
         self.alerts = Alerts(self._alert_thresholds(), self.monitoring.get("webhook_url"),
                              on_fire=lambda name: self.metrics.alerts.labels(name).inc())
         if hasattr(self.source, "on_retry"):
@@ -133,6 +146,27 @@ class ShadowRun:
         self.history: list[dict[str, Any]] = []
         self.recomputing, self._alert_values = False, None
         self.control_server: ControlServer | None = None
+
+    def _check_warmup_fits(self) -> None:
+        """Bars that end before the warm-up does: one line naming the key and the fix (never a silent cold start)."""
+        n_bars = len(self.source) if self.source.kind == "bars" else None
+        if n_bars is None or n_bars > self.warmup.n_steps:
+            return
+        minutes = float(self.config["agent"]["warmup_minutes"])
+        raise ShadowError(
+            f"agent.warmup_minutes={minutes:g}: the agent observes {self.warmup.n_steps} steps before its first "
+            f"decision, but shadow.bars={self.source.path} holds {n_bars} bars; give bars that begin at least "
+            f"{minutes:g} minutes before the first decision, or set agent.warmup_minutes below "
+            f"{n_bars * self.step_minutes:g} (0: a cold start, unlike the agent the campaign validated)")
+
+    def _set_warmup_metrics(self) -> None:
+        self.warming_gauge.set(int(self.warming))
+        self.warmup_gauge.set(self.warmup.remaining if self.warming else 0)
+
+    def status(self) -> dict[str, Any]:
+        """Where the run stands: warming up (and how far) or deciding."""
+        phase = {**self.warmup.status(), "phase": "warming_up" if self.warming else "deciding"}
+        return {**phase, "decisions": self.step_index}
 
     @staticmethod
     def _owners() -> tuple[str, ...]:
@@ -147,17 +181,24 @@ class ShadowRun:
 
     # ----------------------------------------------------------------- start or resume
     def start(self) -> None:
-        from hbbatch.shadow.stepper import state_from_arrays
+        from hbbatch.shadow.stepper import Stepper, state_from_arrays
 
         resuming = self.journal.claim({k: v for k, v in self.info.items()})
         if not resuming:
-            self._open()
-            # the opening band is the run's first action (the log's `actions` counts it): the counters do too
-            self.metrics.actions.inc(int(self.state.rails.actions))
-            self.metrics.rule_actions.labels("initial").inc(int(self.state.rails.actions))
-            self._save()
+            self.step_index, self.cursor, self.last_obs = 0, self.source.start_cursor(), self.source.open_observation()
+            self.override = Override()
+            self.hard_cap = HardCap(self.cap_max, self.cap_hours)
+            self.control_digest, self.pending = None, []
             log.info("shadow: new run in %s (config hash %s, calibration %s, source %s)", self.journal.dir,
                      self.info["config_hash"], self.calibration_hash, self.source.describe())
+            if self.warming:
+                self._save()
+                log.info("shadow: warming up: the agent observes %d steps (agent.warmup_minutes=%g) before its "
+                         "first decision; no band, no orders until then", self.warmup.n_steps,
+                         float(self.config["agent"]["warmup_minutes"]))
+            else:
+                log.warning("shadow: agent.warmup_minutes=0: the policy's memory starts cold at its prior")
+                self._open(self.last_obs)
             if self.shadow["source"] == "bars" and self.shadow.get("gas_gwei") is None:
                 log.warning("shadow: bars carry no gas: each action pays market.gas_usd_median=$%.2f; on "
                             "2024-01-05 mainnet averaged 22.8 gwei, about $41 per rebalance of %.0f gas "
@@ -165,14 +206,20 @@ class ShadowRun:
                             float(self.shadow["gas_units"]))
             return
         arrays, meta = self.journal.load()
-        template = self.stepper.reset(1.0)
-        try:
-            self.state = state_from_arrays(template, arrays)
-        except (KeyError, ValueError) as exc:
-            raise StateDirError(f"{self.journal.snapshot_path}: does not fit this version's state ({exc}); "
-                                "use a new shadow.state_dir") from None
+        # a snapshot without a phase was written before warm-ups existed: its run decides (it started cold)
+        self.warming = meta.get("phase") == "warming_up"
+        self.warmup = Warmup.from_arrays(self.warmup.n_steps, arrays) if "phase" in meta else Warmup(0)
+        if not self.warming:
+            if meta.get("price_start_usd") is not None:
+                self.stepper = Stepper(self.config, float(meta["price_start_usd"]))
+            template = self.stepper.reset(1.0)
+            try:
+                self.state = state_from_arrays(template, arrays)
+            except (KeyError, ValueError) as exc:
+                raise StateDirError(f"{self.journal.snapshot_path}: does not fit this version's state ({exc}); "
+                                    "use a new shadow.state_dir") from None
+            self.paper = PaperPosition.from_json(meta["paper"])
         self.step_index, self.cursor = int(meta["step"]), meta["cursor"]
-        self.paper = PaperPosition.from_json(meta["paper"])
         self.last_obs = Observation.from_json(meta["last_observation"])
         self.override = Override(meta["override"]["mode"], meta["override"]["history"])
         self.hard_cap = HardCap(self.cap_max, self.cap_hours, meta["hard_cap_times"])
@@ -187,40 +234,76 @@ class ShadowRun:
         self.pending = logged[self.step_index:]     # logged after the snapshot: recomputed, checked, not re-logged
         self.history = [self._history_entry(r) for r in logged[: self.step_index]]
         self.metrics.restore(meta.get("totals", {}))
+        if self.warming:
+            log.info("shadow: resuming %s in its warm-up: %d of %d steps observed (config hash %s)",
+                     self.journal.dir, self.warmup.observed, self.warmup.n_steps, self.info["config_hash"])
+            return
         log.info("shadow: resuming %s at step %d (config hash %s)", self.journal.dir, self.step_index + 1,
                  self.info["config_hash"])
 
-    def _open(self) -> None:
-        first = self.source.open_observation()
-        self.state = self.stepper.reset(first.pool_liquidity)
+    def _open(self, first: Observation) -> None:
+        """The band at `first` (the source's opening, or the warm-up's last observation), the memory warmed up
+        on the warm-up's moves; the run's first action, snapshotted before any decision."""
+        from hbbatch.shadow.stepper import Stepper
+
+        if self.warmup.n_steps:    # bands are relative to the price the band opens at, as in the simulator
+            self.stepper = Stepper(self.config, first.price_usd)
+        self.state = self.stepper.reset(first.pool_liquidity, self.warmup.log_return, self.warmup.volume_usd)
         position = self.state.position
         lower, upper = pool_band(float(position.tick_lower), float(position.tick_upper),
                                  self.stepper.start_usd_tick(), self.tick_spacing)
         liquidity = int(float(position.liquidity) * RAW_LIQUIDITY_PER_UNIT)
         self.paper = open_position(first, lower, upper, liquidity, float(self.config["agent"]["capital_usd"]))
-        self.step_index, self.cursor, self.last_obs = 0, self.source.start_cursor(), first
-        self.override = Override()
-        self.hard_cap = HardCap(self.cap_max, self.cap_hours)
-        self.control_digest, self.pending = None, []
+        self.warming = False
+        # the opening band is the run's first action (the log's `actions` counts it): the counters do too
+        self.metrics.actions.inc(int(self.state.rails.actions))
+        self.metrics.rule_actions.labels("initial").inc(int(self.state.rails.actions))
+        self._save()
+
+    def _warm(self, obs: Observation, cursor) -> None:
+        """One warm-up step: the move kept for the memory, no band, no order; the band opens after the last."""
+        self.warmup.add(obs.log_return, obs.volume_usd)
+        self.cursor, self.last_obs = cursor, obs
+        self.metrics.price.set(obs.price_usd)
+        if self.warmup.done:
+            self._open(obs)
+            from hbbatch.sim import precision
+            from hbbatch.sim.policy import classify
+            from hbbatch.sim.types import REGIMES
+
+            with precision.scope():
+                regime = REGIMES[int(classify(self.state.memory, self.stepper.params.agent))]
+            log.info("shadow: warm-up complete after %d steps (classified %s); the band opens at %.2f USD/ETH, "
+                     "[%d, %d]", self.warmup.n_steps, regime, obs.price_usd, self.paper.tick_lower,
+                     self.paper.tick_upper)
+        elif self.warmup.observed % self.snapshot_every == 0:
+            self._save()
+        if self.warmup.observed % max(int(round(60 / self.step_minutes)), 1) == 0 and not self.warmup.done:
+            log.info("shadow: warming up: %d of %d steps observed", self.warmup.observed, self.warmup.n_steps)
+        self._set_warmup_metrics()
 
     def _save(self) -> None:
         from hbbatch.shadow.stepper import state_to_arrays
 
-        tot = self.state.totals
         from hbbatch.sim.types import OWNERS
 
-        meta = {"step": self.step_index, "cursor": self.cursor, "paper": self.paper.to_json(),
+        meta = {**self.status(), "step": self.step_index, "cursor": self.cursor,
                 "last_observation": self.last_obs.to_json(),
                 "override": {"mode": self.override.mode, "history": self.override.history},
                 "hard_cap_times": [t.isoformat() for t in self.hard_cap.times],
                 "control_digest": self.control_digest, "alerts_active": sorted(self.alerts.active),
-                "alerts_recent": self.alerts.fired[-50:], "source_state": self.source.state(),
+                "alerts_recent": self.alerts.fired[-50:], "source_state": self.source.state()}
+        if self.warming:
+            self.journal.save(self.warmup.arrays(), meta)
+            return
+        tot = self.state.totals
+        meta.update({"paper": self.paper.to_json(), "price_start_usd": self.stepper.price_start_usd,
                 "totals": {"gas_usd": float(tot.gas_usd), "actions": int(self.state.rails.actions), "widens": int(tot.widens),
                            "gap_steps": int(sum(h.get("gap_steps", 0) for h in self.history)),
                            "rule_fires": {o: int(v) for o, v in zip(OWNERS, np.asarray(tot.rule_fires))},
                            "rule_actions": {o: int(v) for o, v in zip(OWNERS, np.asarray(tot.rule_actions))},
-                           "alerts": {}}}
-        self.journal.save(state_to_arrays(self.state), meta)
+                           "alerts": {}}})
+        self.journal.save({**state_to_arrays(self.state), **self.warmup.arrays()}, meta)
 
     # ----------------------------------------------------------------- one step
     def _controls(self, obs: Observation):
@@ -323,6 +406,11 @@ class ShadowRun:
                 "drawdown_exit": int(bool(self.state.totals.drawdown_exit)),
                 "manual_pause": int(self.override.mode == "pause"), "manual_exit": int(self.override.mode == "exit")}
 
+    @property
+    def steps_observed(self) -> int:
+        """Observations so far, the warm-up's included (what `shadow.max_steps` counts)."""
+        return self.warmup.observed + self.step_index
+
     # ----------------------------------------------------------------- watching
     @staticmethod
     def _history_entry(record: dict[str, Any]) -> dict[str, Any]:
@@ -410,31 +498,41 @@ class ShadowRun:
         control_port = self.shadow["rails"].get("control_port")
         if control_port is not None:
             self.control_server = ControlServer(int(control_port), lambda: {"mode": self.override.mode,
-                                                                           "history": self.override.history[-10:]})
+                                                                           "history": self.override.history[-10:],
+                                                                           **self.status()})
             log.info("shadow: manual override on http://127.0.0.1:%d/control", self.control_server.port)
         control_file = ControlFile(self.journal.dir, self.control_digest)
         max_steps = self.shadow.get("max_steps")
         last_data_at, record = time.monotonic(), None
+        self._set_warmup_metrics()
         try:
-            if max_steps is None or self.step_index < int(max_steps):
+            if max_steps is None or self.steps_observed < int(max_steps):
                 for obs, cursor in self.source.observations(self.cursor, idle=lambda: self.idle(last_data_at)):
                     last_data_at = time.monotonic()
                     if obs.gap_steps:
                         log.warning("shadow: %d step(s) without data before %s: reported, not filled",
                                     obs.gap_steps, obs.time.isoformat())
-                    record = self.step(obs, cursor, control_file)
-                    self._watch(record, last_data_at)
-                    if max_steps is not None and self.step_index >= int(max_steps):
+                    if self.warming:
+                        self._warm(obs, cursor)
+                        self.metrics.lag.set(time.monotonic() - last_data_at)
+                    else:
+                        record = self.step(obs, cursor, control_file)
+                        self._watch(record, last_data_at)
+                    if max_steps is not None and self.steps_observed >= int(max_steps):
                         break
             self._save()
-            self.write_dashboard(record)
+            if self.warming:
+                log.info("shadow: stopped in the warm-up: %d of %d steps observed; the same command resumes it",
+                         self.warmup.observed, self.warmup.n_steps)
+            else:
+                self.write_dashboard(record)
         finally:
             self.journal.close()
             if self.control_server:
                 self.control_server.close()
             self.metrics.close()
             self.source.close()
-        summary = {"steps": self.step_index, **({k: record[k] for k in ("net_pnl_usd", "pnl_vs_hodl_usd", "actions",
+        summary = {"steps": self.step_index, **self.status(), **({k: record[k] for k in ("net_pnl_usd", "pnl_vs_hodl_usd", "actions",
                                                                          "widens", "gas_usd_total")} if record else {})}
         log.info("shadow: %s", json.dumps(summary))
         return summary
