@@ -44,7 +44,8 @@ def observed_move(log_return: jax.Array, volume_usd: jax.Array, pool_liquidity: 
 def observed_warmup(log_return: jax.Array, volume_usd: jax.Array) -> env.WarmupWorld:
     """The world before an episode as moves already observed, for `env.warm_up`: step j is (log_return[j],
     volume_usd[j]), every one seen (the memory folds only the return and the pool's volume)."""
-    zero = jnp.zeros_like(log_return[:0].sum())
+    log_return, volume_usd = jnp.asarray(log_return), jnp.asarray(volume_usd)
+    zero = jnp.zeros((), log_return.dtype)
 
     def step(carry, draws, j):
         r, v = draws

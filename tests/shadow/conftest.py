@@ -26,8 +26,11 @@ def env() -> dict[str, str]:
 
 
 def shadow_args(state_dir: Path, *overrides: str) -> list[str]:
+    """The command, cold (agent.warmup_minutes=0: the embedded day is one default warm-up long) unless
+    `overrides` set the warm-up."""
+    cold = [] if any(o.startswith("agent.warmup_minutes=") for o in overrides) else ["agent.warmup_minutes=0"]
     return [sys.executable, "-m", "hbbatch", "task=shadow", f"shadow.state_dir={state_dir}",
-            f"hydra.run.dir={state_dir.parent / (state_dir.name + '_hydra')}", *overrides]
+            f"hydra.run.dir={state_dir.parent / (state_dir.name + '_hydra')}", *cold, *overrides]
 
 
 def run_shadow_cli(state_dir: Path, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
