@@ -20,10 +20,11 @@ from tests.shadow.test_resume import ACTIVE
 
 
 def _replayed(cfg):
-    bars, price_start = to_bars(read_minute_bars(EMBEDDED_BARS), "float64")
+    warmup = round(cfg["agent"]["warmup_minutes"])      # one-minute bars
+    bars, price_start = to_bars(read_minute_bars(EMBEDDED_BARS), "float64", warmup)
     params = make_params(market={**cfg["market"], "price_start_usd": price_start}, agent=cfg["agent"],
                          floors=cfg["floors"], regime_mix=cfg["regime_mix"], dtype="float64")
-    metrics, path = replay(bars, params, gating=cfg["gating"]["mode"])
+    metrics, path = replay(bars, params, gating=cfg["gating"]["mode"], warmup_steps=warmup)
     return metrics, path, params
 
 
@@ -32,13 +33,20 @@ def _replayed(cfg):
 UNCAPPED = {**ACTIVE, "agent.rails.max_actions": 1000, "agent.rails.max_actions_episodes": 1}
 
 
-@pytest.mark.parametrize("settings", [UNCAPPED, pytest.param({}, marks=pytest.mark.slow)], ids=["active", "default"])
+# warmed: the first 6 hours of the day warm the memory up (the embedded day holds no earlier bars), both
+# runs decide over the other 18
+WARMED = {**UNCAPPED, "agent.warmup_minutes": 360}
+
+
+@pytest.mark.parametrize("settings", [UNCAPPED, WARMED, pytest.param({}, marks=pytest.mark.slow)],
+                         ids=["active", "active_warmed", "default"])
 def test_parity__shadow_over_the_day_makes_the_replays_decisions(memory_dir, settings):
     cfg = config(memory_dir / "state", settings, max_steps=None)
     finished = run_in_process(cfg)
     records = decisions(finished.dir)
     metrics, path, params = _replayed(cfg)
-    assert len(records) == len(path.action) == 1440
+    assert int(metrics["warmup_steps"]) == finished.summary["warmup_observed"] == round(cfg["agent"]["warmup_minutes"])
+    assert len(records) == len(path.action) == 1440 - int(metrics["warmup_steps"])
     actions = [ACTION_KINDS[int(a)] for a in np.asarray(path.action)]
     assert [r["action"] for r in records] == actions
     start = finished.run.stepper.start_usd_tick()
