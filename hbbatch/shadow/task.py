@@ -3,11 +3,12 @@
 First the warm-up (`warmup.py`): the first `agent.warmup_minutes` of observations only warm the policy's
 memory up, as the simulated agent's day before its episode does; no band is held, no order placed, nothing
 logged as a decision; the snapshot keeps their moves, so a restart resumes the warm-up. Then the band opens
-at the last warm-up observation's close, and per observation (one step): apply any manual override -> the simulator's step decides and moves its
-state -> the paper position executes the decision with exact v3 math at the price the decision saw and
-earns the step's fees -> the decision is appended to decisions.jsonl (fsync) -> the snapshot is replaced
--> metrics, alerts, and every N steps the dashboard. Killed at any moment and started again with the
-same command, the run resumes at the next step with the decisions an uninterrupted run makes.
+at the last warm-up observation's close, and per observation (one step): apply any manual override -> the
+simulator's step decides and moves its state -> the paper position executes the decision with exact v3
+math at the price the decision saw and earns the step's fees -> the decision is appended to decisions.jsonl
+(fsync) -> the snapshot is replaced -> metrics, alerts, and every N steps the dashboard. Killed at any
+moment and started again with the same command, the run resumes at the next step with the decisions an
+uninterrupted run makes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from prometheus_client import Gauge
 
 from hbbatch.monitoring import dashboard
@@ -297,12 +297,12 @@ class ShadowRun:
             self.journal.save(self.warmup.arrays(), meta)
             return
         tot = self.state.totals
-        meta.update({"paper": self.paper.to_json(), "price_start_usd": self.stepper.price_start_usd,
-                "totals": {"gas_usd": float(tot.gas_usd), "actions": int(self.state.rails.actions), "widens": int(tot.widens),
-                           "gap_steps": int(sum(h.get("gap_steps", 0) for h in self.history)),
-                           "rule_fires": {o: int(v) for o, v in zip(OWNERS, np.asarray(tot.rule_fires))},
-                           "rule_actions": {o: int(v) for o, v in zip(OWNERS, np.asarray(tot.rule_actions))},
-                           "alerts": {}}})
+        totals = {"gas_usd": float(tot.gas_usd), "actions": int(self.state.rails.actions), "widens": int(tot.widens),
+                  "gap_steps": int(sum(h.get("gap_steps", 0) for h in self.history)),
+                  "rule_fires": {o: int(v) for o, v in zip(OWNERS, np.asarray(tot.rule_fires))},
+                  "rule_actions": {o: int(v) for o, v in zip(OWNERS, np.asarray(tot.rule_actions))},
+                  "alerts": {}}
+        meta.update(paper=self.paper.to_json(), price_start_usd=self.stepper.price_start_usd, totals=totals)
         self.journal.save({**state_to_arrays(self.state), **self.warmup.arrays()}, meta)
 
     # ----------------------------------------------------------------- one step

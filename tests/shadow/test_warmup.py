@@ -15,7 +15,7 @@ from hbbatch.shadow.journal import Journal, comparable
 from hbbatch.shadow.sources import EMBEDDED_BARS
 from hbbatch.sim import make_params, precision
 from hbbatch.sim.replay import opening_state
-from tests.shadow.conftest import decisions, run_shadow_cli
+from tests.shadow.conftest import OPEN_BLOCK, decisions, run_shadow_cli
 from tests.shadow.helpers import config, run_in_process
 from tests.shadow.test_parity import UNCAPPED
 
@@ -88,3 +88,20 @@ def test_warmup__bars_no_longer_than_the_warm_up_are_one_line_exit_2(tmp_path):
     assert len(lines) == 1, result.stdout + result.stderr
     assert "agent.warmup_minutes=1440" in lines[0] and "shadow.bars=" in lines[0] and "holds 1440 bars" in lines[0]
     assert not state.exists()                                             # nothing written
+
+
+def test_warmup__a_live_source_warms_up_on_what_it_reads_and_resumes_mid_warm_up(standin_factory, memory_dir):
+    standin = standin_factory("--bps", "400")
+    live = {"source": "rpc", "rpc_url": standin.url, "start_block": OPEN_BLOCK, "poll_s": 0.1, "backoff_s": 0.02,
+            "timeout_s": 2.0}
+    settings = {**UNCAPPED, "agent.warmup_minutes": 10}
+    reference = run_in_process(config(memory_dir / "reference", settings, max_steps=15, **live))
+    expected = [comparable(r) for r in decisions(reference.dir)]
+    assert [r["time"][11:16] for r in expected] == [f"00:{m:02d}" for m in range(10, 15)]   # after 10 minutes
+
+    state = memory_dir / "restarted"
+    stopped = run_in_process(config(state, settings, max_steps=6, **live))
+    assert stopped.summary["phase"] == "warming_up" and decisions(state) == []
+    resumed = run_in_process(config(state, settings, max_steps=15, **live))
+    assert resumed.summary["warmup_observed"] == 10
+    assert [comparable(r) for r in decisions(state)] == expected
