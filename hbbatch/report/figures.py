@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from hbbatch import io as hbio
-from hbbatch.trace_cache import evict
+from hbbatch.program_cache import evict
 
 log = logging.getLogger(__name__)
 CACHE_VAR = "HBBATCH_FIGURE_CACHE_DIR"

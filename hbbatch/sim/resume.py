@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hbbatch import trace_cache
+from hbbatch import program_cache
 from hbbatch.sim import history, noise, precision, rollout
 from hbbatch.sim.types import N_RULES, RolloutSpec, SimParams
 
@@ -179,7 +179,7 @@ def resumed_metrics(spec: RolloutSpec, params: SimParams, seed: int, checkpoints
             if carry is None:   # loaded at the first unit of every lane
                 carry = jax.tree.map(lambda x: x[:, 0], saved)
             lanes = jax.device_put((carry, units), sharding)
-            carry, metrics = trace_cache.call(fn, repr((spec, "resume")), (seed_words, params, n_steps), lanes)
+            carry, metrics = program_cache.call(fn, repr((spec, "resume")), (seed_words, params, n_steps), lanes)
             metrics = jax.device_get(metrics)
             done = (end_unit >= part.start) & (end_unit < part.stop)
             for key, value in metrics.items():

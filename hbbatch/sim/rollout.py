@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from hbbatch import jax_setup, trace_cache
+from hbbatch import jax_setup, program_cache
 from hbbatch.sim import env, history, metrics, noise, precision, price
 from hbbatch.sim.types import OWNERS, REGIMES, RolloutSpec, SimParams, SimState, StepRecord
 
@@ -281,7 +281,7 @@ def run(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: int = 0
         params = cast_params(params, spec.dtype)
         args = (jnp.asarray(noise.seed_words(seed)), jax.device_put(jnp.asarray(indices), sharding),
                 jax.device_put(jnp.asarray(masks), sharding), params)
-        out = trace_cache.call(fn, repr(spec), *args)   # fn(*args), not traced again on a repeated run
+        out = program_cache.call(fn, repr(spec), *args)   # fn(*args), not traced again on a repeated run
         return jax.tree.map(lambda x: x[: spec.n_episodes], out)  # drop the padding episodes
 
 
