@@ -22,3 +22,6 @@ class ReplayConf:
     decimals0: int = bounded(6, ge=0, le=36)  # token0 (the USD stablecoin)
     decimals1: int = bounded(18, ge=0, le=36)  # token1
     output_dir: Optional[str] = None          # null: the Hydra run's output directory
+    # true: the simulator's agent instead of hold_band, its memory warmed up on the bars' first
+    # agent.warmup_minutes (observed only, as the simulator's historical episodes; hbbatch/replay/agent.py)
+    agent: bool = False

@@ -5,5 +5,7 @@
 
 Modules: `bars` (demeter minute bars with their exact integers, gated), `band` (band placement,
 amounts and fees with hbbatch.uniswap's exact integer math), `positions` (real positions of the same
-day replayed and compared with what they collected), `task` (the command and its artifacts).
+day replayed and compared with what they collected), `agent` (`replay.agent=true`: the simulator's agent
+instead of a fixed band, warmed up on the bars' first `agent.warmup_minutes`), `task` (the command and its
+artifacts).
 """

@@ -1,5 +1,8 @@
 """`task=replay`: hold `replay.hold_band` over `replay.bars` and write replay.parquet and summary.json.
 
+With `replay.agent=true` the simulator's agent replaces the fixed band (`agent.py`: warmed up on the bars'
+first `agent.warmup_minutes`, agent.parquet and summary.json).
+
 With `replay.positions`, the day's real positions are replayed too and positions.parquet holds the
 comparison (summary.json: `positions`). Input is checked before anything is written.
 """
@@ -84,6 +87,8 @@ def run(cfg: Any, output_dir: Path | str | None = None, out=None) -> int:
     agent = _plain(cfg.get("agent") if hasattr(cfg, "get") else cfg["agent"])
     if not replay.get("bars"):
         raise ReplayError("replay.bars: required; pass a demeter minute-bar CSV, e.g. replay.bars=/path/x.minute.csv")
+    if replay.get("agent"):
+        return _run_agent(_plain(cfg), replay, output_dir, out)
     if replay.get("hold_band") is None:
         raise ReplayError("replay.hold_band: required; give the band in pool ticks, e.g. 'replay.hold_band=[198900,199100]'")
     pool = PoolSpec(fee_pips=int(replay.get("fee_pips", 500)), tick_spacing=int(replay.get("tick_spacing", 10)),
@@ -105,6 +110,24 @@ def run(cfg: Any, output_dir: Path | str | None = None, out=None) -> int:
         print(f"real positions: {summary['positions']['all']['cycles']} cycles "
               f"({len(summary['positions']['unmatched'])} not matched); outliving a block: {part['cycles']}, "
               f"median |relative error| {part['median_abs_relative_error']}", file=out)
+    return 0
+
+
+def _run_agent(config: dict[str, Any], replay: dict[str, Any], output_dir, out) -> int:
+    """replay.agent=true: the simulator's agent over the bars, warmed up on their first agent.warmup_minutes."""
+    from hbbatch.replay.agent import replay_agent
+
+    if replay.get("hold_band") is not None:
+        raise ReplayError("replay.hold_band and replay.agent=true: the agent places its own bands; drop one")
+    table, summary = replay_agent(config)
+    target = Path(output_dir or replay.get("output_dir") or _hydra_dir())
+    write_parquet(target / "agent.parquet", table)
+    write_json(target / "summary.json", summary)
+    metrics = summary["metrics"]
+    print(f"replay (agent): {summary['n_bars']} bars, the first {summary['warmup_steps']} a warm-up; "
+          f"{summary['n_decisions']} decisions from {summary['first_decision']}", file=out)
+    print(f"actions {metrics['actions']:.0f} (widens {metrics['widens']:.0f}), fees {metrics['fees_usd']:.2f} USD, "
+          f"net PnL {metrics['net_pnl_usd']:+.2f} USD; artifacts in {target}", file=out)
     return 0
 
 

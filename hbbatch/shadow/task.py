@@ -33,7 +33,7 @@ from hbbatch.shadow.control import ControlFile, ControlServer, Override
 from hbbatch.shadow.journal import Journal, StateDirError, comparable
 from hbbatch.shadow.observation import RAW_LIQUIDITY_PER_UNIT, Observation
 from hbbatch.shadow.position import PaperPosition, open_position, pool_band
-from hbbatch.shadow.warmup import Warmup, warmup_steps
+from hbbatch.shadow.warmup import Warmup, too_few_bars, warmup_steps
 
 log = logging.getLogger(__name__)
 DASHBOARD = "dashboard.html"
@@ -148,16 +148,11 @@ class ShadowRun:
         self.control_server: ControlServer | None = None
 
     def _check_warmup_fits(self) -> None:
-        """Bars that end before the warm-up does: one line naming the key and the fix (never a silent cold start)."""
-        n_bars = len(self.source) if self.source.kind == "bars" else None
-        if n_bars is None or n_bars > self.warmup.n_steps:
-            return
-        minutes = float(self.config["agent"]["warmup_minutes"])
-        raise ShadowError(
-            f"agent.warmup_minutes={minutes:g}: the agent observes {self.warmup.n_steps} steps before its first "
-            f"decision, but shadow.bars={self.source.path} holds {n_bars} bars; give bars that begin at least "
-            f"{minutes:g} minutes before the first decision, or set agent.warmup_minutes below "
-            f"{n_bars * self.step_minutes:g} (0: a cold start, unlike the agent the campaign validated)")
+        """Bars that end before the warm-up does are refused in one line."""
+        if self.source.kind == "bars":
+            problem = too_few_bars(self.config, len(self.source), "shadow.bars", self.source.path)
+            if problem:
+                raise ShadowError(problem)
 
     def _set_warmup_metrics(self) -> None:
         self.warming_gauge.set(int(self.warming))

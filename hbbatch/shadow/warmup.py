@@ -25,6 +25,19 @@ def warmup_steps(config: dict[str, Any]) -> int:
     return round(float(config["agent"]["warmup_minutes"]) / float(config["market"]["step_minutes"]))
 
 
+def too_few_bars(config: dict[str, Any], n_bars: int, bars_key: str, path) -> str | None:
+    """None when `n_bars` bars hold the warm-up and at least one decision, else the one-line error naming the
+    key and the fix (never a silent cold start)."""
+    n_steps = warmup_steps(config)
+    if n_bars > n_steps:
+        return None
+    minutes, step_minutes = float(config["agent"]["warmup_minutes"]), float(config["market"]["step_minutes"])
+    return (f"agent.warmup_minutes={minutes:g}: the agent observes {n_steps} steps before its first decision, but "
+            f"{bars_key}={path} holds {n_bars} bars; give bars that begin at least {minutes:g} minutes before the "
+            f"first decision, or set agent.warmup_minutes below {n_bars * step_minutes:g} (0: a cold start, unlike "
+            "the agent the campaign validated)")
+
+
 class Warmup:
     """The moves observed so far of a warm-up of `n_steps` steps."""
 
