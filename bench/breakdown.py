@@ -198,7 +198,9 @@ def main(argv=None) -> int:
         os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")
         os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
         for index in range(args.runs):
-            results.append(run_once(args, Path(tmp) / f"run{index}", args.root.resolve(), index))
+            # one output folder for every run, as a user repeating a command: each run makes its own time folder
+            # in it, and the same overrides find the same kept compositions (hbbatch.config.compose)
+            results.append(run_once(args, Path(tmp) / "out", args.root.resolve(), index))
     print(f"{args.experiment} {' '.join(args.overrides)}{' changed: ' + args.changed + '<i>' if args.changed else ''} "
           f"in {args.root.resolve()} "
           f"(1-min load {os.getloadavg()[0]:.1f})")

@@ -27,6 +27,14 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def user_cache_dir(name: str, variable: str) -> Path | None:
+    """A cache's folder: $`variable` when set (empty: no folder, the cache is off), else
+    $XDG_CACHE_HOME/hbbatch/`name` (~/.cache/hbbatch/`name`)."""
+    if variable in os.environ:
+        return Path(os.environ[variable]).expanduser() if os.environ[variable] else None
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hbbatch" / name
+
+
 def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp_path)`, then move tmp_path onto `path`; on any error the temporary file is removed."""
     path = Path(path)
@@ -106,3 +114,16 @@ def canonical_json(obj: Any, significant_digits: int | None = None) -> str:
 def sha256_of(obj: Any, significant_digits: int | None = None) -> str:
     """'sha256:<hex>' of canonical_json(obj, significant_digits)."""
     return "sha256:" + hashlib.sha256(canonical_json(obj, significant_digits).encode("utf-8")).hexdigest()
+
+
+def evict(folder: Path, keep: int, pattern: str = "*.pkl") -> None:
+    """Remove all but the `keep` most recently used entries of a cache folder: the files matching `pattern`
+    (by file time: a cache refreshes an entry's time when it uses it)."""
+    entries = []
+    for path in folder.glob(pattern):
+        try:
+            entries.append((path.stat().st_mtime_ns, path))
+        except OSError:   # removed meanwhile by another process
+            continue
+    for _, path in sorted(entries, reverse=True)[keep:]:
+        path.unlink(missing_ok=True)

@@ -130,24 +130,11 @@ def _entry(jitted: Callable, static_key: str, leaves: list, treedef, folder: Pat
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 hbio.write_bytes(path, pickle.dumps((serialized, out_tree)))
-                evict(folder, MAX_ENTRIES)
+                hbio.evict(folder, MAX_ENTRIES)
             except OSError as exc:   # a read-only folder: this process keeps it in memory only
                 log.debug("compiled-program cache: %s not written (%s)", path, exc)
         _loaded[key] = entry
     return _loaded[key]
-
-
-def evict(folder: Path, keep: int, pattern: str = "*.pkl") -> None:
-    """Remove all but the `keep` most recently used entries (files matching `pattern`, programs by default)
-    of the folder (by file time: hits refresh it)."""
-    entries = []
-    for path in folder.glob(pattern):
-        try:
-            entries.append((path.stat().st_mtime_ns, path))
-        except OSError:   # removed meanwhile by another process
-            continue
-    for _, path in sorted(entries, reverse=True)[keep:]:
-        path.unlink(missing_ok=True)
 
 
 def call(jitted: Callable, static_key: str, *args):

@@ -241,9 +241,7 @@ def result_key(frame: pd.DataFrame, suite_json: dict[str, Any]) -> str:
 
 def cache_dir() -> Path | None:
     """Where suite results are kept: $HBBATCH_SUITE_CACHE_DIR (empty: nowhere), else under XDG_CACHE_HOME."""
-    if CACHE_VAR in os.environ:
-        return Path(os.environ[CACHE_VAR]).expanduser() if os.environ[CACHE_VAR] else None
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hbbatch" / "suite_results"
+    return hbio.user_cache_dir("suite_results", CACHE_VAR)
 
 
 def _entry_path(key: str) -> Path | None:

@@ -1,7 +1,8 @@
-"""Atomic writes: the file appears whole or not at all."""
+"""The bottom layer: atomic writes (the file appears whole or not at all), content hashes, cache folders."""
 
 import json
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -44,3 +45,25 @@ def test_sha256_of__rounds_floats_to_significant_digits_and_keeps_ints_and_strin
     assert hbio.sha256_of({**a, "n": 12345678901234568}, 10) != hbio.sha256_of(a, 10)
     assert hbio.sha256_of({**a, "x": 0.43575670}, 10) != hbio.sha256_of(a, 10)
     assert hbio.round_floats({"v": [2.0 / 3.0]}, 3) == {"v": [0.667]}
+
+
+def test_evict__keeps_the_most_recently_used_entries_and_nothing_else_is_touched(tmp_path):
+    for age, name in enumerate(["old", "used", "new"]):
+        path = tmp_path / f"{name}.pkl"
+        path.write_bytes(b"x")
+        os.utime(path, ns=(age * 10**9, age * 10**9))
+    os.utime(tmp_path / "used.pkl")   # a hit refreshes its time (program_cache, compose, figures)
+    (tmp_path / "other.txt").write_bytes(b"y")   # not an entry: never removed
+    hbio.evict(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.pkl", "other.txt", "used.pkl"]
+
+
+def test_user_cache_dir__the_variable_wins_empty_is_off_else_under_xdg(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("HBBATCH_X_CACHE_DIR", raising=False)
+    assert hbio.user_cache_dir("x", "HBBATCH_X_CACHE_DIR") == tmp_path / "xdg" / "hbbatch" / "x"
+    monkeypatch.setenv("HBBATCH_X_CACHE_DIR", str(tmp_path / "mine"))
+    assert hbio.user_cache_dir("x", "HBBATCH_X_CACHE_DIR") == tmp_path / "mine"
+    monkeypatch.setenv("HBBATCH_X_CACHE_DIR", "")
+    assert hbio.user_cache_dir("x", "HBBATCH_X_CACHE_DIR") is None
+

@@ -90,17 +90,6 @@ def test_program_cache__a_damaged_file_is_compiled_again_and_replaced(cache):
     assert path.read_bytes() != b"not a program"
 
 
-def test_program_cache__keeps_the_most_recently_used_programs(tmp_path):
-    for age, name in enumerate(["old", "used", "new"]):
-        path = tmp_path / f"{name}.pkl"
-        path.write_bytes(b"x")
-        os.utime(path, ns=(age * 10**9, age * 10**9))
-    os.utime(tmp_path / "used.pkl")   # a hit refreshes its time (program_cache._entry)
-    (tmp_path / "other.txt").write_bytes(b"y")   # not a program: never removed
-    program_cache.evict(tmp_path, keep=2)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.pkl", "other.txt", "used.pkl"]
-
-
 def test_program_cache__a_write_beyond_the_limit_removes_the_oldest(cache, monkeypatch):
     stale = cache / "stale.pkl"
     stale.write_bytes(b"x")

@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from hbbatch import io as hbio
-from hbbatch.program_cache import evict
 
 log = logging.getLogger(__name__)
 CACHE_VAR = "HBBATCH_FIGURE_CACHE_DIR"
@@ -38,9 +37,7 @@ PNG_START, PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
 
 def cache_dir() -> Path | None:
     """Where figures are kept: $HBBATCH_FIGURE_CACHE_DIR (empty: nowhere), else under XDG_CACHE_HOME."""
-    if CACHE_VAR in os.environ:
-        return Path(os.environ[CACHE_VAR]).expanduser() if os.environ[CACHE_VAR] else None
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hbbatch" / "figures"
+    return hbio.user_cache_dir("figures", CACHE_VAR)
 
 
 def _feed(digest: Any, value: Any) -> None:
@@ -146,7 +143,7 @@ def drawn(name: str, spec: Any, draw: Callable[[Any], Any], code_files: Sequence
         if path is not None:
             try:
                 hbio.write_bytes(path, data)
-                evict(folder, MAX_ENTRIES, "*.png")
+                hbio.evict(folder, MAX_ENTRIES, "*.png")
             except OSError as exc:   # a read-only folder: drawn every time
                 log.debug("figure cache: %s not written (%s)", path, exc)
     return img(data)

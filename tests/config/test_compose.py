@@ -1,4 +1,7 @@
-"""Each config composed once per command: a reused composition is the config Hydra would compose again."""
+"""Each config composed once per command, and kept between commands: a reused composition is the config
+Hydra would compose again, and anything a composition reads misses."""
+
+import shutil
 
 import pytest
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
@@ -9,7 +12,7 @@ from omegaconf import OmegaConf
 
 from hbbatch import cli
 from hbbatch.config import CONF_DIR, register_configs
-from hbbatch.config.compose import composed_once
+from hbbatch.config.compose import CACHE_VAR, composed_once
 
 JOB = ["+experiment=three_way", "campaign=C", "world=historical", "n_episodes=8"]
 
@@ -18,6 +21,14 @@ JOB = ["+experiment=three_way", "campaign=C", "world=historical", "n_episodes=8"
 def loader():
     register_configs()
     return ConfigLoaderImpl(config_search_path=create_config_search_path(str(CONF_DIR)))
+
+
+@pytest.fixture(autouse=True)
+def stored(tmp_path, monkeypatch):
+    """The folder of compositions kept between commands: one of the test's own."""
+    folder = tmp_path / "compositions"
+    monkeypatch.setenv(CACHE_VAR, str(folder))
+    return folder
 
 
 @pytest.fixture
@@ -120,3 +131,90 @@ def test_copied__is_the_same_tree_as_a_deep_copy_and_shares_nothing(loader):
     copy_.hydra.job.num = 7
     copy_.agent.rules.enabled.append("x")
     assert config.hydra.job.get("num") != 7 and "x" not in config.agent.rules.enabled
+
+
+# ---------------------------------------------------------------- kept between commands
+
+def test_stored__a_later_command_reads_back_the_tree_hydra_composes_and_composes_nothing(loader, compositions,
+                                                                                          stored):
+    fresh = loader.load_configuration("config", JOB, RunMode.MULTIRUN)   # Hydra's own, outside any command
+    with composed_once():
+        loader.load_configuration("config", JOB, RunMode.MULTIRUN)
+    assert len(compositions) == 2 and len(list(stored.glob("*.pkl"))) == 1
+    with composed_once():                                                 # a later command
+        again = loader.load_configuration("config", JOB, RunMode.MULTIRUN)
+        other = loader.load_configuration("config", [*JOB[:-1], "n_episodes=9"], RunMode.MULTIRUN)
+    assert len(compositions) == 3                                         # only the other overrides composed
+    # Hydra's composition resolves ${now:} into the config's resolver cache; a kept one holds nothing resolved,
+    # so a later command's run folder takes that command's own time
+    assert "now" in fresh._metadata.resolver_cache and not again._metadata.resolver_cache
+    OmegaConf.clear_cache(fresh)
+    _same_tree(fresh, again)
+    assert OmegaConf.is_struct(again) and again.n_episodes == 8 and other.n_episodes == 9
+    assert OmegaConf.to_yaml(again) == OmegaConf.to_yaml(fresh)
+
+
+def test_stored__an_edited_config_file_misses(tmp_path, compositions):
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, conf)
+    register_configs()
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(conf)))
+    with composed_once():
+        before = loader.load_configuration("config", JOB, RunMode.RUN)
+    (conf / "config.yaml").write_text((conf / "config.yaml").read_text().replace(
+        f"n_steps: {before.n_steps}", f"n_steps: {before.n_steps + 1}"))
+    with composed_once():
+        after = loader.load_configuration("config", JOB, RunMode.RUN)
+    assert len(compositions) == 2 and after.n_steps == before.n_steps + 1
+    (conf / "campaign" / "extra.yaml").write_text("# a new file: the search path holds another config\n")
+    with composed_once():
+        loader.load_configuration("config", JOB, RunMode.RUN)
+    assert len(compositions) == 3
+
+
+def test_stored__a_copied_environment_variable_that_changed_composes_again(loader, compositions, monkeypatch):
+    job = [*JOB, "hydra.job.env_copy=[HBBATCH_TEST_COPIED]"]
+    monkeypatch.setenv("HBBATCH_TEST_COPIED", "first")
+    with composed_once():
+        loader.load_configuration("config", job, RunMode.RUN)
+    with composed_once():
+        same = loader.load_configuration("config", job, RunMode.RUN)
+    assert len(compositions) == 1 and same.hydra.job.env_set.HBBATCH_TEST_COPIED == "first"
+    monkeypatch.setenv("HBBATCH_TEST_COPIED", "second")
+    with composed_once():
+        changed = loader.load_configuration("config", job, RunMode.RUN)
+    assert len(compositions) == 2 and changed.hydra.job.env_set.HBBATCH_TEST_COPIED == "second"
+
+
+def test_stored__a_damaged_file_is_composed_again_and_replaced(loader, compositions, stored):
+    with composed_once():
+        expected = loader.load_configuration("config", JOB, RunMode.RUN)
+    (path,) = stored.glob("*.pkl")
+    path.write_bytes(b"not a config")
+    with composed_once():
+        again = loader.load_configuration("config", JOB, RunMode.RUN)
+    assert len(compositions) == 2 and OmegaConf.to_yaml(again) == OmegaConf.to_yaml(expected)
+    assert path.read_bytes() != b"not a config"
+
+
+def test_stored__off_where_the_variable_is_empty(loader, compositions, stored, monkeypatch):
+    monkeypatch.setenv(CACHE_VAR, "")
+    for _ in range(2):
+        with composed_once():
+            loader.load_configuration("config", JOB, RunMode.RUN)
+    assert len(compositions) == 2 and not stored.exists()
+
+
+def test_cli__a_repeated_sweep_composes_nothing_and_runs_in_a_new_folder(tmp_path, compositions, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["+experiment=three_way", "-m", "experiment.worlds=[historical]", "n_episodes=4", "n_steps=20",
+            "world.validate=false", "rule_values.enabled=false", "report.html=false", "report.table=false",
+            "criteria.enabled=false", f"paths.output_dir={tmp_path / 'out'}"]
+    for _ in range(2):
+        with pytest.raises(SystemExit) as done:
+            cli.main(argv)
+        assert done.value.code == 0
+    assert len(compositions) == 4   # the first command's: the second read all four back
+    runs = sorted((tmp_path / "out" / "three_way").iterdir())
+    assert len(runs) == 2 and all(len(list(run.glob("*campaign=*"))) == 3 for run in runs)
+
