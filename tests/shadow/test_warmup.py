@@ -6,6 +6,7 @@ the warm-up are refused in one line."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import jax
 import numpy as np
@@ -15,7 +16,7 @@ from hbbatch.shadow.journal import Journal, comparable
 from hbbatch.shadow.sources import EMBEDDED_BARS
 from hbbatch.sim import make_params, precision
 from hbbatch.sim.replay import opening_state
-from tests.shadow.conftest import OPEN_BLOCK, decisions, run_shadow_cli
+from tests.shadow.conftest import OPEN_BLOCK, decisions, run_shadow_cli, start_shadow, stop, wait_for
 from tests.shadow.helpers import config, run_in_process
 from tests.shadow.test_parity import UNCAPPED
 
@@ -105,3 +106,40 @@ def test_warmup__a_live_source_warms_up_on_what_it_reads_and_resumes_mid_warm_up
     resumed = run_in_process(config(state, settings, max_steps=15, **live))
     assert resumed.summary["warmup_observed"] == 10
     assert [comparable(r) for r in decisions(state)] == expected
+
+
+def test_warmup__prometheus_and_the_control_status_see_the_warm_up_then_its_end(tmp_path):
+    from tests.monitoring.test_prometheus import PROMETHEUS, _get, _query, free_port
+
+    metrics_port, web_port, control_port = free_port(), free_port(), free_port()
+    state = tmp_path / "state"
+    shadow = start_shadow(state, f"monitoring.port={metrics_port}", f"shadow.rails.control_port={control_port}",
+                          "shadow.pace_s=0.1", f"shadow.max_steps={WARMUP + 40}", f"agent.warmup_minutes={WARMUP}",
+                          *(f"{k}={v}" for k, v in UNCAPPED.items()))
+    config_file = tmp_path / "prometheus.yml"
+    config_file.write_text(f"""global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: hbbatch_shadow
+    static_configs:
+      - targets: ["127.0.0.1:{metrics_port}"]
+""")
+    prometheus = subprocess.Popen([PROMETHEUS, f"--config.file={config_file}",
+                                   f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                   f"--web.listen-address=127.0.0.1:{web_port}"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{web_port}"
+    try:
+        seen = wait_for(lambda: _query(base, "hbbatch_warming_up == 1 and hbbatch_warmup_steps_remaining > 0"),
+                        90, every=0.25, what="Prometheus seeing the warm-up")
+        assert seen and decisions(state) == []
+        status = _get(f"http://127.0.0.1:{control_port}/control")
+        assert status["phase"] == "warming_up" and status["warmup_steps"] == WARMUP
+        assert 0 < status["warmup_observed"] < WARMUP
+        wait_for(lambda: _query(base, "hbbatch_warming_up == 0"), 90, every=0.25, what="the warm-up's end")
+        remaining = _query(base, "hbbatch_warmup_steps_remaining")
+        assert float(remaining[0]["value"][1]) == 0.0
+        assert _get(f"http://127.0.0.1:{control_port}/control")["phase"] == "deciding"
+    finally:
+        stop(prometheus)
+        stop(shadow)
