@@ -275,6 +275,8 @@ class ShadowRun:
             self._save()
         if self.warmup.observed % max(int(round(60 / self.step_minutes)), 1) == 0 and not self.warmup.done:
             log.info("shadow: warming up: %d of %d steps observed", self.warmup.observed, self.warmup.n_steps)
+        if self.warmup.observed % max(int(self.monitoring["dashboard_every_steps"]), 1) == 0:
+            self.write_dashboard(None)
         self._set_warmup_metrics()
 
     def _save(self) -> None:
@@ -468,9 +470,23 @@ class ShadowRun:
                                  {"step": self.step_index,
                                   "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
+    def _phase_line(self) -> str:
+        n = self.warmup.n_steps
+        if self.warming:
+            return f"warming up: {self.warmup.observed} of {n} steps observed; no band, no orders until it ends"
+        return f"deciding after a warm-up of {n} steps" if n else "deciding; started cold (no warm-up)"
+
     def write_dashboard(self, latest: dict[str, Any] | None) -> None:
         from hbbatch.sim.types import OWNERS
 
+        run = {"config hash": self.info["config_hash"], "calibration": self.calibration_hash,
+               "source": self.source.describe().get("kind"), "state dir": str(self.journal.dir),
+               "phase": self._phase_line()}
+        if self.warming:       # no band yet: the page says how far the warm-up is
+            latest = {"step": 0, "time": self.last_obs.time, "price_usd": self.last_obs.price_usd, **self.status()}
+            dashboard.write(self.journal.dir / DASHBOARD, run, [], {}, {}, self.alerts.fired, latest,
+                            self.override.history)
+            return
         tot = self.state.totals
         rules = {o: {"fires": float(f), "actions": float(n), "gas_usd": float(g), "value_usd": float(v)}
                  for o, f, n, g, v in zip(OWNERS, np.asarray(tot.rule_fires), np.asarray(tot.rule_actions),
@@ -478,8 +494,6 @@ class ShadowRun:
         latest = latest or {"step": self.step_index, **self.paper.values(self.last_obs), "time": self.last_obs.time,
                             "price_usd": self.last_obs.price_usd, "tick_lower": self.paper.tick_lower,
                             "tick_upper": self.paper.tick_upper, "gas_usd_total": self.paper.gas_usd}
-        run = {"config hash": self.info["config_hash"], "calibration": self.calibration_hash,
-               "source": self.source.describe().get("kind"), "state dir": str(self.journal.dir)}
         rails = latest.get("rails") or {}
         dashboard.write(self.journal.dir / DASHBOARD, run, self.history, rules, rails, self.alerts.fired, latest,
                         self.override.history)
@@ -519,8 +533,7 @@ class ShadowRun:
             if self.warming:
                 log.info("shadow: stopped in the warm-up: %d of %d steps observed; the same command resumes it",
                          self.warmup.observed, self.warmup.n_steps)
-            else:
-                self.write_dashboard(record)
+            self.write_dashboard(record)
         finally:
             self.journal.close()
             if self.control_server:

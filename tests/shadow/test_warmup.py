@@ -35,6 +35,8 @@ def test_warmup__no_band_no_order_until_the_warm_up_ends_then_the_replays_memory
     text = partway.run.metrics.text()
     assert "hbbatch_warming_up 1.0" in text and "hbbatch_warmup_steps_remaining 20.0" in text
     assert _meta(partway.dir)["phase"] == "warming_up"
+    page = (partway.dir / "dashboard.html").read_text()
+    assert f"warming up: {WARMUP - 20} of {WARMUP} steps observed; no band, no orders" in page
 
     opened = run_in_process(config(memory_dir / "done", WARM, max_steps=WARMUP))   # stops at the opening
     assert decisions(opened.dir) == [] and opened.summary["phase"] == "deciding"
@@ -59,6 +61,7 @@ def test_warmup__no_band_no_order_until_the_warm_up_ends_then_the_replays_memory
     assert done.summary["phase"] == "deciding" and done.summary["warmup_observed"] == WARMUP
     text = done.run.metrics.text()
     assert "hbbatch_warming_up 0.0" in text and "hbbatch_warmup_steps_remaining 0.0" in text
+    assert f"deciding after a warm-up of {WARMUP} steps" in (done.dir / "dashboard.html").read_text()
     # the first decision is on the bar after the warm-up
     assert records[0]["time"] == "2024-01-05T02:00:00+00:00" == frame["timestamp"].iloc[WARMUP].isoformat() + "+00:00"
     assert done.run.info["warmup_steps"] == WARMUP
