@@ -41,8 +41,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hbbatch import io as hbio
-
 log = logging.getLogger(__name__)
 CACHE_VAR = "HBBATCH_COMPOSITION_CACHE_DIR"
 MAX_STORED = 128
@@ -130,6 +128,8 @@ def _read_stored(path: Path) -> Any | None:
 def _store(path: Path, config: Any) -> None:
     from omegaconf import OmegaConf
 
+    from hbbatch import io as hbio   # here, not at the top: the command line's import stays NumPy-free
+
     if config.hydra.get("searchpath"):
         return   # its own search path: folders the key does not cover
     try:
@@ -148,6 +148,8 @@ def composed_once() -> Iterator[dict[tuple[Any, ...], Any]]:
     kept configs (keyed by loader, config name, overrides, run mode, from_shell and working folder)."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from hbbatch import io as hbio
 
     original = ConfigLoaderImpl.load_configuration
     kept: dict[tuple[Any, ...], Any] = {}
