@@ -1,24 +1,24 @@
-"""Compiled programs kept between runs, so a repeated run neither traces nor lowers its batch again.
+"""Traced programs kept between runs, so a repeated run does not trace its batch in Python again.
 
 JAX's persistent compilation cache (which the command line switches on: `JAX_COMPILATION_CACHE_DIR`)
-saves XLA's compile, but every process still traces the Python program and lowers it to find the cache
-key (about 0.7 s a process for the rollout here), then reads the executable back. This cache sits before
-all of that. It keeps a jitted function's compiled executable, serialized by JAX's own
-`jax.experimental.serialize_executable`, under a key made of everything the program can depend on; a
-later process with the same key loads that executable and calls it: no tracing, no lowering, no look-up
-in JAX's cache. (It used to keep the traced `jax.export` module, which a later process still had to
-deserialize, lower and find in JAX's cache: about 0.25 s a program more, measured in bench/README.md.)
+saves XLA's compile, but every process still traces the Python program to find the cache key: about
+0.7 s a process for the rollout here, the largest part of a warm run's compile time. This cache sits one
+step earlier. It keeps a jitted function's traced program as a serialized `jax.export` module (StableHLO,
+the portable form JAX documents for this) under a key made of everything the trace can depend on; a
+later process with the same key lowers that module (its XLA compile still comes from JAX's cache) instead
+of tracing again. (Keeping the compiled executable itself, by `jax.experimental.serialize_executable`,
+would also save the lowering, about 0.05 s a program here, but an executable that JAX had read from its
+own cache serialized without its kernels: the next process loaded it and failed with "Function ... not
+found". The portable module has no such failure.)
 
 The key: the text of every hbbatch source file (any edit anywhere misses), the jax, jaxlib and numpy versions,
 the caller's static key (the rollout's spec), the arguments' tree structure, shapes, dtypes and
-shardings, JAX's configuration, XLA_FLAGS, the devices and the CPU's model and instruction-set flags (an
-executable is machine code for this CPU: a cache folder copied to another machine misses instead of
-running code the CPU lacks). It is on where JAX's persistent cache is (a sub-folder `compiled/` of it)
-and off where that is off, as in the test suite. A file that cannot be read is compiled again and
-rewritten: a run never fails on this cache. Like JAX's own cache, the folder must be the user's own (its
-files are unpickled and hold machine code). It keeps the MAX_ENTRIES programs used last (a hit refreshes
-a file's time; a write removes the oldest beyond it): a rollout's executable is 2-3 MB, so at most
-about 200 MB, and the command line bounds JAX's own cache too (`JAX_COMPILATION_CACHE_MAX_SIZE`).
+shardings, JAX's configuration, XLA_FLAGS and the devices. It is on where JAX's persistent cache is (a
+sub-folder `traced/` of it) and off where that is off, as in the test suite. A file that cannot be read
+is traced again and rewritten: a run never fails on this cache. Like JAX's own cache, the folder must
+be the user's own (its files are unpickled). It keeps the MAX_ENTRIES programs used last (a hit refreshes
+a file's time; a write removes the oldest beyond it), so every edit's new keys never pile up: a program is
+about 0.1 MB, and the command line bounds JAX's own cache too (`JAX_COMPILATION_CACHE_MAX_SIZE`).
 """
 
 from __future__ import annotations
@@ -28,39 +28,28 @@ import hashlib
 import logging
 import os
 import pickle
-import platform
 from pathlib import Path
 from typing import Any, Callable
 
 from hbbatch import io as hbio
 
 log = logging.getLogger(__name__)
-FOLDER = "compiled"
-MAX_ENTRIES = 64
+FOLDER = "traced"
+MAX_ENTRIES = 256
 _loaded: dict[str, tuple[Callable, Any]] = {}   # key -> (jitted call of the module, output tree), this process
 
 
 def cache_dir() -> Path | None:
-    """Where compiled programs are kept: beside JAX's persistent compilation cache; None when that is off."""
+    """Where traced programs are kept: beside JAX's persistent compilation cache; None when that is off."""
     import jax
 
     jax_dir = jax.config.jax_compilation_cache_dir   # JAX's own state (an environment set after import is not)
     return Path(jax_dir) / FOLDER if jax_dir else None
 
 
-def _cpu_features() -> str:
-    """The CPU's model and instruction-set flags (Linux's /proc/cpuinfo; elsewhere the platform's names)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        lines = []
-    wanted = [line for line in lines if line.split(":")[0].strip() in ("model name", "flags", "Features")]
-    return "\n".join(sorted(set(wanted))) or f"{platform.machine()} {platform.processor()}"
-
-
 @functools.lru_cache(maxsize=1)
 def _process_fingerprint() -> str:
-    """What is fixed for the process: hbbatch's sources, jax, jaxlib and numpy versions, XLA flags, devices, CPU."""
+    """What is fixed for the process: hbbatch's sources, jax, jaxlib and numpy versions, XLA flags, devices."""
     import jax
     import jaxlib
     import numpy
@@ -72,7 +61,7 @@ def _process_fingerprint() -> str:
         digest.update(path.read_bytes())
     devices = [(d.platform, d.device_kind, d.id) for d in jax.devices()]
     versions = (jax.__version__, jaxlib.__version__, numpy.__version__)
-    for part in (*versions, os.environ.get("XLA_FLAGS", ""), repr(devices), _cpu_features()):
+    for part in (*versions, os.environ.get("XLA_FLAGS", ""), repr(devices)):
         digest.update(part.encode())
     return digest.hexdigest()
 
@@ -88,11 +77,10 @@ def key_of(static_key: str, leaves: list, treedef) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _compile(jitted: Callable, leaves: list, treedef) -> tuple[tuple, Any, Callable]:
-    """jitted traced and compiled on flat arguments: (the serialized executable and its flat trees, the
-    output's tree structure, the compiled call)."""
+def _export(jitted: Callable, leaves: list, treedef) -> tuple[bytes, Any]:
+    """jitted traced on flat arguments: (the serialized module, the output's tree structure)."""
     import jax
-    from jax.experimental import serialize_executable
+    from jax import export
 
     out_tree = []
 
@@ -101,45 +89,46 @@ def _compile(jitted: Callable, leaves: list, treedef) -> tuple[tuple, Any, Calla
         out_tree.append(tree)
         return out_leaves
 
-    compiled = jax.jit(flat).lower(*leaves).compile()
-    return serialize_executable.serialize(compiled), out_tree[0], compiled
+    exported = export.export(jax.jit(flat))(*leaves)
+    return bytes(exported.serialize()), out_tree[0]
 
 
-def _callable(serialized: tuple) -> Callable:
-    from jax.experimental import serialize_executable
+def _callable(blob: bytes) -> Callable:
+    import jax
+    from jax import export
 
-    return serialize_executable.deserialize_and_load(*serialized)
+    return jax.jit(export.deserialize(bytearray(blob)).call)
 
 
 def _entry(jitted: Callable, static_key: str, leaves: list, treedef, folder: Path) -> tuple[Callable, Any]:
-    """(the compiled call, the output's tree) for a call's key: from this process, the folder, or compiled."""
+    """(the module's jitted call, the output's tree) for a call's key: from this process, the folder, or traced."""
     key = key_of(static_key, leaves, treedef)
     if key not in _loaded:
         path = folder / f"{key}.pkl"
         entry = None
         if path.exists():
             try:
-                serialized, out_tree = pickle.loads(path.read_bytes())
-                entry = (_callable(serialized), out_tree)
+                blob, out_tree = pickle.loads(path.read_bytes())
+                entry = (_callable(blob), out_tree)
                 os.utime(path)   # used now: the last to be evicted
-            except Exception as exc:   # stale or damaged: compile again and replace it
-                log.debug("compiled-program cache: %s unreadable (%s); compiling", path, exc)
+            except Exception as exc:   # stale or damaged: trace again and replace it
+                log.debug("traced-program cache: %s unreadable (%s); tracing", path, exc)
         if entry is None:
-            serialized, out_tree, compiled = _compile(jitted, leaves, treedef)
-            entry = (compiled, out_tree)
+            blob, out_tree = _export(jitted, leaves, treedef)
+            entry = (_callable(blob), out_tree)
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                hbio.write_bytes(path, pickle.dumps((serialized, out_tree)))
+                hbio.write_bytes(path, pickle.dumps((blob, out_tree)))
                 hbio.evict(folder, MAX_ENTRIES)
             except OSError as exc:   # a read-only folder: this process keeps it in memory only
-                log.debug("compiled-program cache: %s not written (%s)", path, exc)
+                log.debug("traced-program cache: %s not written (%s)", path, exc)
         _loaded[key] = entry
     return _loaded[key]
 
 
 def call(jitted: Callable, static_key: str, *args):
-    """`jitted(*args)`, through a compiled program from the cache when the key matches (compiled and saved
-    when it does not). Without a cache folder, or where the program cannot be serialized, `jitted(*args)`."""
+    """`jitted(*args)`, through a traced program from the cache when the key matches (traced and saved
+    when it does not). Without a cache folder, or where the program cannot be exported, `jitted(*args)`."""
     import jax
 
     folder = cache_dir()
@@ -148,7 +137,7 @@ def call(jitted: Callable, static_key: str, *args):
     leaves, treedef = jax.tree.flatten(args)
     try:
         fn, out_tree = _entry(jitted, static_key, leaves, treedef, folder)
-    except Exception as exc:   # e.g. a program JAX cannot serialise: the ordinary path
-        log.debug("compiled-program cache: not used (%s)", exc)
+    except Exception as exc:   # e.g. a program jax.export cannot serialise: the ordinary path
+        log.debug("traced-program cache: not used (%s)", exc)
         return jitted(*args)
     return jax.tree.unflatten(out_tree, fn(*leaves))
