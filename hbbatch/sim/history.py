@@ -7,7 +7,8 @@ as the parametric world, so every agent setting sees the same path (common rando
 Bootstrap (Politis and Romano's stationary bootstrap): an episode starts at a uniformly drawn bar;
 after each bar it moves on to the next one with probability 1 - restart_prob and jumps to a new
 uniformly drawn bar otherwise (blocks of geometric length, mean 1 / restart_prob bars); the history
-wraps circularly at its end. Replay: episode e reads bars [e * window, (e + 1) * window) in order.
+wraps circularly at its end. Replay: episode e reads bars [f + e * window, f + (e + 1) * window) in order, f
+the bars the warm-up reads before the first window (`first_window_bar`).
 
 A bar coarser than the step (steps_per_bar = k > 1) is spread over k steps along a Brownian bridge
 from the bar's open to its close, held inside the bar's real high and low, landing exactly on the
@@ -69,6 +70,8 @@ class HistoryParams(NamedTuple):
     jumpy_variance_share: jax.Array  # ()
     within_bar_variance: jax.Array = FLAT_PROFILE  # (n_profiles, S + 1) cumulative variance share at S + 1
                                    # evenly spaced points of a bar, 0 .. 1 (module docstring); [[0, 1]]: flat
+    first_window_bar: jax.Array = np.int32(0)  # () int32: a replay's first window begins here, after the bars
+                                   # its warm-up reads (hbbatch.worlds.build); 0 bootstraps
 
 
 class Cursor(NamedTuple):
@@ -100,7 +103,7 @@ def start(counter_key: jax.Array, episode: jax.Array, world: HistoryParams) -> t
     u = noise.uniforms(counter_key, jnp.uint32(_EPISODE_STEP), 2, dtype)
     n = _n_bars(world)
     drawn = jnp.minimum((u[0] * n).astype(jnp.int32), n - 1)
-    replayed = episode.astype(jnp.int32) * world.window_bars
+    replayed = world.first_window_bar + episode.astype(jnp.int32) * world.window_bars
     bar = jnp.where(world.window_bars > 0, replayed, drawn)
     n_days = world.pool_levels.shape[0]
     # replay: one level per window, the pool's on the day the window starts
@@ -215,7 +218,7 @@ def warmup_world(counter_key: jax.Array, first_bar: jax.Array, level: EpisodeLev
     by `move` as in the episode (the bridge's normals from counters the episode never uses, so its path is
     the same with or without warm-up). Not seen, so the memory keeps its prior there: the n_steps - m k
     leading steps, and bars before the history's first (an episode that starts within m bars of the history's
-    beginning warms up on the bars there are; a replay's first window on none)."""
+    beginning warms up on the bars there are; a replay's windows begin after the bars their warm-up reads)."""
     k = world.steps_per_bar
     n_bars = jnp.int32(n_steps) // k
     lead = jnp.int32(n_steps) - n_bars * k

@@ -271,21 +271,27 @@ def world_params(world: Any, market: Mapping[str, Any], agent: Mapping[str, Any]
     bars_gas_median = float(np.median(columns[:, GAS_USD]))
     gas_scale = 1.0 if conf["gas_median_usd"] is None else conf["gas_median_usd"] / max(bars_gas_median, 1e-12)
     bar_minutes_used = info["bar_minutes"]
-    window_bars, levels_dates = 0, None
+    window_bars, first_window_bar, levels_dates = 0, 0, None
     if conf["kind"] == "replay":
         if n_steps % steps_per_bar:
             raise WorldError(f"n_steps={n_steps} is not a whole number of {bar_minutes_used:g}-minute bars "
                              f"({steps_per_bar} steps each); use a multiple of {steps_per_bar}")
         window_bars = n_steps // steps_per_bar
-        n_windows = len(columns) // window_bars
+        # the whole bars the agent's warm-up reads (history.warmup_world) come before the first window, so every
+        # window, the first too, opens on the memory of the real bars before it, as the agent live would
+        first_window_bar = round(float(agent["warmup_minutes"]) / step_minutes) // steps_per_bar
+        n_windows = (len(columns) - first_window_bar) // window_bars
         if n_windows < 1:
             raise WorldError(f"{source}: {len(columns)} bars hold no window of {window_bars} bars "
-                             f"(n_steps={n_steps}); lower n_steps or use a longer history")
+                             f"(n_steps={n_steps}) after the {first_window_bar} bars of the warm-up "
+                             f"(agent.warmup_minutes={agent['warmup_minutes']:g}); lower n_steps or "
+                             "agent.warmup_minutes, or use a longer history")
         if n_episodes > n_windows:
-            log.warning("world=%s: the history holds %d windows of %d steps; running all %d of them, not %d episodes",
-                        conf["name"], n_windows, n_steps, n_windows, n_episodes)
+            log.warning("world=%s: the history holds %d windows of %d steps after %d bars of warm-up; running all %d "
+                        "of them, not %d episodes", conf["name"], n_windows, n_steps, first_window_bar, n_windows,
+                        n_episodes)
         n_episodes = min(n_episodes, n_windows)
-        levels_dates = dates[np.arange(n_episodes) * window_bars]
+        levels_dates = dates[first_window_bar + np.arange(n_episodes) * window_bars]
     block_bars = conf["block_hours"] * 60.0 / bar_minutes_used
     within_bar, within_bar_info = _within_bar(conf, bar_minutes_used, steps_per_bar)
     f = lambda x: np.asarray(x, dtype=dtype)  # noqa: E731
@@ -296,12 +302,13 @@ def world_params(world: Any, market: Mapping[str, Any], agent: Mapping[str, Any]
         drift_per_step=f(conf["drift_annual"] * step_minutes / MINUTES_PER_YEAR),
         gas_scale=f(gas_scale), lp_fee_share=f(conf["lp_fee_share"]),
         trend_tstat=f(agent["trend_tstat"]), jumpy_variance_share=f(agent["jumpy_variance_share"]),
-        within_bar_variance=f(within_bar))
+        within_bar_variance=f(within_bar), first_window_bar=np.asarray(first_window_bar, np.int32))
     record.update(info, block_hours=conf["block_hours"], mean_block_bars=round(block_bars, 3),
                   within_bar=within_bar_info,
                   drift_annual=conf["drift_annual"], gas_median_usd=round(bars_gas_median * gas_scale, 4),
                   gas_level_days=level_days, gas_scale=gas_scale, lp_fee_share=conf["lp_fee_share"],
                   pool_fee_bp=conf["pool_fee_bp"], n_pool_days=int(params.pool_levels.shape[0]))
     if window_bars:
-        record.update(window_bars=window_bars, n_windows=int(len(columns) // window_bars), episodes_run=n_episodes)
+        record.update(window_bars=window_bars, first_window_bar=first_window_bar, n_windows=n_windows,
+                      episodes_run=n_episodes)
     return Built(params=params, n_episodes=n_episodes, info=record)

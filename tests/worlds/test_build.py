@@ -34,8 +34,8 @@ def test_build__replay_of_a_user_file_uses_every_window_in_order_and_says_so(tmp
     path, bars = _hourly_file(tmp_path)
     with caplog.at_level(logging.WARNING):
         built = build.world_params({"name": "replay", "kind": "replay", "history": str(path)},
-                                   {"step_minutes": 60.0}, {}, n_steps=48, n_episodes=50)
-    # 240 bars give 239 returns: 4 whole windows of 48
+                                   {"step_minutes": 60.0}, HOURLY, n_steps=48, n_episodes=50)
+    # 240 bars give 239 returns: 4 whole windows of 48 (no warm-up: the first window opens on the first bar)
     assert built.n_episodes == 4 and "holds 4 windows" in caplog.text
     assert built.info["history_sha256"] and built.info["window_bars"] == 48
     result = simulate(RolloutSpec(n_episodes=4, n_steps=48), make_params(market={"step_minutes": 60.0}, agent=HOURLY)
@@ -43,6 +43,33 @@ def test_build__replay_of_a_user_file_uses_every_window_in_order_and_says_so(tmp
     closes = bars["close"].to_numpy()
     expected = closes[np.arange(1, 5) * 48] / closes[np.arange(4) * 48]   # window e: bars 48e+1 .. 48(e+1)
     np.testing.assert_allclose(result.episodes["price_end"] / result.episodes["price_start"], expected, rtol=1e-5)
+
+
+def test_build__replay_windows_begin_after_the_bars_their_warm_up_reads(tmp_path, caplog):
+    import jax
+    import jax.numpy as jnp
+
+    from hbbatch.sim import history as sim_history
+
+    path, bars = _hourly_file(tmp_path)
+    warmed = {**HOURLY, "warmup_minutes": 24 * 60}   # a day of hourly bars: 24 bars before the first window
+    with caplog.at_level(logging.WARNING):
+        built = build.world_params({"name": "replay", "kind": "replay", "history": str(path)},
+                                   {"step_minutes": 60.0}, warmed, n_steps=48, n_episodes=50)
+    assert built.n_episodes == 4 and built.info["first_window_bar"] == 24 and "after 24 bars of warm-up" in caplog.text
+    params = make_params(market={"step_minutes": 60.0}, agent=warmed)._replace(world=built.params)
+    result = simulate(RolloutSpec(n_episodes=4, n_steps=48, warmup_steps=24), params, seed=1)
+    closes = bars["close"].to_numpy()
+    expected = closes[24 + np.arange(1, 5) * 48] / closes[24 + np.arange(4) * 48]   # window e: bars 24 + 48e ..
+    np.testing.assert_allclose(result.episodes["price_end"] / result.episodes["price_start"], expected, rtol=1e-5)
+    # the first window too opens on a day of real bars: its memory is not the prior a cold start keeps (as it was
+    # when the first window began on the first bar, with no bar before it to warm up on)
+    traced = jax.tree.map(jnp.asarray, params)
+    warm, cold = (sim_history.reset(jnp.uint32(1), jnp.uint32(0), traced, "online", n)[0].memory for n in (24, 0))
+    assert float(warm.var_short) != pytest.approx(float(cold.var_short), rel=1e-3)
+    with pytest.raises(build.WorldError, match="after the 216 bars of the warm-up .agent.warmup_minutes=12960"):
+        build.world_params({"name": "replay", "kind": "replay", "history": str(path)}, {"step_minutes": 60.0},
+                           {**HOURLY, "warmup_minutes": 216 * 60}, n_steps=48, n_episodes=4)
 
 
 def test_build__stress_worlds_change_only_their_assumption():
