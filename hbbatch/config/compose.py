@@ -99,7 +99,11 @@ def _stored_key(loader: Any, config_name: str | None, overrides: list[str], run_
 
     if any(item.lstrip("+~").startswith("hydra.searchpath") for item in overrides):
         return None
-    sources = _sources_digest(loader)
+    try:
+        sources = _sources_digest(loader)
+    except Exception as exc:   # a source this cannot read (a package path it cannot resolve): not kept
+        log.debug("composition cache: search path not hashed (%s); composing", exc)
+        return None
     if sources is None:
         return None
     text = repr((config_name, tuple(overrides), RunMode(run_mode).name, from_shell, os.getcwd(),
