@@ -218,3 +218,16 @@ def test_cli__a_repeated_sweep_composes_nothing_and_runs_in_a_new_folder(tmp_pat
     runs = sorted((tmp_path / "out" / "three_way").iterdir())
     assert len(runs) == 2 and all(len(list(run.glob("*campaign=*"))) == 3 for run in runs)
 
+
+
+def test_stored__a_search_path_it_cannot_read_composes_as_before_and_keeps_nothing(loader, compositions, stored,
+                                                                                  monkeypatch):
+    from hbbatch.config import compose
+
+    def unreadable(_loader):
+        raise ModuleNotFoundError("pkg://not.a.package")
+
+    monkeypatch.setattr(compose, "_sources_digest", unreadable)
+    with composed_once():
+        config = loader.load_configuration("config", JOB, RunMode.RUN)
+    assert len(compositions) == 1 and config.n_episodes == 8 and not stored.exists()
