@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,15 @@ import pandas as pd
 from hbbatch.calibration.results import format_api_time, format_dune_timestamp, parse_time
 
 KEY = "dune-test-key-7f3a9c21e5"
+
+
+class _Server(ThreadingHTTPServer):
+    """A client that stops reading (a page limit reached, a timeout) closes its connection, as with Dune:
+    the reply that can no longer be written is dropped, not printed as a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -86,7 +96,7 @@ class DuneStandIn:
         self.execution_parameters: dict[str, Any] = {}  # execution id -> the query_parameters it was given
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _Server(("127.0.0.1", 0), self._handler())
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
