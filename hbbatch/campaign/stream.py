@@ -26,6 +26,7 @@ from hbbatch import io as hbio
 from hbbatch import tables
 from hbbatch.campaign import rule_values
 from hbbatch.campaign.progress import Progress
+from hbbatch.config.sim import warmup_steps
 from hbbatch.report.files import EPISODES, MANIFEST, RULES  # noqa: F401
 from hbbatch.report.manifest import build_manifest, weeks_per_episode, world_fingerprint
 from hbbatch.report.summary import max_actions_per_window, rule_totals, summarize
@@ -41,11 +42,10 @@ def rollout_spec(config: dict[str, Any], n_episodes: int, checkpoint_steps: int 
     `AgentParams.ev_gate` (gating.mode), so campaigns A, B and C share one compiled batch."""
     from hbbatch.sim import RolloutSpec
 
-    step_minutes = float((config.get("market") or {}).get("step_minutes", 1.0))
-    warmup_steps = round(float(config["agent"].get("warmup_minutes", 0.0)) / step_minutes)
     return RolloutSpec(n_episodes=int(n_episodes), n_steps=int(config["n_steps"]),
-                       gating="ev", classifier=str(config["agent"]["classifier"]),
-                       dtype=str(config["dtype"]), warmup_steps=warmup_steps, checkpoint_steps=int(checkpoint_steps))
+                       gating="ev", classifier=str(config["agent"]["classifier"]), dtype=str(config["dtype"]),
+                       warmup_steps=warmup_steps(config["agent"], config.get("market") or {}),
+                       checkpoint_steps=int(checkpoint_steps))
 
 
 def checkpoint_steps(config: dict[str, Any], n_episodes: int, world: Built) -> int:

@@ -88,23 +88,26 @@ def _sources_digest(loader: Any) -> str | None:
     return digest.hexdigest()
 
 
-def _stored_key(loader: Any, config_name: str | None, overrides: list[str], run_mode: Any,
-                from_shell: bool) -> str | None:
-    """The file name of a composition kept on disk, or None where it is not kept (module docstring)."""
+def _readable_sources_digest(loader: Any) -> str | None:
+    """`_sources_digest`, or None where a source cannot be read (a package path it cannot resolve)."""
+    try:
+        return _sources_digest(loader)
+    except Exception as exc:
+        log.debug("composition cache: search path not hashed (%s); composing", exc)
+        return None
+
+
+def _stored_key(config_name: str | None, overrides: list[str], run_mode: Any, from_shell: bool,
+                sources: str | None) -> str | None:
+    """The file name of a composition kept on disk, or None where it is not kept (module docstring);
+    `sources`: the loader's `_readable_sources_digest`."""
     import hydra
     import omegaconf
     from hydra import version
     from hydra.core.utils import JobRuntime
     from hydra.types import RunMode
 
-    if any(item.lstrip("+~").startswith("hydra.searchpath") for item in overrides):
-        return None
-    try:
-        sources = _sources_digest(loader)
-    except Exception as exc:   # a source this cannot read (a package path it cannot resolve): not kept
-        log.debug("composition cache: search path not hashed (%s); composing", exc)
-        return None
-    if sources is None:
+    if sources is None or any(item.lstrip("+~").startswith("hydra.searchpath") for item in overrides):
         return None
     text = repr((config_name, tuple(overrides), RunMode(run_mode).name, from_shell, os.getcwd(),
                  JobRuntime().get("name"), hydra.__version__, version.getbase(), omegaconf.__version__,
@@ -158,6 +161,12 @@ def composed_once() -> Iterator[dict[tuple[Any, ...], Any]]:
     original = ConfigLoaderImpl.load_configuration
     kept: dict[tuple[Any, ...], Any] = {}
     folder = hbio.user_cache_dir("compositions", CACHE_VAR)
+    digests: dict[Any, str | None] = {}   # loader -> its search path's digest: the files are read once a command
+
+    def sources_of(loader: Any) -> str | None:
+        if loader not in digests:
+            digests[loader] = _readable_sources_digest(loader)
+        return digests[loader]
 
     def validate(self: Any, overrides: list[str], run_mode: Any, from_shell: bool) -> None:
         parsed = OverridesParser.create().parse_overrides(overrides=list(overrides))
@@ -165,7 +174,7 @@ def composed_once() -> Iterator[dict[tuple[Any, ...], Any]]:
 
     def compose(self: Any, config_name: str | None, overrides: list[str], run_mode: Any, from_shell: bool,
                 validate_sweep_overrides: bool) -> Any:
-        name = _stored_key(self, config_name, overrides, run_mode, from_shell) if folder else None
+        name = _stored_key(config_name, overrides, run_mode, from_shell, sources_of(self)) if folder else None
         if name is not None:
             config = _read_stored(folder / f"{name}.pkl")
             if config is not None:

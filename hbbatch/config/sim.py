@@ -213,6 +213,12 @@ class RuleValuesConf:
     resume_min_episode_steps: int = bounded(8_000_000, ge=0, le=10**15)
 
 
+def warmup_steps(agent: Mapping[str, Any], market: Mapping[str, Any]) -> int:
+    """`agent.warmup_minutes` in whole steps of `market.step_minutes`: the steps the policy observes before its
+    first decision, in a campaign's rollout, a replay world's reserved bars, `task=replay` and shadow mode."""
+    return round(float(agent.get("warmup_minutes", 0.0)) / float(market.get("step_minutes", 1.0)))
+
+
 def width_in_ticks(width: float, unit: str) -> float:
     """A band's full width in ticks from ticks or from % of price (the band [P (1 - w/2), P (1 + w/2)])."""
     if unit == "ticks":

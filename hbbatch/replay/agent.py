@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 
 from hbbatch import __version__
+from hbbatch.config.sim import warmup_steps
 from hbbatch.replay.bars import ReplayError, read_minute_bars
 from hbbatch.shadow import bars as policy_bars
-from hbbatch.shadow.warmup import too_few_bars, warmup_steps
+from hbbatch.shadow.warmup import too_few_bars
 from hbbatch.sim import make_params
 from hbbatch.sim.observation import reference_price_usd
 from hbbatch.sim.replay import replay
@@ -47,7 +48,7 @@ def replay_agent(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     problem = too_few_bars(config, len(gated), "replay.bars", gated.path)
     if problem:
         raise ReplayError(problem)
-    n_warmup = warmup_steps(config)
+    n_warmup = warmup_steps(config["agent"], market)
     frame = policy_bars.read_minute_bars(gated.path)
     bars, price_start = policy_bars.to_bars(frame, "float64", n_warmup)
     gating = str(config["gating"]["mode"])

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from prometheus_client import Gauge
 
+from hbbatch.config.sim import warmup_steps
 from hbbatch.monitoring import dashboard
 from hbbatch.monitoring.alerts import Alerts
 from hbbatch.monitoring.metrics import ShadowMetrics
@@ -33,7 +34,7 @@ from hbbatch.shadow.control import ControlFile, ControlServer, Override
 from hbbatch.shadow.journal import Journal, StateDirError, comparable
 from hbbatch.shadow.observation import RAW_LIQUIDITY_PER_UNIT, Observation
 from hbbatch.shadow.position import PaperPosition, open_position, pool_band
-from hbbatch.shadow.warmup import Warmup, too_few_bars, warmup_steps
+from hbbatch.shadow.warmup import Warmup, too_few_bars
 
 log = logging.getLogger(__name__)
 DASHBOARD = "dashboard.html"
@@ -121,8 +122,7 @@ class ShadowRun:
         self.secret_url = self.shadow.get("rpc_url")
         self.step_minutes = float(config["market"]["step_minutes"])
         self.source = make_source(self.shadow, config["market"])
-        self.warmup = Warmup(warmup_steps(config))
-        self.warming = self.warmup.n_steps > 0
+        self.warmup = Warmup(warmup_steps(config["agent"], config["market"]))
         self._check_warmup_fits()
         self.info = {**run_info(config, self.source, calibration_hash), "warmup_steps": self.warmup.n_steps}
         self.journal = Journal(self.shadow["state_dir"])
@@ -158,10 +158,15 @@ class ShadowRun:
         self.warming_gauge.set(int(self.warming))
         self.warmup_gauge.set(self.warmup.remaining if self.warming else 0)
 
+    @property
+    def warming(self) -> bool:
+        """In the warm-up: observing, no band, no orders (a run that resumed a snapshot from before warm-ups
+        existed has none: Warmup(0))."""
+        return not self.warmup.done
+
     def status(self) -> dict[str, Any]:
         """Where the run stands: warming up (and how far) or deciding."""
-        phase = {**self.warmup.status(), "phase": "warming_up" if self.warming else "deciding"}
-        return {**phase, "decisions": self.step_index}
+        return {**self.warmup.status(), "decisions": self.step_index}
 
     @staticmethod
     def _owners() -> tuple[str, ...]:
@@ -202,7 +207,6 @@ class ShadowRun:
             return
         arrays, meta = self.journal.load()
         # a snapshot without a phase was written before warm-ups existed: its run decides (it started cold)
-        self.warming = meta.get("phase") == "warming_up"
         self.warmup = Warmup.from_arrays(self.warmup.n_steps, arrays) if "phase" in meta else Warmup(0)
         if not self.warming:
             if meta.get("price_start_usd") is not None:
@@ -249,7 +253,6 @@ class ShadowRun:
                                  self.stepper.start_usd_tick(), self.tick_spacing)
         liquidity = int(float(position.liquidity) * RAW_LIQUIDITY_PER_UNIT)
         self.paper = open_position(first, lower, upper, liquidity, float(self.config["agent"]["capital_usd"]))
-        self.warming = False
         # the opening band is the run's first action (the log's `actions` counts it): the counters do too
         self.metrics.actions.inc(int(self.state.rails.actions))
         self.metrics.rule_actions.labels("initial").inc(int(self.state.rails.actions))

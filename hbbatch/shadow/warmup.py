@@ -17,18 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from hbbatch.config.sim import warmup_steps
+
 ARRAYS = ("warmup.log_return", "warmup.volume_usd")
-
-
-def warmup_steps(config: dict[str, Any]) -> int:
-    """`agent.warmup_minutes` in the source's steps (the rounding the campaign's rollout uses)."""
-    return round(float(config["agent"]["warmup_minutes"]) / float(config["market"]["step_minutes"]))
 
 
 def too_few_bars(config: dict[str, Any], n_bars: int, bars_key: str, path) -> str | None:
     """None when `n_bars` bars hold the warm-up and at least one decision, else the one-line error naming the
     key and the fix (never a silent cold start)."""
-    n_steps = warmup_steps(config)
+    n_steps = warmup_steps(config["agent"], config["market"])
     if n_bars > n_steps:
         return None
     minutes, step_minutes = float(config["agent"]["warmup_minutes"]), float(config["market"]["step_minutes"])

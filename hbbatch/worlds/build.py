@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from hbbatch.config.sim import AgentConf, MarketConf
+from hbbatch.config.sim import AgentConf, MarketConf, warmup_steps
 from hbbatch.config.world import WITHIN_BAR, WORLD_KINDS, WorldConf
 from hbbatch.worlds import files, history, inputs, levels, pool, profiles
 
@@ -279,7 +279,7 @@ def world_params(world: Any, market: Mapping[str, Any], agent: Mapping[str, Any]
         window_bars = n_steps // steps_per_bar
         # the whole bars the agent's warm-up reads (history.warmup_world) come before the first window, so every
         # window, the first too, opens on the memory of the real bars before it, as the agent live would
-        first_window_bar = round(float(agent["warmup_minutes"]) / step_minutes) // steps_per_bar
+        first_window_bar = warmup_steps(agent, market) // steps_per_bar
         n_windows = (len(columns) - first_window_bar) // window_bars
         if n_windows < 1:
             raise WorldError(f"{source}: {len(columns)} bars hold no window of {window_bars} bars "
