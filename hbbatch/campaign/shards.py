@@ -15,6 +15,7 @@ under `shards/` for audit (their shard.json says which episodes each ran).
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ from hbbatch.config.resolvers import job_dir
 
 log = logging.getLogger(__name__)
 SHARDS_DIR, SHARD_RECORD, SUMMARY = "shards", "shard.json", "summary.json"
+# a shard's folder (hbbatch.config.resolvers.sweep_subdir); anything else under shards/ (the world check's
+# cache of the sweep, .world_validation/) is not a shard
+SHARD_FOLDER = re.compile(r"^\d+(_.*)?_shard\d+$")
 
 
 def is_shard(config: dict[str, Any], mode: str) -> bool:
@@ -105,12 +109,23 @@ def _copy_hydra(source: Path, target: Path) -> None:
     hbio.write_text(target / ".hydra" / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(overrides)))
 
 
-def merge_job(num: int, shards: list[tuple[Path, dict[str, Any]]], run_dir: Path) -> Path:
-    """Merge one job's shards into `<run>/<num>_<overrides>/`; returns that folder."""
+def _merge_logs(target: Path, shard_dirs: list[Path]) -> None:
+    """The shards' job logs (`<job name>.log`), one after another, as the merged job's log."""
+    for name in sorted({p.name for folder in shard_dirs for p in folder.glob("*.log")}):
+        parts = [f"==> {SHARDS_DIR}/{folder.name}/{name} <==\n" + (folder / name).read_text()
+                 for folder in shard_dirs if (folder / name).is_file()]
+        hbio.write_text(target / name, "".join(parts))
+
+
+def merge_job(num: int, shards: list[tuple[Path, dict[str, Any]]], run_dir: Path, count: int | None = None) -> Path:
+    """Merge one job's shards into `<run>/<num>_<overrides>/`; returns that folder. With `count` (the run's
+    `shards`), a job missing one of its shard folders (a shard the launcher never started) is an error of the
+    job, never a merge of fewer episodes."""
     first_dir, first = shards[0]
     target_name = job_dir(num, OmegaConf.load(first_dir / ".hydra" / "hydra.yaml").hydra.job.override_dirname)
     target = run_dir / target_name
     _copy_hydra(first_dir, target)
+    _merge_logs(target, [folder for folder, _ in shards])
     record: dict[str, Any] = {"campaign": first.get("campaign"), "job_num": num,
                               "overrides": _without_shard(list(first.get("overrides", []))),
                               "shards": [{"dir": str(folder.relative_to(run_dir)), **_shard_of((folder, s))}
@@ -123,9 +138,14 @@ def merge_job(num: int, shards: list[tuple[Path, dict[str, Any]]], run_dir: Path
                          "completed_at": max((t["completed_at"] for t in timing), default=None)}]
     record["execution_time"] = sum(float(s.get("execution_time", 0.0)) for _, s in shards)
     record["simulate_s"] = sum(float(s.get("simulate_s", 0.0)) for _, s in shards)
+    missing = sorted(set(range(count)) - {int(_shard_of(item)["index"]) for item in shards}) if count else []
     if failed:
         folder, s = failed[0]
-        record.update(status="error", message=f"shard {folder.name}: {s.get('message', 'did not finish')}")
+        record.update(status="error", message=f"shard {folder.name}: {s.get('message', 'did not finish')}"
+                      + (f" ({len(failed)} of {len(shards)} shards failed)" if len(failed) > 1 else ""))
+    elif missing:
+        record.update(status="error", message=f"shard(s) {', '.join(map(str, missing))} of {count} never ran "
+                      f"(no folder under {SHARDS_DIR}/): nothing merged")
     else:
         saved = hbio.read_json(first_dir / SHARD_RECORD)
         config = {**saved["config"], "shard": 0}
@@ -141,11 +161,11 @@ def _merge_tables(target: Path, shard_dirs: list[Path]) -> None:
         tables.write_streamed({name: target / name}, frames)
 
 
-def reduce_run(run_dir: Path) -> list[Path]:
-    """Merge every job's shards found under `<run_dir>/shards/`; the merged job folders."""
-    shard_dirs = sorted(d for d in (run_dir / SHARDS_DIR).iterdir() if d.is_dir()) \
+def reduce_run(run_dir: Path, count: int | None = None) -> list[Path]:
+    """Merge every job's shards found under `<run_dir>/shards/` (`count` of them a job); the merged job folders."""
+    shard_dirs = sorted(d for d in (run_dir / SHARDS_DIR).iterdir() if d.is_dir() and SHARD_FOLDER.match(d.name)) \
         if (run_dir / SHARDS_DIR).is_dir() else []
-    merged = [merge_job(num, group, run_dir) for num, group in enumerate(_group(shard_dirs))]
+    merged = [merge_job(num, group, run_dir, count) for num, group in enumerate(_group(shard_dirs))]
     log.info("merged %d shard(s) into %d job(s)", len(shard_dirs), len(merged))
     return merged
 
@@ -157,7 +177,7 @@ class ShardReduceCallback(Callback):
         if config.get("task") != "campaign" or int(config.get("shards", 1)) <= 1:
             return
         try:
-            reduce_run(Path(config.hydra.sweep.dir))
+            reduce_run(Path(config.hydra.sweep.dir), int(config.shards))
         except Exception as exc:   # an error of the run, never a traceback (Hydra would turn it into a warning)
             log.error("hbbatch: error: merging shards of %s failed: %s", config.hydra.sweep.dir, exc)
             log.debug("traceback", exc_info=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -60,16 +61,42 @@ def basic(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     return run_dir, digests
 
 
-def test_shards__merge_into_the_unsharded_run_byte_for_byte(basic, tmp_path):
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory) -> Path:
+    # 5 shards do not divide 24 episodes; the world check on, as a user runs it: its cache of the sweep
+    # (shards/.world_validation/) is no shard to merge
+    return run_cli(tmp_path_factory.mktemp("sharded"), "sharded", "shards=5", "world.validate=true")
+
+
+def test_shards__merge_into_the_unsharded_run_byte_for_byte(basic, sharded):
     run_dir, digests = basic
-    sharded = run_cli(tmp_path, "sharded", "shards=3")
+    assert (sharded / "shards" / ".world_validation").is_dir()
     assert table_digests(sharded) == digests
     # each shard ran its own episode range, and the merged jobs say which
-    summary = pd.read_json(sharded / "0_campaign=A,world=historical" / "summary.json", typ="series")
-    assert [(s["start"], s["stop"]) for s in summary["shards"]] == [(0, 8), (8, 16), (16, 24)]
+    job = sharded / "0_campaign=A,world=historical"
+    summary = pd.read_json(job / "summary.json", typ="series")
+    assert summary["status"] == "success"
+    assert [(s["start"], s["stop"]) for s in summary["shards"]] == [(0, 4), (4, 9), (9, 14), (14, 19), (19, 24)]
     assert summary["summary"]["n_episodes"] == 24
-    episodes = pd.read_parquet(sharded / "shards" / "4_campaign=B,world=historical_shard1" / "episodes.parquet")
-    assert episodes["episode"].tolist() == list(range(8, 16))
+    episodes = pd.read_parquet(sharded / "shards" / "7_campaign=B,world=historical_shard2" / "episodes.parquet")
+    assert episodes["episode"].tolist() == list(range(9, 14))
+    # the job's log is its shards' logs, in order
+    log = (job / "hbbatch.log").read_text()
+    heads = [log.index(f"==> shards/{3 * k}_campaign=A,world=historical_shard{k}/hbbatch.log <==") for k in range(5)]
+    assert heads == sorted(heads) and "shard 4 of 5: episodes 19..23" in log
+
+
+def test_shards__a_shard_that_never_ran_fails_its_job_instead_of_merging_fewer_episodes(sharded, tmp_path):
+    from hbbatch.campaign.shards import reduce_run
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(sharded, run_dir)
+    shutil.rmtree(run_dir / "shards" / "3_campaign=A,world=historical_shard1")
+    reduce_run(run_dir, count=5)
+    summary = pd.read_json(run_dir / "0_campaign=A,world=historical" / "summary.json", typ="series")
+    assert summary["status"] == "error"
+    assert summary["message"] == "shard(s) 1 of 5 never ran (no folder under shards/): nothing merged"
+    assert pd.read_json(run_dir / "1_campaign=B,world=historical" / "summary.json", typ="series")["status"] == "success"
 
 
 @pytest.mark.slow
