@@ -212,7 +212,20 @@ def main(argv=None) -> int:
     print(f"{'total wall':<22}" + "".join(f"{r['wall_s']:>10.2f}" for r in results))
     print(f"{'total CPU':<22}" + "".join(f"{r['cpu_s']:>10.2f}" for r in results))
     print(f"{'exit':<22}" + "".join(f"{r['exit']!s:>10}" for r in results))
+    print(f"{'compute floor':<22}" + "".join(f"{compute_floor(r):>10.2f}" for r in results))
+    print(f"\ncompute floor: the wall no run of this work can go under on these {os.cpu_count()} cores with this "
+          "simulator, whatever the rest costs: imports and compile (serial) plus the simulations' other CPU "
+          "seconds spread over every core; statistics, validation, writing, report and the rest come on top")
     return 0
+
+
+def compute_floor(result: dict, cores: int | None = None) -> float:
+    """Wall seconds a run cannot go under: its imports and compile (one thread: the interpreter's imports,
+    XLA's deserialization of a cached program) plus its simulations' remaining CPU seconds (the rollout and
+    the rule values' re-runs, whose CPU seconds include the compile) on every core at once."""
+    wall, cpu = result["wall"], result["cpu"]
+    simulated = cpu["simulate"] + cpu["simulate: rule values"] - wall["compile"]
+    return wall["imports"] + wall["compile"] + max(simulated, 0.0) / (cores or os.cpu_count() or 1)
 
 
 if __name__ == "__main__":

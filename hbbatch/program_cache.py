@@ -19,15 +19,23 @@ is traced again and rewritten: a run never fails on this cache. Like JAX's own c
 be the user's own (its files are unpickled). It keeps the MAX_ENTRIES programs used last (a hit refreshes
 a file's time; a write removes the oldest beyond it), so every edit's new keys never pile up: a program is
 about 0.1 MB, and the command line bounds JAX's own cache too (`JAX_COMPILATION_CACHE_MAX_SIZE`).
+
+Programs can also be compiled ahead (`prepare`): a job knows its programs' shapes before it validates its
+world, so their tracing and XLA compiles run on worker threads meanwhile (XLA's compile releases the GIL
+and uses one core), and the first `call` with that key waits for its program instead of compiling it. This
+part works with or without the folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
 import os
 import pickle
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -37,6 +45,11 @@ log = logging.getLogger(__name__)
 FOLDER = "traced"
 MAX_ENTRIES = 256
 _loaded: dict[str, tuple[Callable, Any]] = {}   # key -> (jitted call of the module, output tree), this process
+AHEAD_WORKERS = 2   # programs compiled ahead at once: a job's rollout and its rule values' re-run program
+AHEAD_KEPT = 8   # compiled-ahead programs a process keeps (the oldest dropped: a later call compiles as usual)
+_ahead: dict[str, Future] = {}   # key -> its compile ahead: the compiled call of the same arguments
+_ahead_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
 
 
 def cache_dir() -> Path | None:
@@ -126,15 +139,74 @@ def _entry(jitted: Callable, static_key: str, leaves: list, treedef, folder: Pat
     return _loaded[key]
 
 
-def call(jitted: Callable, static_key: str, *args):
-    """`jitted(*args)`, through a traced program from the cache when the key matches (traced and saved
-    when it does not). Without a cache folder, or where the program cannot be exported, `jitted(*args)`."""
+def _compile(jitted: Callable, static_key: str, args: tuple, folder: Path | None,
+             context: Callable[[], contextlib.AbstractContextManager]) -> Callable:
+    """`jitted` compiled for exactly the form of `args`, as a function of such arguments: the program `call`
+    would run (the traced program through the folder where there is one, else `jitted` itself)."""
     import jax
 
+    with context():
+        if folder is not None:
+            leaves, treedef = jax.tree.flatten(args)
+            try:
+                fn, out_tree = _entry(jitted, static_key, leaves, treedef, folder)
+                compiled = fn.lower(*leaves).compile()
+                return lambda *a: jax.tree.unflatten(out_tree, compiled(*jax.tree.leaves(a)))
+            except Exception as exc:   # as in `call`: the ordinary path
+                log.debug("traced-program cache: not used ahead (%s)", exc)
+        return jitted.lower(*args).compile()
+
+
+def prepare(jitted: Callable, static_key: str, *args,
+            context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext) -> None:
+    """Start compiling `jitted` for arguments of the form of `args` (their shapes, dtypes and shardings;
+    the values do not matter) on a worker thread, inside `context()` (the caller's JAX settings: a worker
+    thread does not inherit them); the first `call` with the same static key and form uses it. Once per
+    key per process; a failure is only logged (that call then compiles as usual)."""
+    import jax
+
+    global _pool
+    leaves, treedef = jax.tree.flatten(args)
+    key = key_of(static_key, leaves, treedef)
+    with _ahead_lock:
+        if key in _ahead:
+            return
+        if _pool is None:
+            _pool = ThreadPoolExecutor(AHEAD_WORKERS, thread_name_prefix="hbbatch-compile")
+        _ahead[key] = _pool.submit(_compile, jitted, static_key, args, cache_dir(), context)
+        for old in list(_ahead)[:-AHEAD_KEPT]:
+            del _ahead[old]
+
+
+def _compiled_ahead(key: str) -> Callable | None:
+    """The program compiled ahead for a key (waiting for it if it is still compiling), or None."""
+    with _ahead_lock:
+        future = _ahead.get(key)
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except Exception as exc:
+        log.debug("compile ahead failed (%s); compiling now", exc)
+        with _ahead_lock:
+            _ahead.pop(key, None)
+        return None
+
+
+def call(jitted: Callable, static_key: str, *args):
+    """`jitted(*args)`, through a program compiled ahead (`prepare`) or a traced program from the cache when
+    the key matches (traced and saved when it does not). Without a cache folder, or where the program
+    cannot be exported, `jitted(*args)`."""
+    import jax
+
+    leaves, treedef = jax.tree.flatten(args)
+    if _ahead:
+        compiled = _compiled_ahead(key_of(static_key, leaves, treedef))
+        if compiled is not None:
+            return compiled(*args)
     folder = cache_dir()
     if folder is None:
         return jitted(*args)
-    leaves, treedef = jax.tree.flatten(args)
     try:
         fn, out_tree = _entry(jitted, static_key, leaves, treedef, folder)
     except Exception as exc:   # e.g. a program jax.export cannot serialise: the ordinary path

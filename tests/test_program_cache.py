@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import jax
 import numpy as np
 import pytest
 
 from hbbatch import program_cache
-from hbbatch.sim import RolloutSpec, make_params, simulate
+from hbbatch.sim import RolloutSpec, make_params, rollout, simulate
 
 SPEC = RolloutSpec(n_episodes=6, n_steps=64)
 
@@ -121,3 +122,53 @@ def test_program_cache__an_edit_then_two_runs_with_jaxs_cache_on_give_the_same_n
     assert run("after the edit") == first   # this cache misses, JAX's hits
     assert run("after the edit") == first   # this cache hits: the entry written by the run before
     assert len(list((tmp_path / "jax" / program_cache.FOLDER).glob("*.pkl"))) == 2
+
+
+def _compiles(run):
+    """(thread, function) of each program XLA compiled while `run()` ran, and its result."""
+    threads = []
+
+    def listener(event, seconds, fun_name="", **_):
+        if event == "/jax/core/compile/backend_compile_duration":
+            threads.append((threading.current_thread().name, fun_name))
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        result = run()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    return threads, result
+
+
+@pytest.mark.parametrize("folder", ["on", "off"])
+def test_program_cache__a_program_compiled_ahead_is_the_one_the_run_uses(cache, monkeypatch, folder):
+    """`compile_ahead` compiles the batch on a worker thread; the first run of the spec (other episodes and
+    seed: the same form) then compiles nothing itself and gives the numbers of an ordinary run. With the
+    traced-program folder and without it."""
+    monkeypatch.setattr(program_cache, "_ahead", {})
+    if folder == "off":
+        monkeypatch.setattr(program_cache, "cache_dir", lambda: None)
+    spec = RolloutSpec(n_episodes=5, n_steps=48)   # a form no other test compiles
+    params = make_params(market={"gas_usd_median": 3.1})
+    compiles, result = _compiles(lambda: (rollout.compile_ahead(spec, params, 1), simulate(spec, params, 9, 20))[1])
+    ahead = [name for thread, name in compiles if thread.startswith("hbbatch-compile")]
+    assert len(ahead) == 1, compiles   # the batch, on the worker; JAX's own small helpers on this thread
+    assert ahead[0] not in [name for thread, name in compiles if not thread.startswith("hbbatch-compile")]
+    monkeypatch.setattr(program_cache, "_ahead", {})
+    rollout.compiled_batch.cache_clear()
+    program_cache._loaded.clear()
+    _same(result, simulate(spec, params, 9, 20))   # compiled on this thread, as without compile_ahead
+
+
+def test_program_cache__a_compile_ahead_that_fails_leaves_the_call_to_compile(cache, monkeypatch):
+    monkeypatch.setattr(program_cache, "_ahead", {})
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no program")
+
+    monkeypatch.setattr(program_cache, "_compile", broken)
+    spec, params = RolloutSpec(n_episodes=4, n_steps=48), make_params()
+    rollout.compile_ahead(spec, params, 1)
+    compiles, result = _compiles(lambda: simulate(spec, params, 2))
+    assert compiles and not any(thread.startswith("hbbatch-compile") for thread, _ in compiles)
+    assert np.isfinite(result.episodes["net_pnl_usd"]).all() and not program_cache._ahead

@@ -89,14 +89,15 @@ def run_job(config: dict[str, Any], job: JobInfo) -> int:
     try:
         calibration = apply_calibration(config, explicit_keys(job.overrides))
         _log_mix(config["regime_mix"])
+        start, stop = shards.episode_range(config, job.mode)
+        scale.check_job(config, stop - start, label)
+        stream.compile_ahead(config, start, stop, finishes=not shards.is_shard(config, job.mode))
         world_validation = check_world(config, cache_dir=out.parent if job.mode == "MULTIRUN" else None, label=label)
         record["world_validation"] = world_validation
         log.info("[%s] %s (%.1f s)", label, world_validation["message"], world_validation.get("seconds", 0.0))
         if world_validation["status"] == "fail":
             raise WorldValidationError(world_validation["message"]
                                        + "; nothing simulated (world.validate=false runs it anyway)")
-        start, stop = shards.episode_range(config, job.mode)
-        scale.check_job(config, stop - start, label)
         log.info("[%s] simulating %d episodes x %d steps (gate %s, seed %s, calibration %s)%s", label,
                  stop - start, config["n_steps"], config["gating"]["mode"], config["seed"], calibration["hash"],
                  shards.describe(config, start, stop, job.mode))

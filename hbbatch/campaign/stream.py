@@ -157,6 +157,27 @@ def simulate_counterfactuals(config: dict[str, Any], episodes: np.ndarray, rule_
     return pd.concat([e for e, _ in _frames(results, seed)], ignore_index=True)
 
 
+def compile_ahead(config: dict[str, Any], start: int, stop: int, finishes: bool = True) -> None:
+    """Start compiling the programs the job will run, on worker threads, while it checks its world: its
+    batch, and where its rule values resume from checkpoints (`finishes`: not a shard) their re-run program,
+    which has the batch's spec (hbbatch.program_cache.prepare; a cold job's two XLA compiles then overlap
+    each other and the world's validation). Whatever fails here is left to the job's own steps to report."""
+    from hbbatch.sim import resume, rollout
+
+    try:
+        world = build_world(config)
+        stop = min(stop, world.n_episodes)
+        steps = checkpoint_steps(config, stop - start, world)
+        batch = rollout.batch_layout(stop - start, config["scale"]["batch_episodes"])[1]
+        spec = rollout_spec(config, batch, steps)
+        params, seed = _sim_params(config, world, spec.dtype), int(config["seed"])
+        rollout.compile_ahead(spec, params, seed)
+        if steps and finishes:
+            resume.compile_ahead(spec, params, seed)
+    except Exception as exc:   # bad input: the job's own steps fail on it, with their message
+        log.debug("compile ahead skipped: %s", exc)
+
+
 def simulate_to_files(config: dict[str, Any], out: Path, start: int, stop: int, label: str) -> tuple[dict, float]:
     """Simulate episodes start .. stop - 1 into out/episodes.parquet and out/rules.parquet; (spec, seconds)."""
     scale = config["scale"]

@@ -189,6 +189,27 @@ def resumed_metrics(spec: RolloutSpec, params: SimParams, seed: int, checkpoints
     return out
 
 
+def compile_ahead(spec: RolloutSpec, params: SimParams, seed: int, call_units: int | None = None) -> None:
+    """Start compiling the re-run program of `spec` on a worker thread (hbbatch.program_cache.prepare), for
+    calls as `resumed_metrics` makes them (same `call_units`): its arguments' form is known before the
+    factual run exists (a checkpoint has the form of an episode's opening carry)."""
+    n_units = spec.n_steps // spec.checkpoint_steps
+    call_units = int(call_units or -(-n_units // 2))
+    fn, sharding, n_lanes = compiled_resume(spec)
+    with precision.scope():
+        params, seed_words = rollout.cast_params(params, spec.dtype), jnp.asarray(noise.seed_words(seed))
+        opening = dataclasses.replace(spec, warmup_steps=0)   # the same form, without tracing the warm-up
+        one = jax.eval_shape(lambda s, e, p: rollout.episode_start(s, e, p, opening), seed_words,
+                             jnp.zeros((), jnp.uint32), params)
+        saved = jax.tree.map(lambda x: np.zeros((n_lanes, call_units) + x.shape, x.dtype), one)
+        units = Units(load=np.zeros((n_lanes, call_units), bool), checkpoint=saved,
+                      episode=np.zeros((n_lanes, call_units), np.uint32),
+                      rule_enabled=np.zeros((n_lanes, call_units, N_RULES), bool))
+        lanes = jax.device_put((jax.tree.map(lambda x: x[:, 0], saved), units), sharding)
+        program_cache.prepare(fn, repr((spec, "resume")), (seed_words, params, jnp.asarray(spec.n_steps, jnp.int32)),
+                              lanes, context=precision.scope)
+
+
 def simulate_resumed(spec: RolloutSpec, params: SimParams, seed: int, checkpoints: rollout.Checkpoints, episodes,
                      rule_enabled, call_units: int | None = None, from_open: bool = False) -> rollout.SimResult:
     """`resumed_metrics` as `rollout.simulate`'s host tables, rows in the order given."""

@@ -273,16 +273,30 @@ def run(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: int = 0
     or `episodes`, n_episodes indices in any order (a market path depends only on seed, index and world, so
     an episode is the same wherever it runs). `rule_enabled`, (n_episodes, n_rules) bool, gives each episode
     its own enabled rules instead of `params.agent.rule_enabled` (the same compiled batch either way)."""
+    with precision.scope():
+        fn, args = _batch_call(spec, params, seed, episode_offset, episodes, rule_enabled)
+        out = program_cache.call(fn, repr(spec), *args)   # fn(*args), not traced again on a repeated run
+        return jax.tree.map(lambda x: x[: spec.n_episodes], out)  # drop the padding episodes
+
+
+def _batch_call(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: int = 0, episodes=None,
+                rule_enabled=None) -> tuple[Callable, tuple]:
+    """(the compiled batch of the spec, its arguments for this call), inside `precision.scope()`."""
     padded = math.prod(_layout(spec.n_episodes))
     indices = _episode_indices(spec, episode_offset, episodes, padded)   # bad input fails before any compile
     masks = _rule_masks(spec, params, rule_enabled, padded)
+    fn, sharding, _ = compiled_batch(spec)
+    args = (jnp.asarray(noise.seed_words(seed)), jax.device_put(jnp.asarray(indices), sharding),
+            jax.device_put(jnp.asarray(masks), sharding), cast_params(params, spec.dtype))
+    return fn, args
+
+
+def compile_ahead(spec: RolloutSpec, params: SimParams, seed: int) -> None:
+    """Start compiling the batch of `spec` on a worker thread (hbbatch.program_cache.prepare): a later `run`
+    of the spec (any episodes, seed or params of the same form) uses it instead of compiling."""
     with precision.scope():
-        fn, sharding, _ = compiled_batch(spec)
-        params = cast_params(params, spec.dtype)
-        args = (jnp.asarray(noise.seed_words(seed)), jax.device_put(jnp.asarray(indices), sharding),
-                jax.device_put(jnp.asarray(masks), sharding), params)
-        out = program_cache.call(fn, repr(spec), *args)   # fn(*args), not traced again on a repeated run
-        return jax.tree.map(lambda x: x[: spec.n_episodes], out)  # drop the padding episodes
+        fn, args = _batch_call(spec, params, seed)
+        program_cache.prepare(fn, repr(spec), *args, context=precision.scope)
 
 
 def simulate(spec: RolloutSpec, params: SimParams, seed: int, episode_offset: int = 0, episodes=None,

@@ -10,7 +10,7 @@ from hbbatch.campaign.stream import _sim_params, build_world, rollout_spec
 from hbbatch.config.sim import RULES, AgentConf, MarketConf, RegimeMixConf
 from hbbatch.config.world import WorldConf
 from hbbatch.sim import simulate
-from hbbatch.sim.resume import pack, simulate_resumed, unit_steps
+from hbbatch.sim.resume import compile_ahead, pack, simulate_resumed, unit_steps
 from hbbatch.sim.rollout import simulate_episodes
 
 N_EPISODES, N_STEPS, SEED = 40, 1440, 3
@@ -145,3 +145,35 @@ def test_resume__a_run_can_only_switch_rules_off_and_must_resume_at_a_bar_bounda
     saved = simulate(off_bars, params, SEED)
     with pytest.raises(ValueError, match="whole number of the world's bars"):
         simulate_resumed(off_bars, params, SEED, saved.checkpoints, [0], own[None])
+
+
+@pytest.mark.parametrize("runs", [("historical", "float32")], indirect=True, ids=["historical-float32"])
+def test_resume__a_re_run_program_compiled_ahead_gives_the_same_bits_and_is_not_compiled_again(runs, monkeypatch):
+    """`compile_ahead` knows the re-run program's form before the factual run (a checkpoint has the form of
+    an opening carry): the resumed runs then compile nothing of their own and equal the ordinary ones. In the
+    world the campaign resumes in (the form does not depend on the world)."""
+    import threading
+
+    import jax
+
+    from hbbatch import program_cache
+
+    monkeypatch.setattr(program_cache, "_ahead", {})
+    resume_spec, params = _job("historical", "float32")
+    spec = dataclasses.replace(resume_spec, n_episodes=N_EPISODES - 3)   # lanes of a form not compiled yet
+    compiles = []
+
+    def listener(event, seconds, fun_name="", **_):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append((threading.current_thread().name.startswith("hbbatch-compile"), fun_name))
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        compile_ahead(spec, params, SEED)
+        resumed = simulate_resumed(spec, params, SEED, runs["saved"].checkpoints, runs["episodes"], runs["masks"])
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    ahead = [name for on_worker, name in compiles if on_worker]
+    assert len(ahead) == 1 and ahead[0] not in [name for on_worker, name in compiles if not on_worker], compiles
+    for key, value in runs["resumed"].items():   # other lanes: packing changes no bit
+        np.testing.assert_array_equal(resumed.episodes[key], value, err_msg=key)
