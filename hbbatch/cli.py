@@ -140,7 +140,20 @@ def _cancelled() -> None:
     run_dir = cancel_run()
     print(f"{PROG}: cancelled (Ctrl-C)" + (f"; incomplete run recorded in {run_dir}" if run_dir else ""),
           file=sys.stderr)
-    sys.exit(exit_codes.CANCELLED)
+    _exit(exit_codes.CANCELLED)
+
+
+def _exit(code: int) -> None:
+    """sys.exit(code), or, while a program compiled ahead is still compiling (a job that ended before it ran
+    it: cancelled, or failed its checks), the same exit at once: the worker thread cannot be stopped, and the
+    interpreter would wait for it (seconds) before exiting. Logs and output are flushed first."""
+    cache = sys.modules.get("hbbatch.program_cache")
+    if cache is not None and cache.compiling():
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -157,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         print(help_text(CONF_DIR))
         sys.exit(exit_codes.OK)
+    from hbbatch import interrupt
+
+    interrupt.install()   # before the imports a Ctrl-C must not cut short
     prepare_environment()
     show_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
     try:
@@ -185,10 +201,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         if show_traceback:
             raise
         print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
-        sys.exit(exit_codes.ERROR)
+        _exit(exit_codes.ERROR)
     finally:
         if previous is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)
         else:
             os.environ["HYDRA_FULL_ERROR"] = previous
-    sys.exit(exit_codes.final())
+    _exit(exit_codes.final())

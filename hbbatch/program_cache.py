@@ -178,6 +178,12 @@ def prepare(jitted: Callable, static_key: str, *args,
             del _ahead[old]
 
 
+def compiling() -> bool:
+    """Whether a compile ahead is still under way (a worker thread the process would wait for at exit)."""
+    with _ahead_lock:
+        return any(not future.done() for future in _ahead.values())
+
+
 def _compiled_ahead(key: str) -> Callable | None:
     """The program compiled ahead for a key (waiting for it if it is still compiling), or None."""
     with _ahead_lock:
