@@ -61,23 +61,28 @@ def _log_mix(mix: dict[str, float]) -> None:
         log.info("regime_mix sums to %.4f: renormalised to %s", total, renormalised)
 
 
-def simulate_tables(config: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Run the simulator on a resolved (and calibrated) job config, in memory: episodes, rules and the spec."""
+def simulate_tables(config: dict[str, Any], start: int = 0,
+                    stop: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Run the simulator on a resolved (and calibrated) job config, in memory: episodes, rules and the spec
+    (of episodes start .. stop - 1; by default all n_episodes)."""
     _log_mix(config["regime_mix"])
-    frames = list(stream.simulate_frames(config, 0, int(config["n_episodes"]), None))
+    stop = int(config["n_episodes"]) if stop is None else stop
+    frames = list(stream.simulate_frames(config, start, stop, None))
     episodes = pd.concat([f[0] for f in frames], ignore_index=True)
     rules = pd.concat([f[1] for f in frames], ignore_index=True)
-    return episodes, rules, asdict(stream.rollout_spec(config, int(config["n_episodes"])))
+    return episodes, rules, asdict(stream.rollout_spec(config, stop - start))
 
 
-def _calibration_spread(config: dict[str, Any], out: Path) -> None:
+def _calibration_spread(config: dict[str, Any], out: Path, start: int, stop: int) -> None:
     """In the calibrated (parametric) world, the same settings in refits of the world on resampled history
-    (experiment.calibration_resamples; hbbatch.campaign.calibration_spread)."""
+    (experiment.calibration_resamples; hbbatch.campaign.calibration_spread), for the job's episodes start ..
+    stop - 1 (a shard's: merged with its tables)."""
     resamples = int((config.get("experiment") or {}).get("calibration_resamples") or 0)
     if resamples and (config.get("world") or {}).get("kind") == "parametric":
         from hbbatch.campaign.calibration_spread import SPREAD, spread_episodes
 
-        hbio.write_parquet(out / SPREAD, spread_episodes(config, lambda c: simulate_tables(c)[0], resamples))
+        hbio.write_parquet(out / SPREAD, spread_episodes(config, lambda c: simulate_tables(c, start, stop)[0],
+                                                         resamples))
 
 
 def run_job(config: dict[str, Any], job: JobInfo) -> int:
@@ -108,7 +113,7 @@ def run_job(config: dict[str, Any], job: JobInfo) -> int:
             record.update(shards.shard_record(out, config, calibration, spec, start, stop))
         else:
             record.update(stream.finish_job(out, config, calibration, spec, record, job.mode))
-            _calibration_spread(config, out)
+        _calibration_spread(config, out, start, stop)
         record["simulate_s"] = sim_s
         code = 0
     except Exception as exc:   # recorded, not raised: see the module docstring

@@ -10,6 +10,7 @@ the statistics sample. Beyond `scale.max_hours` or `scale.max_memory_gb` the job
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from hbbatch.jax_setup import BATCH_EPISODES, usable_cores
 
 log = logging.getLogger(__name__)
+_LOGGED: dict[int, tuple["Estimate", str]] = {}   # process id -> the estimate its ScaleCheckCallback logged
 
 # Episode-steps per second per CPU core of the full agent (bench/README.md, 10,000 x 10,080 per CPU-s,
 # AVX-512; a CPU without it, or a loaded machine, is slower: the progress line then gives the time left).
@@ -41,11 +43,13 @@ class Estimate:
     seconds: float
     memory_gb: float
     platform: str
+    jobs: int = 1    # more: a sweep's jobs one after another on this machine
 
     def describe(self) -> str:
         hours, rest = divmod(self.seconds, 3600)
         when = f"{int(hours)} h {rest / 60:.0f} min" if hours else f"{self.seconds / 60:.1f} min"
-        return (f"{self.episode_steps:.3g} episode-steps: about {when} and {self.memory_gb:.1f} GB peak memory "
+        jobs = f"{self.jobs} jobs one after another, " if self.jobs > 1 else ""
+        return (f"{jobs}{self.episode_steps:.3g} episode-steps: about {when} and {self.memory_gb:.1f} GB peak memory "
                 f"on this {self.platform}")
 
 
@@ -62,9 +66,9 @@ def estimate(n_episodes: int, n_steps: int, dtype: str, batch_episodes: int, sta
                     platform=platform)
 
 
-def check(found: Estimate, scale: dict[str, Any], force: bool, label: str) -> None:
-    """Log the estimate of a large job; refuse one beyond the limits unless forced."""
-    if found.seconds >= float(scale["estimate_above_s"]):
+def check(found: Estimate, scale: dict[str, Any], force: bool, label: str, quiet: bool = False) -> None:
+    """Log the estimate of a large job (unless `quiet`); refuse one beyond the limits unless forced."""
+    if found.seconds >= float(scale["estimate_above_s"]) and not quiet:
         log.info("[%s] estimate: %s", label, found.describe())
     over = []
     if found.seconds > float(scale["max_hours"]) * 3600.0:
@@ -91,10 +95,30 @@ def check_job(config: dict[str, Any], n_episodes: int, label: str) -> Estimate:
     """`check` for a job's episodes on the device it will run on (in the job: also on a remote worker)."""
     import jax
 
-    platform = jax.default_backend()
-    found = _job_estimate(config, n_episodes, "cpu" if platform == "cpu" else platform)
-    check(found, config["scale"], bool(config.get("force", False)), label)
+    platform = "cpu" if jax.default_backend() == "cpu" else jax.default_backend()
+    found = _job_estimate(config, n_episodes, platform)
+    # the process that logged the run's estimate before its jobs (ScaleCheckCallback) does not repeat it
+    quiet = _LOGGED.get(os.getpid()) == (found, platform)
+    check(found, config["scale"], bool(config.get("force", False)), label, quiet=quiet)
     return found
+
+
+def on_this_machine(launcher: dict[str, Any]) -> bool:
+    """Whether a sweep's jobs share this machine's cores (basic, joblib, submitit_local, a Ray started here), so
+    they take the sum of their times; not on a cluster (submitit_slurm, a Ray cluster's address)."""
+    target = str(launcher.get("_target_", ""))
+    if target.endswith(".SlurmLauncher"):
+        return False
+    if target.endswith(".RayLauncher"):
+        return not ((launcher.get("ray") or {}).get("init") or {}).get("address")
+    return True
+
+
+def sweep_estimate(per_job: Estimate, n_jobs: int) -> Estimate:
+    """n_jobs jobs of `per_job` one after another on this machine: their sum, one compile (they share a shape)."""
+    return Estimate(episode_steps=per_job.episode_steps * n_jobs,
+                    seconds=(per_job.seconds - COMPILE_S) * n_jobs + COMPILE_S, memory_gb=per_job.memory_gb,
+                    platform=per_job.platform, jobs=n_jobs)
 
 
 def _platform_without_jax() -> str:
@@ -108,7 +132,7 @@ class ScaleCheckCallback(Callback):
     """Before Hydra makes a folder: the estimate of a large job, and the refusal of one beyond the limits
     (exit 2, one line, nothing written). A sharded job is estimated per shard."""
 
-    def _check(self, config: DictConfig) -> None:
+    def _check(self, config: DictConfig, n_jobs: int = 1) -> None:
         if config.get("task") != "campaign":
             return
         from hbbatch.config.callback import ConfigRefused
@@ -116,9 +140,12 @@ class ScaleCheckCallback(Callback):
         plain = {k: OmegaConf.to_container(config[k], resolve=True) if OmegaConf.is_config(config[k]) else config[k]
                  for k in ("n_episodes", "n_steps", "dtype", "scale", "stats", "force", "shards")}
         per_job = -(-int(plain["n_episodes"]) // max(int(plain["shards"]), 1))
+        found = _job_estimate(plain, per_job, _platform_without_jax())
+        _LOGGED[os.getpid()] = (found, found.platform)
         try:
-            check(_job_estimate(plain, per_job, _platform_without_jax()), plain["scale"], bool(plain["force"]),
-                  "each job" if int(plain["shards"]) <= 1 else "each shard")
+            check(found, plain["scale"], bool(plain["force"]), "each job" if int(plain["shards"]) <= 1 else "each shard")
+            if n_jobs > 1:   # the sweep's jobs one after another on this machine's cores
+                check(sweep_estimate(found, n_jobs), plain["scale"], bool(plain["force"]), "the sweep")
         except ScaleError as exc:
             raise ConfigRefused(str(exc)) from None
 
@@ -126,4 +153,10 @@ class ScaleCheckCallback(Callback):
         self._check(config)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._check(config)
+        n_jobs = 1
+        if config.get("task") == "campaign" and on_this_machine(OmegaConf.to_container(config.hydra.launcher, resolve=True)):
+            from hbbatch.config.callback import BASIC_SWEEPER, sweep_job_overrides
+
+            if config.hydra.sweeper.get("_target_") == BASIC_SWEEPER:   # other sweepers choose their jobs as they run
+                n_jobs = len(sweep_job_overrides(config))
+        self._check(config, n_jobs)

@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
@@ -27,6 +28,7 @@ from hbbatch import exit_codes
 from hbbatch import io as hbio
 from hbbatch import tables
 from hbbatch.campaign import stream
+from hbbatch.campaign.calibration_spread import SPREAD
 from hbbatch.config.resolvers import job_dir
 
 log = logging.getLogger(__name__)
@@ -159,6 +161,10 @@ def _merge_tables(target: Path, shard_dirs: list[Path]) -> None:
     for name in (stream.EPISODES, stream.RULES):
         frames = ({name: frame} for folder in shard_dirs for frame in tables.iter_frames(folder / name))
         tables.write_streamed({name: target / name}, frames)
+    if all((folder / SPREAD).is_file() for folder in shard_dirs):
+        # the calibrated world's refits (hbbatch.campaign.calibration_spread): refit by refit, episodes in order
+        spread = pd.concat([pd.read_parquet(folder / SPREAD) for folder in shard_dirs], ignore_index=True)
+        hbio.write_parquet(target / SPREAD, spread.sort_values("resample", kind="stable").reset_index(drop=True))
 
 
 def reduce_run(run_dir: Path, count: int | None = None) -> list[Path]:

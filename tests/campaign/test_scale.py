@@ -91,3 +91,40 @@ def test_scale__half_a_million_episodes_stream_in_bounded_memory(tmp_path):
     summary = pd.read_json(job / "summary.json", typ="series")["summary"]
     assert summary["n_episodes"] == 500_000 and summary["statistics_sample"]["stride"] == 10
     assert rss < 1500, rss
+
+
+def test_scale__a_sweep_on_this_machine_is_estimated_as_its_jobs_one_after_another():
+    job = scale.estimate(100_000, 10_080, "float32", 1 << 18, 200_000, platform="cpu", cores=1)
+    sweep = scale.sweep_estimate(job, 12)
+    assert sweep.seconds == pytest.approx(12 * 1.008e9 / scale.CPU_RATE_PER_CORE["float32"] + scale.COMPILE_S)
+    assert sweep.memory_gb == job.memory_gb and sweep.describe().startswith("12 jobs one after another, 1.21e+10")
+    with pytest.raises(scale.ScaleError, match=r"^12 jobs one after another, .*longer than scale.max_hours=0.1"):
+        scale.check(sweep, {**LIMITS, "max_hours": 0.1}, force=False, label="the sweep")
+    scale.check(job, {**LIMITS, "max_hours": 0.1}, force=False, label="each job")   # each job alone is under
+
+
+@pytest.mark.parametrize("launcher, here", [
+    ({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}, True),
+    ({"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": 2}, True),
+    ({"_target_": "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"}, True),
+    ({"_target_": "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher", "ray": {"init": {"address": None}}}, True),
+    ({"_target_": "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher", "ray": {"init": {"address": "auto"}}}, False),
+    ({"_target_": "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"}, False),
+])
+def test_scale__only_launchers_on_this_machine_add_their_jobs_up(launcher, here):
+    assert scale.on_this_machine(launcher) is here
+
+
+def test_scale__cli_refuses_a_sweep_whose_jobs_together_pass_the_limit(tmp_path):
+    """12 jobs of 100,000 x 10,080 on one core: about 58 s each, 10.7 min one after another (> 6 min)."""
+    out = tmp_path / "outputs"
+    done = subprocess.run([sys.executable, "-m", "hbbatch", "+experiment=three_way", "-m", "n_episodes=100000",
+                           "scale.max_hours=0.1", f"paths.output_dir={out}"],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=300, preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}))
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "[each job] estimate: 1.01e+09 episode-steps: about 1.0 min" in done.stdout + done.stderr
+    message = done.stderr.strip().splitlines()[-1]
+    assert message.startswith("hbbatch: error: 12 jobs one after another, 1.21e+10 episode-steps: about 10.7 min")
+    assert "longer than scale.max_hours=0.1; add force=true" in message
+    assert not out.exists()
