@@ -73,3 +73,25 @@ def test_cli__ctrl_c_records_the_run_as_cancelled_exits_130_and_leaves_the_marke
     assert statuses.get("job.default.A") == "success" and statuses.get("job.default.B") == "cancelled", (statuses, out)
     assert not any(uid.startswith("criterion.") for uid in statuses)
     assert (run_dir / runs.INCOMPLETE_MARKER).is_file() and runs.is_incomplete(run_dir / "0_campaign=A")
+
+
+@pytest.mark.parametrize("args, key", [
+    (["hydra.run.dir=../../escaped"], "hydra.run.dir"),
+    (["hydra.run.dir=outputs/../../../escaped"], "hydra.run.dir"),
+    (["-m", "hydra.sweep.dir=../../escaped"], "hydra.sweep.dir"),
+    (["-m", "hydra.sweep.subdir=../../../escaped"], "hydra.sweep.subdir"),
+    (["-m", "hydra.sweep.subdir={absolute}"], "hydra.sweep.subdir"),
+])
+def test_hydra_folders__that_climb_out_are_refused_before_anything_is_written(tmp_path, monkeypatch, capsys, args,
+                                                                              key):
+    """Hydra's own folder settings are held to paths.output_dir's rule (absolute, or relative without '..'),
+    and a job's folder stays inside its sweep's: one line naming the key, exit 2, no file anywhere."""
+    from tests.test_cli import TINY, run_cli
+
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    code = run_cli(*TINY, *[a.format(absolute=tmp_path / "escaped") for a in args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"hbbatch: error: {key}=") and "climbs out" in err[0]
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

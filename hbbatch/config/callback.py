@@ -41,6 +41,40 @@ def sweep_job_overrides(config: DictConfig) -> list[list[str]]:
     return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
 
 
+# Hydra's own folders as a user may set them (`hydra.run.dir=...`): held to paths.output_dir's rule, and a
+# job's folder to its sweep folder. Left unchecked when built by hbbatch's resolvers (hb.*), whose parts,
+# paths.output_dir and experiment_name, the schema checks.
+RUN_FOLDERS = ("hydra.run.dir", "hydra.sweep.dir")
+JOB_FOLDER = "hydra.sweep.subdir"
+
+
+def hydra_folder_problems(config: DictConfig, keys: tuple[str, ...]) -> list[str]:
+    """One line for each of `keys` (Hydra folders) that climbs out of the working folder (or its sweep's)."""
+    from hbbatch.config.bounds import Bounds
+
+    rule, out = Bounds(output_path=True), []
+    for key in keys:
+        section, _, name = key.rpartition(".")
+        raw = (OmegaConf.to_container(OmegaConf.select(config, section), resolve=False) or {}).get(name)
+        if not isinstance(raw, str) or "${hb." in raw:
+            continue
+        value = OmegaConf.select(config, key, throw_on_resolution_failure=False) if "${" in raw else raw
+        if not isinstance(value, str):
+            continue
+        if key == JOB_FOLDER and (value.startswith("/") or rule.problem(value)):
+            out.append(f"{key}={value!r} climbs out of the sweep folder: use a relative path without '..', "
+                       f"e.g. {key}=${{hydra.job.num}}")
+        elif key != JOB_FOLDER and rule.problem(value):
+            out.append(f"{key}={value!r} {rule.problem(value)}: use {rule.describe()}")
+    return out
+
+
+def _check_folders(config: DictConfig, keys: tuple[str, ...]) -> None:
+    found = hydra_folder_problems(config, keys)
+    if found:
+        raise ConfigValueError(found[0])
+
+
 class ConfigRefused(BaseException):
     """A refused config, raised past Hydra's callback guard (which turns an Exception into a warning
     and carries on); the CLI prints its one-line message and exits 2."""
@@ -50,12 +84,14 @@ class ConfigCheckCallback(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
             check_job_config(config)
+            _check_folders(config, RUN_FOLDERS[:1])
         except ConfigValueError as exc:
             raise ConfigRefused(str(exc)) from None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
             check_job_config(config)
+            _check_folders(config, (RUN_FOLDERS[1], JOB_FOLDER))
             if config.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
                 return   # the sweeper picks values as it runs: each job checks its own
             from hydra.core.global_hydra import GlobalHydra

@@ -59,10 +59,14 @@ def _git(repo_dir: Path, *args: str) -> str:
                           text=True, timeout=5, check=True, env=env).stdout
 
 
-def git_state(repo_dir: Path) -> dict[str, Any]:
+def git_state(repo_dir: Path, source: Path | None = None) -> dict[str, Any]:
     """The commit checked out in repo_dir and whether the tree differs from it: a modified, staged or
-    untracked (not ignored) file counts, since an untracked module can change what runs. Nones outside git."""
+    untracked (not ignored) file counts, since an untracked module can change what runs. Nones outside git,
+    and when `source` (the running code) is not a file that repository tracks: a package installed from a
+    wheel into a virtualenv inside some checkout is not that checkout's code."""
     try:
+        if source is not None:
+            _git(repo_dir, "ls-files", "--error-unmatch", "--", str(Path(source).resolve()))
         commit = _git(repo_dir, "rev-parse", "HEAD").strip()
         status = _git(repo_dir, "status", "--porcelain", "--untracked-files=normal")
     except (OSError, subprocess.SubprocessError):
@@ -73,7 +77,7 @@ def git_state(repo_dir: Path) -> dict[str, Any]:
 @functools.lru_cache(maxsize=1)
 def code_version() -> dict[str, Any]:
     """The package version and, in a git checkout, the commit and whether the tree had local changes."""
-    return {"hbbatch": hbbatch.__version__, **git_state(REPO_DIR)}
+    return {"hbbatch": hbbatch.__version__, **git_state(REPO_DIR, Path(hbbatch.__file__))}
 
 
 @functools.lru_cache(maxsize=1)

@@ -81,3 +81,26 @@ def test_git_state__reads_without_locks_and_never_rewrites_the_index(committed):
     before = make_index_stale()
     assert git_state(tmp_path)["git_dirty"] is False
     assert index.read_bytes() == before and not (tmp_path / ".git" / "index.lock").exists()
+
+
+def test_git_state__code_installed_into_a_venv_inside_a_checkout_is_not_that_checkouts_commit(committed):
+    """`pip install .` (not editable) into a .venv inside a clone: the running module lives under the clone
+    but is not a file it tracks, so the manifest must not claim the clone's commit for it."""
+    installed = committed / ".venv" / "lib" / "site-packages"
+    (installed / "hbbatch").mkdir(parents=True)
+    (installed / "hbbatch" / "__init__.py").write_text("__version__ = '0.1.0'\n")
+    (committed / ".gitignore").write_text(".venv/\n")
+    _git(committed, "add", ".gitignore")
+    _git(committed, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "ignore")
+    assert git_state(installed, installed / "hbbatch" / "__init__.py") == {"git_commit": None, "git_dirty": None}
+    tracked = git_state(committed, committed / "a.py")        # the checkout's own code: its commit
+    assert len(tracked["git_commit"]) == 40 and tracked["git_dirty"] is False
+
+
+def test_code_version__of_this_checkout_is_its_commit():
+    from hbbatch.report.manifest import REPO_DIR, code_version
+
+    head = subprocess.run(["git", "-C", str(REPO_DIR), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip("not a git checkout (an sdist or a wheel): nothing to attribute")
+    assert code_version()["git_commit"] == head.stdout.strip()
