@@ -166,9 +166,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{PROG} {__version__}")
         sys.exit(exit_codes.OK)
     if "--help" in argv or "-h" in argv:   # Hydra's stock help stays as --hydra-help
-        from hbbatch.help import help_text
+        from hbbatch.help import show
 
-        print(help_text(CONF_DIR))
+        show(CONF_DIR)
         sys.exit(exit_codes.OK)
     from hbbatch import interrupt
 
