@@ -5,6 +5,7 @@ and runs it from an empty folder."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -34,8 +35,13 @@ def test_the_build_copies_every_resource_folder_and_the_sdist_carries_them():
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """(python of a fresh venv with hbbatch installed from a wheel, an empty working folder)."""
+    """(python of a fresh venv with hbbatch installed from a wheel, an empty working folder), both inside a
+    git checkout of something else, as a user's ignored .venv/ sits inside their clone."""
     root = tmp_path_factory.mktemp("install")
+    (root / ".gitignore").write_text("source/\nvenv/\nelsewhere/\n")
+    for args in (["init", "-q"], ["add", ".gitignore"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q",
+                                                         "-m", "a checkout around the venv"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
     source = root / "source"
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
         ".git", ".venv", "outputs", "multirun", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
@@ -72,9 +78,14 @@ def test_pip_install__runs_a_campaign_and_a_calibration_from_any_folder(installe
     assert "site-packages/hbbatch/_resources/conf" in where.stdout, where.stderr
     version = _run(installed, "--version")
     assert version.stdout.strip() == f"hbbatch {hbbatch.__version__}"
+    shown = _run(installed, "--help")   # its groups are read from the installed conf/
+    assert shown.returncode == 0 and "world=historical|" in shown.stdout and "+experiment=long_run|" in shown.stdout
     done = _run(installed, "n_episodes=4", "n_steps=20", "world.validate=false", "hydra.run.dir=run")
     assert done.returncode == 0, done.stderr[-2000:]
     assert {"manifest.json", "episodes.parquet", "run_results.json"} <= {p.name for p in (work / "run").iterdir()}
+    # the wheel's code is not the surrounding checkout's commit
+    code = json.loads((work / "run" / "manifest.json").read_text())["code_version"]
+    assert code == {"hbbatch": hbbatch.__version__, "git_commit": None, "git_dirty": None}
     calibrated = _run(installed, "task=calibrate", "hydra.run.dir=calibration")
     assert calibrated.returncode == 0, calibrated.stderr[-2000:]
     assert (work / "calibration" / "calibration_report.json").is_file()
