@@ -57,8 +57,9 @@ def build_tables(variants: pd.DataFrame, jobs: Sequence[dict[str, Any]], criteri
     worlds = list(dict.fromkeys([j.get("world") or "default" for j in jobs]))
     tables = []
     for world in worlds:
-        table = Table(title=f"World {escape(world)}: money per week; gain vs baseline {escape(str(baseline))} with "
-                            f"its {confidence:.0%} paired bootstrap CI",
+        gain = (f"; gain vs baseline {escape(str(baseline))} with its {confidence:.0%} paired bootstrap CI"
+                if baseline is not None else "")   # one setting: nothing to gain against
+        table = Table(title=f"World {escape(world)}: money per week{gain}",
                       title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
         table.add_column("Variant", justify="left", overflow="fold", max_width=22)
         for header in ("Net PnL", "vs HODL", "Gain vs baseline", "Return", "Widen", "Gas"):

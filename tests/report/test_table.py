@@ -23,3 +23,13 @@ def test_print_report__fits_100_columns_without_cutting_a_cell(tmp_path, make_jo
     assert lines[1].startswith(("Take floors.mean_revert=800 live", "Not ready", "Not proven"))
     assert "+$1,250 [" in text                      # the gain per week with its interval, whole dollars
     assert "floors.mean_revert=1200" in text.replace("\n", "")
+
+
+def test_build_tables__one_setting_has_no_baseline_in_its_title():
+    import pandas as pd
+
+    jobs = [{"label": "default", "world": "historical", "status": "error", "message": "x"}]
+    alone = table.build_tables(pd.DataFrame(), jobs, [], None, 0.95)[0]
+    judged = table.build_tables(pd.DataFrame(), jobs, [], "A", 0.95)[0]
+    assert alone.title == "World historical: money per week"
+    assert judged.title == "World historical: money per week; gain vs baseline A with its 95% paired bootstrap CI"
