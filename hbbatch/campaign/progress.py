@@ -28,9 +28,11 @@ class Progress:
 
     def __enter__(self) -> "Progress":
         if self.mode == "bar":
+            from rich.markup import escape
             from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
 
-            self._bar = Bar(TextColumn(f"[{self.label}] {{task.description}}"), BarColumn(), MofNCompleteColumn(),
+            # escaped: "[default]" (a single run's label) or "[red]" would be read as a style and not shown
+            self._bar = Bar(TextColumn(escape(f"[{self.label}]") + " {task.description}"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("episodes"), TimeRemainingColumn(), transient=True)
             self._bar.start()
             self._task = self._bar.add_task("simulating", total=self.total)

@@ -26,3 +26,15 @@ def test_progress__bar_mode_counts_episodes_and_leaves_no_log_lines(caplog):
 def test_progress__auto_is_a_bar_only_on_a_terminal(monkeypatch):
     monkeypatch.setattr("sys.stderr.isatty", lambda: False)
     assert Progress("B", 1).mode == "log"
+
+
+def test_progress__the_bar_shows_its_label_even_when_it_is_a_style_name():
+    """A single run's label is "default", which rich's markup would take for a style and drop."""
+    import io
+
+    for label in ("default", "red", "B"):
+        with Progress(label, 10, mode="bar") as progress:
+            progress._bar.console.file = io.StringIO()
+            progress.advance(10)
+            text = "".join(segment.text for segment in progress._bar.console.render(progress._bar.get_renderable()))
+        assert text.startswith(f"[{label}] simulating"), text
