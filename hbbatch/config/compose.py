@@ -19,7 +19,7 @@ the search path (every file of each `file://` folder and `pkg://` package, by na
 typed configs of Hydra's ConfigStore: hbbatch's schema and the plugins', pickled). A config that copies
 environment variables (`hydra.job.env_copy`) is read back only while they still hold the values it
 copied; one that names its own search path (`hydra.searchpath`), or a search path of another kind, is not
-kept. A file that cannot be read is composed again and replaced: a command never fails on this cache.
+kept, nor one whose overrides hold a URL (a keyed endpoint typed on the command line stays off the disk). A file that cannot be read is composed again and replaced: a command never fails on this cache.
 Like the other caches, the folder must be the user's own (its files are unpickled); it keeps the
 MAX_STORED compositions used last.
 
@@ -109,6 +109,8 @@ def _stored_key(config_name: str | None, overrides: list[str], run_mode: Any, fr
 
     if sources is None or any(item.lstrip("+~").startswith("hydra.searchpath") for item in overrides):
         return None
+    if any("://" in item for item in overrides):
+        return None   # a URL typed as an override may carry a key (/v3/KEY, a webhook's token): never on disk
     text = repr((config_name, tuple(overrides), RunMode(run_mode).name, from_shell, os.getcwd(),
                  JobRuntime().get("name"), hydra.__version__, version.getbase(), omegaconf.__version__,
                  sys.version, sources))

@@ -231,3 +231,15 @@ def test_stored__a_search_path_it_cannot_read_composes_as_before_and_keeps_nothi
     with composed_once():
         config = loader.load_configuration("config", JOB, RunMode.RUN)
     assert len(compositions) == 1 and config.n_episodes == 8 and not stored.exists()
+
+
+def test_stored__a_keyed_url_typed_as_an_override_never_reaches_the_disk(loader, stored):
+    """shadow.rpc_url=https://node.example/v3/KEY (the README redacts it in every log and .hydra/ file):
+    the composition holding it is used within the command but not kept."""
+    secret = "k3y-7c1e9f0a"
+    keyed = ["task=shadow", "shadow.source=rpc", f"shadow.rpc_url=https://node.example/v3/{secret}"]
+    with composed_once():
+        assert loader.load_configuration("config", keyed, RunMode.RUN).shadow.rpc_url.endswith(secret)
+        loader.load_configuration("config", JOB, RunMode.RUN)      # the control: a composition without a URL
+    files = list(stored.glob("*.pkl"))
+    assert len(files) == 1 and not any(secret.encode() in f.read_bytes() for f in files)
