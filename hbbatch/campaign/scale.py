@@ -1,7 +1,9 @@
 """Before a large job: how long and how much memory it will take, and whether it may run at all.
 
 The figures are first-order models fitted on this project's measurements (bench/README.md):
-time = episode-steps / (rate per core x cores) + compile; peak memory = a fixed part (interpreter, JAX,
+time = steps / (rate per core x cores) + compile, where an episode's steps are its own, its warm-up's
+(`agent.warmup_minutes`, each about as dear as a step) and a fixed set-up, and the counterfactual re-runs of
+its rule values add an episode per rule that fired in it (a share that grows with n_steps); peak memory = a fixed part (interpreter, JAX,
 pandas, pyarrow, the compiled batch) + a part per episode of one streamed batch + a part per episode of
 the statistics sample. Beyond `scale.max_hours` or `scale.max_memory_gb` the job refuses to start unless
 `force=true`; above `scale.estimate_above_s` it prints the estimate first.
@@ -22,9 +24,17 @@ from hbbatch.jax_setup import BATCH_EPISODES, usable_cores
 log = logging.getLogger(__name__)
 _LOGGED: dict[int, tuple["Estimate", str]] = {}   # process id -> the estimate its ScaleCheckCallback logged
 
-# Episode-steps per second per CPU core of the full agent (bench/README.md, 10,000 x 10,080 per CPU-s,
-# AVX-512; a CPU without it, or a loaded machine, is slower: the progress line then gives the time left).
-CPU_RATE_PER_CORE = {"float32": 19e6, "float64": 6e6}
+# Steps per second per CPU core of the full agent, warm-up steps counted (bench/README.md: 10 M x 10,080 with
+# its day's warm-up, 1.15e11 steps in 4,612 CPU-s, 25.0 M per CPU-s; float64 at the float32 ratio of the
+# simulator's bench, 6 / 19). A CPU without AVX-512, or a loaded machine, is slower: the progress line then
+# gives the time left.
+CPU_RATE_PER_CORE = {"float32": 25e6, "float64": 7.9e6}
+# Per episode, besides its steps: drawing its start, opening its band, its rows (2 cores, loaded: 1 M x 60 took
+# 79 CPU-s, 20,000 x 2,016 with rule values 9 CPU-s; 400-800 steps' worth each)
+EPISODE_SETUP_STEPS = 500
+# The share of a valued episode's rules that fire in it, about n_steps / this (rule values re-run each:
+# 552 of 4 x 20,000 at 60 steps, 9,708 at 2,016, 38,074 at 10,080; capped at every rule)
+STEPS_PER_FIRING = 16_000
 # An accelerator's rate is not measured here: assume one modern GPU does what 40 of these cores do.
 ACCELERATOR_RATE = {"float32": 5e8, "float64": 1e8}
 COMPILE_S = 5.0                    # per distinct batch shape, cold cache (warm: ~0.2 s)
@@ -53,17 +63,23 @@ class Estimate:
                 f"on this {self.platform}")
 
 
+def counterfactual_episodes(n_episodes: int, n_steps: int, n_rules: int, valued_episodes: int) -> float:
+    """About how many episodes the rule values re-run (one per rule that fired in each valued episode)."""
+    return min(n_episodes, valued_episodes) * n_rules * min(1.0, n_steps / STEPS_PER_FIRING)
+
+
 def estimate(n_episodes: int, n_steps: int, dtype: str, batch_episodes: int, stats_episodes: int,
-             platform: str = "cpu", cores: int | None = None) -> Estimate:
-    steps = float(n_episodes) * float(n_steps)
+             platform: str = "cpu", cores: int | None = None, warmup_steps: int = 0,
+             rerun_episodes: float = 0.0) -> Estimate:
+    steps = (float(n_episodes) + rerun_episodes) * (n_steps + warmup_steps + EPISODE_SETUP_STEPS)
     if platform == "cpu":
         rate = CPU_RATE_PER_CORE.get(dtype, CPU_RATE_PER_CORE["float64"]) * (cores or usable_cores())
     else:
         rate = ACCELERATOR_RATE.get(dtype, ACCELERATOR_RATE["float64"])
     memory_mb = (FIXED_MB + min(batch_episodes, n_episodes) * BATCH_BYTES_PER_EPISODE / 1e6
                  + min(stats_episodes, n_episodes) * STATS_BYTES_PER_EPISODE / 1e6)
-    return Estimate(episode_steps=steps, seconds=steps / rate + COMPILE_S, memory_gb=memory_mb / 1024.0,
-                    platform=platform)
+    return Estimate(episode_steps=float(n_episodes) * float(n_steps), seconds=steps / rate + COMPILE_S,
+                    memory_gb=memory_mb / 1024.0, platform=platform)
 
 
 def check(found: Estimate, scale: dict[str, Any], force: bool, label: str, quiet: bool = False) -> None:
@@ -86,9 +102,17 @@ def check(found: Estimate, scale: dict[str, Any], force: bool, label: str, quiet
 
 
 def _job_estimate(config: dict[str, Any], n_episodes: int, platform: str) -> Estimate:
+    from hbbatch.config.sim import warmup_steps
+
     batch = config["scale"]["batch_episodes"] or BATCH_EPISODES["cpu" if platform == "cpu" else "accelerator"]
-    return estimate(n_episodes, int(config["n_steps"]), str(config["dtype"]), int(batch),
-                    int(config["stats"]["max_episodes"]), platform=platform)
+    values, n_steps = config.get("rule_values") or {}, int(config["n_steps"])
+    reruns = 0.0
+    if values.get("enabled") and not int(config.get("shards", 1)) > 1:   # a sharded job's are the merge's
+        reruns = counterfactual_episodes(n_episodes, n_steps, len(config["agent"]["rules"]["enabled"]),
+                                         int(values["max_episodes"]))
+    return estimate(n_episodes, n_steps, str(config["dtype"]), int(batch), int(config["stats"]["max_episodes"]),
+                    platform=platform, warmup_steps=warmup_steps(config["agent"], config.get("market") or {}),
+                    rerun_episodes=reruns)
 
 
 def check_job(config: dict[str, Any], n_episodes: int, label: str) -> Estimate:
@@ -138,7 +162,8 @@ class ScaleCheckCallback(Callback):
         from hbbatch.config.callback import ConfigRefused
 
         plain = {k: OmegaConf.to_container(config[k], resolve=True) if OmegaConf.is_config(config[k]) else config[k]
-                 for k in ("n_episodes", "n_steps", "dtype", "scale", "stats", "force", "shards")}
+                 for k in ("n_episodes", "n_steps", "dtype", "scale", "stats", "force", "shards", "agent", "market",
+                           "rule_values")}
         per_job = -(-int(plain["n_episodes"]) // max(int(plain["shards"]), 1))
         found = _job_estimate(plain, per_job, _platform_without_jax())
         _LOGGED[os.getpid()] = (found, found.platform)
