@@ -33,6 +33,8 @@ class DuneConf:
     request_timeout_s: float = bounded(30.0, gt=0, le=3600)  # per HTTP request
     retries: int = bounded(5, ge=0, le=100)  # HTTP retries on 429 / 502 / 503 / 504
     backoff_s: float = bounded(0.5, ge=0, le=600)  # exponential backoff factor between retries
+    # a 429's Retry-After is honoured up to this (Dune's rate limits are per minute); a longer one waits this long
+    retry_after_max_s: float = bounded(60.0, ge=0, le=3600)
     page_size: int = bounded(32000, ge=1, le=1_000_000)  # rows per results page
     max_pages: int = bounded(200, ge=1, le=100_000)  # results pages read per execution; more is an error
     # rows read per execution; a larger result is an error before it is read (about 1 KB a row in memory)

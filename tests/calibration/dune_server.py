@@ -2,11 +2,13 @@
 
 It speaks the endpoints the Dune source uses, in Dune's JSON shapes: execute (saved query and raw
 SQL), creating and archiving a (private) query with typed parameters, status, results with paging
-(limit / offset, next_uri / next_offset), latest results of a saved query, cancel. Each execution follows a scenario: the rows it returns, the states it walks
-through, the credits it costs, a failure, or never finishing. `throttle` answers 429 first;
-`unavailable` answers 503 to paths containing a part; `not_json` answers 200 with an HTML page to paths
-containing a part; `slow` waits before answering paths containing a part; a scenario with
-`endless_pages` always has a next page.
+(limit / offset, next_uri / next_offset), latest results of a saved query, cancel. Each execution
+follows a scenario: the rows it returns, the states it walks through, the credits it costs, a failure,
+or never finishing. `throttle` answers 429 first (with `retry_after` as its Retry-After); `unavailable`
+answers 503 to paths containing a part; `not_json` answers 200 with an HTML page to paths containing a
+part; `slow` waits before answering paths containing a part. A scenario with `endless_pages` always has
+a next page; one with `next_uri_base` points its next pages at another server; one with `metadata`
+announces other result metadata (a row count that lies, or none).
 Every request is logged (method, path, header key) so tests can count calls and check the key.
 `snapshot_scenario` serves a committed snapshot's rows as if computed now.
 """
@@ -51,6 +53,8 @@ class Scenario:
     never_finish: bool = False
     ended_at: pd.Timestamp | None = None
     endless_pages: bool = False       # every results page points at a next one (a broken or hostile server)
+    metadata: dict[str, Any] = field(default_factory=dict)   # replaces result metadata fields (None: drops one)
+    next_uri_base: str | None = None  # where next_uri points instead of the stand-in (a hostile server)
 
 
 def snapshot_scenario(payload: dict, now: pd.Timestamp, **extra: Any) -> Scenario:
@@ -92,6 +96,7 @@ class DuneStandIn:
         self.unavailable: dict[str, int] = {}     # path part -> how many 503s still to send
         self.not_json: dict[str, int] = {}        # path part -> how many HTML pages still to send
         self.slow: dict[str, float] = {}          # path part -> seconds to wait before answering
+        self.retry_after = "0"                    # the Retry-After header of a 429
         self.created: dict[int, dict[str, Any]] = {}   # created query id -> name, query_sql, parameters, archived
         self.execution_parameters: dict[str, Any] = {}  # execution id -> the query_parameters it was given
         self._ids = itertools.count(1)
@@ -170,10 +175,15 @@ class DuneStandIn:
             "row_count": len(page), "result_set_bytes": size, "total_row_count": len(rows),
             "total_result_set_bytes": size, "datapoint_count": len(page) * len(execution.scenario.columns),
             "pending_time_millis": 5, "execution_time_millis": 120}}
+        for key, value in execution.scenario.metadata.items():
+            if value is None:
+                body["result"]["metadata"].pop(key, None)
+            else:
+                body["result"]["metadata"][key] = value
         if offset + limit < len(rows) or execution.scenario.endless_pages:
             body["next_offset"] = offset + limit
-            body["next_uri"] = (f"{self.base_url}/api/v1/execution/{execution.id}/results"
-                                f"?limit={limit}&offset={offset + limit}")
+            body["next_uri"] = (f"{execution.scenario.next_uri_base or self.base_url}/api/v1/execution/{execution.id}"
+                                f"/results?limit={limit}&offset={offset + limit}")
         return body
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -204,7 +214,7 @@ class DuneStandIn:
                 for part, count in list(stand_in.throttle.items()):
                     if part in path and count > 0:
                         stand_in.throttle[part] = count - 1
-                        return self._send(429, {"error": "rate limit exceeded"}, {"Retry-After": "0"})
+                        return self._send(429, {"error": "rate limit exceeded"}, {"Retry-After": stand_in.retry_after})
                 for part, count in list(stand_in.unavailable.items()):
                     if part in path and count > 0:
                         stand_in.unavailable[part] = count - 1

@@ -55,8 +55,56 @@ def test_a_request_that_hangs_ends_at_the_request_timeout(stand_in, dune_config,
     assert time.monotonic() - started < 2.5
 
 
+def test_a_page_with_more_rows_than_the_limit_is_refused_whatever_the_row_count_announced(stand_in, dune_config,
+                                                                                         with_key, catalog):
+    stand_in.special["gas_regime"] = {"metadata": {"total_row_count": 10}}   # 30 rows, in one page of 500
+    source = DuneSource(dune_config(max_rows=20)["calibration"]["dune"])
+    with pytest.raises(SourceError, match=r"gas_regime: execution \S+ returned more than calibration.dune.max_rows=20"):
+        source.fetch(catalog["gas_regime"], {})
+
+
+def test_a_long_retry_after_is_honoured_only_up_to_its_limit(stand_in, dune_config, with_key, catalog):
+    stand_in.throttle["/status"], stand_in.retry_after = 1, "86400"
+    source = DuneSource(dune_config(retry_after_max_s=0.2)["calibration"]["dune"])
+    started = time.monotonic()
+    assert len(source.fetch(catalog["gas_regime"], {}).rows) == 30
+    assert time.monotonic() - started < 5 and stand_in.throttle["/status"] == 0
+
+
+@pytest.mark.parametrize("hostile", ["{base}@127.0.0.1:{other}", "http://127.0.0.1:{other}", "{base}.example.net"])
+def test_a_next_uri_off_the_api_is_not_followed_and_the_key_goes_nowhere_else(stand_in, dune_config, with_key,
+                                                                              catalog, hostile):
+    from tests.calibration.dune_server import DuneStandIn
+
+    with DuneStandIn("another-key", lambda sql, query_id: None) as other:
+        base = hostile.format(base=stand_in.base_url, other=other.server.server_address[1])
+        stand_in.special["gas_regime"] = {"next_uri_base": base}
+        source = DuneSource(dune_config(page_size=10)["calibration"]["dune"])
+        with pytest.raises(SourceError, match=r"gas_regime: .*next_uri .* is not on http://127.0.0.1:\d+; not followed"):
+            source.fetch(catalog["gas_regime"], {})
+        assert other.requests == []    # a prefix test of the URL would have sent the key to the other server
+
+
+def test_a_reply_the_client_cannot_read_is_one_short_line(stand_in, dune_config, with_key, catalog, caplog):
+    stand_in.special["gas_regime"] = {"metadata": {"total_row_count": None}}   # dune-client quotes the whole reply
+    source = DuneSource(dune_config()["calibration"]["dune"])
+    with pytest.raises(SourceError) as info:
+        source.fetch(catalog["gas_regime"], {})
+    assert "\n" not in str(info.value) and len(str(info.value)) < 600 and "gas_price_gwei" not in caplog.text
+
+
 @pytest.mark.parametrize("parameters, problem", [
     ({"pool": "0x88e6' OR 1=1; --"}, "not an address; an address is 0x and 40 hex digits"),
+    ({"pool": "0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640\n"}, "not an address"),       # a trailing newline
+    ({"pool": "0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640 --"}, "not an address"),
+    ({"pool": "0x" + "\u0661" * 40}, "not an address"),                               # digits, but not ASCII ones
+    ({"pool": ["0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640"]}, "not an address"),
+    ({"lookback_days": True}, "not a whole number"),
+    ({"lookback_days": 10**13}, "not a whole number in [0, 1000000000000]"),
+    ({"lookback_days": "7"}, "not a whole number"),
+    ({"liquidity_depth": {"pool_events": "uniswap_v3_ethereum.P\u0430ir"}}, "not a dotted SQL name"),  # Cyrillic a
+    ({"liquidity_depth": {"pool_events": "x}}' OR '1'='1"}}, "not a dotted SQL name"),
+    ({"liquidity_depth": {"pool_events": ""}}, "not a dotted SQL name"),
     ({"pool": "0x88e6a0c2ddd26feeb64f039a2c41296fcb3f564"}, "not an address"),          # 39 hex digits
     ({"pool": "88e6a0c2ddd26feeb64f039a2c41296fcb3f5640aa"}, "not an address"),
     ({"pool": 12345}, "not an address"),

@@ -13,15 +13,21 @@ Parameters travel as Dune's typed query parameters, checked first (`dune_paramet
 the SQL text sent: a query without a saved id but with parameters is created as a private query with
 its `{{name}}` template (`POST /v1/query`), executed with the parameters, then archived. Every read is
 bounded: `request_timeout_s` per HTTP request, `max_rows` (checked against the result's row count
-before its pages are read) and `max_pages` per execution; a reply that is not JSON is an error naming
-the URL's route, not a traceback.
+before its pages are read, and against the rows of every page read) and `max_pages` per execution; a
+server's Retry-After is honoured up to `retry_after_max_s`; a reply that is not JSON is an error naming
+the URL's route, not a traceback. A results page's `next_uri` is followed only on the API's own origin
+(scheme, host and port, no user part) under its /api/ path: the key travels in a header, and a
+`next_uri` elsewhere would hand it to another host. Error text from the API is cut to ERROR_TEXT_MAX
+characters (dune-client quotes a whole reply it cannot parse).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 import pandas as pd
 from urllib3.util.retry import Retry
@@ -33,6 +39,7 @@ from hbbatch.calibration.sources.dune_parameters import typed_parameters
 from hbbatch.planner.catalog import QuerySpec
 
 DEFAULT_BASE_URL = "https://api.dune.com"
+ERROR_TEXT_MAX = 300       # characters of an API error kept in the one-line message
 
 
 class DuneSource:
@@ -59,12 +66,15 @@ class DuneSource:
         self.performance = str(conf.get("performance", "medium"))
         self.sleep, self.clock = sleep, clock
         self._to_archive: list[int] = []
+        # dune-client logs the whole reply it cannot parse (a results page: megabytes) before raising
+        logging.getLogger("dune_client.models").setLevel(logging.CRITICAL)
         self.client = DuneClient(api_key=key, base_url=self.base_url,
                                  request_timeout=float(conf.get("request_timeout_s", 30.0)),
                                  performance=self.performance)
         retry = BillingSafeRetry(
             total=int(conf.get("retries", 5)), backoff_factor=float(conf.get("backoff_s", 0.5)),
             status_forcelist={429, 502, 503, 504}, allowed_methods={"GET"}, raise_on_status=True)
+        retry.retry_after_max_s = float(conf.get("retry_after_max_s", 60.0))
         for prefix in ("https://", "http://"):
             self.client.http.mount(prefix, HTTPAdapter(max_retries=retry))
 
@@ -191,23 +201,40 @@ class DuneSource:
                               f"calibration.dune.max_rows={self.max_rows:,}; narrow the query (a shorter lookback) "
                               f"or raise calibration.dune.max_rows")
         pages, next_uri = 1, results.next_uri
-        while next_uri is not None:
+        while True:
+            if len(results.result.rows) > self.max_rows:   # a page may hold more rows than the count announced
+                raise SourceError(f"dune: query {spec.name}: execution {job_id} returned more than "
+                                  f"calibration.dune.max_rows={self.max_rows:,} rows; narrow the query or raise the limit")
+            if next_uri is None:
+                break
             if pages >= self.max_pages:
                 raise SourceError(f"dune: query {spec.name}: execution {job_id} still has more results after "
                                   f"{pages} pages (calibration.dune.max_pages={self.max_pages}, "
                                   f"{len(results.result.rows):,} rows read); raise calibration.dune.max_pages or "
                                   f"calibration.dune.page_size if the result is really that large")
+            self._check_next_uri(spec, job_id, next_uri)
             batch = self.client._get_execution_results_by_url(url=next_uri)  # noqa: SLF001 (one next_uri page)
             results += batch
             pages, next_uri = pages + 1, batch.next_uri
-            if len(results.result.rows) > self.max_rows:
-                raise SourceError(f"dune: query {spec.name}: execution {job_id} returned more than "
-                                  f"calibration.dune.max_rows={self.max_rows:,} rows; narrow the query or raise the limit")
         metadata = results.result.metadata
         ended = results.times.execution_ended_at or results.times.submitted_at
         return results_payload(list(results.result.rows), list(metadata.column_names), list(metadata.column_types),
                                execution_id=results.execution_id, ended_at=pd.Timestamp(ended),
                                query_id=results.query_id, execution_time_millis=metadata.execution_time_millis)
+
+    def _check_next_uri(self, spec: QuerySpec, job_id: str, next_uri: str) -> None:
+        """A next page only from the API itself: same scheme, host and port as base_url, no user part, under /api/
+        (a prefix test would pass `https://api.dune.com.example.net/` or `https://api.dune.com@example.net/`)."""
+        base, url = urlsplit(self.base_url), urlsplit(str(next_uri))
+        try:
+            same = ((url.scheme, url.hostname, url.port) == (base.scheme, base.hostname, base.port)
+                    and url.username is None and url.password is None and url.path.startswith("/api/"))
+        except ValueError:   # a port that is not a number
+            same = False
+        if not same:
+            raise SourceError(f"dune: query {spec.name}: execution {job_id}: the API's next_uri "
+                              f"{self._scrub_text(str(next_uri))[:120]!r} is not on {self.base_url}; not followed "
+                              f"(the API key would go to another host). Check DUNE_API_BASE_URL / calibration.dune.base_url")
 
     def _api_error(self, spec: QuerySpec, exc: BaseException, credits: float = 0.0) -> SourceError:
         """A requests / dune-client error as one line, the key scrubbed, with the credits already charged."""
@@ -221,7 +248,11 @@ class DuneSource:
                            credits=credits)
 
     def _scrub(self, exc: BaseException) -> str:
-        text = " ".join(str(exc).split())
+        text = self._scrub_text(str(exc))
+        return text if len(text) <= ERROR_TEXT_MAX else text[:ERROR_TEXT_MAX] + " ..."
+
+    def _scrub_text(self, text: str) -> str:
+        text = " ".join(text.split())
         return text.replace(self._key, "<redacted>") if self._key else text
 
 
@@ -233,6 +264,19 @@ class BillingSafeRetry(Retry):
         if method.upper() == "POST":
             return status_code == 429
         return super().is_retry(method, status_code, has_retry_after)
+
+    retry_after_max_s: float = 60.0
+
+    def new(self, **kw: Any) -> "BillingSafeRetry":
+        retry = super().new(**kw)
+        retry.retry_after_max_s = self.retry_after_max_s
+        return retry
+
+    def get_retry_after(self, response: Any) -> float | None:
+        """The server's Retry-After, at most `retry_after_max_s`: `Retry-After: 86400` would otherwise hold the
+        command a day per retry (the retries then end with the usual error if the server still refuses)."""
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, self.retry_after_max_s)
 
 
 def _query_params(query: Any) -> dict[str, Any]:
