@@ -51,11 +51,53 @@ def problems(config: Mapping[str, Any], schema: type | None = None) -> list[str]
         from hbbatch.config.sim import agent_problems
 
         out += agent_problems(config.get("market") or {}, config["agent"], config.get("floors") or {})
+        out += rails_problems(config["agent"].get("rails") or {})
+    if not out:
+        out += market_problems(config.get("market") or {}, config.get("regime_mix") or {})
+    thresholds = (config.get("criteria") or {}).get("thresholds") or {}
+    if not out and thresholds.get("widen_share_min", 0.0) > thresholds.get("widen_share_max", 1.0):
+        out.append(f"criteria.thresholds.widen_share_min={thresholds['widen_share_min']} is above "
+                   f"criteria.thresholds.widen_share_max={thresholds['widen_share_max']}: no widen share passes; "
+                   f"use min <= max, e.g. 0.1 and 0.2")
     if not out and isinstance(config.get("world"), Mapping):   # exemptions name facts of the world suite
         from hbbatch.config.world import exemption_problems
 
         out += exemption_problems(config["world"], (config.get("paths") or {}).get("expectations_dir"))
     return out
+
+
+def market_problems(market: Mapping[str, Any], regime_mix: Mapping[str, Any]) -> list[str]:
+    """Numbers valid one by one that the simulator cannot run together: a GARCH that is not stationary
+    (alpha + beta >= 1), a regime mix that does not sum to 1 (within MIX_TOLERANCE)."""
+    from hbbatch.config.sim import MIX_TOLERANCE, REGIMES, MarketConf, RegimeMixConf
+
+    out: list[str] = []
+    alpha = float(market.get("garch_alpha", MarketConf.garch_alpha))
+    beta = float(market.get("garch_beta", MarketConf.garch_beta))
+    if not alpha + beta < 1.0:
+        out.append(f"market.garch_alpha + market.garch_beta = {alpha + beta:.6g}: must be < 1 (a stationary GARCH); "
+                   f"use a sum below 1, e.g. market.garch_alpha={MarketConf.garch_alpha} market.garch_beta="
+                   f"{MarketConf.garch_beta}")
+    if regime_mix:
+        shares = {r: float(regime_mix.get(r, getattr(RegimeMixConf, r))) for r in REGIMES}
+        total = sum(shares.values())
+        if not abs(total - 1.0) <= MIX_TOLERANCE:
+            out.append(f"regime_mix: the shares {', '.join(f'{r}={v:g}' for r, v in shares.items())} sum to "
+                       f"{total:.4g}; use shares that sum to 1 (within {MIX_TOLERANCE}), e.g. "
+                       + " ".join(f"regime_mix.{r}={getattr(RegimeMixConf, r)}" for r in REGIMES))
+    return out
+
+
+def rails_problems(rails: Mapping[str, Any]) -> list[str]:
+    """The hard cap gives each episode K // N actions and keeps one for a safety exit: at least two each."""
+    from hbbatch.config.sim import RailsConf
+
+    k = int(rails.get("max_actions", RailsConf.max_actions))
+    n = int(rails.get("max_actions_episodes", RailsConf.max_actions_episodes))
+    if n >= 1 and k // n < 2:
+        return [f"agent.rails.max_actions={k} per agent.rails.max_actions_episodes={n} leaves {k // n} action(s) an "
+                f"episode, one kept for a safety exit; use max_actions of at least {2 * n}"]
+    return []
 
 
 def _walk_dataclass(value: Any, cls: type, prefix: str, inherited: Bounds | None, out: list[str]) -> None:

@@ -162,7 +162,7 @@ class RailsConf:
     # ... per N episodes (each gets K // N, one kept for a safety exit)
     max_actions_episodes: int = bounded(10, ge=1, le=10**9)
     max_capital_usd: float = bounded(1_000_000.0, gt=0, le=1e12)  # position size limit
-    max_pool_share: float = bounded(0.05, gt=0, le=1)  # ... and at most this share of active liquidity
+    max_pool_share: float = bounded(0.05, gt=0, lt=1)  # ... and at most this share of active liquidity
     max_drawdown: float = bounded(0.25, gt=0, le=1)  # drawdown from peak equity that exits and stands down
     override: str = one_of("none", ("none", "hold", "exit"))  # manual override
     override_from_minute: float = bounded(0.0, ge=0, le=1e9)

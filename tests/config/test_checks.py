@@ -74,6 +74,15 @@ REFUSED = [
     (["planner.timeline.seed=-1"], "planner.timeline.seed"),
     (["planner.signals.drawdown=nan"], "planner.signals.drawdown"),
     (["+calibration.parameters.lookback_days=nan"], "calibration.parameters.lookback_days"),
+    (["calibration.dune.retry_after_max_s=-1"], "calibration.dune.retry_after_max_s"),
+    (["agent.rails.max_pool_share=1"], "agent.rails.max_pool_share"),   # the simulator needs a share below 1
+    # numbers valid one by one that cannot run together
+    (["regime_mix.jumpy=0.9"], "regime_mix"),                         # shares summing to 1.6
+    (["regime_mix.mean_revert=0", "regime_mix.jumpy=0", "regime_mix.trend_up=0"], "regime_mix"),
+    (["market.garch_alpha=0.5", "market.garch_beta=0.6"], "market.garch_alpha + market.garch_beta"),
+    (["agent.rails.max_actions=5"], "agent.rails.max_actions"),      # 5 // 10 episodes: no action an episode
+    (["agent.rails.max_actions=0"], "agent.rails.max_actions"),
+    (["criteria.thresholds.widen_share_min=0.5"], "criteria.thresholds.widen_share_min"),   # above the max
     # enums
     (["gating.mode=maybe"], "gating.mode"),
     (["dtype=float16"], "dtype"),
