@@ -204,9 +204,9 @@ def test_cli__campaign_c_refuses_a_rehashed_report_the_calibration_gates_would_r
     (tmp_path / "calibration.json").write_text(json.dumps(finish_report(content, {"source": "test"})))
     monkeypatch.setenv("DUNE_CALIBRATION_JSON", str(tmp_path / "calibration.json"))
     assert single_run(tmp_path / "run", "campaign=C") == 2
-    assert not (tmp_path / "run" / "episodes.parquet").exists()
-    results = json.loads((tmp_path / "run" / "run_results.json").read_text())["results"]
-    assert results[0]["status"] == "error" and "agent__gas_usd" in results[0]["message"]
+    err = capsys.readouterr().err
+    assert "refused, the report fails the gates" in err and "agent__gas_usd" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()   # refused before Hydra made the run folder
 
 
 def test_cli__version_prints_hbbatch_s_version(capsys):

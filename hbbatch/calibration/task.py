@@ -22,7 +22,7 @@ from hbbatch.calibration.gates import SUITES_DIR, check_report, check_results
 from hbbatch.calibration.regimes import REGIMES, Thresholds
 from hbbatch.calibration.report import REPORT_NAME, finish_report, validate_report, write_report
 from hbbatch.calibration.results import format_api_time, utc_now
-from hbbatch.calibration.sources import check_parameters, make_source, overrides_for
+from hbbatch.calibration.sources import check_parameters, make_source, overrides_for, selected_queries
 from hbbatch.config.calibration import CalibrationConf
 from hbbatch.config.sim import AgentConf, MarketConf, RegimeMixConf
 from hbbatch.planner.cache import CacheError
@@ -58,10 +58,7 @@ def calibrate(cfg: Any, output_dir: Path | str | None = None) -> tuple[dict[str,
                      if f.name not in ("queries", "parameters", "dune")}
     target_dir = _output_dir(output_dir, settings_conf.get("output_dir"))
     catalog = load_catalog(calibration.get("queries_dir") or QUERIES_DIR)
-    names = list(calibration.get("queries") or catalog)
-    unknown = [n for n in names if n not in catalog]
-    if unknown:
-        raise CalibrationError(f"calibration.queries: unknown query {unknown[0]!r}; use {', '.join(catalog)}")
+    names = selected_queries(catalog, calibration)
     parameters = dict(calibration.get("parameters") or {})
     check_parameters(catalog, parameters)
     settings = FitSettings(

@@ -9,12 +9,16 @@ sweeper will compose it, so `-m floors.mean_revert=0,1200` fails before any job 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from hbbatch.config.checks import ConfigValueError, check_config
+from hbbatch.errors import one_line
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
@@ -80,6 +84,20 @@ class ConfigRefused(BaseException):
     and carries on); the CLI prints its one-line message and exits 2."""
 
 
+def job_configs(config: DictConfig, include_primary: bool = True) -> Iterator[DictConfig]:
+    """The primary config of a multirun, then each job's as the basic sweeper will compose it (other
+    sweepers pick their values as they run: each job checks its own)."""
+    if include_primary:
+        yield config
+    if config.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
+        return
+    from hydra.core.global_hydra import GlobalHydra
+
+    loader = GlobalHydra.instance().config_loader()
+    for overrides in sweep_job_overrides(config):
+        yield loader.load_sweep_config(config, overrides)
+
+
 class ConfigCheckCallback(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
@@ -92,12 +110,9 @@ class ConfigCheckCallback(Callback):
         try:
             check_job_config(config)
             _check_folders(config, (RUN_FOLDERS[1], JOB_FOLDER))
-            if config.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
-                return   # the sweeper picks values as it runs: each job checks its own
-            from hydra.core.global_hydra import GlobalHydra
-
-            loader = GlobalHydra.instance().config_loader()
-            for overrides in sweep_job_overrides(config):
-                check_job_config(loader.load_sweep_config(config, overrides))
+            for job in job_configs(config, include_primary=False):
+                check_job_config(job)
         except ConfigValueError as exc:
             raise ConfigRefused(str(exc)) from None
+        except (HydraException, OmegaConfBaseException) as exc:   # a job that does not compose (`-m campaign=A,Z`)
+            raise ConfigRefused(one_line(exc)) from None

@@ -60,6 +60,35 @@ def query_parameters(spec: QuerySpec, overrides: Mapping[str, Any]) -> dict[str,
     return checked_parameters(spec, {**spec.parameters, **overrides})
 
 
+def selected_queries(catalog: Mapping[str, QuerySpec], calibration: Mapping[str, Any]) -> list[str]:
+    """The queries `calibration.queries` names (default: the whole catalog); an unknown one is an error."""
+    from hbbatch.calibration.errors import CalibrationError
+
+    names = list(calibration.get("queries") or catalog)
+    unknown = [n for n in names if n not in catalog]
+    if unknown:
+        raise CalibrationError(f"calibration.queries: unknown query {unknown[0]!r}; use {', '.join(catalog)}")
+    return names
+
+
+def check_fit_inputs(calibration: Mapping[str, Any]) -> None:
+    """What `task=calibrate` reads besides its numbers, checked before anything runs or is written: the queries,
+    every parameter against its kind, and the source itself (the Dune API key in its environment variable; the
+    folder of CSV exports, one per query, and their `files_as_of`). Raises CalibrationError (a ValueError) with
+    one line; sends no request."""
+    from hbbatch.planner.catalog import QUERIES_DIR, load_catalog
+
+    catalog = load_catalog(calibration.get("queries_dir") or QUERIES_DIR)
+    parameters = dict(calibration.get("parameters") or {})
+    check_parameters(catalog, parameters)
+    names = selected_queries(catalog, calibration)
+    for name in names:
+        query_parameters(catalog[name], overrides_for(catalog[name], parameters))
+    source = make_source(calibration)
+    for name in names if source.kind == "files" else ():
+        source.export(catalog[name])
+
+
 def make_source(calibration: Mapping[str, Any]) -> Source:
     """The source `calibration.source` names; none/default/file (the campaign choices) fit from the snapshot."""
     from hbbatch.calibration.errors import CalibrationError

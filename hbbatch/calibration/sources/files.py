@@ -28,12 +28,26 @@ class FilesSource:
         if not self.folder.is_dir():
             raise SourceError(f"{self.folder}: calibration.files_dir is not a folder; point it at the Dune CSV exports")
         self.as_of = as_of
+        if as_of:
+            self._as_of(None)
 
-    def fetch(self, spec: QuerySpec, overrides: Mapping[str, Any]) -> QueryResult:
+    def export(self, spec: QuerySpec) -> Path:
+        """The query's CSV export; a missing one is an error (checked before anything runs, and when fetched)."""
         path = self.folder / f"{spec.name}.csv"
         if not path.exists():
             raise SourceError(f"{path}: no export for query {spec.name}; export its result from Dune as CSV "
                               f"to this name, or drop it from calibration.queries")
+        return path
+
+    def _as_of(self, path: Path | None) -> pd.Timestamp:
+        try:
+            return parse_time(self.as_of) if self.as_of else pd.Timestamp(path.stat().st_mtime, unit="s", tz="UTC")
+        except ValueError:
+            raise SourceError(f"calibration.files_as_of={self.as_of!r}: not a time; use ISO 8601, "
+                              f"e.g. 2025-01-27T15:00:00Z") from None
+
+    def fetch(self, spec: QuerySpec, overrides: Mapping[str, Any]) -> QueryResult:
+        path = self.export(spec)
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             try:
@@ -47,11 +61,7 @@ class FilesSource:
                                       f"re-export the result")
                 rows.append({n: (v if v != "" else None) for n, v in zip(names, values)})
         types = [DUNE_TYPES.get(spec.columns.get(n, "varchar"), "varchar") for n in names]
-        try:
-            as_of = parse_time(self.as_of) if self.as_of else pd.Timestamp(path.stat().st_mtime, unit="s", tz="UTC")
-        except ValueError:
-            raise SourceError(f"calibration.files_as_of={self.as_of!r}: not a time; use ISO 8601, "
-                              f"e.g. 2025-01-27T15:00:00Z") from None
+        as_of = self._as_of(path)
         digest = sha256_of({"column_names": names, "rows": rows}).split(":")[1]
         payload = results_payload(rows, names, types, execution_id=f"files-{spec.name}-{digest[:16]}", ended_at=as_of)
         return QueryResult.from_payload(spec.name, payload, source=self.kind, origin=str(path),

@@ -1,0 +1,85 @@
+"""Before Hydra makes a folder: the inputs a job reads beyond its own config, checked as the job will read them.
+
+The config's numbers are checked first (hbbatch.config.callback); this callback, listed after it, refuses
+what only the job's inputs can show, with exit 2, one line and nothing written:
+- a campaign's or shadow run's calibration report (`calibration=default|file`, DUNE_CALIBRATION_JSON):
+  read, gated and merged into a copy of the job's config exactly as the job does (`apply_calibration`),
+  so a report that is missing, not JSON, tampered with, or that fails the calibration gates or the bounds
+  once merged never starts a run;
+- a campaign's `stats.metrics`: each a metric of the episodes table (the simulator's registry);
+- `task=calibrate`'s source and queries (`hbbatch.calibration.sources.check_fit_inputs`): the Dune API key,
+  the folder of CSV exports, the queries named and every query parameter against its kind. No request is sent.
+
+Every job of a basic sweep is checked; other sweepers' jobs read their inputs when they start.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from hbbatch.campaign import calibration as campaign_calibration
+from hbbatch.config.callback import ConfigRefused, job_configs, plain_config
+from hbbatch.errors import one_line
+
+CALIBRATED_TASKS = ("campaign", "shadow")   # the tasks that merge a calibration report into their config
+
+
+def check_inputs(config: dict[str, Any], overrides: list[str], environ: dict[str, str] | None = None) -> None:
+    """Raise ValueError (one line) for an input the job with this resolved config and these overrides would refuse."""
+    task = config.get("task", "campaign")
+    if task == "campaign":
+        _check_metrics((config.get("stats") or {}).get("metrics") or [])
+    if task in CALIBRATED_TASKS:
+        with _quiet(campaign_calibration.log):   # the job logs what it applies; here nothing is applied
+            campaign_calibration.apply_calibration(copy.deepcopy(config), campaign_calibration.explicit_keys(overrides),
+                                                   environ)
+    elif task == "calibrate":
+        from hbbatch.calibration.sources import check_fit_inputs
+
+        check_fit_inputs(config.get("calibration") or {})
+
+
+def _check_metrics(metrics: list[str]) -> None:
+    """stats.metrics name columns of the episodes table (or a ratio of two): an unknown one would fail the
+    report after every job had run."""
+    from hbbatch.sim.metrics import METRICS
+    from hbbatch.stats import RATIO_METRICS
+
+    known = list(METRICS) + [m for m in RATIO_METRICS if m not in METRICS]
+    for i, metric in enumerate(metrics):
+        if metric not in known:
+            raise ValueError(f"stats.metrics[{i}]={metric!r} is not a metric of the episodes table: use one of "
+                             f"{', '.join(known)}")
+
+
+@contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = disabled
+
+
+class InputCheckCallback(Callback):
+    def _check(self, jobs: Callable[[], list[DictConfig]]) -> None:
+        try:
+            for job in jobs():
+                check_inputs(plain_config(job), list(job.hydra.overrides.task), dict(os.environ))
+        except (ValueError, OSError) as exc:
+            raise ConfigRefused(one_line(exc)) from None
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(lambda: [config])
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # the jobs of a basic sweep; the primary config for other sweepers
+        self._check(lambda: list(job_configs(config, include_primary=False)) or [config])
