@@ -140,7 +140,7 @@ def _cancelled() -> None:
     run_dir = cancel_run()
     print(f"{PROG}: cancelled (Ctrl-C)" + (f"; incomplete run recorded in {run_dir}" if run_dir else ""),
           file=sys.stderr)
-    _exit(exit_codes.CANCELLED)
+    exit_codes.exit_now(exit_codes.CANCELLED)   # at once: XLA's threads may still be running the batch
 
 
 def _exit(code: int) -> None:
@@ -149,10 +149,7 @@ def _exit(code: int) -> None:
     interpreter would wait for it (seconds) before exiting. Logs and output are flushed first."""
     cache = sys.modules.get("hbbatch.program_cache")
     if cache is not None and cache.compiling():
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        exit_codes.exit_now(code)
     sys.exit(code)
 
 
