@@ -11,8 +11,13 @@ import copy
 import json
 
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 
 from hbbatch.calibration.report import DEFAULT_REPORT_PATH, finish_report, load_report
+from hbbatch.campaign.preflight import check_inputs
+from hbbatch.config import CONF_DIR, register_configs
+from hbbatch.config.callback import plain_config
 from tests.test_cli import ENV_VARS, TINY, run_cli
 
 
@@ -80,6 +85,14 @@ REFUSED = [
      "no export for query"),
     ("an unknown metric", ["-m", "campaign=A,B", "stats.metrics=[net_pnl_usd,foo]"], {},
      "stats.metrics[1]='foo' is not a metric of the episodes table"),
+    ("a pool the history lacks", ["world.pool_fee_bp=7"], {}, "world.pool_fee_bp=7: the embedded pools are (5, 30)"),
+    ("bars the history lacks", ["world.bar_minutes=7"], {}, "world.bar_minutes=7: the embedded history has"),
+    ("bars that do not fit the step", ["world.bar_minutes=60", "market.step_minutes=7"], {}, "whole multiple"),
+    ("a history file that does not exist", ["world.history=/no/such.parquet"], {}, "world.history=/no/such.parquet"),
+    ("a date that is not one", ["world.history_start=notadate"], {}, "world.history_start='notadate'"),
+    ("a reversed window", ["world.history_start=2025-01-01", "world.history_end=2024-01-01"], {},
+     "world.history_start=2025-01-01 is after world.history_end=2024-01-01"),
+    ("a world of a sweep", ["-m", "+experiment=three_way", "world.pool_fee_bp=7"], {}, "world.pool_fee_bp=7"),
     ("a job of a sweep that does not compose", ["-m", "campaign=A,Z"], {}, "Could not find 'campaign/Z'"),
 ]
 
@@ -101,3 +114,19 @@ def test_refused_before_any_folder_is_made_with_one_line(overrides, env, needle,
     err = capsys.readouterr().err
     assert err.startswith("hbbatch: error: ") and needle in err and err.count("\n") == 1, err
     assert not out.exists() and not (tmp_path / "in" / "shadow").exists()
+
+
+WORLDS = sorted(p.stem for p in (CONF_DIR / "world").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("world", WORLDS)
+def test_every_world_and_the_committed_report_pass_the_checks(world, monkeypatch):
+    monkeypatch.delenv("DUNE_CALIBRATION_JSON", raising=False)
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            config = compose("config", overrides=[f"world={world}", "campaign=C"], return_hydra_config=True)
+    finally:
+        GlobalHydra.instance().clear()
+    check_inputs(plain_config(config), [], {})
