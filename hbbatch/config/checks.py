@@ -7,7 +7,10 @@ Refused, each with one line naming the key, what is wrong and the accepted range
 - a world's exemption from a fact (world.validation.exempt_facts) that is not a fact of its suite, has no
   reason, or that the world's changed assumptions do not move (hbbatch.config.world.exemption_problems);
 - a key the schema does not have (`+n_episode=10`: OmegaConf lets an explicit append through; here it
-  is an error, with the nearest key as the fix).
+  is an error, with the nearest key as the fix);
+- numbers valid one by one that cannot run together: a band or floor below one tick spacing, a timer shorter
+  than a step (`hbbatch.config.sim.agent_problems`), a hard cap leaving fewer than two actions an episode, a
+  GARCH with alpha + beta >= 1, a regime mix that does not sum to 1, widen-share bounds the wrong way round.
 
 `check_config` runs in three places: in Hydra's run/multirun start callback (before any folder is
 made, for every job of a basic sweep), in each job (launcher workers too), and on a config after a
