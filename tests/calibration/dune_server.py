@@ -6,9 +6,10 @@ SQL), creating and archiving a (private) query with typed parameters, status, re
 follows a scenario: the rows it returns, the states it walks through, the credits it costs, a failure,
 or never finishing. `throttle` answers 429 first (with `retry_after` as its Retry-After); `unavailable`
 answers 503 to paths containing a part; `not_json` answers 200 with an HTML page to paths containing a
-part; `slow` waits before answering paths containing a part. A scenario with `endless_pages` always has
-a next page; one with `next_uri_base` points its next pages at another server; one with `metadata`
-announces other result metadata (a row count that lies, or none).
+part; `slow` waits before answering paths containing a part; `trickle` sends their reply a byte at a
+time, that many seconds apart. A scenario with `endless_pages` always has a next page; one with
+`next_uri_base` points its next pages at another server; one with `metadata` announces other result
+metadata (a row count that lies, or none).
 Every request is logged (method, path, header key) so tests can count calls and check the key.
 `snapshot_scenario` serves a committed snapshot's rows as if computed now.
 """
@@ -97,6 +98,7 @@ class DuneStandIn:
         self.not_json: dict[str, int] = {}        # path part -> how many HTML pages still to send
         self.slow: dict[str, float] = {}          # path part -> seconds to wait before answering
         self.retry_after = "0"                    # the Retry-After header of a 429
+        self.trickle: dict[str, float] = {}       # path part -> seconds between the reply's bytes
         self.created: dict[int, dict[str, Any]] = {}   # created query id -> name, query_sql, parameters, archived
         self.execution_parameters: dict[str, Any] = {}  # execution id -> the query_parameters it was given
         self._ids = itertools.count(1)
@@ -203,7 +205,13 @@ class DuneStandIn:
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(data)
+                delay_s = next((d for part, d in stand_in.trickle.items() if part in self.path), None)
+                if delay_s is None:
+                    return self.wfile.write(data)
+                for i in range(len(data)):   # each read of the client's gets a byte well within its timeout
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(delay_s)
 
             def _route(self, method: str) -> None:
                 url = urlparse(self.path)

@@ -93,6 +93,16 @@ def test_a_reply_the_client_cannot_read_is_one_short_line(stand_in, dune_config,
     assert "\n" not in str(info.value) and len(str(info.value)) < 600 and "gas_price_gwei" not in caplog.text
 
 
+def test_a_reply_that_trickles_ends_at_the_request_timeout(stand_in, dune_config, with_key, catalog):
+    stand_in.trickle["/status"] = 0.05   # a byte every 50 ms: no single read waits long, the reply takes ~20 s
+    source = DuneSource(dune_config(request_timeout_s=0.5, retries=0)["calibration"]["dune"])
+    started = time.monotonic()
+    with pytest.raises(SourceError, match=r"gas_regime: ReadTimeout: the reply took longer than "
+                                          r"calibration.dune.request_timeout_s=0.5 s"):
+        source.fetch(catalog["gas_regime"], {})
+    assert time.monotonic() - started < 3
+
+
 @pytest.mark.parametrize("parameters, problem", [
     ({"pool": "0x88e6' OR 1=1; --"}, "not an address; an address is 0x and 40 hex digits"),
     ({"pool": "0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640\n"}, "not an address"),       # a trailing newline

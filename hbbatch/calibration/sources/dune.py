@@ -12,7 +12,7 @@ environment, goes only into the request header, and is scrubbed from any error t
 Parameters travel as Dune's typed query parameters, checked first (`dune_parameters.py`), never in
 the SQL text sent: a query without a saved id but with parameters is created as a private query with
 its `{{name}}` template (`POST /v1/query`), executed with the parameters, then archived. Every read is
-bounded: `request_timeout_s` per HTTP request, `max_rows` (checked against the result's row count
+bounded: `request_timeout_s` per HTTP request, its whole reply included, `max_rows` (checked against the result's row count
 before its pages are read, and against the rows of every page read) and `max_pages` per execution; a
 server's Retry-After is honoured up to `retry_after_max_s`; a reply that is not JSON is an error naming
 the URL's route, not a traceback. A results page's `next_uri` is followed only on the API's own origin
@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import pandas as pd
+from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from hbbatch.calibration.errors import SourceError
@@ -48,7 +49,6 @@ class DuneSource:
     def __init__(self, conf: Mapping[str, Any], environ: Mapping[str, str] | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], pd.Timestamp] = utc_now):
         from dune_client.client import DuneClient
-        from requests.adapters import HTTPAdapter
 
         environ = os.environ if environ is None else environ
         key_env = str(conf.get("api_key_env") or "DUNE_API_KEY")
@@ -75,8 +75,9 @@ class DuneSource:
             total=int(conf.get("retries", 5)), backoff_factor=float(conf.get("backoff_s", 0.5)),
             status_forcelist={429, 502, 503, 504}, allowed_methods={"GET"}, raise_on_status=True)
         retry.retry_after_max_s = float(conf.get("retry_after_max_s", 60.0))
+        adapter = DeadlineAdapter(float(conf.get("request_timeout_s", 30.0)), max_retries=retry)
         for prefix in ("https://", "http://"):
-            self.client.http.mount(prefix, HTTPAdapter(max_retries=retry))
+            self.client.http.mount(prefix, adapter)
 
     # -- the interface ---------------------------------------------------------------------------
 
@@ -254,6 +255,35 @@ class DuneSource:
     def _scrub_text(self, text: str) -> str:
         text = " ".join(text.split())
         return text.replace(self._key, "<redacted>") if self._key else text
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """`request_timeout_s` for the whole reply, not per read: requests' timeout bounds each socket read, so a
+    server that trickles its reply a byte at a time never reaches it. The body is read in pieces as they
+    arrive, and a reply still coming in after `total_s` is a timeout (requests' ReadTimeout, as a slow server's)."""
+
+    def __init__(self, total_s: float, **kwargs: Any):
+        self.total_s = total_s
+        super().__init__(**kwargs)
+
+    def send(self, request: Any, stream: bool = False, **kwargs: Any) -> Any:
+        from requests.exceptions import ReadTimeout
+
+        deadline = time.monotonic() + self.total_s
+        response = super().send(request, stream=True, **kwargs)
+        if stream:
+            return response
+        body = bytearray()
+        try:
+            while piece := response.raw.read1(1 << 16, decode_content=True):
+                body += piece
+                if time.monotonic() > deadline:
+                    raise ReadTimeout(f"the reply took longer than calibration.dune.request_timeout_s={self.total_s:g} "
+                                      f"s ({len(body):,} bytes read)", request=request, response=response)
+        finally:
+            response.close()
+        response._content = bytes(body)   # noqa: SLF001 (what requests sets once it has read a body)
+        return response
 
 
 class BillingSafeRetry(Retry):
