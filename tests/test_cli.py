@@ -94,13 +94,15 @@ def test_cli__same_seed_reproduces_identical_tables_and_hb_seed_changes_them(tmp
 
 
 def test_cli__a_job_that_raises_is_recorded_and_the_multirun_exits_2(tmp_path):
-    # a hard cap that leaves no rebalance passes every bound but is refused when the job builds its params
-    code = run_cli(*TINY, "-m", f"hydra.sweep.dir={tmp_path}", "agent.rails.max_actions=120,15")   # -m anywhere
+    # a history file that exists passes every check made before the sweep, but cannot be read when the job loads it
+    bad = tmp_path / "history.csv"
+    bad.write_text("date,open,high,low,close\nnot a date,1,1,1,1\n")
+    code = run_cli(*TINY, "-m", f"hydra.sweep.dir={tmp_path / 'run'}", f"world.history=null,{bad}")   # -m anywhere
     assert code == 2
-    results = {r["unique_id"]: r for r in json.loads((tmp_path / "run_results.json").read_text())["results"]}
-    ok, bad = results["job.default.agent.rails.max_actions=120"], results["job.default.agent.rails.max_actions=15"]
-    assert ok["status"] == "success" and bad["status"] == "error"
-    assert "agent.rails.max_actions" in bad["message"]
+    results = [r for r in json.loads((tmp_path / "run" / "run_results.json").read_text())["results"]
+               if r["unique_id"].startswith("job.")]
+    assert sorted(r["status"] for r in results) == ["error", "success"], results
+    assert str(bad) in next(r for r in results if r["status"] == "error")["message"]
 
 
 def test_cli__a_band_below_one_tick_spacing_is_refused_before_anything_runs(tmp_path, capsys):

@@ -3,6 +3,7 @@
     price_start_usd: float = bounded(2270.0, gt=0, le=1e9)
     mode: str = one_of("ev", ("ev", "off"))
     experiment_name: str = plain_name("default")
+    pool: str = address("0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640")
     vol_annual: PerRegime = bounded(per_regime(0.55, 0.75, 0.65), gt=0, le=20)   # each regime's number
     refresh_s: Dict[str, int] = bounded(factory=lambda: {"P0": 0}, ge=0)          # each value
 
@@ -21,11 +22,13 @@ from typing import Any, Callable
 
 METADATA_KEY = "hbbatch.bounds"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.,=+-]*")   # one path component, never '.' or '..'
+ADDRESS_PATTERN = re.compile(r"0x[0-9a-fA-F]{40}")                # an Ethereum address (a pool, a token)
 
 
 @dataclass(frozen=True)
 class Bounds:
-    """What one field accepts. Numbers: ge / gt / le / lt. Strings: choices, or a plain name, or an output path."""
+    """What one field accepts. Numbers: ge / gt / le / lt. Strings: choices, a plain name, an output path or an
+    address."""
 
     ge: float | None = None
     gt: float | None = None
@@ -34,6 +37,7 @@ class Bounds:
     choices: tuple[str, ...] | None = None
     name: bool = False          # one path component: no separator, not '.' or '..'
     output_path: bool = False   # where files are written: relative paths may not climb out with '..'
+    address: bool = False       # an Ethereum address: 0x and 40 hex digits
 
     def numeric(self) -> bool:
         return any(v is not None for v in (self.ge, self.gt, self.le, self.lt))
@@ -46,6 +50,8 @@ class Bounds:
             return "a plain name (letters, digits, _ . , = + -; no path separator)"
         if self.output_path:
             return "an absolute path or a relative one without '..'"
+        if self.address:
+            return "0x and 40 hex digits"
         low = self.ge if self.ge is not None else self.gt
         high = self.le if self.le is not None else self.lt
         if low is not None and high is not None:
@@ -79,6 +85,8 @@ class Bounds:
                 return "is not a plain name"
             if self.output_path and not value.startswith("/") and ".." in re.split(r"[\\/]", value):
                 return "climbs out of the working folder"
+            if self.address and not ADDRESS_PATTERN.fullmatch(value):
+                return "is not an address"
         return None
 
 
@@ -126,6 +134,11 @@ def plain_name(default: Any) -> Any:
 def output_path(default: Any) -> Any:
     """A folder the run writes into: absolute, or relative without climbing out via '..'."""
     return _field(default, None, Bounds(output_path=True))
+
+
+def address(default: Any) -> Any:
+    """An Ethereum address (a pool, a token): 0x and 40 hex digits."""
+    return _field(default, None, Bounds(address=True))
 
 
 def field_bounds(f: Any) -> Bounds | None:

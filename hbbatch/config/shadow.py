@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from hbbatch.config.bounds import bounded, one_of, output_path
+from hbbatch.config.bounds import address, bounded, one_of, output_path
 
 SOURCES = ("bars", "rpc")
 USDC_WETH_005_MAINNET = "0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640"
@@ -37,7 +37,7 @@ class ShadowConf:
     #                                       gas price x gas_units (null: market.gas_usd_median, as the replay)
     pace_s: float = bounded(0.0, ge=0, le=3600)                     # wall seconds per bar (0: as fast as possible)
     rpc_url: Optional[str] = None            # JSON-RPC endpoint (read only; no key needed, none is logged)
-    pool: str = USDC_WETH_005_MAINNET        # a Uniswap v3 pool (token0 USDC, token1 WETH)
+    pool: str = address(USDC_WETH_005_MAINNET)   # a Uniswap v3 pool (token0 USDC, token1 WETH)
     chain_id: int = bounded(1, ge=1, le=2**53)                       # the endpoint must report this chain
     poll_s: float = bounded(12.0, gt=0, le=3600)                    # seconds between polls of the endpoint
     confirmations: int = bounded(2, ge=0, le=1000)                  # only blocks this deep are read (reorg-safe)

@@ -75,6 +75,8 @@ REFUSED = [
     (["planner.signals.drawdown=nan"], "planner.signals.drawdown"),
     (["+calibration.parameters.lookback_days=nan"], "calibration.parameters.lookback_days"),
     (["calibration.dune.retry_after_max_s=-1"], "calibration.dune.retry_after_max_s"),
+    (["task=shadow", "shadow.pool=notanaddress"], "shadow.pool"),
+    (["task=shadow", "shadow.pool=0x88e6a0c2ddd26feeb64f039a2c41296fcb3f564"], "shadow.pool"),   # 39 hex digits
     (["agent.rails.max_pool_share=1"], "agent.rails.max_pool_share"),   # the simulator needs a share below 1
     # numbers valid one by one that cannot run together
     (["regime_mix.jumpy=0.9"], "regime_mix"),                         # shares summing to 1.6
@@ -187,6 +189,7 @@ def test_problems__lists_every_refused_value_and_check_config_names_the_first():
     (Bounds(ge=0), ">= 0"),
     (Bounds(lt=0.5), "< 0.5"),
     (Bounds(choices=("ev", "off")), "one of ev, off"),
+    (Bounds(address=True), "0x and 40 hex digits"),
 ])
 def test_bounds__describe_the_range_in_interval_notation(bounds, text):
     assert bounds.describe() == text

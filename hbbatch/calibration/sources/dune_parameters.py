@@ -20,9 +20,10 @@ import re
 from typing import Any, Mapping
 
 from hbbatch.calibration.errors import CalibrationError
+from hbbatch.config.bounds import ADDRESS_PATTERN
 from hbbatch.planner.catalog import QuerySpec
 
-ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+ADDRESS = ADDRESS_PATTERN   # the config's own (shadow.pool)
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 MAX_INTEGER = 10**12
 KINDS = {
