@@ -178,6 +178,14 @@ class ScaleCheckCallback(Callback):
         self._check(config)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.get("task") == "campaign":   # before any shard's folder is made
+            from hbbatch.campaign.shards import check_count
+            from hbbatch.config.callback import ConfigRefused
+
+            try:
+                check_count(int(config.shards), int(config.n_episodes))
+            except ValueError as exc:
+                raise ConfigRefused(str(exc)) from None
         n_jobs = 1
         if config.get("task") == "campaign" and on_this_machine(OmegaConf.to_container(config.hydra.launcher, resolve=True)):
             from hbbatch.config.callback import BASIC_SWEEPER, sweep_job_overrides

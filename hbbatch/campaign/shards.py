@@ -43,6 +43,12 @@ def is_shard(config: dict[str, Any], mode: str) -> bool:
     return int(config.get("shards", 1)) > 1 and mode == "MULTIRUN"
 
 
+def check_count(count: int, n_episodes: int) -> None:
+    """A multirun's `shards` must leave every shard an episode."""
+    if count > n_episodes:
+        raise ValueError(f"shards={count}: more shards than n_episodes={n_episodes}; use shards <= n_episodes")
+
+
 def episode_range(config: dict[str, Any], mode: str) -> tuple[int, int]:
     """[start, stop) of the episodes this job runs."""
     n = int(config["n_episodes"])
@@ -51,8 +57,7 @@ def episode_range(config: dict[str, Any], mode: str) -> tuple[int, int]:
         if count > 1:
             log.warning("shards=%d needs a multirun (-m): running all %d episodes in one job", count, n)
         return 0, n
-    if count > n:
-        raise ValueError(f"shards={count}: more shards than n_episodes={n}; use shards <= n_episodes")
+    check_count(count, n)
     if not 0 <= index < count:
         raise ValueError(f"shard={index}: use 0 <= shard < shards={count} (the sweep sets it)")
     return index * n // count, (index + 1) * n // count

@@ -138,3 +138,14 @@ def test_scale__cli_refuses_a_sweep_whose_jobs_together_pass_the_limit(tmp_path)
     assert message.startswith("hbbatch: error: 12 jobs one after another, 1.21e+10 episode-steps: about 14.5 min")
     assert "longer than scale.max_hours=0.1; add force=true" in message
     assert not out.exists()
+
+
+def test_scale__more_shards_than_episodes_is_refused_before_anything_is_written(tmp_path):
+    out = tmp_path / "outputs"
+    done = subprocess.run([sys.executable, "-m", "hbbatch", "-m", "n_episodes=5", "shards=7", f"paths.output_dir={out}"],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == ("hbbatch: error: shards=7: more shards than n_episodes=5; "
+                                                    "use shards <= n_episodes")
+    assert not out.exists()
