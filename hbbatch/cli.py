@@ -143,12 +143,15 @@ def _cancelled() -> None:
     exit_codes.exit_now(exit_codes.CANCELLED)   # at once: XLA's threads may still be running the batch
 
 
+_command = {"is_process": False}   # main() runs as the process's command (not called from Python: a test)
+
+
 def _exit(code: int) -> None:
     """sys.exit(code), or, while a program compiled ahead is still compiling (a job that ended before it ran
     it: cancelled, or failed its checks), the same exit at once: the worker thread cannot be stopped, and the
     interpreter would wait for it (seconds) before exiting. Logs and output are flushed first."""
     cache = sys.modules.get("hbbatch.program_cache")
-    if cache is not None and cache.compiling():
+    if cache is not None and cache.compiling() and _command["is_process"]:
         exit_codes.exit_now(code)
     sys.exit(code)
 
@@ -156,6 +159,7 @@ def _exit(code: int) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     from hbbatch.env_vars import EnvVarError, overrides_from
 
+    _command["is_process"] = argv is None   # a caller's process (main([...])) is never ended with os._exit
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--version" in argv:          # Hydra's --version would print Hydra's
         from hbbatch import __version__
