@@ -180,7 +180,7 @@ def resumed_metrics(spec: RolloutSpec, params: SimParams, seed: int, checkpoints
                 carry = jax.tree.map(lambda x: x[:, 0], saved)
             lanes = jax.device_put((carry, units), sharding)
             carry, metrics = program_cache.call(fn, repr((spec, "resume")), (seed_words, params, n_steps), lanes)
-            metrics = jax.device_get(metrics)
+            metrics = rollout.fetch(metrics)
             done = (end_unit >= part.start) & (end_unit < part.stop)
             for key, value in metrics.items():
                 if key not in out:

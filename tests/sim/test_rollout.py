@@ -154,3 +154,38 @@ def test_rollout__per_episode_rule_masks_equal_whole_runs_with_those_rules(tiny)
 def test_rollout__explicit_episodes_and_masks_are_checked_before_anything_runs(episodes, masks, message):
     with pytest.raises(ValueError, match=message):
         simulate(RolloutSpec(n_episodes=3, n_steps=4), make_params(), 1, episodes=episodes, rule_enabled=masks)
+
+
+INTERRUPTED_BATCH = """
+import os, signal, sys, threading, time
+from hbbatch.sim import RolloutSpec, make_params, rollout
+import jax
+spec, params = RolloutSpec(n_episodes=999, n_steps=40_000), make_params()   # padded to 1,000 lanes
+rollout.compile_ahead(spec, params, 1)
+rollout._dispatch(spec, params, 1)   # waits for the compile ahead
+computing = []
+real_dispatch = rollout._dispatch
+def dispatch(*args, **kwargs):
+    out = real_dispatch(*args, **kwargs)   # dispatched: computing on XLA's threads
+    computing.append(out)
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()   # Ctrl-C, as a terminal sends it
+    return out
+rollout._dispatch = dispatch
+try:
+    rollout.simulate(spec, params, 2)
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted while computing:", not all(x.is_ready() for x in jax.tree.leaves(computing)), flush=True)
+os._exit(0)   # as the command's cancel does: XLA's threads may still run the batch
+"""
+
+
+def test_rollout__a_ctrl_c_is_raised_while_a_batch_computes_not_after_it():
+    """Python raises a signal only between bytecodes of the main thread: `simulate` waits for its batch in
+    steps of WAIT_S (`fetch`), so a Ctrl-C during a long batch (here 40 M episode-steps, seconds) is a
+    KeyboardInterrupt at once (dropping the padding on the device first, it came once the batch was done)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_BATCH], capture_output=True, text=True, timeout=300)
+    assert done.stdout.startswith("interrupted while computing: True"), done.stdout + done.stderr[-2000:]
