@@ -1,5 +1,6 @@
 """Every experiment composes; typos fail at compose time naming the key; campaigns set what the roadmap says."""
 
+import numpy as np
 import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
@@ -61,6 +62,21 @@ def test_narrowing__sweeps_mean_revert_floor_on_campaign_c(compose_cfg):
     assert (cfg.floors.jumpy, cfg.floors.trend_up) == (1400, 1600)
     assert cfg.criteria.baseline == "floors.mean_revert=1200"
     assert str(cfg.hydra.sweeper.params["floors.mean_revert"]) == "1200,1000,800"
+
+
+@pytest.mark.parametrize("experiment, overrides", [
+    ("narrowing", ["floors.mean_revert=800"]),
+    ("optimise", ["floors.mean_revert=800", "floors.jumpy=900", "floors.trend_up=1000"])])
+def test_narrowing__a_narrower_floor_narrows_the_band(compose_cfg, experiment, overrides):
+    """A band is max(agent.width, floors) wide: with agent.width at its default (the default floors) a floor
+    below it changed nothing, and the three variants of the narrowing experiment were the same episodes."""
+    from hbbatch.campaign.stream import SIM_SECTIONS
+    from hbbatch.sim import make_params
+
+    cfg = compose_cfg([f"+experiment={experiment}", *overrides])
+    params = make_params(**{s: OmegaConf.to_container(cfg[s], resolve=True) for s in SIM_SECTIONS})
+    floors = [float(o.split("=")[1]) for o in overrides]
+    np.testing.assert_array_equal(np.asarray(params.agent.width_ticks)[:len(floors)], floors)
 
 
 def test_long_run__defaults_to_500_episodes_and_accepts_1000(compose_cfg):
