@@ -172,6 +172,11 @@ def decide(variants: pd.DataFrame, comparison: pd.DataFrame, criteria: Sequence[
         return Verdict(UNDECIDED, None, baseline, f"No decision: {reason}", [], worlds, settings, exit_code)
     n = len(worlds)
     where = f"in {n} world{'s' if n != 1 else ''}"
+    if pick.variant != baseline and pick.gain_usd_per_week and \
+            all(mean == low == high == 0 for mean, low, high in pick.gain_usd_per_week.values()):
+        return Verdict(UNDECIDED, None, baseline,   # a pick at $0.00/week [0, 0] would be a coin toss
+                       f"No decision: {pick.variant} gave the same episodes as {baseline} {where} (every paired "
+                       "difference 0): the setting changed nothing here", [], worlds, settings, exit_code)
     if pick.variant == baseline:
         runner = next((s for s in sorted(settings, key=lambda s: s.worst_regret_usd_per_week) if s.variant != baseline), None)
         detail = (f"; next best {runner.variant}, worst-case regret {money(runner.worst_regret_usd_per_week, False)}/week"

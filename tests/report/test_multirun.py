@@ -273,6 +273,20 @@ def test_finish_run__a_sweep_of_one_key_is_judged_against_the_base_configs_value
     assert any("no job runs the base config's settings (floors.mean_revert=1400.0)" in e for e in errors)
 
 
+def test_finish_run__settings_that_change_no_episode_are_no_decision(tmp_path, make_job, run_config):
+    """Variants whose episodes are the baseline's, pair for pair (a floor below the band's width), are not
+    a pick at $0.00/week: the verdict says the setting changed nothing."""
+    run_dir = tmp_path / "run"
+    for num, floor in enumerate((800, 1000, 1200)):
+        make_job(run_dir, num, "C", [f"floors.mean_revert={floor}"], episodes_frame(shift_usd=0.0))
+    config = {**run_config(), "base": {"floors": {"mean_revert": 1200.0}, "campaign": "C"}}
+    finish_run(run_dir, collect_jobs(run_dir), config)
+    verdict = json.loads((run_dir / "summary.json").read_text())["verdict"]
+    assert verdict["status"] == "undecided" and verdict["pick"] is None, verdict["headline"]
+    assert "gave the same episodes as floors.mean_revert=1200" in verdict["headline"]
+    assert "changed nothing" in verdict["headline"]
+
+
 def test_finish_run__shows_the_calibration_spread_beside_the_monte_carlo_interval(tmp_path, make_job, run_config):
     run_dir = tmp_path / "run"
     for num, (campaign, shift) in enumerate((("A", 0.0), ("B", 40.0))):
