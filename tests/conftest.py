@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
 
 EMBEDDED = Path(__file__).resolve().parent / "data"
+
+# The Ctrl-C tests send SIGINT to commands they start. A suite started where SIGINT is ignored (a shell's
+# background job: `./.ci/run &`) passes that to every child, which then cannot be interrupted at all; with
+# Python's own handler here, a child starts with the default one, as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
