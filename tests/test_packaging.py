@@ -88,4 +88,5 @@ def test_pip_install__runs_a_campaign_and_a_calibration_from_any_folder(installe
     assert code == {"hbbatch": hbbatch.__version__, "git_commit": None, "git_dirty": None}
     calibrated = _run(installed, "task=calibrate", "hydra.run.dir=calibration")
     assert calibrated.returncode == 0, calibrated.stderr[-2000:]
-    assert (work / "calibration" / "calibration_report.json").is_file()
+    refit = json.loads((work / "calibration" / "calibration_report.json").read_text())
+    assert refit["hash"] == json.loads((REPO / "hbbatch" / "data" / "calibration_report.json").read_text())["hash"]

@@ -22,6 +22,7 @@ SUITES_DIR = EXPECTATIONS_DIR / "calibration"
 REPORT_SUITE = "calibration_report"
 AGE_COLUMN = "gate_age_s"
 MIX_SUM_COLUMN = "gate_regime_mix_sum"
+GARCH_CONVERGED_COLUMN = "gate_garch_converged"
 
 
 def gate_frame(result: QueryResult, spec: QuerySpec) -> pd.DataFrame:
@@ -34,7 +35,8 @@ def gate_frame(result: QueryResult, spec: QuerySpec) -> pd.DataFrame:
 
 
 def report_frame(report: Mapping[str, Any]) -> pd.DataFrame:
-    """One row: every constant as `section__key[__regime]`, plus the regime-mix sum."""
+    """One row: every constant as `section__key[__regime]`, plus the regime-mix sum and, where the report
+    fitted the regimes world, whether its GARCH reached the likelihood's optimum."""
     row: dict[str, Any] = {}
     for section, values in report["constants"].items():
         for key, value in values.items():
@@ -44,6 +46,9 @@ def report_frame(report: Mapping[str, Any]) -> pd.DataFrame:
             else:
                 row[f"{section}__{key}"] = value
     row[MIX_SUM_COLUMN] = sum(report["constants"]["regime_mix"].values())
+    garch = ((report.get("fits") or {}).get("world") or {}).get("garch") or {}
+    if "converged" in garch:
+        row[GARCH_CONVERGED_COLUMN] = bool(garch["converged"])
     return pd.DataFrame([row])
 
 

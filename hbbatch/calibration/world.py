@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hbbatch.calibration import likelihood
 from hbbatch.calibration.regimes import REGIMES, Thresholds, classify_windows, split_windows
 from hbbatch.calibration.gas import RECENTER_GAS_UNITS
 from hbbatch.worlds import levels as world_levels
@@ -45,6 +46,7 @@ from hbbatch.worlds import pool as world_pool
 from hbbatch.worlds.levels import hourly_returns
 
 HOURS_PER_YEAR = 8760.0
+STUDENT_NU_START = 4.0   # the Student-t fit starts from the normal fit and this nu (from 8 it stalls at alpha + beta = 1)
 DAYS_PER_YEAR = 365.0
 VARIANCE_RATIO_LAGS_HOURS = (24, 168, 720)
 REVERSION_ALPHA = 0.05
@@ -63,34 +65,36 @@ class WorldFitSettings:
 
 
 def fit_garch(returns: pd.Series, student_t: bool = True) -> dict[str, Any]:
-    """GARCH(1,1) with a constant mean by maximum likelihood (arch), in log-return units per hour."""
+    """GARCH(1,1) with a constant mean by maximum likelihood (arch's model and likelihood, maximised the
+    same way on any CPU: hbbatch/calibration/likelihood.py), in log-return units per hour."""
     from arch import arch_model
 
-    scale = 100.0   # arch's optimiser is happiest with percent returns
-    result = arch_model(returns.to_numpy(float) * scale, mean="Constant", vol="GARCH", p=1, q=1,
-                        dist="normal", rescale=False).fit(disp="off")
-    params, errors = result.params, result.std_err
-    alpha, beta = float(params["alpha[1]"]), float(params["beta[1]"])
-    student = arch_model(returns.to_numpy(float) * scale, mean="Constant", vol="GARCH", p=1, q=1,
-                         dist="t", rescale=False).fit(disp="off") if student_t else None
+    scale = 100.0   # arch's likelihood is best conditioned in percent returns
+    values = returns.to_numpy(float) * scale
+    normal = likelihood.maximise(arch_model(values, mean="Constant", vol="GARCH", p=1, q=1, dist="normal",
+                                            rescale=False), likelihood.garch_start(values), likelihood.garch_feasible)
+    mu, omega, alpha, beta = (float(v) for v in normal["params"])
+    student = likelihood.maximise(arch_model(values, mean="Constant", vol="GARCH", p=1, q=1, dist="t",
+                                             rescale=False), np.append(normal["params"], STUDENT_NU_START),
+                                  likelihood.garch_feasible) if student_t else None
     persistence = alpha + beta
     return {
         "alpha": alpha, "beta": beta,
-        "alpha_se": float(errors["alpha[1]"]), "beta_se": float(errors["beta[1]"]),
-        "omega_per_hour": float(params["omega"]) / scale**2,
-        "mean_per_hour": float(params["mu"]) / scale,
+        "alpha_se": float(normal["std_err"][2]), "beta_se": float(normal["std_err"][3]),
+        "omega_per_hour": omega / scale**2,
+        "mean_per_hour": mu / scale,
         "persistence": persistence,
         "half_life_hours": math.log(0.5) / math.log(persistence) if 0 < persistence < 1 else math.inf,
-        "long_run_vol_annual": math.sqrt(float(params["omega"]) / scale**2 / (1 - persistence) * HOURS_PER_YEAR)
+        "long_run_vol_annual": math.sqrt(omega / scale**2 / (1 - persistence) * HOURS_PER_YEAR)
         if persistence < 1 else math.inf,
-        "log_likelihood": float(result.loglikelihood),
-        "converged": bool(result.convergence_flag == 0),
+        "log_likelihood": normal["log_likelihood"],
+        "converged": normal["converged"],
         "student_t": None if student is None else {
-            "alpha": float(student.params["alpha[1]"]), "beta": float(student.params["beta[1]"]),
-            "nu": float(student.params["nu"]), "log_likelihood": float(student.loglikelihood),
+            "alpha": float(student["params"][2]), "beta": float(student["params"][3]),
+            "nu": float(student["params"][4]), "log_likelihood": student["log_likelihood"],
             "note": "for comparison only: the simulator's innovations are normal plus jumps"},
-        "conditional_variance": (np.asarray(result.conditional_volatility) / scale) ** 2,
-        "standardised_residuals": np.asarray(result.std_resid),
+        "conditional_variance": (np.asarray(normal["fixed"].conditional_volatility) / scale) ** 2,
+        "standardised_residuals": np.asarray(normal["fixed"].std_resid),
         "n_hours": int(returns.size),
         "window": {"first": pd.Timestamp(returns.index[0]).isoformat(), "last": pd.Timestamp(returns.index[-1]).isoformat()},
     }

@@ -46,7 +46,7 @@ class MarketConf:
     # The regimes world's price process: the fit of hbbatch/data/calibration_report.json (fits.world, by
     # task=calibrate on the embedded hourly ETH history 2020-01 -> 2025-04; tests/config check they agree).
     # diffusive volatility per regime (jumps come on top: realised hourly vol about 0.8-0.9)
-    vol_annual: PerRegime = _per_regime(0.5650, 0.6258, 0.6179, gt=0, le=20)
+    vol_annual: PerRegime = _per_regime(0.5650, 0.6259, 0.6178, gt=0, le=20)
     # E[P] drift: 0 where a regime's weeks show no significant drift; trend weeks go both ways, so the trend
     # regime draws its drift per episode, N(4.733, 10.71) a year (5 of its 20 weeks in 2020-2025 went down)
     drift_annual: PerRegime = _per_regime(0.0, 0.0, 4.733, ge=-100, le=100)
@@ -58,8 +58,8 @@ class MarketConf:
     jump_size_std: PerRegime = _per_regime(0.01622, 0.01971, 0.01825, ge=0, le=1)   # log-jump std dev
     # hourly GARCH(1,1) by maximum likelihood (arch) of returns over the slow level's square root
     # (and the hour of the week's profile; variance_level_days below; half-life 23 h around them); 0, 0 is constant volatility around the level
-    garch_alpha: float = bounded(0.07065, ge=0, lt=1)
-    garch_beta: float = bounded(0.9001, ge=0, lt=1)
+    garch_alpha: float = bounded(0.07068, ge=0, lt=1)
+    garch_beta: float = bounded(0.9000, ge=0, lt=1)
     garch_start_log_sd: float = bounded(1.025, ge=0, le=5)  # spread of ln(conditional variance) at an episode's start
     # (without a level table; the regimes world opens at a real day's conditional variance instead)
     # the slow part of volatility: realised variance over this many days from an episode's real day

@@ -78,6 +78,13 @@ def test_report_gate__regime_frequencies_must_sum_to_one(snapshot_report):
     check_report(snapshot_report)
 
 
+def test_report_gate__a_garch_fit_that_stopped_short_of_the_optimum_is_refused(snapshot_report):
+    assert snapshot_report["fits"]["world"]["garch"]["converged"] is True
+    world = {**snapshot_report["fits"]["world"], "garch": {**snapshot_report["fits"]["world"]["garch"], "converged": False}}
+    with pytest.raises(GateError, match="gate_garch_converged"):
+        check_report({**snapshot_report, "fits": {**snapshot_report["fits"], "world": world}})
+
+
 def test_run__reports_a_failed_gate_on_stderr_with_exit_1(snapshot_copy, tmp_path, capsys):
     edit_snapshot(snapshot_copy, "gas_regime", lambda p: p["result"]["rows"][0].update(gas_price_gwei=None))
     code = run({"calibration": {"source": "snapshot", "snapshot_dir": str(snapshot_copy)}}, tmp_path / "out")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -82,11 +83,14 @@ def test_format_changes__one_line_per_number():
                                                      ["market.vol_annual.trend_up", f"{vol.trend_up:.6g}", "0.6"]]
 
 
-def test_cli__task_calibrate_writes_under_the_hydra_run_directory(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "DUNE_API_KEY"}
+def test_cli__task_calibrate_writes_under_the_hydra_run_directory_and_reproduces_the_committed_hash(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DUNE_API_KEY" and not k.startswith("OPENBLAS_")}
+    if platform.machine() == "x86_64":   # another OpenBLAS kernel than this CPU's own (SSE3: every x86-64 has it)
+        env["OPENBLAS_CORETYPE"] = "Prescott"
     done = subprocess.run([sys.executable, "-m", "hbbatch", "task=calibrate", f"paths.output_dir={tmp_path}"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     reports = list(tmp_path.rglob("calibration_report.json"))
     assert len(reports) == 1 and (reports[0].parent / ".hydra").is_dir()
     assert f"calibration hash: {json.loads(reports[0].read_text())['hash']}" in done.stdout
+    assert json.loads(reports[0].read_text())["hash"] == load_report().hash   # the CLI's one BLAS thread, any kernel
