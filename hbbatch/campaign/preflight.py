@@ -1,7 +1,5 @@
-"""Before Hydra makes a folder: the inputs a job reads beyond its own config, checked as the job will read them.
-
-The config's numbers are checked first (hbbatch.config.callback); this callback, listed after it, refuses
-what only the job's inputs can show, with exit 2, one line and nothing written:
+"""A campaign's, a shadow run's and task=calibrate's inputs beyond their config, checked as the job will read
+them, before Hydra makes a folder (called by hbbatch/preflight.py's callback, with each task's own checks):
 - a campaign's or shadow run's calibration report (`calibration=default|file`, DUNE_CALIBRATION_JSON):
   read, gated and merged into a copy of the job's config exactly as the job does (`apply_calibration`),
   so a report that is missing, not JSON, tampered with, or that fails the calibration gates or the bounds
@@ -11,26 +9,18 @@ what only the job's inputs can show, with exit 2, one line and nothing written:
   history file that exists), before any history is loaded;
 - `task=calibrate`'s source and queries (`hbbatch.calibration.sources.check_fit_inputs`): the Dune API key,
   the folder of CSV exports, the queries named and every query parameter against its kind. No request is sent.
-
-Every job of a basic sweep is checked; other sweepers' jobs read their inputs when they start.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
-
 from hbbatch.campaign import calibration as campaign_calibration
-from hbbatch.config.callback import ConfigRefused, job_configs, plain_config
-from hbbatch.errors import one_line
 
 CALIBRATED_TASKS = ("campaign", "shadow")   # the tasks that merge a calibration report into their config
 
@@ -89,19 +79,3 @@ def _quiet(logger: logging.Logger) -> Iterator[None]:
         yield
     finally:
         logger.disabled = disabled
-
-
-class InputCheckCallback(Callback):
-    def _check(self, jobs: Callable[[], list[DictConfig]]) -> None:
-        try:
-            for job in jobs():
-                check_inputs(plain_config(job), list(job.hydra.overrides.task), dict(os.environ))
-        except (ValueError, OSError) as exc:
-            raise ConfigRefused(one_line(exc)) from None
-
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._check(lambda: [config])
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        # the jobs of a basic sweep; the primary config for other sweepers
-        self._check(lambda: list(job_configs(config, include_primary=False)) or [config])

@@ -35,8 +35,9 @@ from hbbatch.sim.types import ACTION_KINDS, OWNERS, REGIMES
 SETTINGS = ("market", "agent", "floors", "regime_mix", "gating")
 
 
-def replay_agent(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """(per-decision table, summary) of the agent over `replay.bars`, nothing written."""
+def check_agent_inputs(config: dict[str, Any]):
+    """The minute bars the agent replays (exact integers, every row checked), or a one-line ReplayError: a
+    step that is not the bars' minute, another pool's decimals, bars that end before the warm-up does."""
     section, market = config["replay"], config["market"]
     if float(market["step_minutes"]) != 1.0:
         raise ReplayError(f"market.step_minutes={market['step_minutes']}: replay.agent=true steps once per minute "
@@ -44,10 +45,17 @@ def replay_agent(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     if (int(section.get("decimals0", 6)), int(section.get("decimals1", 18))) != (6, 18):
         raise ReplayError("replay.decimals0/decimals1: replay.agent=true reads USDC/WETH-style bars (6 and 18 "
                           "decimals, as shadow mode); replay another pool with replay.hold_band")
-    gated = read_minute_bars(section["bars"])          # exact integers, every row checked
+    gated = read_minute_bars(section["bars"])
     problem = too_few_bars(config, len(gated), "replay.bars", gated.path)
     if problem:
         raise ReplayError(problem)
+    return gated
+
+
+def replay_agent(config: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """(per-decision table, summary) of the agent over `replay.bars`, nothing written."""
+    market = config["market"]
+    gated = check_agent_inputs(config)
     n_warmup = warmup_steps(config["agent"], market)
     frame = policy_bars.read_minute_bars(gated.path)
     bars, price_start = policy_bars.to_bars(frame, "float64", n_warmup)

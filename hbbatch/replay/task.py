@@ -31,12 +31,49 @@ def _plain(section: Any) -> dict[str, Any]:
     return dict(section or {})
 
 
+def check_capital(capital_usd: Any) -> float:
+    if not (isinstance(capital_usd, (int, float)) and capital_usd > 0 and capital_usd < float("inf")):
+        raise ReplayError(f"agent.capital_usd={capital_usd}: must be a finite number > 0")
+    return float(capital_usd)
+
+
+def pool_of(replay: Mapping[str, Any]) -> PoolSpec:
+    return PoolSpec(fee_pips=int(replay.get("fee_pips", 500)), tick_spacing=int(replay.get("tick_spacing", 10)),
+                    decimals0=int(replay.get("decimals0", 6)), decimals1=int(replay.get("decimals1", 18)))
+
+
+def check_inputs(cfg: Any) -> None:
+    """What task=replay refuses, raised as one ReplayError before anything is computed or written: the
+    settings that go together, the band on the pool's grid, and the files read as the run reads them (the
+    bars, the positions, and for the agent whether the bars hold its warm-up). The run calls it first, and so
+    does the pre-run check before Hydra makes a folder (hbbatch/preflight.py)."""
+    config = _plain(cfg)
+    replay, agent = _plain(config.get("replay")), _plain(config.get("agent"))
+    if not replay.get("bars"):
+        raise ReplayError("replay.bars: required; pass a demeter minute-bar CSV, e.g. replay.bars=/path/x.minute.csv")
+    if replay.get("agent"):
+        from hbbatch.replay.agent import check_agent_inputs
+
+        if replay.get("hold_band") is not None:
+            raise ReplayError("replay.hold_band and replay.agent=true: the agent places its own bands; drop one")
+        check_agent_inputs(config)
+        return
+    if replay.get("hold_band") is None:
+        raise ReplayError("replay.hold_band: required; give the band in pool ticks, e.g. 'replay.hold_band=[198900,199100]'")
+    check_capital(agent.get("capital_usd", 100_000.0))
+    check_band(replay["hold_band"], pool_of(replay))
+    read_minute_bars(replay["bars"])
+    if replay.get("positions"):
+        from hbbatch.replay.positions import read_cycles
+
+        read_cycles(replay["positions"], replay.get("user_positions"))
+
+
 def replay_band(bars_path: Path | str, band: Any, capital_usd: float, pool: PoolSpec = PoolSpec(),
                 positions_path: Path | str | None = None,
                 user_positions_path: Path | str | None = None) -> tuple[Any, dict[str, Any], Any]:
     """(per-bar table, summary, positions table or None), nothing written."""
-    if not (isinstance(capital_usd, (int, float)) and capital_usd > 0 and capital_usd < float("inf")):
-        raise ReplayError(f"agent.capital_usd={capital_usd}: must be a finite number > 0")
+    capital_usd = check_capital(capital_usd)
     lower, upper = check_band(band, pool)
     bars = read_minute_bars(bars_path)
     placed = place_band(float(capital_usd), lower, upper, bars.open_tick[0], pool)
@@ -83,16 +120,12 @@ def replay_band(bars_path: Path | str, band: Any, capital_usd: float, pool: Pool
 
 def run(cfg: Any, output_dir: Path | str | None = None, out=None) -> int:
     out = out or sys.stdout
+    check_inputs(cfg)
     replay = _plain(cfg.get("replay") if hasattr(cfg, "get") else cfg["replay"])
     agent = _plain(cfg.get("agent") if hasattr(cfg, "get") else cfg["agent"])
-    if not replay.get("bars"):
-        raise ReplayError("replay.bars: required; pass a demeter minute-bar CSV, e.g. replay.bars=/path/x.minute.csv")
     if replay.get("agent"):
         return _run_agent(_plain(cfg), replay, output_dir, out)
-    if replay.get("hold_band") is None:
-        raise ReplayError("replay.hold_band: required; give the band in pool ticks, e.g. 'replay.hold_band=[198900,199100]'")
-    pool = PoolSpec(fee_pips=int(replay.get("fee_pips", 500)), tick_spacing=int(replay.get("tick_spacing", 10)),
-                    decimals0=int(replay.get("decimals0", 6)), decimals1=int(replay.get("decimals1", 18)))
+    pool = pool_of(replay)
     table, summary, positions = replay_band(replay["bars"], replay["hold_band"], agent.get("capital_usd", 100_000.0),
                                             pool, replay.get("positions"), replay.get("user_positions"))
     target = Path(output_dir or replay.get("output_dir") or _hydra_dir())
@@ -117,8 +150,6 @@ def _run_agent(config: dict[str, Any], replay: dict[str, Any], output_dir, out) 
     """replay.agent=true: the simulator's agent over the bars, warmed up on their first agent.warmup_minutes."""
     from hbbatch.replay.agent import replay_agent
 
-    if replay.get("hold_band") is not None:
-        raise ReplayError("replay.hold_band and replay.agent=true: the agent places its own bands; drop one")
     table, summary = replay_agent(config)
     target = Path(output_dir or replay.get("output_dir") or _hydra_dir())
     write_parquet(target / "agent.parquet", table)

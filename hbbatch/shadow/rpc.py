@@ -84,6 +84,17 @@ def _reason(exc: BaseException, url: str) -> str:
     return scrub(" ".join(str(exc).split()), url)[:120]
 
 
+def check_url(shadow: dict[str, Any]) -> str:
+    """shadow.rpc_url, refused in one line (the key redacted) unless it is an http(s) endpoint; nothing is sent."""
+    url = shadow.get("rpc_url")
+    if not url:
+        raise RpcError("shadow.rpc_url: required with shadow.source=rpc; give a JSON-RPC endpoint "
+                       "(http://... ; no key is needed for public endpoints)")
+    if not str(url).startswith(("http://", "https://")):
+        raise RpcError(f"shadow.rpc_url={redact_url(url) or '<unparseable>'}: use an http:// or https:// endpoint")
+    return str(url)
+
+
 class RpcSource:
     kind = "rpc"
 
@@ -122,12 +133,7 @@ class RpcSource:
     # ------------------------------------------------------------------ opening
     @classmethod
     def connect(cls, shadow: dict[str, Any], step_minutes: float, tick_spacing: int | None = None) -> "RpcSource":
-        url = shadow.get("rpc_url")
-        if not url:
-            raise RpcError("shadow.rpc_url: required with shadow.source=rpc; give a JSON-RPC endpoint "
-                           "(http://... ; no key is needed for public endpoints)")
-        if not str(url).startswith(("http://", "https://")):
-            raise RpcError(f"shadow.rpc_url={redact_url(url) or '<unparseable>'}: use an http:// or https:// endpoint")
+        url = check_url(shadow)
         # retries are ours (with backoff); the chain id web3 asks for before every eth_call is asked once
         provider = HTTPProvider(url, request_kwargs={"timeout": float(shadow["timeout_s"])},
                                 exception_retry_configuration=None, cache_allowed_requests=True,

@@ -111,6 +111,28 @@ def hard_cap_settings(config: dict[str, Any]) -> tuple[int, float]:
     return max_actions, hours
 
 
+def check_warmup_fits(config: dict[str, Any], source) -> None:
+    """Bars that end before the warm-up does are refused in one line."""
+    if source.kind == "bars":
+        problem = too_few_bars(config, len(source), "shadow.bars", source.path)
+        if problem:
+            raise ShadowError(problem)
+
+
+def check_inputs(config: dict[str, Any]) -> None:
+    """What a shadow run refuses before its first step, checked without connecting or writing (the pre-run
+    check, hbbatch/preflight.py): the bars file as the run reads it and whether it holds the warm-up, an
+    endpoint's URL, the hard cap. The run itself checks the same with the same functions."""
+    shadow, market = config["shadow"], config["market"]
+    if shadow["source"] == "rpc":
+        from hbbatch.shadow.rpc import check_url
+
+        check_url(shadow)
+    else:
+        check_warmup_fits(config, make_source(shadow, market))
+    hard_cap_settings(config)
+
+
 class ShadowRun:
     """One shadow run over a source, resumable from its state directory."""
 
@@ -123,7 +145,7 @@ class ShadowRun:
         self.step_minutes = float(config["market"]["step_minutes"])
         self.source = make_source(self.shadow, config["market"])
         self.warmup = Warmup(warmup_steps(config["agent"], config["market"]))
-        self._check_warmup_fits()
+        check_warmup_fits(config, self.source)
         self.info = {**run_info(config, self.source, calibration_hash), "warmup_steps": self.warmup.n_steps}
         self.journal = Journal(self.shadow["state_dir"])
         self.stepper = Stepper(config, self.source.price_start_usd)
@@ -147,12 +169,6 @@ class ShadowRun:
         self.recomputing, self._alert_values = False, None
         self.control_server: ControlServer | None = None
 
-    def _check_warmup_fits(self) -> None:
-        """Bars that end before the warm-up does are refused in one line."""
-        if self.source.kind == "bars":
-            problem = too_few_bars(self.config, len(self.source), "shadow.bars", self.source.path)
-            if problem:
-                raise ShadowError(problem)
 
     def _set_warmup_metrics(self) -> None:
         self.warming_gauge.set(int(self.warming))

@@ -1,0 +1,52 @@
+"""Before Hydra makes a folder: the inputs a job reads beyond its own config, checked by each task's own code.
+
+The config's numbers are checked first (hbbatch.config.callback); this callback, listed after it, refuses
+what only the job's inputs can show, with exit 2, one line and nothing written: a campaign's calibration
+report, metrics and world, task=calibrate's source and queries (hbbatch/campaign/preflight.py), task=replay's
+bars, band and positions (hbbatch/replay/task.py) and task=shadow's bars or endpoint, warm-up and hard cap
+(hbbatch/shadow/task.py). Every job of a basic sweep is checked; other sweepers' jobs read their inputs when
+they start.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from hbbatch.campaign.preflight import check_inputs as check_campaign_inputs
+from hbbatch.config.callback import ConfigRefused, job_configs, plain_config
+from hbbatch.errors import one_line
+
+
+def check_inputs(config: dict[str, Any], overrides: list[str], environ: dict[str, str] | None = None) -> None:
+    """Raise ValueError (one line) for an input the job with this resolved config and these overrides would refuse."""
+    check_campaign_inputs(config, overrides, environ)
+    task = config.get("task", "campaign")
+    if task == "replay":
+        from hbbatch.replay.task import check_inputs as check_replay_inputs
+
+        check_replay_inputs(config)
+    elif task == "shadow":
+        from hbbatch.shadow.task import check_inputs as check_shadow_inputs
+
+        check_shadow_inputs(config)
+
+
+class InputCheckCallback(Callback):
+    def _check(self, jobs: Callable[[], list[DictConfig]]) -> None:
+        try:
+            for job in jobs():
+                check_inputs(plain_config(job), list(job.hydra.overrides.task), dict(os.environ))
+        except (ValueError, OSError) as exc:
+            raise ConfigRefused(one_line(exc)) from None
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(lambda: [config])
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # the jobs of a basic sweep; the primary config for other sweepers
+        self._check(lambda: list(job_configs(config, include_primary=False)) or [config])
