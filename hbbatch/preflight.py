@@ -4,8 +4,8 @@ The config's numbers are checked first (hbbatch.config.callback); this callback,
 what only the job's inputs can show, with exit 2, one line and nothing written: a campaign's calibration
 report, metrics and world, task=calibrate's source and queries (hbbatch/campaign/preflight.py), task=replay's
 bars, band and positions (hbbatch/replay/task.py) and task=shadow's bars or endpoint, warm-up and hard cap
-(hbbatch/shadow/task.py). Every job of a basic sweep is checked; other sweepers' jobs read their inputs when
-they start.
+(hbbatch/shadow/task.py). Every job of a basic sweep is checked, and that its criteria name a baseline and
+judged variants among its jobs; other sweepers' jobs read their inputs when they start.
 """
 
 from __future__ import annotations
@@ -36,11 +36,33 @@ def check_inputs(config: dict[str, Any], overrides: list[str], environ: dict[str
         check_shadow_inputs(config)
 
 
+def check_sweep(config: DictConfig, jobs: list[DictConfig]) -> None:
+    """A judged sweep's criteria.baseline and criteria.judged name jobs it has, labelled as its report labels
+    them (the report would otherwise refuse them after every job had run)."""
+    primary = plain_config(config)
+    criteria = primary.get("criteria") or {}
+    if (primary.get("task", "campaign") != "campaign" or not criteria.get("enabled", True)
+            or (primary.get("optimise") or {}).get("enabled") or len(jobs) < 2):
+        return
+    from pathlib import Path
+
+    from hbbatch.report.callback import base_settings
+    from hbbatch.report.multirun import Job, baseline_and_judged, label_jobs
+
+    records = [Job(num=i, dir=Path(), record={"campaign": str(job.get("campaign", "default")), "seed": job.get("seed"),
+                                               "overrides": list(job.hydra.overrides.task)})
+               for i, job in enumerate(jobs)]
+    baseline_and_judged(criteria, label_jobs(records), base_settings(config))
+
+
 class InputCheckCallback(Callback):
-    def _check(self, jobs: Callable[[], list[DictConfig]]) -> None:
+    def _check(self, jobs: Callable[[], list[DictConfig]], sweep: DictConfig | None = None) -> None:
         try:
-            for job in jobs():
+            found = jobs()
+            for job in found:
                 check_inputs(plain_config(job), list(job.hydra.overrides.task), dict(os.environ))
+            if sweep is not None and found and found[0] is not sweep:
+                check_sweep(sweep, found)
         except (ValueError, OSError) as exc:
             raise ConfigRefused(one_line(exc)) from None
 
@@ -48,5 +70,5 @@ class InputCheckCallback(Callback):
         self._check(lambda: [config])
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        # the jobs of a basic sweep; the primary config for other sweepers
-        self._check(lambda: list(job_configs(config, include_primary=False)) or [config])
+        # the jobs of a basic sweep (their labels and the criteria checked too); the primary config for other sweepers
+        self._check(lambda: list(job_configs(config, include_primary=False)) or [config], sweep=config)

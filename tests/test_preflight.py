@@ -1,4 +1,4 @@
-"""task=replay's and task=shadow's inputs are refused before Hydra makes a folder: exit 2, one line, nothing
+"""A sweep's criteria that name no job, and task=replay's and task=shadow's inputs, are refused before Hydra makes a folder: exit 2, one line, nothing
 written (the campaign's, calibration's and sweeps' rows: tests/campaign/test_preflight.py). Each row: the
 overrides (`{bars}` the committed day of minute bars, `{tmp}` a folder of the test's) and the line's text."""
 
@@ -15,6 +15,11 @@ BARS = DAY / "ethereum-0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640-2024-01-05.min
 BAND = "replay.hold_band=[198950,199150]"
 
 REFUSED = [
+    ("a baseline no job has", ["-m", "campaign=A,B", "criteria.baseline=Z"],
+     "criteria.baseline='Z': no job has this label; the jobs are A, B"),
+    ("a baseline no job has, a swept key", ["-m", "agent.gas_usd=2,3", "criteria.baseline='agent.gas_usd=4'"],
+     "criteria.baseline='agent.gas_usd=4': no job has this label"),
+    ("a judged variant no job has", ["-m", "campaign=A,B,C", "criteria.judged=[D]"], "criteria.judged: ['D'] not among"),
     ("replay: no bars", ["task=replay", BAND], "replay.bars: required"),
     ("replay: bars that do not exist", ["task=replay", "replay.bars={tmp}/no.minute.csv", BAND], "no such file"),
     ("replay: bars that are not CSV", ["task=replay", "replay.bars={tmp}/bad.minute.csv", BAND], "not a readable CSV"),
@@ -48,7 +53,7 @@ def test_refused_before_any_folder_is_made_with_one_line(overrides, needle, tmp_
     out = tmp_path / "out"
     state = tmp_path / "state"
     overrides = [o.format(bars=BARS, tmp=inputs) for o in overrides]
-    assert run_cli(f"hydra.run.dir={out}", f"shadow.state_dir={state}", *overrides) == 2
+    assert run_cli(f"hydra.run.dir={out}", f"hydra.sweep.dir={out}", f"shadow.state_dir={state}", *overrides) == 2
     err = capsys.readouterr().err
     assert err.startswith("hbbatch: error: ") and needle in err and err.count("\n") == 1, err
     assert "KEY" not in err

@@ -25,6 +25,12 @@ def _plain(config: DictConfig) -> dict[str, Any]:
     keys = ("experiment_name", "criteria", "stats", "paths", "report", "optimise")
     plain = {k: OmegaConf.to_container(config[k], resolve=True) if OmegaConf.is_config(config[k]) else config[k]
              for k in keys}
+    plain["base"] = base_settings(config)
+    return plain
+
+
+def base_settings(config: DictConfig) -> dict[str, Any]:
+    """The base config's sections, resolved, without hydra's: the values a sweep's baseline runs."""
     base = {}
     for key in config:
         if key != "hydra":
@@ -33,8 +39,7 @@ def _plain(config: DictConfig) -> dict[str, Any]:
                 base[key] = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
             except Exception:   # an unresolvable section (an env lookup) is no setting a sweep's baseline needs
                 continue
-    plain["base"] = base
-    return plain
+    return base
 
 
 class CampaignCallback(Callback):
