@@ -269,7 +269,11 @@ class ShadowRun:
                                  self.stepper.start_usd_tick(), self.tick_spacing)
         liquidity = int(float(position.liquidity) * RAW_LIQUIDITY_PER_UNIT)
         self.paper = open_position(first, lower, upper, liquidity, float(self.config["agent"]["capital_usd"]))
-        # the opening band is the run's first action (the log's `actions` counts it): the counters do too
+        # the opening band is the run's first action (the log's `actions` counts it): the counters do too, and
+        # the paper position pays the gas the simulator charged for minting it (without it the paper's net PnL
+        # ran $70.11 above the simulator's on the embedded day, its whole first action's gas)
+        self.paper.gas_usd += float(self.state.totals.gas_usd)
+        self.metrics.gas_total.inc(float(self.state.totals.gas_usd))
         self.metrics.actions.inc(int(self.state.rails.actions))
         self.metrics.rule_actions.labels("initial").inc(int(self.state.rails.actions))
         self._save()

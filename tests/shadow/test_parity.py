@@ -60,9 +60,19 @@ def test_parity__shadow_over_the_day_makes_the_replays_decisions(memory_dir, set
     if settings:
         assert records[-1]["actions"] >= 8
     # the paper position (exact integers on the pool's own grid) and the simulator's floats agree closely
-    # (2024-01-05, capital $100k: $59 apart with 40-tick bands, single-sided re-entries and 12 actions,
-    # $1.1 on the defaults; the gap is the paper position's exact integer amounts against the float model)
+    # (2024-01-05, capital $100k: $55 apart with 40-tick bands, single-sided re-entries and 12 actions,
+    # $2.4 on the defaults; the gap is the paper position's exact integer amounts against the float model)
     assert abs(records[-1]["net_pnl_usd"] - records[-1]["sim_net_pnl_usd"]) < 1e-3 * capital
+
+
+@pytest.mark.parametrize("settings", [{}, {"agent.warmup_minutes": 5}], ids=["cold", "warmed"])
+def test_parity__the_opening_band_pays_its_gas_in_the_paper_position_as_in_the_simulator(memory_dir, settings):
+    cfg = config(memory_dir / "state", settings, max_steps=int(settings.get("agent.warmup_minutes", 0)) + 3)
+    first = decisions(run_in_process(cfg).dir)[0]
+    assert first["actions"] == 1 and first["gas_usd"] == 0.0   # the opening, before the first step's decision
+    assert first["gas_usd_total"] == pytest.approx(cfg["market"]["gas_usd_median"], rel=1e-6)
+    # without the opening's gas the paper position ran a whole action's gas ($70.11) above the simulator
+    assert first["net_pnl_usd"] == pytest.approx(first["sim_net_pnl_usd"], abs=1.0)   # (the rest: exact integers vs floats)
 
 
 def test_parity__the_step_compiles_once_across_runs_and_settings(memory_dir):
