@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -44,8 +45,6 @@ def check_sweep(config: DictConfig, jobs: list[DictConfig]) -> None:
     if (primary.get("task", "campaign") != "campaign" or not criteria.get("enabled", True)
             or (primary.get("optimise") or {}).get("enabled") or len(jobs) < 2):
         return
-    from pathlib import Path
-
     from hbbatch.report.callback import base_settings
     from hbbatch.report.multirun import Job, baseline_and_judged, label_jobs
 
@@ -57,11 +56,13 @@ def check_sweep(config: DictConfig, jobs: list[DictConfig]) -> None:
 
 class InputCheckCallback(Callback):
     def _check(self, jobs: Callable[[], list[DictConfig]], sweep: DictConfig | None = None) -> None:
+        """Each job's inputs (composing a job can fail too: inside), then a sweep's criteria against its jobs'
+        labels; with no jobs listed (other sweepers pick as they run) the sweep's primary config."""
         try:
             found = jobs()
-            for job in found:
+            for job in found or [sweep]:
                 check_inputs(plain_config(job), list(job.hydra.overrides.task), dict(os.environ))
-            if sweep is not None and found and found[0] is not sweep:
+            if found and sweep is not None:
                 check_sweep(sweep, found)
         except (ValueError, OSError) as exc:
             raise ConfigRefused(one_line(exc)) from None
@@ -70,5 +71,4 @@ class InputCheckCallback(Callback):
         self._check(lambda: [config])
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        # the jobs of a basic sweep (their labels and the criteria checked too); the primary config for other sweepers
-        self._check(lambda: list(job_configs(config, include_primary=False)) or [config], sweep=config)
+        self._check(lambda: list(job_configs(config, include_primary=False)), sweep=config)

@@ -42,24 +42,31 @@ def pool_of(replay: Mapping[str, Any]) -> PoolSpec:
                     decimals0=int(replay.get("decimals0", 6)), decimals1=int(replay.get("decimals1", 18)))
 
 
-def check_inputs(cfg: Any) -> None:
-    """What task=replay refuses, raised as one ReplayError before anything is computed or written: the
-    settings that go together, the band on the pool's grid, and the files read as the run reads them (the
-    bars, the positions, and for the agent whether the bars hold its warm-up). The run calls it first, and so
-    does the pre-run check before Hydra makes a folder (hbbatch/preflight.py)."""
-    config = _plain(cfg)
+def check_settings(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(replay, agent) sections of a task=replay config whose settings go together, else one ReplayError:
+    the bars named, and either a band or the agent."""
     replay, agent = _plain(config.get("replay")), _plain(config.get("agent"))
     if not replay.get("bars"):
         raise ReplayError("replay.bars: required; pass a demeter minute-bar CSV, e.g. replay.bars=/path/x.minute.csv")
+    if replay.get("agent") and replay.get("hold_band") is not None:
+        raise ReplayError("replay.hold_band and replay.agent=true: the agent places its own bands; drop one")
+    if not replay.get("agent") and replay.get("hold_band") is None:
+        raise ReplayError("replay.hold_band: required; give the band in pool ticks, e.g. 'replay.hold_band=[198900,199100]'")
+    return replay, agent
+
+
+def check_inputs(cfg: Any) -> None:
+    """What task=replay refuses, raised as one ReplayError before anything is computed or written: the
+    settings (`check_settings`), the band on the pool's grid, and the files read as the run reads them (the
+    bars, the positions, and for the agent whether the bars hold its warm-up), by the functions the run
+    reads them with. The pre-run check calls it before Hydra makes a folder (hbbatch/preflight.py)."""
+    config = _plain(cfg)
+    replay, agent = check_settings(config)
     if replay.get("agent"):
         from hbbatch.replay.agent import check_agent_inputs
 
-        if replay.get("hold_band") is not None:
-            raise ReplayError("replay.hold_band and replay.agent=true: the agent places its own bands; drop one")
         check_agent_inputs(config)
         return
-    if replay.get("hold_band") is None:
-        raise ReplayError("replay.hold_band: required; give the band in pool ticks, e.g. 'replay.hold_band=[198900,199100]'")
     check_capital(agent.get("capital_usd", 100_000.0))
     check_band(replay["hold_band"], pool_of(replay))
     read_minute_bars(replay["bars"])
@@ -120,9 +127,7 @@ def replay_band(bars_path: Path | str, band: Any, capital_usd: float, pool: Pool
 
 def run(cfg: Any, output_dir: Path | str | None = None, out=None) -> int:
     out = out or sys.stdout
-    check_inputs(cfg)
-    replay = _plain(cfg.get("replay") if hasattr(cfg, "get") else cfg["replay"])
-    agent = _plain(cfg.get("agent") if hasattr(cfg, "get") else cfg["agent"])
+    replay, agent = check_settings(_plain(cfg))   # the files are checked as they are read, once
     if replay.get("agent"):
         return _run_agent(_plain(cfg), replay, output_dir, out)
     pool = pool_of(replay)

@@ -169,7 +169,6 @@ class ShadowRun:
         self.recomputing, self._alert_values = False, None
         self.control_server: ControlServer | None = None
 
-
     def _set_warmup_metrics(self) -> None:
         self.warming_gauge.set(int(self.warming))
         self.warmup_gauge.set(self.warmup.remaining if self.warming else 0)
