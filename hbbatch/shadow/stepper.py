@@ -103,13 +103,17 @@ class Stepper:
         with precision.scope():
             return float(env.start_tick(self.params))
 
-    def reset(self, pool_liquidity: float, warmup_log_return=(), warmup_volume_usd=()) -> SimState:
+    def reset(self, pool_liquidity: float, warmup_log_return=(), warmup_volume_usd=(),
+              gas_usd: float | None = None) -> SimState:
         """The state at the first decision: the memory warmed up on the observed moves (none: cold), the band
-        opened at the stepper's start price."""
+        opened at the stepper's start price, paying `gas_usd` (the observed cost of an action at the open;
+        None: the market's median, as `step` charges)."""
+        gas = self.median_gas_usd if gas_usd is None else gas_usd
         with precision.scope():
             return self._reset(self.params, precision.array(pool_liquidity, DTYPE),
                                precision.array(np.asarray(warmup_log_return, np.float64), DTYPE),
-                               precision.array(np.asarray(warmup_volume_usd, np.float64), DTYPE))
+                               precision.array(np.asarray(warmup_volume_usd, np.float64), DTYPE),
+                               opening_gas_usd=precision.array(gas, DTYPE))
 
     def params_for(self, controls: StepControls) -> SimParams:
         agent = self.params.agent._replace(

@@ -262,15 +262,17 @@ class ShadowRun:
 
         if self.warmup.n_steps:    # bands are relative to the price the band opens at, as in the simulator
             self.stepper = Stepper(self.config, first.price_usd)
-        self.state = self.stepper.reset(first.pool_liquidity, self.warmup.log_return, self.warmup.volume_usd)
+        self.state = self.stepper.reset(first.pool_liquidity, self.warmup.log_return, self.warmup.volume_usd,
+                                        gas_usd=self._observed_gas_usd(first, first.price_usd))
         position = self.state.position
         lower, upper = pool_band(float(position.tick_lower), float(position.tick_upper),
                                  self.stepper.start_usd_tick(), self.tick_spacing)
         liquidity = int(float(position.liquidity) * RAW_LIQUIDITY_PER_UNIT)
         self.paper = open_position(first, lower, upper, liquidity, float(self.config["agent"]["capital_usd"]))
         # the opening band is the run's first action (the log's `actions` counts it): the counters do too, and
-        # the paper position pays the gas the simulator charged for minting it (without it the paper's net PnL
-        # ran $70.11 above the simulator's on the embedded day, its whole first action's gas)
+        # the paper position pays the gas the simulator charged for minting it, at the gas observed at the open
+        # where there is one (without it the paper's net PnL ran $70.11 above the simulator's on the embedded
+        # day, its whole first action's gas)
         self.paper.gas_usd += float(self.state.totals.gas_usd)
         self.metrics.gas_total.inc(float(self.state.totals.gas_usd))
         self.metrics.actions.inc(int(self.state.rails.actions))
@@ -333,13 +335,19 @@ class ShadowRun:
         else:
             override, start = self.config_override, self.config_override_from
         remaining = self.hard_cap.remaining(obs.time)
-        gas_usd, gwei = None, self.shadow.get("gas_gwei")
-        if obs.gas_price_wei is not None:
-            gas_usd = float(self.shadow["gas_units"]) * obs.gas_price_wei / 1e18 * self.last_obs.price_usd
-        elif gwei is not None:
-            gas_usd = float(self.shadow["gas_units"]) * float(gwei) * 1e-9 * self.last_obs.price_usd
         return StepControls(override=override, override_from_step=start,
-                            max_actions_total=float(self.state.rails.actions) + remaining, gas_usd=gas_usd), remaining
+                            max_actions_total=float(self.state.rails.actions) + remaining,
+                            gas_usd=self._observed_gas_usd(obs, self.last_obs.price_usd)), remaining
+
+    def _observed_gas_usd(self, obs: Observation, price_usd: float) -> float | None:
+        """The cost of one action at `obs`: its block's gas price (JSON-RPC) or `shadow.gas_gwei`, in USD at
+        `price_usd` (the price the decision sees); None where neither is known (the market's median)."""
+        gwei = self.shadow.get("gas_gwei")
+        if obs.gas_price_wei is not None:
+            return float(self.shadow["gas_units"]) * obs.gas_price_wei / 1e18 * price_usd
+        if gwei is not None:
+            return float(self.shadow["gas_units"]) * float(gwei) * 1e-9 * price_usd
+        return None
 
     def _poll_control(self, control_file: ControlFile) -> dict[str, Any] | None:
         requests = []

@@ -55,12 +55,15 @@ def observed_warmup(log_return: jax.Array, volume_usd: jax.Array) -> env.WarmupW
 
 
 def opening_state(params: SimParams, pool_liquidity: jax.Array, warmup_log_return: jax.Array,
-                  warmup_volume_usd: jax.Array, classifier: str = "online") -> SimState:
+                  warmup_volume_usd: jax.Array, classifier: str = "online",
+                  opening_gas_usd: jax.Array | None = None) -> SimState:
     """The state at the first decision over observed moves: the policy's memory warmed up on the
-    `len(warmup_log_return)` (static) observed steps before it, then the band opened as `env.reset` opens it."""
+    `len(warmup_log_return)` (static) observed steps before it, then the band opened as `env.reset` opens it,
+    paying `opening_gas_usd` where the gas at the open was observed (None: the market's median)."""
     n_steps = int(warmup_log_return.shape[0])
     return env.reset(jnp.uint32(0), jnp.uint32(0), params, classifier, pool_liquidity=pool_liquidity,
-                     warmup_steps=n_steps, warmup_world=observed_warmup(warmup_log_return, warmup_volume_usd))
+                     warmup_steps=n_steps, warmup_world=observed_warmup(warmup_log_return, warmup_volume_usd),
+                     opening_gas_usd=opening_gas_usd)
 
 
 def replay(bars: Bars, params: SimParams, gating: str = "ev",

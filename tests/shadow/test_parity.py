@@ -75,6 +75,19 @@ def test_parity__the_opening_band_pays_its_gas_in_the_paper_position_as_in_the_s
     assert first["net_pnl_usd"] == pytest.approx(first["sim_net_pnl_usd"], abs=1.0)   # (the rest: exact integers vs floats)
 
 
+@pytest.mark.parametrize("settings", [{}, {"agent.warmup_minutes": 5}], ids=["cold", "warmed"])
+def test_parity__an_observed_gas_price_prices_the_opening_band_too(memory_dir, settings):
+    # 2024-01-05 averaged 22.92 gwei: the opening's 790k gas at the open's price is about $41, not the
+    # market's median ($70.11), in the paper position and in the simulator's state alike
+    warmup = int(settings.get("agent.warmup_minutes", 0))
+    cfg = config(memory_dir / "state", settings, max_steps=warmup + 3, gas_gwei=22.92)
+    first = decisions(run_in_process(cfg).dir)[0]
+    _, price_open_usd = to_bars(read_minute_bars(EMBEDDED_BARS), "float64", warmup)
+    opening_gas_usd = cfg["shadow"]["gas_units"] * 22.92e-9 * price_open_usd
+    assert first["gas_usd"] == 0.0 and first["gas_usd_total"] == pytest.approx(opening_gas_usd, rel=1e-9)
+    assert first["net_pnl_usd"] == pytest.approx(first["sim_net_pnl_usd"], abs=1.0)
+
+
 def test_parity__the_step_compiles_once_across_runs_and_settings(memory_dir):
     from hbbatch.shadow.stepper import compiled_step
 

@@ -131,13 +131,18 @@ def test_rails__control_commands_are_checked():
     assert parse_command({"command": "exit", "by": "x" * 500}, "file")["by"] == "x" * 80
 
 
-def test_rails__the_days_real_gas_stops_the_agent_after_one_rebalance(memory_dir):
-    # 2024-01-05 averaged 22.82 gwei (Etherscan): with the 0.1 gwei tip a 790k-gas rebalance costs ~$41,
-    # so the default cap of $60 per day allows one; the JSON-RPC stand-in run of the same hours agrees
-    finished = run_in_process(config(memory_dir / "s", ACTIVE, max_steps=120, gas_gwei=22.92))
+@pytest.mark.parametrize("cap_usd, rebalances", [(60.0, 0), (100.0, 1)], ids=["default_cap", "cap_100"])
+def test_rails__the_days_real_gas_stops_the_agent(memory_dir, cap_usd, rebalances):
+    # 2024-01-05 averaged 22.82 gwei (Etherscan): with the 0.1 gwei tip a 790k-gas action costs ~$41, the
+    # opening band's too, and the opening counts in the day's window (as in the simulator). The default cap of
+    # $60 per day then allows no rebalance after it ($41 + $41 > $60); a $100 cap allows one ($82), not two
+    settings = {**ACTIVE, "agent.rails.gas_cap_usd_per_window": cap_usd}
+    finished = run_in_process(config(memory_dir / "s", settings, max_steps=120, gas_gwei=22.92))
     records = decisions(finished.dir)
     acts = _acts(records)
-    assert len(acts) == 1 and acts[0]["gas_usd"] == pytest.approx(790_000 * 22.92e-9 * acts[0]["price_usd"], rel=0.002)
+    assert len(acts) == rebalances
+    assert all(a["gas_usd"] == pytest.approx(790_000 * 22.92e-9 * a["price_usd"], rel=0.002) for a in acts)
+    assert records[0]["gas_usd_total"] == pytest.approx(41.1, abs=0.1)       # the opening, at the day's gas
     stops = [r for r in records if r["blocked_by"] == "emergency_stop"]
-    assert stops and stops[0]["step"] > acts[0]["step"]
+    assert stops and all(stops[0]["step"] > a["step"] for a in acts)
     assert all(r["rails"]["emergency_stop"] for r in records if r["step"] >= stops[0]["step"])
