@@ -1,9 +1,10 @@
-"""A sweep's criteria that name no job, and task=replay's and task=shadow's inputs, are refused before Hydra makes a folder: exit 2, one line, nothing
+"""A sweep's criteria that name no job, a Ray cluster with no head at its address, and task=replay's and task=shadow's inputs, are refused before Hydra makes a folder: exit 2, one line, nothing
 written (the campaign's, calibration's and sweeps' rows: tests/campaign/test_preflight.py). Each row: the
 overrides (`{bars}` the committed day of minute bars, `{tmp}` a folder of the test's) and the line's text."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,12 @@ REFUSED = [
     ("shadow: bars that are not CSV", ["task=shadow", "shadow.bars={tmp}/bad.minute.csv"], "unreadable as CSV"),
     ("shadow: the embedded day shorter than the default warm-up", ["task=shadow"], "agent.warmup_minutes=1440"),
     ("shadow: no endpoint", ["task=shadow", "shadow.source=rpc"], "shadow.rpc_url: required"),
+    ("ray: no head at the cluster's address", ["-m", "campaign=A,B", "hydra/launcher=ray_cluster",
+                                               "hydra.launcher.ray.init.address=127.0.0.1:{port}"],
+     "no Ray head answers at 127.0.0.1:"),
+    ("ray: no head at a ray:// address", ["-m", "campaign=A,B", "hydra/launcher=ray_cluster",
+                                          "hydra.launcher.ray.init.address=ray://127.0.0.1:{port}"],
+     "start one there (ray start --head --port="),
     ("shadow: an endpoint that is not http", ["task=shadow", "shadow.source=rpc", "shadow.rpc_url=ftp://node/KEY"],
      "use an http:// or https:// endpoint"),
 ]
@@ -52,7 +59,10 @@ def test_refused_before_any_folder_is_made_with_one_line(overrides, needle, tmp_
     (inputs / "bad.minute.csv").write_text('a,"b\n1,2,3,4\n')
     out = tmp_path / "out"
     state = tmp_path / "state"
-    overrides = [o.format(bars=BARS, tmp=inputs) for o in overrides]
+    with socket.socket() as closed:   # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    overrides = [o.format(bars=BARS, tmp=inputs, port=port) for o in overrides]
     assert run_cli(f"hydra.run.dir={out}", f"hydra.sweep.dir={out}", f"shadow.state_dir={state}", *overrides) == 2
     err = capsys.readouterr().err
     assert err.startswith("hbbatch: error: ") and needle in err and err.count("\n") == 1, err
