@@ -145,6 +145,7 @@ class ShadowRun:
         self.step_minutes = float(config["market"]["step_minutes"])
         self.source = make_source(self.shadow, config["market"])
         self.warmup = Warmup(warmup_steps(config["agent"], config["market"]))
+        self.warmup_gap_steps = 0   # steps with no data during the warm-up (the decisions' own are in their records)
         check_warmup_fits(config, self.source)
         self.info = {**run_info(config, self.source, calibration_hash), "warmup_steps": self.warmup.n_steps}
         self.journal = Journal(self.shadow["state_dir"])
@@ -247,7 +248,10 @@ class ShadowRun:
                                 f"step {self.step_index}; the directory was edited; use a new shadow.state_dir")
         self.pending = logged[self.step_index:]     # logged after the snapshot: recomputed, checked, not re-logged
         self.history = [self._history_entry(r) for r in logged[: self.step_index]]
+        self.warmup_gap_steps = int(meta.get("warmup_gap_steps", 0))
         self.metrics.restore(meta.get("totals", {}))
+        if self.warming:   # no totals yet: the warm-up's gaps are all there is
+            self.metrics.gaps.inc(self.warmup_gap_steps)
         if self.warming:
             log.info("shadow: resuming %s in its warm-up: %d of %d steps observed (config hash %s)",
                      self.journal.dir, self.warmup.observed, self.warmup.n_steps, self.info["config_hash"])
@@ -283,6 +287,9 @@ class ShadowRun:
         """One warm-up step: the move kept for the memory, no band, no order; the band opens after the last."""
         self.warmup.add(obs.log_return, obs.volume_usd)
         self.cursor, self.last_obs = cursor, obs
+        if obs.gap_steps:   # reported as a deciding step's are: never filled, counted
+            self.warmup_gap_steps += obs.gap_steps
+            self.metrics.gaps.inc(obs.gap_steps)
         self.metrics.price.set(obs.price_usd)
         if self.warmup.done:
             self._open(obs)
@@ -313,13 +320,14 @@ class ShadowRun:
                 "override": {"mode": self.override.mode, "history": self.override.history},
                 "hard_cap_times": [t.isoformat() for t in self.hard_cap.times],
                 "control_digest": self.control_digest, "alerts_active": sorted(self.alerts.active),
-                "alerts_recent": self.alerts.fired[-50:], "source_state": self.source.state()}
+                "alerts_recent": self.alerts.fired[-50:], "source_state": self.source.state(),
+                "warmup_gap_steps": self.warmup_gap_steps}
         if self.warming:
             self.journal.save(self.warmup.arrays(), meta)
             return
         tot = self.state.totals
         totals = {"gas_usd": float(tot.gas_usd), "actions": int(self.state.rails.actions), "widens": int(tot.widens),
-                  "gap_steps": int(sum(h.get("gap_steps", 0) for h in self.history)),
+                  "gap_steps": self.warmup_gap_steps + int(sum(h.get("gap_steps", 0) for h in self.history)),
                   "rule_fires": {o: int(v) for o, v in zip(OWNERS, np.asarray(tot.rule_fires))},
                   "rule_actions": {o: int(v) for o, v in zip(OWNERS, np.asarray(tot.rule_actions))},
                   "alerts": {}}

@@ -146,3 +146,20 @@ scrape_configs:
     finally:
         stop(prometheus)
         stop(shadow)
+
+
+def test_warmup__minutes_missing_in_the_warm_up_are_counted_as_gaps_and_survive_a_restart(memory_dir):
+    import gzip
+
+    lines = gzip.open(EMBEDDED_BARS, "rt").read().splitlines()
+    bars = memory_dir / "gappy.minute.csv"
+    bars.write_text("\n".join(lines[:4] + lines[7:200]) + "\n")    # 00:03, 00:04 and 00:05 missing
+    settings = {**UNCAPPED, "agent.warmup_minutes": 10}
+    gaps = lambda finished: finished.run.metrics.registry.get_sample_value("hbbatch_data_gaps_total")  # noqa: E731
+    stopped = run_in_process(config(memory_dir / "s", settings, max_steps=6, bars=str(bars)))
+    assert stopped.summary["phase"] == "warming_up" and gaps(stopped) == 3
+    resumed = run_in_process(config(memory_dir / "s", settings, max_steps=20, bars=str(bars)))   # warm-up ends
+    assert resumed.summary["phase"] == "deciding" and gaps(resumed) == 3
+    assert _meta(memory_dir / "s")["totals"]["gap_steps"] == 3
+    again = run_in_process(config(memory_dir / "s", settings, max_steps=22, bars=str(bars)))     # resumed deciding
+    assert gaps(again) == 3
