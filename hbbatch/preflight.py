@@ -86,9 +86,12 @@ def check_launcher(config: DictConfig) -> None:
 
 class InputCheckCallback(Callback):
     def _check(self, jobs: Callable[[], list[DictConfig]], sweep: DictConfig | None = None) -> None:
-        """Each job's inputs (composing a job can fail too: inside), then a sweep's criteria against its jobs'
-        labels; with no jobs listed (other sweepers pick as they run) the sweep's primary config."""
+        """A sweep's launcher first (before its jobs are composed), each job's inputs (composing a job can fail
+        too: inside), then a sweep's criteria against its jobs' labels; with no jobs listed (other sweepers pick
+        as they run) the sweep's primary config."""
         try:
+            if sweep is not None:
+                check_launcher(sweep)
             found = jobs()
             for job in found or [sweep]:
                 check_inputs(plain_config(job), list(job.hydra.overrides.task), dict(os.environ))
@@ -101,8 +104,4 @@ class InputCheckCallback(Callback):
         self._check(lambda: [config])
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        try:
-            check_launcher(config)
-        except ValueError as exc:
-            raise ConfigRefused(one_line(exc)) from None
         self._check(lambda: list(job_configs(config, include_primary=False)), sweep=config)

@@ -250,9 +250,8 @@ class ShadowRun:
         self.history = [self._history_entry(r) for r in logged[: self.step_index]]
         self.warmup_gap_steps = int(meta.get("warmup_gap_steps", 0))
         self.metrics.restore(meta.get("totals", {}))
-        if self.warming:   # no totals yet: the warm-up's gaps are all there is
-            self.metrics.gaps.inc(self.warmup_gap_steps)
         if self.warming:
+            self.metrics.gaps.inc(self.warmup_gap_steps)   # no totals yet: the warm-up's gaps are all there is
             log.info("shadow: resuming %s in its warm-up: %d of %d steps observed (config hash %s)",
                      self.journal.dir, self.warmup.observed, self.warmup.n_steps, self.info["config_hash"])
             return
