@@ -32,9 +32,10 @@ def _get(url: str) -> dict:
         return json.loads(reply.read())
 
 
-def _query(base: str, expr: str) -> list:
+def _query(base: str, expr: str, at: float | None = None) -> list:
+    args = {"query": expr} if at is None else {"query": expr, "time": at}
     try:
-        return _get(f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))["data"]["result"]
+        return _get(f"{base}/api/v1/query?" + urllib.parse.urlencode(args))["data"]["result"]
     except OSError:
         return []
 
@@ -65,6 +66,9 @@ scrape_configs:
     try:
         wait_for(lambda: _query(base, 'up{job="hbbatch_shadow"} == 1'), 90, every=0.5, what="a successful scrape")
         wait_for(lambda: _query(base, "hbbatch_actions_total > 0"), 90, every=0.5, what="an action seen by Prometheus")
+        # the opening band is an action at step 0: wait for a decided step too (on a slow machine a scrape can
+        # fall between the opening and step 1)
+        wait_for(lambda: _query(base, "hbbatch_step > 0"), 90, every=0.5, what="a decided step seen by Prometheus")
         names = set(_get(f"{base}/api/v1/label/__name__/values")["data"])
         assert set(REQUIRED) <= names, set(REQUIRED) - names
         rails = {r["metric"]["rail"] for r in _query(base, "hbbatch_rail_state")}
@@ -72,8 +76,10 @@ scrape_configs:
         fires = {r["metric"]["rule"] for r in _query(base, "hbbatch_rule_fires_total")}
         assert {"edge", "out_of_range", "vol_widen"} <= fires
         # what Prometheus holds is what the decision log says at about the same step
-        step = float(_query(base, "hbbatch_step")[0]["value"][1])
-        actions = float(_query(base, "hbbatch_actions_total")[0]["value"][1])
+        # both read at one evaluation time, so from the same scrape (a scrape's samples share its timestamp)
+        at = float(_query(base, "hbbatch_step")[0]["value"][0])
+        step = float(_query(base, "hbbatch_step", at)[0]["value"][1])
+        actions = float(_query(base, "hbbatch_actions_total", at)[0]["value"][1])
         logged = decisions(state)
         assert 0 < step <= len(logged)
         assert actions == logged[int(step) - 1]["actions"]
