@@ -182,8 +182,22 @@ def _pool_levels(conf: dict[str, Any], dates: pd.DatetimeIndex | None) -> np.nda
     values = table[["volume_multiple", "liquidity_multiple"]].to_numpy(float)
     if dates is None:
         return values
-    position = pd.DatetimeIndex(table["date"]).get_indexer(dates.floor("D"), method="nearest")
-    return values[position]
+    days = pd.DatetimeIndex(table["date"])
+    starts = dates.floor("D")
+    # before the pool's first level day the pool did not exist or had no 30-day volume yet: the nearest day
+    # would give those windows the volume of its first weeks (0.04 of the reference day's, against a median of
+    # 0.48), a market the data do not show
+    early = starts < days[0]
+    if early.any():
+        first = days[0].date()
+        where, fix = ((f"world.history={conf['history']}", f"replay bars from {first} on") if conf.get("history")
+                      else (f"world.history_start={conf.get('history_start')}",
+                            f"set world.history_start={first} or later (the replay world's default)"))
+        raise WorldError(f"{where}: {int(early.sum())} of {len(starts)} replay windows start before {first}, the "
+                         f"first day of the {conf['pool_fee_bp']}-bp pool's volume history (its first 30-day "
+                         f"mean); {fix}")
+    # a day missing inside the history, or after its last day, takes the nearest real day
+    return values[days.get_indexer(starts, method="nearest")]
 
 
 # MarketConf numbers that only the parametric world without a level table reads (its reference-day levels)

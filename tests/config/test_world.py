@@ -33,3 +33,10 @@ def test_world__the_stress_worlds_are_named_options():
 def test_world__a_misspelt_world_key_fails_at_compose_time(compose_cfg):
     with pytest.raises(Exception, match="block_hour"):
         compose_cfg(["world.block_hour=12"])
+
+
+def test_world__the_replay_worlds_default_window_starts_on_the_pools_first_day(compose_cfg):
+    from hbbatch.worlds import pool
+
+    # earlier windows are refused (hbbatch.worlds.build): the default must be the first day with a pool level
+    assert compose_cfg(["world=replay"]).world.history_start == "2021-06-03" == str(pool.levels(5)["date"][0].date())

@@ -14,8 +14,8 @@ from hbbatch.sim.history import ACTIVITY, GAS_USD, LOG_RETURN
 from hbbatch.worlds import build, history, inputs, pool
 
 
-def _hourly_file(tmp_path, n=240):
-    bars = history.bars(60).iloc[1000:1000 + n]      # 10 real days of 2017-10, no gap
+def _hourly_file(tmp_path, n=240, first=39742):
+    bars = history.bars(60).iloc[first:first + n]    # 10 real days of 2022-03, no gap (the pool's history covers them)
     path = tmp_path / "eth_1h.csv"
     bars.assign(date=bars["date"].astype(str)).to_csv(path, index=False)
     return path, bars
@@ -70,6 +70,27 @@ def test_build__replay_windows_begin_after_the_bars_their_warm_up_reads(tmp_path
     with pytest.raises(build.WorldError, match="after the 216 bars of the warm-up .agent.warmup_minutes=12960"):
         build.world_params({"name": "replay", "kind": "replay", "history": str(path)}, {"step_minutes": 60.0},
                            {**HOURLY, "warmup_minutes": 216 * 60}, n_steps=48, n_episodes=4)
+
+
+def test_build__replay_windows_before_the_pools_history_are_refused_and_its_days_are_read(tmp_path):
+    # the 0.05 % pool's first 30-day volume level is 2021-06-03: a window of 2017 has no pool day to take
+    path, _ = _hourly_file(tmp_path, first=1000)
+    with pytest.raises(build.WorldError, match=r"4 of 4 replay windows start before 2021-06-03.*replay bars from "
+                                               r"2021-06-03 on"):
+        build.world_params({"name": "replay", "kind": "replay", "history": str(path)}, {"step_minutes": 60.0},
+                           HOURLY, n_steps=48, n_episodes=4)
+    with pytest.raises(build.WorldError, match=r"world.history_start=2021-05-20: .* start before 2021-06-03.*"
+                                               r"set world.history_start=2021-06-03 or later"):
+        build.world_params({"name": "replay", "kind": "replay", "history_start": "2021-05-20",
+                            "history_end": "2021-07-01"}, {"step_minutes": 60.0}, HOURLY, n_steps=168, n_episodes=4)
+    # from the first day on, window e takes the pool's own levels of the day it starts on (hand-read from the table)
+    built = build.world_params({"name": "replay", "kind": "replay", "history_start": "2021-06-03",
+                                "history_end": "2021-07-01"}, {"step_minutes": 60.0}, HOURLY, n_steps=168, n_episodes=3)
+    table = pool.levels(5).set_index("date")
+    for e, day in enumerate(("2021-06-03", "2021-06-10", "2021-06-17")):
+        row = table.loc[pd.Timestamp(day, tz="UTC")]
+        np.testing.assert_allclose(built.params.pool_levels[e], [row["volume_multiple"], row["liquidity_multiple"]],
+                                   rtol=1e-6)
 
 
 def test_build__stress_worlds_change_only_their_assumption():
